@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "verify.h"
+
+/* The protobuf-c view of one member, pointing into the struct ck_member it describes. */
+struct member_pb {
+	Cokeeper__Member m;
+	Cokeeper__Nic nics[CK_NICS_MAX];
+	Cokeeper__Nic *nic_ptrs[CK_NICS_MAX];
+	ProtobufCBinaryData ipv6[CK_NICS_MAX][CK_ADDRS_MAX];
+};
+
+struct members_pb {
+	struct member_pb *v;
+	Cokeeper__Member **ptrs;
+};
+
+static void members_pb_free(struct members_pb *pb)
+{
+	free(pb->v);
+	free(pb->ptrs);
+}
+
+static int members_pb_build(struct members_pb *pb, const struct ck_member *members, size_t n)
+{
+	memset(pb, 0, sizeof(*pb));
+	if (n > CK_FRAME_MAX_MEMBERS)
+		return -EMSGSIZE;
+	for (size_t i = 0; i < n; i++)
+		if (ck_member_check(&members[i]) < 0)
+			return -EINVAL;
+	if (n == 0)
+		return 0;
+	pb->v = calloc(n, sizeof(*pb->v));
+	pb->ptrs = calloc(n, sizeof(*pb->ptrs));
+	if (!pb->v || !pb->ptrs) {
+		members_pb_free(pb);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct ck_member *src = &members[i];
+		struct member_pb *dst = &pb->v[i];
+
+		cokeeper__member__init(&dst->m);
+		dst->m.domid = src->domid;
+		dst->m.uuid = (ProtobufCBinaryData){ CK_UUID_LEN, (uint8_t *)src->uuid };
+		dst->m.name = (ProtobufCBinaryData){ strlen(src->name), (uint8_t *)src->name };
+		dst->m.state = (Cokeeper__MemberState)src->state;
+		dst->m.n_nics = src->n_nics;
+		dst->m.nics = dst->nic_ptrs;
+		for (unsigned int k = 0; k < src->n_nics; k++) {
+			const struct ck_nic *nic = &src->nics[k];
+			Cokeeper__Nic *pnic = &dst->nics[k];
+
+			cokeeper__nic__init(pnic);
+			dst->nic_ptrs[k] = pnic;
+			pnic->mac = (ProtobufCBinaryData){ CK_MAC_LEN, (uint8_t *)nic->mac };
+			pnic->n_ipv4 = nic->n_ipv4;
+			pnic->ipv4 = (uint32_t *)nic->ipv4;
+			pnic->n_ipv6 = nic->n_ipv6;
+			pnic->ipv6 = dst->ipv6[k];
+			for (unsigned int a = 0; a < nic->n_ipv6; a++)
+				dst->ipv6[k][a] = (ProtobufCBinaryData){ CK_IPV6_LEN,
+									 (uint8_t *)nic->ipv6[a] };
+		}
+		pb->ptrs[i] = &dst->m;
+	}
+	return 0;
+}
+
+static bool chunks_valid(const struct ck_msg *msg)
+{
+	return msg->chunks >= 1 && msg->chunks <= CK_CHUNKS_MAX && msg->chunk < msg->chunks;
+}
+
+int ck_codec_encode(const struct ck_msg *msg, size_t headroom, uint8_t **ret, size_t *len)
+{
+	Cokeeper__Envelope env = COKEEPER__ENVELOPE__INIT;
+	Cokeeper__Hello hello = COKEEPER__HELLO__INIT;
+	Cokeeper__Snapshot snapshot = COKEEPER__SNAPSHOT__INIT;
+	Cokeeper__Delta delta = COKEEPER__DELTA__INIT;
+	Cokeeper__Ack ack = COKEEPER__ACK__INIT;
+	Cokeeper__Bye bye = COKEEPER__BYE__INIT;
+	struct members_pb members = { 0 };
+	uint32_t *removed = NULL;
+	uint8_t *buf;
+	size_t size;
+	int r = 0;
+
+	switch (msg->type) {
+	case CK_MSG_HELLO:
+		if (msg->hello.domid >= CK_DOMID_LIMIT)
+			return -EINVAL;
+		hello.domid = msg->hello.domid;
+		hello.protocol_version = msg->hello.version;
+		hello.epoch = msg->hello.epoch;
+		hello.gen = msg->hello.gen;
+		env.msg_case = COKEEPER__ENVELOPE__MSG_HELLO;
+		env.hello = &hello;
+		break;
+	case CK_MSG_SNAPSHOT:
+		if (!chunks_valid(msg) || msg->snapshot.epoch == 0)
+			return -EINVAL;
+		r = members_pb_build(&members, msg->snapshot.members, msg->snapshot.n_members);
+		if (r < 0)
+			return r;
+		snapshot.epoch = msg->snapshot.epoch;
+		snapshot.gen = msg->snapshot.gen;
+		snapshot.chunk = msg->chunk;
+		snapshot.chunks = msg->chunks;
+		snapshot.n_members = msg->snapshot.n_members;
+		snapshot.members = members.ptrs;
+		env.msg_case = COKEEPER__ENVELOPE__MSG_SNAPSHOT;
+		env.snapshot = &snapshot;
+		break;
+	case CK_MSG_DELTA:
+		if (!chunks_valid(msg) || msg->delta.epoch == 0 ||
+		    msg->delta.new_gen < msg->delta.base_gen ||
+		    ck_delta_changes(&msg->delta) > msg->delta.new_gen - msg->delta.base_gen)
+			return -EINVAL;
+		if (msg->delta.n_removed > CK_FRAME_MAX_REMOVED)
+			return -EMSGSIZE;
+		r = members_pb_build(&members, msg->delta.upserts, msg->delta.n_upserts);
+		if (r < 0)
+			return r;
+		if (msg->delta.n_removed) {
+			removed = calloc(msg->delta.n_removed, sizeof(*removed));
+			if (!removed) {
+				r = -ENOMEM;
+				goto out;
+			}
+			for (size_t i = 0; i < msg->delta.n_removed; i++)
+				removed[i] = msg->delta.removed[i];
+		}
+		delta.epoch = msg->delta.epoch;
+		delta.base_gen = msg->delta.base_gen;
+		delta.new_gen = msg->delta.new_gen;
+		delta.chunk = msg->chunk;
+		delta.chunks = msg->chunks;
+		delta.n_upserts = msg->delta.n_upserts;
+		delta.upserts = members.ptrs;
+		delta.n_removed = msg->delta.n_removed;
+		delta.removed = removed;
+		env.msg_case = COKEEPER__ENVELOPE__MSG_DELTA;
+		env.delta = &delta;
+		break;
+	case CK_MSG_ACK:
+		if (msg->ack.epoch == 0)
+			return -EINVAL;
+		ack.epoch = msg->ack.epoch;
+		ack.gen = msg->ack.gen;
+		env.msg_case = COKEEPER__ENVELOPE__MSG_ACK;
+		env.ack = &ack;
+		break;
+	case CK_MSG_BYE: {
+		size_t n = strnlen(msg->bye.reason, sizeof(msg->bye.reason));
+
+		if (msg->bye.code == CK_BYE_UNSPEC || msg->bye.code > CK_BYE_MAX ||
+		    n > CK_BYE_REASON_MAX || !ck_printable(msg->bye.reason, n))
+			return -EINVAL;
+		bye.code = (Cokeeper__ByeCode)msg->bye.code;
+		bye.reason = (ProtobufCBinaryData){ n, (uint8_t *)msg->bye.reason };
+		env.msg_case = COKEEPER__ENVELOPE__MSG_BYE;
+		env.bye = &bye;
+		break;
+	}
+	default:
+		return -EINVAL;
+	}
+
+	size = cokeeper__envelope__get_packed_size(&env);
+	buf = malloc(headroom + size);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	cokeeper__envelope__pack(&env, buf + headroom);
+	*ret = buf;
+	*len = headroom + size;
+out:
+	free(removed);
+	members_pb_free(&members);
+	return r;
+}
+
+int ck_codec_decode(const uint8_t *untrusted, size_t len, struct ck_msg *out,
+		    struct ck_error *err)
+{
+	Cokeeper__Envelope *env;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	env = cokeeper__envelope__unpack(NULL, len, untrusted);
+	if (!env)
+		return ck_error_set(err, -EBADMSG, "%zu bytes are not a protobuf envelope", len);
+	r = ck_verify_envelope(env, out, err);
+	cokeeper__envelope__free_unpacked(env, NULL);
+	return r;
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
+#include <string.h>
+
+#include "member.h"
+
+static bool nic_equal(const struct ck_nic *a, const struct ck_nic *b)
+{
+	return memcmp(a->mac, b->mac, CK_MAC_LEN) == 0 && a->n_ipv4 == b->n_ipv4 &&
+	       a->n_ipv6 == b->n_ipv6 &&
+	       memcmp(a->ipv4, b->ipv4, a->n_ipv4 * sizeof(a->ipv4[0])) == 0 &&
+	       memcmp(a->ipv6, b->ipv6, a->n_ipv6 * sizeof(a->ipv6[0])) == 0;
+}
+
+bool ck_member_equal(const struct ck_member *a, const struct ck_member *b)
+{
+	if (a->domid != b->domid || a->state != b->state || a->n_nics != b->n_nics ||
+	    memcmp(a->uuid, b->uuid, CK_UUID_LEN) != 0 || strcmp(a->name, b->name) != 0)
+		return false;
+	for (unsigned int i = 0; i < a->n_nics; i++)
+		if (!nic_equal(&a->nics[i], &b->nics[i]))
+			return false;
+	return true;
+}
+
+bool ck_printable(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+bool ck_name_valid(const char *name, size_t len)
+{
+	return len > 0 && len <= CK_NAME_MAX && ck_printable(name, len);
+}
+
+bool ck_mac_valid(const uint8_t mac[CK_MAC_LEN])
+{
+	static const uint8_t zero[CK_MAC_LEN];
+
+	/* A vif's MAC is a unicast station address; group bit set or all-zero is not one. */
+	return !(mac[0] & 0x01) && memcmp(mac, zero, CK_MAC_LEN) != 0;
+}
+
+int ck_member_check(const struct ck_member *m)
+{
+	if (m->domid >= CK_DOMID_LIMIT || m->state == CK_MEMBER_UNSPEC ||
+	    m->state > CK_MEMBER_STATE_MAX || m->n_nics > CK_NICS_MAX)
+		return -EINVAL;
+	if (!ck_name_valid(m->name, strnlen(m->name, sizeof(m->name))))
+		return -EINVAL;
+	for (unsigned int i = 0; i < m->n_nics; i++) {
+		const struct ck_nic *nic = &m->nics[i];
+
+		if (!ck_mac_valid(nic->mac) || nic->n_ipv4 > CK_ADDRS_MAX ||
+		    nic->n_ipv6 > CK_ADDRS_MAX)
+			return -EINVAL;
+		for (unsigned int j = 0; j < nic->n_ipv4; j++)
+			if (nic->ipv4[j] == 0)
+				return -EINVAL;
+	}
+	return 0;
+}
+
+const char *ck_member_state_name(uint8_t state)
+{
+	switch (state) {
+	case CK_MEMBER_RUNNING:
+		return "running";
+	case CK_MEMBER_MIGRATING_OUT:
+		return "migrating-out";
+	default:
+		return "unknown";
+	}
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One member of a host's membership: a running (or migrating-out) domain with the identity
+ * the toolstack gave it.  Fixed-size so members can be copied and compared without
+ * allocation; the limits below are also the wire protocol's limits.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CK_DOMID_LIMIT 0x7FF0u	/* DOMID_FIRST_RESERVED: domids at or above are not guests */
+#define CK_UUID_LEN 16
+#define CK_NAME_MAX 64
+#define CK_MAC_LEN 6
+#define CK_IPV6_LEN 16
+#define CK_NICS_MAX 8
+#define CK_ADDRS_MAX 8		/* per address family, per NIC */
+
+enum ck_member_state {
+	CK_MEMBER_UNSPEC = 0,
+	CK_MEMBER_RUNNING,
+	CK_MEMBER_MIGRATING_OUT,
+	__CK_MEMBER_LAST
+};
+#define CK_MEMBER_STATE_MAX (__CK_MEMBER_LAST - 1)
+
+struct ck_nic {
+	uint8_t mac[CK_MAC_LEN];
+	uint8_t n_ipv4;
+	uint8_t n_ipv6;
+	uint32_t ipv4[CK_ADDRS_MAX];	/* as numbers: 10.0.0.1 is 0x0A000001 */
+	uint8_t ipv6[CK_ADDRS_MAX][CK_IPV6_LEN];
+};
+
+struct ck_member {
+	uint16_t domid;
+	uint8_t state;		/* enum ck_member_state */
+	uint8_t n_nics;
+	uint8_t uuid[CK_UUID_LEN];
+	char name[CK_NAME_MAX + 1];	/* NUL-terminated */
+	struct ck_nic nics[CK_NICS_MAX];
+};
+
+/* Compares what is meaningful: entries past n_nics, n_ipv4 or n_ipv6 are ignored. */
+bool ck_member_equal(const struct ck_member *a, const struct ck_member *b);
+
+/* True if all len bytes are printable ASCII (0x20..0x7e): safe to log and to show. */
+bool ck_printable(const char *s, size_t len);
+
+/* True for a name the protocol accepts: 1..CK_NAME_MAX bytes of printable ASCII. */
+bool ck_name_valid(const char *name, size_t len);
+
+/* True for a unicast, non-zero MAC address. */
+bool ck_mac_valid(const uint8_t mac[CK_MAC_LEN]);
+
+/*
+ * The protocol's rules for one member, applied to members built locally (from xenstore) and,
+ * through ck_verify_envelope(), to every member read from the wire: domid below
+ * CK_DOMID_LIMIT, a known state, a valid name, valid MACs, non-zero IPv4 addresses.
+ * Returns 0 or -EINVAL.
+ */
+int ck_member_check(const struct ck_member *m);
+
+const char *ck_member_state_name(uint8_t state);

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An allocation failure inside uthash must fail the one insert, not abort the daemon. */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(elt) (hash_oom = true)
+static __thread bool hash_oom;
+#include <uthash.h>
+
+#include "memberset.h"
+
+struct entry {
+	struct ck_member m;
+	UT_hash_handle hh;
+};
+
+struct ck_memberset {
+	struct entry *head;
+};
+
+int ck_memberset_new(struct ck_memberset **ret)
+{
+	struct ck_memberset *set = calloc(1, sizeof(*set));
+
+	if (!set)
+		return -ENOMEM;
+	*ret = set;
+	return 0;
+}
+
+void ck_memberset_clear(struct ck_memberset *set)
+{
+	struct entry *e, *tmp;
+
+	HASH_ITER(hh, set->head, e, tmp) {
+		HASH_DEL(set->head, e);
+		free(e);
+	}
+}
+
+void ck_memberset_swap(struct ck_memberset *a, struct ck_memberset *b)
+{
+	struct entry *head = a->head;
+
+	a->head = b->head;
+	b->head = head;
+}
+
+void ck_memberset_free(struct ck_memberset *set)
+{
+	if (!set)
+		return;
+	ck_memberset_clear(set);
+	free(set);
+}
+
+void ck_memberset_freep(struct ck_memberset **set)
+{
+	ck_memberset_free(*set);
+}
+
+static struct entry *find(const struct ck_memberset *set, uint16_t domid)
+{
+	struct entry *e;
+
+	HASH_FIND(hh, set->head, &domid, sizeof(domid), e);
+	return e;
+}
+
+int ck_memberset_put(struct ck_memberset *set, const struct ck_member *m)
+{
+	struct entry *e;
+
+	if (ck_member_check(m) < 0)
+		return -EINVAL;
+	e = find(set, m->domid);
+	if (e) {
+		e->m = *m;
+		return 0;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->m = *m;
+	hash_oom = false;
+	HASH_ADD(hh, set->head, m.domid, sizeof(e->m.domid), e);
+	if (hash_oom) {
+		free(e);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int ck_memberset_remove(struct ck_memberset *set, uint16_t domid)
+{
+	struct entry *e = find(set, domid);
+
+	if (!e)
+		return -ENOENT;
+	HASH_DEL(set->head, e);
+	free(e);
+	return 0;
+}
+
+const struct ck_member *ck_memberset_find(const struct ck_memberset *set, uint16_t domid)
+{
+	struct entry *e = find(set, domid);
+
+	return e ? &e->m : NULL;
+}
+
+size_t ck_memberset_count(const struct ck_memberset *set)
+{
+	return HASH_COUNT(set->head);
+}
+
+bool ck_memberset_equal(const struct ck_memberset *a, const struct ck_memberset *b)
+{
+	struct entry *e, *tmp;
+
+	if (HASH_COUNT(a->head) != HASH_COUNT(b->head))
+		return false;
+	HASH_ITER(hh, a->head, e, tmp) {
+		const struct entry *other = find(b, e->m.domid);
+
+		if (!other || !ck_member_equal(&e->m, &other->m))
+			return false;
+	}
+	return true;
+}
+
+int ck_memberset_copy(const struct ck_memberset *set, struct ck_memberset **ret)
+{
+	_cleanup_memberset_ struct ck_memberset *copy = NULL;
+	struct entry *e, *tmp;
+	int r;
+
+	r = ck_memberset_new(&copy);
+	if (r < 0)
+		return r;
+	HASH_ITER(hh, set->head, e, tmp) {
+		r = ck_memberset_put(copy, &e->m);
+		if (r < 0)
+			return r;
+	}
+	*ret = copy;
+	copy = NULL;
+	return 0;
+}
+
+static int by_domid(const void *a, const void *b)
+{
+	const struct ck_member *const *x = a, *const *y = b;
+
+	return (int)(*x)->domid - (int)(*y)->domid;
+}
+
+int ck_memberset_sorted(const struct ck_memberset *set, const struct ck_member ***ret, size_t *n)
+{
+	size_t count = HASH_COUNT(set->head), i = 0;
+	const struct ck_member **v;
+	struct entry *e, *tmp;
+
+	if (count == 0) {
+		*ret = NULL;
+		*n = 0;
+		return 0;
+	}
+	v = calloc(count, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	HASH_ITER(hh, set->head, e, tmp)
+		v[i++] = &e->m;
+	qsort(v, count, sizeof(*v), by_domid);
+	*ret = v;
+	*n = count;
+	return 0;
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "membership.h"
+
+int ck_membership_new(struct ck_membership **ret, uint64_t epoch, size_t log_capacity)
+{
+	struct ck_membership *m;
+	int r;
+
+	if ((log_capacity > 0) != (epoch != 0))
+		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->epoch = epoch;
+	r = ck_memberset_new(&m->members);
+	if (r < 0)
+		goto err_free;
+	if (log_capacity) {
+		r = ck_log_new(&m->log, log_capacity);
+		if (r < 0)
+			goto err_members;
+	}
+	*ret = m;
+	return 0;
+
+err_members:
+	ck_memberset_free(m->members);
+err_free:
+	free(m);
+	return r;
+}
+
+void ck_membership_free(struct ck_membership *m)
+{
+	if (!m)
+		return;
+	ck_log_free(m->log);
+	ck_memberset_free(m->members);
+	free(m);
+}
+
+int ck_membership_commit(struct ck_membership *m, const struct ck_memberset *next,
+			 struct ck_delta *out)
+{
+	_cleanup_memberset_ struct ck_memberset *copy = NULL;
+	struct ck_delta d = { 0 };
+	uint64_t gen;
+	int r;
+
+	if (!m->log)
+		return -EINVAL;
+	r = ck_delta_diff(m->members, next, &d);
+	if (r < 0)
+		return r;
+	if (ck_delta_changes(&d) > 0) {
+		r = ck_memberset_copy(next, &copy);
+		if (r < 0) {
+			ck_delta_reset(&d);
+			return r;
+		}
+		ck_memberset_swap(m->members, copy);
+	}
+
+	/* Removals then upserts, one generation each, in the order ck_delta_apply() uses. */
+	gen = m->gen;
+	for (size_t i = 0; i < d.n_removed; i++)
+		ck_log_append(m->log, ++gen, NULL, d.removed[i]);
+	for (size_t i = 0; i < d.n_upserts; i++)
+		ck_log_append(m->log, ++gen, &d.upserts[i], d.upserts[i].domid);
+
+	d.epoch = m->epoch;
+	d.base_gen = m->gen;
+	d.new_gen = gen;
+	m->gen = gen;
+	if (out)
+		*out = d;
+	else
+		ck_delta_reset(&d);
+	return 0;
+}
+
+int ck_membership_delta_since(const struct ck_membership *m, uint64_t epoch, uint64_t gen,
+			      struct ck_delta *out)
+{
+	int r;
+
+	if (!m->log || epoch != m->epoch || gen > m->gen)
+		return -ESTALE;
+	if (gen == m->gen) {
+		*out = (struct ck_delta){ .epoch = m->epoch, .base_gen = gen, .new_gen = gen };
+		return 0;
+	}
+	r = ck_log_since(m->log, gen, out);
+	if (r < 0)
+		return r;
+	out->epoch = m->epoch;
+	return 0;
+}
+
+int ck_membership_apply(struct ck_membership *m, const struct ck_delta *d)
+{
+	int r;
+
+	if (d->new_gen < d->base_gen)
+		return -EINVAL;
+	if (m->epoch == 0 || d->epoch != m->epoch || d->base_gen > m->gen)
+		return -ESTALE;
+	if (d->new_gen <= m->gen)
+		return 0;
+
+	/*
+	 * base_gen <= gen < new_gen: the delta names every domid changed after base_gen with
+	 * its state at new_gen, and the ones it does not name did not change, so applying it
+	 * over changes the replica already holds still lands exactly on new_gen.
+	 */
+	r = ck_delta_apply(m->members, d);
+	if (r < 0)
+		return r;
+	m->gen = d->new_gen;
+	return 0;
+}
+
+int ck_membership_replace(struct ck_membership *m, uint64_t epoch, uint64_t gen,
+			  struct ck_memberset *members)
+{
+	if (epoch == 0) {
+		ck_memberset_free(members);
+		return -EINVAL;
+	}
+	ck_memberset_swap(m->members, members);
+	ck_memberset_free(members);
+	m->epoch = epoch;
+	m->gen = gen;
+	return 0;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The protocol's messages as the rest of the code sees them: plain structs holding only
+ * values that passed ck_verify_envelope(), never the decoder's raw output.
+ */
+#pragma once
+
+#include "delta.h"
+
+#define CK_PROTOCOL_VERSION 1
+#define CK_BYE_REASON_MAX 128
+#define CK_FRAME_MAX_MEMBERS 64		/* members (snapshot) or upserts (delta) in one frame */
+#define CK_FRAME_MAX_REMOVED 4096	/* removed domids in one delta frame */
+/* Enough chunks for the largest possible host, CK_DOMID_LIMIT members. */
+#define CK_CHUNKS_MAX ((CK_DOMID_LIMIT + CK_FRAME_MAX_MEMBERS - 1) / CK_FRAME_MAX_MEMBERS)
+
+enum ck_msg_type {
+	CK_MSG_UNSPEC = 0,
+	CK_MSG_HELLO,
+	CK_MSG_SNAPSHOT,
+	CK_MSG_DELTA,
+	CK_MSG_ACK,
+	CK_MSG_BYE,
+	__CK_MSG_LAST
+};
+#define CK_MSG_MAX (__CK_MSG_LAST - 1)
+
+enum ck_bye_code {
+	CK_BYE_UNSPEC = 0,
+	CK_BYE_SHUTDOWN,
+	CK_BYE_PROTOCOL_ERROR,
+	CK_BYE_VERSION,
+	CK_BYE_OVERLOAD,
+	__CK_BYE_LAST
+};
+#define CK_BYE_MAX (__CK_BYE_LAST - 1)
+
+struct ck_hello {
+	uint16_t domid;
+	uint32_t version;
+	uint64_t epoch;		/* 0: the agent holds no table */
+	uint64_t gen;
+};
+
+struct ck_snapshot {
+	uint64_t epoch;
+	uint64_t gen;
+	struct ck_member *members;
+	size_t n_members;
+};
+
+struct ck_ack {
+	uint64_t epoch;
+	uint64_t gen;
+};
+
+struct ck_bye {
+	uint32_t code;		/* enum ck_bye_code */
+	char reason[CK_BYE_REASON_MAX + 1];
+};
+
+struct ck_msg {
+	enum ck_msg_type type;
+	/* Snapshot and delta: this frame is chunk `chunk` (from 0) of `chunks`. */
+	uint32_t chunk;
+	uint32_t chunks;
+	union {
+		struct ck_hello hello;
+		struct ck_snapshot snapshot;
+		struct ck_delta delta;
+		struct ck_ack ack;
+		struct ck_bye bye;
+	};
+};
+
+/*
+ * Frees the arrays a decoded message owns and zeroes it.  Messages built by hand for sending
+ * may point at borrowed arrays; those are not passed here.
+ */
+void ck_msg_reset(struct ck_msg *msg);
+
+const char *ck_msg_type_name(enum ck_msg_type type);
