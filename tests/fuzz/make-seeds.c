@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Writes a seed corpus for fuzz-frame into the directory given: one valid stream per message
+ * type, plus a chunked snapshot, each prefixed with the piece-size byte the target expects.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunk.h"
+
+static const char *dir;
+static int seq;
+
+static int write_seed(const uint8_t *buf, size_t len, uint8_t piece)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/seed-%02d", dir, seq++);
+	f = fopen(path, "wb");
+	if (!f)
+		return -errno;
+	fputc(piece, f);
+	fwrite(buf, 1, len, f);
+	return fclose(f) ? -errno : 0;
+}
+
+static int emit(struct ck_msg *msg, void *userdata)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	r = ck_frame_encode(msg, &buf, &len);
+	if (r < 0)
+		return r;
+	r = write_seed(buf, len, seq % 7);
+	free(buf);
+	return r;
+}
+
+static void member(struct ck_member *m, uint16_t domid)
+{
+	memset(m, 0, sizeof(*m));
+	m->domid = domid;
+	m->state = domid % 3 ? CK_MEMBER_RUNNING : CK_MEMBER_MIGRATING_OUT;
+	snprintf(m->name, sizeof(m->name), "guest-%u", domid);
+	m->uuid[0] = domid;
+	m->n_nics = 1;
+	m->nics[0].mac[1] = 0x16;
+	m->nics[0].mac[5] = domid;
+	m->nics[0].n_ipv4 = 1;
+	m->nics[0].ipv4[0] = 0x0a630000u | domid;
+	m->nics[0].n_ipv6 = 1;
+	m->nics[0].ipv6[0][0] = 0xfd;
+	m->nics[0].ipv6[0][15] = domid;
+}
+
+int main(int argc, char **argv)
+{
+	struct ck_member ms[3];
+	uint16_t removed[] = { 4, 5 };
+	struct ck_membership *m;
+	struct ck_memberset *set;
+	struct ck_msg msg;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+		return 2;
+	}
+	dir = argv[1];
+	for (int i = 0; i < 3; i++)
+		member(&ms[i], i + 1);
+
+	msg = (struct ck_msg){ .type = CK_MSG_HELLO,
+		.hello = { .domid = 3, .version = CK_PROTOCOL_VERSION, .epoch = 9, .gen = 4 } };
+	r = emit(&msg, NULL);
+	msg = (struct ck_msg){ .type = CK_MSG_ACK, .ack = { .epoch = 9, .gen = 4 } };
+	r = r ?: emit(&msg, NULL);
+	msg = (struct ck_msg){ .type = CK_MSG_BYE, .bye = { .code = CK_BYE_SHUTDOWN,
+							     .reason = "stopping" } };
+	r = r ?: emit(&msg, NULL);
+	msg = (struct ck_msg){ .type = CK_MSG_DELTA, .chunks = 1,
+		.delta = { .epoch = 9, .base_gen = 4, .new_gen = 9, .upserts = ms, .n_upserts = 3,
+			   .removed = removed, .n_removed = 2 } };
+	r = r ?: emit(&msg, NULL);
+
+	/* A snapshot of 130 members: three chunks in one stream. */
+	r = r ?: ck_membership_new(&m, 9, 16);
+	r = r ?: ck_memberset_new(&set);
+	for (int i = 1; r == 0 && i <= 130; i++) {
+		struct ck_member x;
+
+		member(&x, i);
+		r = ck_memberset_put(set, &x);
+	}
+	r = r ?: ck_membership_commit(m, set, NULL);
+	r = r ?: ck_chunk_snapshot(m, emit, NULL);
+	if (r < 0) {
+		fprintf(stderr, "make-seeds: %s\n", strerror(-r));
+		return 1;
+	}
+	ck_memberset_free(set);
+	ck_membership_free(m);
+	return 0;
+}
