@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * cokeeperd: the dom0 daemon that knows, at every moment, which domains share this host, and
+ * pushes every change to each guest's agent.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "logging.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: cokeeperd [OPTIONS]\n"
+		"Tells every guest on this Xen host which other guests live here, as it changes.\n\n"
+		"  -s, --source=NAME         xenstore (default: watches + libxl events), poll\n"
+		"                            (the measured baseline), or sim (a simulated host)\n"
+		"  -t, --transport=NAME      vchan (default on Xen) or unix (default with sim)\n"
+		"  -i, --poll-interval=MS    rescan period of --source=poll (default 1000)\n"
+		"  -c, --control=PATH        control socket (default /run/cokeeper/control.sock)\n"
+		"  -a, --agent-socket=PATH   unix transport socket (default /run/cokeeper/agent.sock)\n"
+		"  -q, --queue-limit=BYTES   unread bytes per guest before it is resynced\n"
+		"                            (default 4194304)\n"
+		"      --include-dom0        make dom0 a member too\n"
+		"  -v, --verbose             debug messages\n"
+		"  -h, --help                this text\n");
+}
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "transport", required_argument, NULL, 't' },
+		{ "poll-interval", required_argument, NULL, 'i' },
+		{ "control", required_argument, NULL, 'c' },
+		{ "agent-socket", required_argument, NULL, 'a' },
+		{ "queue-limit", required_argument, NULL, 'q' },
+		{ "include-dom0", no_argument, NULL, 'D' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct daemon_config cfg = {
+		.source = "xenstore",
+		.control_path = "/run/cokeeper/control.sock",
+		.agent_socket = "/run/cokeeper/agent.sock",
+		.poll_interval_ms = 1000,
+		.queue_limit = 4u << 20,
+	};
+	struct daemon *d;
+	unsigned long v;
+	bool verbose = false;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "s:t:i:c:a:q:vh", options, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			cfg.source = optarg;
+			break;
+		case 't':
+			cfg.transport = optarg;
+			break;
+		case 'i':
+			if (parse_uint(optarg, 10, 3600000, &v) < 0) {
+				fprintf(stderr, "cokeeperd: --poll-interval takes 10..3600000 ms\n");
+				return 2;
+			}
+			cfg.poll_interval_ms = v;
+			break;
+		case 'c':
+			cfg.control_path = optarg;
+			break;
+		case 'a':
+			cfg.agent_socket = optarg;
+			break;
+		case 'q':
+			if (parse_uint(optarg, 65536, 1ul << 30, &v) < 0) {
+				fprintf(stderr, "cokeeperd: --queue-limit takes 65536..2^30 bytes\n");
+				return 2;
+			}
+			cfg.queue_limit = v;
+			break;
+		case 'D':
+			cfg.include_dom0 = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cokeeperd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!cfg.transport)
+		cfg.transport = strcmp(cfg.source, "sim") ? "vchan" : "unix";
+	/* A Unix socket cannot tell which domain is at its other end: simulation only. */
+	if (strcmp(cfg.transport, "unix") == 0 && strcmp(cfg.source, "sim") != 0) {
+		fprintf(stderr, "cokeeperd: --transport=unix runs only with --source=sim\n");
+		return 2;
+	}
+
+	ck_log_setup("cokeeperd", verbose);
+	r = daemon_new(&d, &cfg);
+	if (r < 0) {
+		log_error_errno(r, "cannot start (source %s, transport %s)", cfg.source,
+				cfg.transport);
+		return 1;
+	}
+	r = daemon_run(d);
+	daemon_free(d);
+	if (r < 0) {
+		log_error_errno(r, "event loop failed");
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logging.h"
+#include "member-json.h"
+#include "scan.h"
+
+#define INCOMING_SUFFIX "--incoming"
+#define MIGRATEDAWAY_SUFFIX "--migratedaway"
+
+/* /local/domain/<domid>/<leaf>: keys the toolstack owns and the guest cannot write. */
+static char *read_key(const struct host *host, unsigned int domid, const char *leaf)
+{
+	char path[128];
+	unsigned int len;
+
+	snprintf(path, sizeof(path), "/local/domain/%u/%s", domid, leaf);
+	return host->ops->read(host->ctx, path, &len);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Domain names are the toolstack's, but only printable ASCII of bounded length goes on. */
+static void copy_name(char dst[CK_NAME_MAX + 1], const char *src)
+{
+	size_t i;
+
+	for (i = 0; i < CK_NAME_MAX && src[i]; i++)
+		dst[i] = src[i] >= 0x20 && src[i] <= 0x7e ? src[i] : '_';
+	dst[i] = '\0';
+}
+
+/* "vm" holds "/vm/<uuid>"; the uuid is the path's last element. */
+static int read_uuid(const struct host *host, unsigned int domid, uint8_t uuid[CK_UUID_LEN])
+{
+	char *vm = read_key(host, domid, "vm");
+	const char *slash;
+	int r = -ENOENT;
+
+	if (vm) {
+		slash = strrchr(vm, '/');
+		r = ck_parse_uuid(slash ? slash + 1 : vm, uuid);
+		free(vm);
+	}
+	return r;
+}
+
+static int by_number(const void *a, const void *b)
+{
+	long x = strtol(*(char *const *)a, NULL, 10), y = strtol(*(char *const *)b, NULL, 10);
+
+	return (x > y) - (x < y);
+}
+
+/* The vif's "ip" key: addresses separated by spaces, as libxl writes them. */
+static void parse_ips(struct ck_nic *nic, char *ips, unsigned int domid)
+{
+	char *save = NULL;
+
+	for (char *tok = strtok_r(ips, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (strchr(tok, ':')) {
+			if (nic->n_ipv6 < CK_ADDRS_MAX &&
+			    ck_parse_ipv6(tok, nic->ipv6[nic->n_ipv6]) == 0)
+				nic->n_ipv6++;
+			continue;
+		}
+		if (nic->n_ipv4 < CK_ADDRS_MAX && ck_parse_ipv4(tok, &nic->ipv4[nic->n_ipv4]) == 0 &&
+		    nic->ipv4[nic->n_ipv4] != 0)
+			nic->n_ipv4++;
+		else
+			log_debug("domid %u: vif ip '%.64s' ignored", domid, tok);
+	}
+}
+
+static void read_nics(const struct host *host, struct ck_member *m)
+{
+	char path[96];
+	unsigned int num = 0;
+	char **devs;
+
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u", m->domid);
+	devs = host->ops->directory(host->ctx, path, &num);
+	if (!devs)
+		return;
+	qsort(devs, num, sizeof(*devs), by_number);
+	for (unsigned int i = 0; i < num && m->n_nics < CK_NICS_MAX; i++) {
+		struct ck_nic *nic = &m->nics[m->n_nics];
+		char key[160], *mac, *ip;
+		unsigned int len;
+
+		snprintf(key, sizeof(key), "%s/%.16s/mac", path, devs[i]);
+		mac = host->ops->read(host->ctx, key, &len);
+		if (!mac || ck_parse_mac(mac, nic->mac) < 0 || !ck_mac_valid(nic->mac)) {
+			log_debug("domid %u: vif %.16s without a valid mac", m->domid, devs[i]);
+			free(mac);
+			memset(nic, 0, sizeof(*nic));
+			continue;
+		}
+		free(mac);
+		snprintf(key, sizeof(key), "%s/%.16s/ip", path, devs[i]);
+		ip = host->ops->read(host->ctx, key, &len);
+		if (ip) {
+			parse_ips(nic, ip, m->domid);
+			free(ip);
+		}
+		m->n_nics++;
+	}
+	free(devs);
+}
+
+static int by_domid(const void *a, const void *b)
+{
+	const struct ck_member *x = a, *y = b;
+
+	return (int)x->domid - (int)y->domid;
+}
+
+static const struct domain_info *find_info(const struct domain_info *v, size_t n, unsigned int d)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].domid == d)
+			return &v[i];
+	return NULL;
+}
+
+/* Reads one domain; -ENOENT when it is not (or not yet, or no longer) a member. */
+static int read_member(const struct host *host, const struct domain_info *info,
+		       struct ck_member *m)
+{
+	char *name;
+
+	if (info->dying || (info->shutdown && !info->suspended))
+		return -ENOENT;
+	memset(m, 0, sizeof(*m));
+	m->domid = info->domid;
+	m->state = info->suspended ? CK_MEMBER_MIGRATING_OUT : CK_MEMBER_RUNNING;
+
+	/* A domain being built has no name yet; a migration target is paused "--incoming". */
+	name = read_key(host, info->domid, "name");
+	if (!name)
+		return -ENOENT;
+	if (!*name || ends_with(name, INCOMING_SUFFIX) || ends_with(name, MIGRATEDAWAY_SUFFIX)) {
+		free(name);
+		return -ENOENT;
+	}
+	copy_name(m->name, name);
+	free(name);
+	if (read_uuid(host, info->domid, m->uuid) < 0)
+		return -ENOENT;
+	read_nics(host, m);
+	return 0;
+}
+
+/* Zeroes in nic every key that other holds too; compact() then drops them. */
+static unsigned int drop_shared_keys(struct ck_nic *nic, const struct ck_nic *other)
+{
+	unsigned int dropped = 0;
+
+	if (ck_mac_valid(nic->mac) && memcmp(nic->mac, other->mac, CK_MAC_LEN) == 0) {
+		memset(nic->mac, 0, CK_MAC_LEN);
+		dropped++;
+	}
+	for (unsigned int a = 0; a < nic->n_ipv4; a++)
+		for (unsigned int b = 0; b < other->n_ipv4; b++)
+			if (nic->ipv4[a] && nic->ipv4[a] == other->ipv4[b]) {
+				nic->ipv4[a] = 0;
+				dropped++;
+			}
+	for (unsigned int a = 0; a < nic->n_ipv6; a++)
+		for (unsigned int b = 0; b < other->n_ipv6; b++)
+			if (!memcmp(nic->ipv6[a], other->ipv6[b], CK_IPV6_LEN)) {
+				memset(nic->ipv6[a], 0, CK_IPV6_LEN);
+				dropped++;
+			}
+	return dropped;
+}
+
+/* Of two members with one uuid, the one to drop: the migrating-out or else the older half. */
+static bool superseded_by(const struct ck_member *a, const struct ck_member *b)
+{
+	if (memcmp(a->uuid, b->uuid, CK_UUID_LEN) != 0)
+		return false;
+	if (a->state != b->state)
+		return a->state == CK_MEMBER_MIGRATING_OUT;
+	return a->domid < b->domid;
+}
+
+/*
+ * Two domids with one uuid are a localhost migration's two halves: the running one is the
+ * member.  A key held by two members (a toolstack misconfiguration) stays with the lower
+ * domid, because a guest's kernel table cannot map one key to two peers.  members is sorted
+ * by domid.
+ */
+static int resolve_conflicts(struct ck_member *v, size_t *n, unsigned int *conflicts)
+{
+	bool *drop = calloc(*n ? *n : 1, sizeof(*drop));
+	size_t kept = 0;
+
+	if (!drop)
+		return -ENOMEM;
+	for (size_t i = 0; i < *n; i++)
+		for (size_t j = 0; j < *n && !drop[i]; j++)
+			drop[i] = j != i && superseded_by(&v[i], &v[j]);
+	for (size_t i = 0; i < *n; i++) {
+		if (drop[i])
+			(*conflicts)++;
+		else
+			v[kept++] = v[i];
+	}
+	free(drop);
+	*n = kept;
+
+	for (size_t i = 1; i < *n; i++)
+		for (unsigned int k = 0; k < v[i].n_nics; k++)
+			for (size_t j = 0; j < i; j++)
+				for (unsigned int l = 0; l < v[j].n_nics; l++)
+					*conflicts += drop_shared_keys(&v[i].nics[k], &v[j].nics[l]);
+	return 0;
+}
+
+/* Drops the NICs and addresses resolve_conflicts() zeroed. */
+static void compact(struct ck_member *m)
+{
+	static const uint8_t zero6[CK_IPV6_LEN];
+	unsigned int nics = 0;
+
+	for (unsigned int k = 0; k < m->n_nics; k++) {
+		struct ck_nic nic = m->nics[k];
+		unsigned int n4 = 0, n6 = 0;
+
+		if (!ck_mac_valid(nic.mac))
+			continue;
+		for (unsigned int a = 0; a < nic.n_ipv4; a++)
+			if (nic.ipv4[a])
+				nic.ipv4[n4++] = nic.ipv4[a];
+		for (unsigned int a = 0; a < nic.n_ipv6; a++)
+			if (memcmp(nic.ipv6[a], zero6, CK_IPV6_LEN))
+				memcpy(nic.ipv6[n6++], nic.ipv6[a], CK_IPV6_LEN);
+		nic.n_ipv4 = n4;
+		nic.n_ipv6 = n6;
+		m->nics[nics++] = nic;
+	}
+	m->n_nics = nics;
+}
+
+int scan_host(const struct host *host, const struct scan_options *opts, struct ck_memberset *out,
+	      struct scan_result *result)
+{
+	struct domain_info *infos = NULL;
+	struct ck_member *members = NULL;
+	size_t n_infos = 0, n = 0;
+	unsigned int num = 0;
+	char **doms;
+	int r;
+
+	memset(result, 0, sizeof(*result));
+	r = host->ops->list_domains(host->ctx, &infos, &n_infos);
+	if (r < 0)
+		return r;
+	result->domains = n_infos;
+
+	/* xenstore's view decides which domains have been introduced and not yet released. */
+	doms = host->ops->directory(host->ctx, "/local/domain", &num);
+	if (!doms) {
+		r = -errno;
+		goto out;
+	}
+	members = calloc(num ? num : 1, sizeof(*members));
+	if (!members) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (unsigned int i = 0; i < num; i++) {
+		char *end;
+		unsigned long domid = strtoul(doms[i], &end, 10);
+		const struct domain_info *info;
+
+		if (*end || end == doms[i] || domid >= CK_DOMID_LIMIT ||
+		    (domid == 0 && !opts->include_dom0))
+			continue;
+		info = find_info(infos, n_infos, domid);
+		if (!info || read_member(host, info, &members[n]) < 0) {
+			result->skipped++;
+			continue;
+		}
+		n++;
+	}
+	qsort(members, n, sizeof(*members), by_domid);
+	r = resolve_conflicts(members, &n, &result->conflicts);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		compact(&members[i]);
+		r = ck_memberset_put(out, &members[i]);
+		if (r < 0) {
+			log_warning_errno(r, "domid %u: not a valid member", members[i].domid);
+			result->skipped++;
+		}
+	}
+	r = 0;
+out:
+	free(members);
+	free(doms);
+	free(infos);
+	return r;
+}

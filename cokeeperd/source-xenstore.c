@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The event-driven Xen source.  Two kinds of events ask for a rescan:
+ *  - xenstore watches on @introduceDomain, @releaseDomain and the vif backends, drained from
+ *    xs_fileno() in the event loop;
+ *  - libxl domain-death events for every member, whose DOMAIN_SHUTDOWN (reason suspend)
+ *    arrives the moment a migration suspends the guest.
+ * libxl's fds and timeouts live in this process's sd-event loop through
+ * libxl_osevent_register_hooks(), so nothing blocks and no thread is needed.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "logging.h"
+#include "xenhost.h"
+
+static const char *const watches[] = {
+	"@introduceDomain",
+	"@releaseDomain",
+	"/local/domain/0/backend/vif",
+};
+
+struct death_watch {
+	struct death_watch *next;
+	uint16_t domid;
+	libxl_evgen_domain_death *evgen;
+};
+
+struct xenstore_source {
+	struct source base;
+	struct xenhost *xh;
+	sd_event_source *xs_io;
+	struct death_watch *deaths;
+};
+
+/* libxl's registrations in the loop. */
+struct os_reg {
+	struct xenstore_source *src;
+	sd_event_source *source;
+	void *for_libxl;
+	short events;
+};
+
+static uint32_t to_epoll(short events)
+{
+	return (events & POLLIN ? EPOLLIN : 0) | (events & POLLOUT ? EPOLLOUT : 0) |
+	       (events & POLLPRI ? EPOLLPRI : 0);
+}
+
+static short to_poll(uint32_t revents)
+{
+	return (revents & EPOLLIN ? POLLIN : 0) | (revents & EPOLLOUT ? POLLOUT : 0) |
+	       (revents & EPOLLPRI ? POLLPRI : 0) | (revents & EPOLLERR ? POLLERR : 0) |
+	       (revents & EPOLLHUP ? POLLHUP : 0);
+}
+
+static int on_libxl_fd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct os_reg *reg = userdata;
+
+	libxl_osevent_occurred_fd(reg->src->xh->ctx, reg->for_libxl, fd, reg->events,
+				  to_poll(revents));
+	return 0;
+}
+
+static int fd_register(void *user, int fd, void **reg_out, short events, void *for_libxl)
+{
+	struct xenstore_source *src = user;
+	struct os_reg *reg = calloc(1, sizeof(*reg));
+	int r;
+
+	if (!reg)
+		return ERROR_NOMEM;
+	reg->src = src;
+	reg->for_libxl = for_libxl;
+	reg->events = events;
+	r = sd_event_add_io(src->base.daemon->event, &reg->source, fd, to_epoll(events),
+			    on_libxl_fd, reg);
+	if (r < 0) {
+		free(reg);
+		return ERROR_FAIL;
+	}
+	*reg_out = reg;
+	return 0;
+}
+
+static int fd_modify(void *user, int fd, void **reg_update, short events)
+{
+	struct os_reg *reg = *reg_update;
+
+	reg->events = events;
+	return sd_event_source_set_io_events(reg->source, to_epoll(events)) < 0 ? ERROR_FAIL : 0;
+}
+
+static void fd_deregister(void *user, int fd, void *for_app)
+{
+	struct os_reg *reg = for_app;
+
+	sd_event_source_disable_unref(reg->source);
+	free(reg);
+}
+
+static int on_libxl_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct os_reg *reg = userdata;
+	struct xenstore_source *src = reg->src;
+	void *for_libxl = reg->for_libxl;
+
+	/* A timeout that fired is deregistered as far as libxl is concerned. */
+	sd_event_source_disable_unref(reg->source);
+	free(reg);
+	libxl_osevent_occurred_timeout(src->xh->ctx, for_libxl);
+	return 0;
+}
+
+static uint64_t timeval_usec(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static int timeout_register(void *user, void **reg_out, struct timeval abs, void *for_libxl)
+{
+	struct xenstore_source *src = user;
+	struct os_reg *reg = calloc(1, sizeof(*reg));
+	int r;
+
+	if (!reg)
+		return ERROR_NOMEM;
+	reg->src = src;
+	reg->for_libxl = for_libxl;
+	/* libxl's deadlines are wall-clock times (gettimeofday). */
+	r = sd_event_add_time(src->base.daemon->event, &reg->source, CLOCK_REALTIME,
+			      timeval_usec(abs), 1000, on_libxl_timeout, reg);
+	if (r < 0) {
+		free(reg);
+		return ERROR_FAIL;
+	}
+	*reg_out = reg;
+	return 0;
+}
+
+static int timeout_modify(void *user, void **reg_update, struct timeval abs)
+{
+	struct os_reg *reg = *reg_update;
+
+	/* Only ever {0,0}: "as soon as possible". */
+	return sd_event_source_set_time(reg->source, timeval_usec(abs)) < 0 ? ERROR_FAIL : 0;
+}
+
+static void timeout_deregister(void *user, void *for_app)
+{
+	struct os_reg *reg = for_app;
+
+	sd_event_source_disable_unref(reg->source);
+	free(reg);
+}
+
+static const libxl_osevent_hooks os_hooks = {
+	.fd_register = fd_register,
+	.fd_modify = fd_modify,
+	.fd_deregister = fd_deregister,
+	.timeout_register = timeout_register,
+	.timeout_modify = timeout_modify,
+	.timeout_deregister = timeout_deregister,
+};
+
+static void on_libxl_event(void *user, libxl_event *ev)
+{
+	struct xenstore_source *src = user;
+
+	switch (ev->type) {
+	case LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN:
+		log_debug("libxl: domid %u shut down (reason %d)", ev->domid,
+			  ev->u.domain_shutdown.shutdown_reason);
+		daemon_request_scan(src->base.daemon);
+		break;
+	case LIBXL_EVENT_TYPE_DOMAIN_DEATH:
+		log_debug("libxl: domid %u died", ev->domid);
+		daemon_request_scan(src->base.daemon);
+		break;
+	default:
+		break;
+	}
+	libxl_event_free(src->xh->ctx, ev);
+}
+
+static void on_libxl_disaster(void *user, libxl_event_type type, const char *msg, int errnoval)
+{
+	struct xenstore_source *src = user;
+
+	log_error("libxl event disaster (%s, errno %d): rescanning", msg, errnoval);
+	daemon_request_scan(src->base.daemon);
+}
+
+static const libxl_event_hooks event_hooks = {
+	.event_occurs_mask = (1UL << LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN) |
+			     (1UL << LIBXL_EVENT_TYPE_DOMAIN_DEATH),
+	.event_occurs = on_libxl_event,
+	.disaster = on_libxl_disaster,
+};
+
+static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct xenstore_source *src = userdata;
+	char **ev;
+	unsigned int n = 0;
+
+	/* Every fire means "rescan"; the rescan coalesces the burst. */
+	while ((ev = xs_check_watch(src->xh->xs))) {
+		free(ev);
+		n++;
+	}
+	if (errno != EAGAIN)
+		log_warning_errno(-errno, "xenstore watch");
+	if (n)
+		daemon_request_scan(src->base.daemon);
+	return 0;
+}
+
+static void death_watch_drop(struct xenstore_source *src, struct death_watch **pp)
+{
+	struct death_watch *w = *pp;
+
+	*pp = w->next;
+	libxl_evdisable_domain_death(src->xh->ctx, w->evgen);
+	free(w);
+}
+
+static void xs_members_changed(struct source *base, const struct ck_delta *delta)
+{
+	struct xenstore_source *src = (struct xenstore_source *)base;
+
+	for (size_t i = 0; i < delta->n_removed; i++)
+		for (struct death_watch **pp = &src->deaths; *pp; pp = &(*pp)->next)
+			if ((*pp)->domid == delta->removed[i]) {
+				death_watch_drop(src, pp);
+				break;
+			}
+	for (size_t i = 0; i < delta->n_upserts; i++) {
+		uint16_t domid = delta->upserts[i].domid;
+		struct death_watch *w;
+		bool have = false;
+
+		for (w = src->deaths; w && !have; w = w->next)
+			have = w->domid == domid;
+		if (have)
+			continue;
+		w = calloc(1, sizeof(*w));
+		if (!w)
+			continue;
+		w->domid = domid;
+		if (libxl_evenable_domain_death(src->xh->ctx, domid, 0, &w->evgen) != 0) {
+			log_warning("libxl: cannot follow domid %u's death; xenstore watches remain",
+				    domid);
+			free(w);
+			continue;
+		}
+		w->next = src->deaths;
+		src->deaths = w;
+	}
+}
+
+static int xs_scan(struct source *base, struct ck_memberset *out, struct scan_result *result)
+{
+	struct xenstore_source *src = (struct xenstore_source *)base;
+	struct scan_options opts = { .include_dom0 = base->daemon->cfg.include_dom0 };
+	struct host host = xenhost_host(src->xh);
+
+	return scan_host(&host, &opts, out, result);
+}
+
+static void xs_free(struct source *base)
+{
+	struct xenstore_source *src = (struct xenstore_source *)base;
+
+	while (src->deaths)
+		death_watch_drop(src, &src->deaths);
+	sd_event_source_disable_unref(src->xs_io);
+	xenhost_close(src->xh);
+	free(src);
+}
+
+static int xs_new(struct source **ret, struct daemon *d)
+{
+	struct xenstore_source *src = calloc(1, sizeof(*src));
+	int r;
+
+	if (!src)
+		return -ENOMEM;
+	src->base.ops = &source_xenstore_ops;
+	src->base.daemon = d;
+	r = xenhost_open(&src->xh);
+	if (r < 0) {
+		free(src);
+		return r;
+	}
+	libxl_osevent_register_hooks(src->xh->ctx, &os_hooks, src);
+	libxl_event_register_callbacks(src->xh->ctx, &event_hooks, src);
+	for (size_t i = 0; i < sizeof(watches) / sizeof(watches[0]); i++)
+		if (!xs_watch(src->xh->xs, watches[i], watches[i])) {
+			r = log_error_errno(-errno, "xenstore: cannot watch %s", watches[i]);
+			goto err;
+		}
+	r = sd_event_add_io(d->event, &src->xs_io, xs_fileno(src->xh->xs), EPOLLIN, on_xs, src);
+	if (r < 0)
+		goto err;
+	log_info("xenstore source: watching %s, %s, %s; libxl death events per member",
+		 watches[0], watches[1], watches[2]);
+	*ret = &src->base;
+	return 0;
+err:
+	xs_free(&src->base);
+	return r;
+}
+
+const struct source_ops source_xenstore_ops = {
+	.name = "xenstore",
+	.new = xs_new,
+	.scan = xs_scan,
+	.members_changed = xs_members_changed,
+	.free = xs_free,
+};

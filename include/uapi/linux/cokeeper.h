@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: (GPL-2.0-only WITH Linux-syscall-note) OR LGPL-2.1-or-later */
+/*
+ * CoKeeper co-resident table: the generic netlink family "cokeeper".
+ *
+ * The cokeeper module keeps, in each guest's kernel, the table of domains that share this
+ * guest's physical host: their domid, uuid, name, state, and the MACs and addresses of their
+ * virtual interfaces.  cokeeper-agent writes it; anyone may read it; the V4V-style fast path
+ * looks peers up in it from softirq context (kmod-hook/include/cokeeper.h).
+ *
+ * Family "cokeeper", version COKEEPER_GENL_VERSION, multicast group "events".
+ *
+ * Table generation.  The table carries the (epoch, gen) of the daemon's membership it was last
+ * brought to.  Epoch 0 means "never written".  COKEEPER_CMD_TABLE_REPLACE sets both;
+ * COKEEPER_CMD_MEMBER_SET and COKEEPER_CMD_MEMBER_DEL set gen when they carry COKEEPER_A_EPOCH
+ * and COKEEPER_A_GEN and the epoch equals the table's (otherwise -ESTALE, nothing changes).
+ * Every change also advances an internal change counter that paged dumps check.
+ *
+ * Commands (attributes in brackets are optional):
+ *
+ * COKEEPER_CMD_MEMBER_SET    admin   COKEEPER_A_MEMBER, [COKEEPER_A_EPOCH, COKEEPER_A_GEN]
+ *     Adds the member, or replaces the one with its domid (all of its keys are replaced).
+ *     -ENOSPC when the table holds max_entries members already; -EEXIST when one of its
+ *     MACs or addresses belongs to another member.
+ *
+ * COKEEPER_CMD_MEMBER_DEL    admin   COKEEPER_A_DOMID, [COKEEPER_A_EPOCH, COKEEPER_A_GEN]
+ *     Removes the member.  Removing an absent domid is not an error (idempotent deltas).
+ *
+ * COKEEPER_CMD_TABLE_REPLACE admin   COKEEPER_A_EPOCH, COKEEPER_A_GEN, [COKEEPER_A_MEMBERS]
+ *     Replaces the whole table with the members nested in COKEEPER_A_MEMBERS (each a
+ *     COKEEPER_A_MEMBER) atomically: a new table is built aside, swapped in under RCU, and the
+ *     old one freed after a grace period.  A reader sees the old table or the new one, never a
+ *     mix.  Any invalid member fails the whole command and leaves the table as it was.
+ *
+ * COKEEPER_CMD_FLUSH         admin   (none)
+ *     Empties the table and resets (epoch, gen) to (0, 0).
+ *
+ * COKEEPER_CMD_GET           open    one of COKEEPER_A_DOMID, COKEEPER_A_IPV4, COKEEPER_A_IPV6,
+ *                                    COKEEPER_A_MAC
+ *     Replies with one COKEEPER_A_MEMBER, or fails with -ENOENT (not co-resident).
+ *   with NLM_F_DUMP                   (none)
+ *     Dumps every member, one message each, in pages.  Each message of a dump carries
+ *     NLM_F_DUMP_INTR if the table changed since the dump began; the reader then restarts.
+ *     The first message also carries COKEEPER_A_EPOCH and COKEEPER_A_GEN of the table the
+ *     dump started from.
+ *
+ * COKEEPER_CMD_STATUS        open    (none)
+ *     Replies with COKEEPER_A_EPOCH, COKEEPER_A_GEN, COKEEPER_A_COUNT, COKEEPER_A_MAX_ENTRIES.
+ *
+ * "admin" commands need CAP_NET_ADMIN (GENL_ADMIN_PERM): -EPERM otherwise.  Every attribute has
+ * a policy, so a wrong type or length fails with -EINVAL (or -ERANGE) and an extended ACK
+ * message naming the attribute; unknown COKEEPER_A_FLAGS bits are rejected.
+ *
+ * Notifications on the "events" group use the command that caused them:
+ *   COKEEPER_CMD_MEMBER_SET     COKEEPER_A_MEMBER (the new state), COKEEPER_A_EPOCH, _GEN
+ *   COKEEPER_CMD_MEMBER_DEL     COKEEPER_A_DOMID, COKEEPER_A_EPOCH, _GEN
+ *   COKEEPER_CMD_TABLE_REPLACE  COKEEPER_A_EPOCH, COKEEPER_A_GEN, COKEEPER_A_COUNT
+ *   COKEEPER_CMD_FLUSH          (none)
+ *
+ * A member (COKEEPER_A_MEMBER, nested COKEEPER_MEMBER_A_*):
+ *   DOMID u32 (< 0x7FF0, required), UUID 16 bytes (required), NAME string of 1..64 printable
+ *   bytes (required), STATE u8 (enum cokeeper_member_state, required), and up to
+ *   COKEEPER_NICS_MAX COKEEPER_MEMBER_A_NIC nests, each with MAC (6 bytes, required) and up to
+ *   COKEEPER_ADDRS_MAX repeated IPV4 (4 bytes, network order) and IPV6 (16 bytes) attributes.
+ *   In replies and dumps the kernel adds TX_PACKETS and TX_BYTES (u64): what the netfilter hook
+ *   counted towards this peer.
+ */
+#ifndef _UAPI_LINUX_COKEEPER_H
+#define _UAPI_LINUX_COKEEPER_H
+
+#define COKEEPER_GENL_NAME "cokeeper"
+#define COKEEPER_GENL_VERSION 1
+#define COKEEPER_GENL_MCGRP_EVENTS "events"
+
+#define COKEEPER_DOMID_LIMIT 0x7FF0
+#define COKEEPER_UUID_LEN 16
+#define COKEEPER_NAME_MAX 64
+#define COKEEPER_NICS_MAX 8
+#define COKEEPER_ADDRS_MAX 8
+
+enum cokeeper_cmd {
+	COKEEPER_CMD_UNSPEC,
+	COKEEPER_CMD_MEMBER_SET,
+	COKEEPER_CMD_MEMBER_DEL,
+	COKEEPER_CMD_TABLE_REPLACE,
+	COKEEPER_CMD_FLUSH,
+	COKEEPER_CMD_GET,
+	COKEEPER_CMD_STATUS,
+	__COKEEPER_CMD_LAST
+};
+#define COKEEPER_CMD_MAX (__COKEEPER_CMD_LAST - 1)
+
+enum cokeeper_member_state {
+	COKEEPER_STATE_UNSPEC,
+	COKEEPER_STATE_RUNNING,
+	COKEEPER_STATE_MIGRATING_OUT,
+	__COKEEPER_STATE_LAST
+};
+#define COKEEPER_STATE_MAX (__COKEEPER_STATE_LAST - 1)
+
+/* No flags are defined yet; the attribute exists so that unknown bits are refused. */
+#define COKEEPER_F_ALL 0U
+
+enum cokeeper_attr {
+	COKEEPER_A_UNSPEC,
+	COKEEPER_A_EPOCH,		/* u64 */
+	COKEEPER_A_GEN,			/* u64 */
+	COKEEPER_A_MEMBER,		/* nest: COKEEPER_MEMBER_A_* */
+	COKEEPER_A_MEMBERS,		/* nest: COKEEPER_A_MEMBER, repeated */
+	COKEEPER_A_DOMID,		/* u32 */
+	COKEEPER_A_IPV4,		/* 4 bytes, network order */
+	COKEEPER_A_IPV6,		/* 16 bytes */
+	COKEEPER_A_MAC,			/* 6 bytes */
+	COKEEPER_A_COUNT,		/* u32 */
+	COKEEPER_A_MAX_ENTRIES,		/* u32 */
+	COKEEPER_A_FLAGS,		/* u32, COKEEPER_F_* */
+	COKEEPER_A_PAD,
+	__COKEEPER_A_LAST
+};
+#define COKEEPER_A_MAX (__COKEEPER_A_LAST - 1)
+
+enum cokeeper_member_attr {
+	COKEEPER_MEMBER_A_UNSPEC,
+	COKEEPER_MEMBER_A_DOMID,	/* u32 */
+	COKEEPER_MEMBER_A_UUID,		/* 16 bytes */
+	COKEEPER_MEMBER_A_NAME,		/* NUL-terminated string, 1..64 bytes before the NUL */
+	COKEEPER_MEMBER_A_STATE,	/* u8, enum cokeeper_member_state */
+	COKEEPER_MEMBER_A_NIC,		/* nest: COKEEPER_NIC_A_*, repeated */
+	COKEEPER_MEMBER_A_TX_PACKETS,	/* u64, kernel to user only */
+	COKEEPER_MEMBER_A_TX_BYTES,	/* u64, kernel to user only */
+	COKEEPER_MEMBER_A_PAD,
+	__COKEEPER_MEMBER_A_LAST
+};
+#define COKEEPER_MEMBER_A_MAX (__COKEEPER_MEMBER_A_LAST - 1)
+
+enum cokeeper_nic_attr {
+	COKEEPER_NIC_A_UNSPEC,
+	COKEEPER_NIC_A_MAC,		/* 6 bytes */
+	COKEEPER_NIC_A_IPV4,		/* 4 bytes, network order, repeated */
+	COKEEPER_NIC_A_IPV6,		/* 16 bytes, repeated */
+	__COKEEPER_NIC_A_LAST
+};
+#define COKEEPER_NIC_A_MAX (__COKEEPER_NIC_A_LAST - 1)
+
+#endif /* _UAPI_LINUX_COKEEPER_H */

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The exported fast-path API (include/cokeeper.h) over the module's one store. */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/export.h>
+
+#include "include/cokeeper.h"
+#include "api.h"
+
+/* Set once at module init, before any user of these symbols can load; read-only after. */
+static struct ck_store *store __read_mostly;
+
+void ck_api_init(struct ck_store *s)
+{
+	store = s;
+}
+
+static int lookup(enum ck_key_type type, const void *addr, struct cokeeper_peer *peer)
+{
+	const struct ck_entry *e;
+	int err = -ENOENT;
+
+	rcu_read_lock();
+	e = ck_table_find(store, ck_store_table(store), type, addr);
+	if (e) {
+		peer->domid = e->domid;
+		peer->state = e->state;
+		err = 0;
+	}
+	rcu_read_unlock();
+	return err;
+}
+
+int cokeeper_lookup_ipv4(__be32 addr, struct cokeeper_peer *peer)
+{
+	return lookup(CK_KEY_IP4, &addr, peer);
+}
+EXPORT_SYMBOL_GPL(cokeeper_lookup_ipv4);
+
+int cokeeper_lookup_ipv6(const struct in6_addr *addr, struct cokeeper_peer *peer)
+{
+	return lookup(CK_KEY_IP6, addr, peer);
+}
+EXPORT_SYMBOL_GPL(cokeeper_lookup_ipv6);
+
+int cokeeper_lookup_mac(const u8 *mac, struct cokeeper_peer *peer)
+{
+	return lookup(CK_KEY_MAC, mac, peer);
+}
+EXPORT_SYMBOL_GPL(cokeeper_lookup_mac);
+
+int cokeeper_lookup_domid(u32 domid, struct cokeeper_peer *peer)
+{
+	const struct ck_entry *e;
+	int err = -ENOENT;
+
+	rcu_read_lock();
+	e = ck_table_find_domid(store, ck_store_table(store), domid);
+	if (e) {
+		peer->domid = e->domid;
+		peer->state = e->state;
+		err = 0;
+	}
+	rcu_read_unlock();
+	return err;
+}
+EXPORT_SYMBOL_GPL(cokeeper_lookup_domid);
+
+int cokeeper_register_notifier(struct notifier_block *nb)
+{
+	return blocking_notifier_chain_register(&store->chain, nb);
+}
+EXPORT_SYMBOL_GPL(cokeeper_register_notifier);
+
+int cokeeper_unregister_notifier(struct notifier_block *nb)
+{
+	return blocking_notifier_chain_unregister(&store->chain, nb);
+}
+EXPORT_SYMBOL_GPL(cokeeper_unregister_notifier);

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * cokeeper.ko's in-kernel API for a fast path (V4V/Argo-style shared-memory channels):
+ * "is this destination co-resident, and which domain is it?", and a notifier that tells the
+ * fast path when a peer appears, changes, starts migrating away, or leaves.
+ *
+ * Lookups are lock-free (RCU) and may be called from any context that may not sleep,
+ * including softirq and hard irq.  They copy out what they found, so the result stays valid
+ * after the call, but it is a snapshot: the table may change right after.
+ */
+#ifndef _COKEEPER_H
+#define _COKEEPER_H
+
+#include <linux/in6.h>
+#include <linux/notifier.h>
+#include <linux/types.h>
+
+/* What a lookup or a notification tells about one peer. */
+struct cokeeper_peer {
+	u32 domid;
+	u8 state;	/* enum cokeeper_member_state (uapi): RUNNING or MIGRATING_OUT */
+};
+
+/* Each returns 0 and fills *peer, or -ENOENT when the address is not a co-resident peer's. */
+int cokeeper_lookup_ipv4(__be32 addr, struct cokeeper_peer *peer);
+int cokeeper_lookup_ipv6(const struct in6_addr *addr, struct cokeeper_peer *peer);
+int cokeeper_lookup_mac(const u8 *mac, struct cokeeper_peer *peer);	/* ETH_ALEN bytes */
+int cokeeper_lookup_domid(u32 domid, struct cokeeper_peer *peer);
+
+/*
+ * Notifier actions; the data argument is a const struct cokeeper_peer * (copy it if needed).
+ *
+ * The chain is a blocking notifier chain.  It is called in process context (the netlink
+ * request of cokeeper-agent), with cokeeper's table writer lock held, so that notifications
+ * arrive in the order the table changed.  A callback may sleep, but briefly: table writes wait
+ * for it.  It may call the lookups above, and sees the table as already changed: on
+ * COKEEPER_PEER_REMOVE the peer is no longer found, on COKEEPER_PEER_ADD it is.
+ *
+ *   COKEEPER_PEER_ADD            a domid that was not in the table is now
+ *   COKEEPER_PEER_CHANGE         a member was rewritten (name, keys or state other than below)
+ *   COKEEPER_PEER_MIGRATING_OUT  a member went from RUNNING to MIGRATING_OUT: tear its
+ *                                channel down now, before the domain disappears from this host
+ *   COKEEPER_PEER_REMOVE         the domid left the table (delete, replace, flush)
+ */
+enum cokeeper_peer_event {
+	COKEEPER_PEER_ADD = 1,
+	COKEEPER_PEER_CHANGE,
+	COKEEPER_PEER_MIGRATING_OUT,
+	COKEEPER_PEER_REMOVE,
+};
+
+int cokeeper_register_notifier(struct notifier_block *nb);
+int cokeeper_unregister_notifier(struct notifier_block *nb);
+
+#endif /* _COKEEPER_H */

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "logging.h"
+
+static const char *prog = "cokeeper";
+static bool show_debug;
+static bool journal;	/* stderr goes to journald: use <N> prefixes */
+
+void ck_log_setup(const char *program, bool verbose)
+{
+	prog = program;
+	show_debug = verbose;
+	journal = getenv("JOURNAL_STREAM") != NULL || !isatty(STDERR_FILENO);
+}
+
+static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
+{
+	static const char *const names[] = { "emerg", "alert", "crit", "error",
+					     "warning", "notice", "info", "debug" };
+	char line[1024];
+	int n;
+
+	if (priority == LOG_DEBUG && !show_debug)
+		return;
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return;
+	if (journal)
+		fprintf(stderr, "<%d>%s%s\n", priority, line, suffix);
+	else
+		fprintf(stderr, "%s: %s%s%s%s\n", prog,
+			priority <= LOG_WARNING ? names[priority & 7] : "",
+			priority <= LOG_WARNING ? ": " : "", line, suffix);
+}
+
+void ck_logf(int priority, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(priority, "", fmt, ap);
+	va_end(ap);
+}
+
+int ck_log_errno(int priority, int r, const char *fmt, ...)
+{
+	char suffix[96];
+	va_list ap;
+
+	snprintf(suffix, sizeof(suffix), ": %s", strerror(r < 0 ? -r : r));
+	va_start(ap, fmt);
+	vlog(priority, suffix, fmt, ap);
+	va_end(ap);
+	return r;
+}

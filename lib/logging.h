@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Logging for the daemons and tools: one line per message on stderr, prefixed with the
+ * sd-daemon priority ("<3>") when journald reads it, or a readable level on a terminal.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <syslog.h>
+
+void ck_log_setup(const char *program, bool verbose);
+void ck_logf(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Logs with strerror(-r) appended and returns r (a negative errno), for `return log_error_errno(r, ...)`. */
+int ck_log_errno(int priority, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define log_debug(...) ck_logf(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) ck_logf(LOG_INFO, __VA_ARGS__)
+#define log_notice(...) ck_logf(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) ck_logf(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) ck_logf(LOG_ERR, __VA_ARGS__)
+#define log_error_errno(r, ...) ck_log_errno(LOG_ERR, (r), __VA_ARGS__)
+#define log_warning_errno(r, ...) ck_log_errno(LOG_WARNING, (r), __VA_ARGS__)

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Boots the images of build-images.sh: Xen 4.17 with a PV dom0 in QEMU, no interaction.
+# dom0 runs /scenario.sh and powers off, which ends QEMU.  The serial console (Xen's com1,
+# which also carries dom0's hvc0) is written to $LOG with host seconds since QEMU started;
+# stdout gets only the scenario's LAB/SCENARIO lines, boot milestones and fatal messages.
+#
+# Exit status: 0 only if the log shows "SCENARIO PASS"; 124 on the overall or the silence
+# timeout; 1 otherwise.  QEMU is killed by PID whatever happens (and only the one started
+# here: another QEMU may share this machine).
+#
+# env: OUT=/var/tmp/cokeeper-lab   LOG=$OUT/serial.log   CONSOLE_DIR=dir of $LOG
+#      ACCEL=auto|tcg|kvm (auto: KVM only if /dev/kvm opens and a probe boot of Xen on KVM
+#        reaches dom0 with HAP; cached per host kernel and QEMU version)
+#      CPU=max,-avx,-avx2,-fma,-f16c,-xsave (TCG)   SMP=1   MEM=3072
+#      TIMEOUT=1800 (whole run, s)   SILENCE=600 (no serial output for that long = hung)
+#      VERBOSE=1 (whole console on stdout)   MODE=test|shell (shell: dom0 shell on stdio)
+#      XEN_EXTRA, DOM0_EXTRA (appended to the Xen / dom0 command lines)   PIDFILE
+set -euo pipefail
+
+OUT=${OUT:-/var/tmp/cokeeper-lab}
+LOG=${LOG:-$OUT/serial.log}
+CONSOLE_DIR=${CONSOLE_DIR:-$(dirname "$LOG")}
+ACCEL=${ACCEL:-auto}
+# TCG: AVX/AVX2/FMA/F16C and XSAVE emulation corrupted guest userspace at random (glibc's
+# AVX2 string functions, then XSAVE state across vCPU switches once domUs ran).
+CPU=${CPU:-max,-avx,-avx2,-fma,-f16c,-xsave}
+SMP=${SMP:-1}    # on this 2-core host -smp 2 is slower: vCPU threads fight the I/O thread
+MEM=${MEM:-3072}
+TIMEOUT=${TIMEOUT:-1800}
+SILENCE=${SILENCE:-600}
+VERBOSE=${VERBOSE:-0}
+MODE=${MODE:-test}
+PIDFILE=${PIDFILE:-$OUT/qemu.pid}
+XEN=$OUT/xen-4.17-amd64
+
+for f in "$XEN" "$OUT/vmlinux" "$OUT/dom0.cpio.gz"; do
+	[ -f "$f" ] || { echo "boot: $f missing; run build-images.sh" >&2; exit 1; }
+done
+mkdir -p "$(dirname "$LOG")" "$CONSOLE_DIR" "$OUT/cache"
+
+# smap=0: under TCG Xen faults in create_bounce_frame writing a PV kernel's stack (a user
+# page) with CR4.SMAP set, and dom0 dies at its first exception.  smep=0 goes with it.
+XEN_CMD="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=$SMP loglvl=all guest_loglvl=all noreboot smap=0 smep=0 ${XEN_EXTRA:-}"
+DOM0_CMD="console=hvc0 earlyprintk=xen loglevel=4 cokeeper.mode=$MODE ${DOM0_EXTRA:-}"
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+# ---- accelerator ----------------------------------------------------------------------
+
+# KVM here is PVM-flavoured: /dev/kvm exists but a normal guest hangs silently, and without
+# VMX/SVM Xen gets no HAP, which PVH guests need.  So KVM must prove itself on a real boot.
+kvm_probe() {
+	local log=$OUT/cache/kvm-probe.log pid i
+	rm -f "$log"
+	timeout -k 2 25 qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m "$MEM" -machine q35 \
+		-display none -no-reboot -nodefaults -serial "file:$log" -monitor none \
+		-kernel "$XEN" -append "console=com1 com1=115200,8n1 dom0_mem=512M noreboot" \
+		-initrd "$OUT/vmlinux console=hvc0 earlyprintk=xen" </dev/null >/dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 1 40); do
+		sleep 0.5
+		if grep -q 'HAP.*detected' "$log" 2>/dev/null && grep -q 'Linux version' "$log" 2>/dev/null; then
+			kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+	done
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	return 1
+}
+
+pick_accel() {
+	local key cache
+	case $ACCEL in tcg|kvm) echo "$ACCEL (forced)"; return ;; esac
+	if ! ( exec 3<>/dev/kvm ) 2>/dev/null; then echo "tcg (no usable /dev/kvm)"; return; fi
+	key=$( { uname -r; qemu-system-x86_64 --version | head -n1; grep -m1 'model name' /proc/cpuinfo; } | sha256sum | cut -c1-12)
+	cache=$OUT/cache/accel-$key
+	if [ ! -f "$cache" ]; then
+		if kvm_probe; then echo kvm >"$cache"; else echo tcg >"$cache"; fi
+		echo "$(cat "$cache") (probed KVM, cached in $cache)"
+		return
+	fi
+	echo "$(cat "$cache") (cached probe result $cache)"
+}
+accel_line=$(pick_accel)
+case $accel_line in
+kvm*) ACCEL_ARGS=(-accel kvm -cpu host) ;;
+*) ACCEL_ARGS=(-accel tcg,thread=multi -cpu "$CPU") ;;
+esac
+
+QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -smp "$SMP" -m "$MEM" -machine q35
+	-display none -no-reboot -nodefaults -serial stdio -monitor none -pidfile "$PIDFILE"
+	-kernel "$XEN" -append "$XEN_CMD"
+	-initrd "$OUT/vmlinux $DOM0_CMD,$OUT/dom0.cpio.gz")
+
+if [ "$MODE" = shell ]; then
+	echo "boot: accel ${accel_line}; dom0 shell on stdio, 'poweroff -f' to leave" >&2
+	exec "${QEMU[@]}"
+fi
+
+# ---- run ---------------------------------------------------------------------------------
+
+exec 4>"$LOG"
+echo "+ accel: $accel_line" >&4
+echo "+ ${QEMU[*]}" >&4
+echo "boot: accel ${accel_line}, log $LOG"
+
+FIFO=$(mktemp -u "$OUT/.serial.XXXXXX")
+mkfifo "$FIFO"
+QPID=
+stop_qemu() {
+	[ -n "$QPID" ] || return 0
+	if kill -0 "$QPID" 2>/dev/null; then
+		kill "$QPID" 2>/dev/null || true
+		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$QPID" 2>/dev/null || break; sleep 0.5; done
+		kill -9 "$QPID" 2>/dev/null || true
+	fi
+	wait "$QPID" 2>/dev/null || true
+	QPID=
+}
+trap 'stop_qemu; rm -f "$FIFO" "$PIDFILE"' EXIT
+trap 'exit 130' INT TERM
+
+start=$(now_us)
+"${QEMU[@]}" </dev/null >"$FIFO" 2>&1 &
+QPID=$!
+exec 3<"$FIFO"
+
+show_re='LAB (STEP|PASS|FAIL|SKIP|NOTE|dom0)|SCENARIO (PASS|FAIL)|^  \| |Xen version [0-9]|Linux version [0-9]'
+fatal_re='Hardware Dom0 crashed|Domain 0 crashed|Panic on CPU|Kernel panic - not syncing|LAB dom0 FATAL'
+verdict=
+kill_at=0
+last_out=$start
+deadline=$((start + TIMEOUT * 1000000))
+
+emit() {
+	local raw=${1//$'\r'/} line t
+	t=$(( ($(now_us) - start) / 10000 ))
+	printf -v line '[%4d.%02d] %s' $((t / 100)) $((t % 100)) "$raw"
+	echo "$line" >&4
+	if [ "$VERBOSE" = 1 ] || [[ $raw =~ $fatal_re ]] || [[ $raw =~ $show_re ]]; then
+		echo "$line"
+	fi
+	if [[ $raw =~ $fatal_re ]] && [ "$kill_at" = 0 ]; then
+		# keep 3 s of output: the register dump and call trace come after the headline
+		verdict="fatal: $raw"
+		kill_at=$(($(now_us) + 3000000))
+	elif [[ $raw == *LAB-END* ]] && [ "$kill_at" = 0 ]; then
+		# power-off normally ends QEMU at once; do not wait forever if it does not
+		kill_at=$(($(now_us) + 20000000))
+	fi
+}
+
+partial=
+while :; do
+	line=
+	if IFS= read -r -t 1 -u 3 line; then
+		emit "$partial$line"
+		partial=
+		last_out=$(now_us)
+	else
+		rc=$?
+		if [ "$rc" -gt 128 ]; then
+			partial+=$line    # timed out mid-line: read kept what it had
+			[ -n "$line" ] && last_out=$(now_us)
+		else
+			[ -n "$partial$line" ] && emit "$partial$line"
+			break             # EOF: QEMU exited
+		fi
+	fi
+	t=$(now_us)
+	if [ "$kill_at" != 0 ] && [ "$t" -ge "$kill_at" ]; then break; fi
+	if [ "$t" -ge "$deadline" ]; then verdict="timeout after ${TIMEOUT}s"; break; fi
+	if [ $((t - last_out)) -ge $((SILENCE * 1000000)) ]; then verdict="no serial output for ${SILENCE}s"; break; fi
+done
+exec 3<&-
+
+qrc=0
+if kill -0 "$QPID" 2>/dev/null; then
+	stop_qemu
+	qrc=killed
+else
+	wait "$QPID" || qrc=$?
+	QPID=
+fi
+wall=$(( ($(now_us) - start) / 100000 ))
+
+# Guest consoles and dom0-side logs that the scenario dumped at its end.
+awk -v dir="$CONSOLE_DIR" '
+	{ sub(/^\[ *[0-9]+\.[0-9]+\] /, "") }
+	/^LAB CONSOLE BEGIN / { f = $4; gsub(/[^A-Za-z0-9._-]/, "_", f); f = dir "/" f; printf "" > f; next }
+	/^LAB CONSOLE END / { if (f != "") close(f); f = ""; next }
+	f != "" && /^\| ?/ { sub(/^\| ?/, ""); print > f }
+' "$LOG"
+
+if grep -q 'SCENARIO PASS' "$LOG"; then
+	result=pass
+	rc=0
+elif [[ $verdict == timeout* || $verdict == no\ serial* ]]; then
+	result="FAIL ($verdict)"
+	rc=124
+else
+	result="FAIL${verdict:+ ($verdict)}"
+	rc=1
+fi
+msg="boot: qemu rc=$qrc after $((wall / 10)).$((wall % 10))s wall, result $result"
+echo "$msg" >&4
+echo "$msg"
+exit $rc

@@ -1,0 +1,145 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# The lab's smoke scenario, run as /scenario.sh in dom0.  It proves the Xen side works before
+# any CoKeeper assertion is trusted: three PV guests with vifs on xenbr0, their netback keys,
+# guest-to-guest traffic, the guests' reporter path into xenstore, a destroy, and a PVH guest
+# live-migrated on localhost (new domid, same UUID).  The CoKeeper checks hook in at
+# check_membership (scenario-lib.sh) after every membership change; they print LAB SKIP
+# while the image has no cokeeperd/cokeeperctl.
+. /usr/lib/cokeeper-lab/scenario-lib.sh
+
+PV="pv1 pv2 pv3"
+ip_of() { echo "10.99.0.${1##*[!0-9]}"; }       # pv1 -> 10.99.0.1, pvh4 -> 10.99.0.4
+mac_of() { echo "00:16:3e:00:00:0${1##*[!0-9]}"; }
+in_xl_list() { xl list | awk -v n="$1" '$1 == n { f = 1 } END { exit !f }'; }
+guest_net_up() { [ "$(guest_key "$1" lab-net)" = "up $(ip_of "$1")/24" ]; }
+# A guest without cokeeper-query reports a fixed line (rootfs/ck-report); with it, its JSON,
+# which check_membership judges.
+report_ok() {
+	local r
+	r=$(report_of "$1") || return 1
+	case $r in
+	no-cokeeper-query*) [ "$r" = "no-cokeeper-query ip=$(ip_of "$1")/24" ] ;;
+	*) [ -n "$r" ] ;;
+	esac
+}
+
+step xen-up
+check "Domain-0 not in xl list" in_xl_list Domain-0
+check "xenstored does not answer" xenstore-read /local/domain/0/name
+check "no bridge $LAB_BRIDGE" test -d /sys/class/net/$LAB_BRIDGE/brif
+pass || fatal "the toolstack is not usable"
+
+step cokeeperd-start
+ck_daemon_start --source xenstore && pass
+
+step create-3-pv
+# In parallel, as a daemon must expect bursts; pv1 pings pv2 once the network is up.
+pids=
+for n in $PV; do
+	args=
+	[ "$n" = pv1 ] && args="cokeeper.ping=$(ip_of pv2)"
+	domu_create "$n" "$(ip_of "$n")" "$(mac_of "$n")" pv $args >"$LAB_DIR/create-$n.out" 2>&1 &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p" || fail "an xl create failed"; done
+cat "$LAB_DIR"/create-pv?.out
+pass || fatal "cannot go on without the three guests"
+
+step xl-list
+for n in $PV; do
+	check "$n not in xl list" in_xl_list "$n"
+	d=$(domid_of "$n") || fail "xl domid $n"
+	note "$n domid $d"
+done
+pass
+
+step vif-backend-keys
+for n in $PV; do
+	mac=$(vif_backend_key "$n" mac)
+	ip=$(vif_backend_key "$n" ip)
+	[ "$mac" = "$(mac_of "$n")" ] || fail "$n backend mac '$mac', want $(mac_of "$n")"
+	[ "$ip" = "$(ip_of "$n")" ] || fail "$n backend ip '$ip', want $(ip_of "$n")"
+done
+pass
+
+step guests-up
+for n in $PV; do
+	wait_until 240 guest_net_up "$n" || fail "$n did not report 'up $(ip_of "$n")/24' (got '$(guest_key "$n" lab-net)')"
+done
+pass
+
+step domu-ping
+wait_until 120 sh -c "grep -q 'DOMU: ping $(ip_of pv2) OK' $LAB_CONSOLES/guest-pv1.log" ||
+	fail "pv1's console does not show 'ping $(ip_of pv2) OK' (data/lab-ping: '$(guest_key pv1 lab-ping)')"
+grep -h "DOMU: ping" "$LAB_CONSOLES/guest-pv1.log"
+ping -c 1 -W 3 "$(ip_of pv3)" >/dev/null || fail "dom0 cannot ping pv3"
+pass
+
+step reporter
+# The guests' reporter loop is how CoKeeper assertions will read each guest's view.
+for n in $PV; do
+	wait_until 30 report_ok "$n" || fail "$n data/ck-report is '$(report_of "$n")'"
+	note "$n reports: $(report_of "$n" | head -c 200)"
+done
+pass
+
+step membership-3
+check_membership pv1 pv2 pv3 && pass
+
+step destroy-pv3
+d3=$(domid_of pv3)
+domu_destroy pv3 || fail "pv3 still there after xl destroy"
+in_xl_list pv3 && fail "pv3 still in xl list"
+xenstore-exists "/local/domain/$d3" 2>/dev/null && fail "/local/domain/$d3 still exists"
+xenstore-exists "/local/domain/0/backend/vif/$d3" 2>/dev/null && fail "netback dir of domid $d3 still exists"
+[ -e "/sys/class/net/vif$d3.0" ] && fail "vif$d3.0 still exists"
+pass
+
+step membership-2
+check_membership pv1 pv2 && pass
+
+step pvh-create
+domu_create pvh4 "$(ip_of pvh4)" "$(mac_of pvh4)" pvh || fatal "xl create pvh4"
+# PVH reaches userspace 15-21 s after xl create under TCG; leave room for a busy host.
+wait_until 300 guest_net_up pvh4 || fail "pvh4 did not report its network up"
+ping -c 1 -W 3 "$(ip_of pvh4)" >/dev/null || fail "dom0 cannot ping pvh4"
+pass
+
+step membership-pvh
+check_membership pv1 pv2 pvh4 && pass
+
+step pvh-migrate
+uuid_before=$(domu_uuid pvh4)
+vm_before=$(xenstore-read "/local/domain/$(domid_of pvh4)/vm")
+domu_migrate pvh4 || fail "localhost live migration of pvh4 failed"
+d_new=$(domid_of pvh4)
+uuid_after=$(domu_uuid pvh4)
+vm_after=$(xenstore-read "/local/domain/$d_new/vm")
+note "pvh4 domid $LAB_MIGRATE_OLD -> $d_new, uuid $uuid_before -> $uuid_after, vm $vm_after"
+[ -n "$uuid_before" ] && [ "$uuid_before" = "$uuid_after" ] || fail "uuid changed: '$uuid_before' -> '$uuid_after'"
+[ "$vm_before" = "$vm_after" ] || fail "xenstore vm path changed: '$vm_before' -> '$vm_after'"
+wait_until 60 domain_gone "pvh4--migratedaway" "$LAB_MIGRATE_OLD" ||
+	fail "old domain $LAB_MIGRATE_OLD still exists"
+in_xl_list pvh4--incoming && fail "pvh4--incoming still in xl list"
+[ "$(vif_backend_key pvh4 mac)" = "$(mac_of pvh4)" ] || fail "pvh4 vif backend mac after migration"
+pass
+
+step pvh-after-migrate
+# The guest runs on: it answers dom0, and its reporter rewrites data/ck-report into the new
+# domain's xenstore home, which the migration left without it.
+wait_until 60 ping -c 1 -W 1 "$(ip_of pvh4)" || fail "no ping answer from pvh4 after migration"
+wait_until 60 report_ok pvh4 || fail "pvh4 did not rewrite data/ck-report after migration"
+pass
+
+step membership-migrated
+check_membership pv1 pv2 pvh4 && pass
+
+step cleanup
+for n in pv1 pv2 pvh4; do domu_destroy "$n" || fail "destroy $n"; done
+left=$(xl list | awk 'NR > 2 { print $1 }')
+[ -z "$left" ] || fail "domains left: $left"
+ck_daemon_stop
+pass
+
+scenario_end
