@@ -221,8 +221,7 @@ static int on_msg(struct ck_msg *msg, void *userdata)
 
 	switch (msg->type) {
 	case CK_MSG_HELLO:
-		if (g->state != GUEST_AWAIT_HELLO)
-			break;
+		/* A second Hello is an agent asking for a resync from the generation it names. */
 		return on_hello(g, &msg->hello);
 	case CK_MSG_ACK:
 		if (g->state != GUEST_ACTIVE)

@@ -35,14 +35,14 @@ static void count(const struct ck_entry *e, const struct sk_buff *skb)
  * deliberate routing decision that a co-residence hint must not override.  Then routes
  * again, as iptables' mangle table does, since the route was chosen before the mark.
  */
-static int apply_mark(struct sk_buff *skb)
+static bool apply_mark(struct sk_buff *skb)
 {
 	u32 m = READ_ONCE(mark);
 
 	if (!m || skb->mark)
-		return 0;
+		return false;
 	skb->mark = m;
-	return 1;
+	return true;
 }
 
 static unsigned int hook_ipv4(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)

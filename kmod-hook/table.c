@@ -182,6 +182,8 @@ static void changed(struct ck_store *s, struct ck_table *t, const struct ck_gen 
 {
 	if (g)
 		WRITE_ONCE(t->gen, g->gen);
+	/* A dump that saw any part of this change must see the new sequence after it. */
+	smp_wmb();
 	WRITE_ONCE(s->change_seq, s->change_seq + 1);
 	if (out)
 		*out = (struct ck_gen){ .epoch = t->epoch, .gen = t->gen };
@@ -366,6 +368,7 @@ void ck_store_replace_commit(struct ck_store *s, struct ck_table *t)
 
 	lockdep_assert_held(&s->lock);
 	rcu_assign_pointer(s->table, t);
+	smp_wmb();	/* as in changed() */
 	WRITE_ONCE(s->change_seq, s->change_seq + 1);
 	notify_diff(s, old, t);
 	/* Readers that found old keep it until they leave their read section. */

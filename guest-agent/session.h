@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The agent's side of the protocol, independent of the channel: Hello → Snapshot or Deltas →
+ * apply to the sink → Ack.  It keeps a replica of the membership; a gap or a foreign epoch
+ * makes it ask for a resync (a new Hello) instead of applying anything partially, and a
+ * stream it cannot decode ends the connection.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "membership.h"
+#include "sink.h"
+
+struct session;
+
+/* Writes one whole frame to the daemon (buffering as needed); -errno ends the connection. */
+typedef int (*session_send_fn)(const uint8_t *frame, size_t len, void *userdata);
+
+int session_new(struct session **ret, struct sink *sink, uint16_t domid, session_send_fn send,
+		void *userdata);
+void session_free(struct session *s);
+
+/* A new connection: forgets partial input and sends Hello with the replica's generation. */
+int session_start(struct session *s);
+
+/*
+ * Bytes from the daemon (untrusted).  -errno means the connection must be dropped
+ * (undecodable stream, protocol violation, the daemon said bye); the replica and the sink
+ * stay as they were before the offending message.
+ */
+int session_receive(struct session *s, const void *untrusted, size_t len);
+
+const struct ck_membership *session_replica(const struct session *s);
+/* True once a snapshot has been applied: the table is the host's. */
+bool session_synced(const struct session *s);
+
+struct session_stats {
+	uint64_t snapshots, deltas, duplicates, resyncs, sink_fallbacks, sink_failures;
+};
+const struct session_stats *session_stats(const struct session *s);

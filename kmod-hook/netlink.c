@@ -1,0 +1,671 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The generic netlink family "cokeeper" (include/uapi/linux/cokeeper.h): policies, request
+ * parsing, replies, paged dumps and the "events" notifications.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <net/genetlink.h>
+
+#include "netlink.h"
+
+enum { MCGRP_EVENTS };
+
+static struct ck_store *store __read_mostly;
+static struct genl_family family;
+
+static int name_validate(const struct nlattr *attr, struct netlink_ext_ack *extack)
+{
+	const char *name = nla_data(attr);
+	size_t len = strnlen(name, nla_len(attr));
+
+	/* NLA_NUL_STRING checked the NUL and the length; what follows is the protocol's. */
+	if (len + 1 != nla_len(attr)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "bytes after the name's NUL");
+		return -EINVAL;
+	}
+	if (!ck_name_valid(name, len)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "a name is 1..64 printable ASCII bytes");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct nla_policy nic_policy[COKEEPER_NIC_A_MAX + 1] = {
+	[COKEEPER_NIC_A_MAC] = NLA_POLICY_ETH_ADDR,
+	[COKEEPER_NIC_A_IPV4] = NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
+	[COKEEPER_NIC_A_IPV6] = NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
+};
+
+#define KERNEL_TO_USER { .type = NLA_REJECT, .reject_message = "attribute is kernel to user only" }
+
+static const struct nla_policy member_policy[COKEEPER_MEMBER_A_MAX + 1] = {
+	[COKEEPER_MEMBER_A_DOMID] = NLA_POLICY_MAX(NLA_U32, COKEEPER_DOMID_LIMIT - 1),
+	[COKEEPER_MEMBER_A_UUID] = NLA_POLICY_EXACT_LEN(COKEEPER_UUID_LEN),
+	[COKEEPER_MEMBER_A_NAME] =
+		NLA_POLICY_VALIDATE_FN(NLA_NUL_STRING, name_validate, COKEEPER_NAME_MAX),
+	[COKEEPER_MEMBER_A_STATE] =
+		NLA_POLICY_RANGE(NLA_U8, COKEEPER_STATE_RUNNING, COKEEPER_STATE_MAX),
+	[COKEEPER_MEMBER_A_NIC] = NLA_POLICY_NESTED(nic_policy),
+	[COKEEPER_MEMBER_A_TX_PACKETS] = KERNEL_TO_USER,
+	[COKEEPER_MEMBER_A_TX_BYTES] = KERNEL_TO_USER,
+	[COKEEPER_MEMBER_A_PAD] = KERNEL_TO_USER,
+};
+
+static const struct nla_policy members_policy[COKEEPER_A_MAX + 1] = {
+	[COKEEPER_A_MEMBER] = NLA_POLICY_NESTED(member_policy),
+};
+
+/* Epoch 0 means "never written": no request may claim it. */
+#define GEN_POLICY							\
+	[COKEEPER_A_EPOCH] = NLA_POLICY_MIN(NLA_U64, 1),		\
+	[COKEEPER_A_GEN] = { .type = NLA_U64 },				\
+	[COKEEPER_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, COKEEPER_F_ALL)
+
+#define DOMID_POLICY NLA_POLICY_MAX(NLA_U32, COKEEPER_DOMID_LIMIT - 1)
+
+/* One policy per command: an attribute a command does not take is refused, not ignored. */
+static const struct nla_policy set_policy[COKEEPER_A_MAX + 1] = {
+	[COKEEPER_A_MEMBER] = NLA_POLICY_NESTED(member_policy),
+	GEN_POLICY,
+};
+
+static const struct nla_policy del_policy[COKEEPER_A_MAX + 1] = {
+	[COKEEPER_A_DOMID] = DOMID_POLICY,
+	GEN_POLICY,
+};
+
+static const struct nla_policy replace_policy[COKEEPER_A_MAX + 1] = {
+	[COKEEPER_A_MEMBERS] = NLA_POLICY_NESTED(members_policy),
+	GEN_POLICY,
+};
+
+static const struct nla_policy flush_policy[COKEEPER_A_MAX + 1] = {
+	[COKEEPER_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, COKEEPER_F_ALL),
+};
+
+static const struct nla_policy get_policy[COKEEPER_A_MAX + 1] = {
+	[COKEEPER_A_DOMID] = DOMID_POLICY,
+	[COKEEPER_A_IPV4] = NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
+	[COKEEPER_A_IPV6] = NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
+	[COKEEPER_A_MAC] = NLA_POLICY_ETH_ADDR,
+};
+
+static const struct nla_policy status_policy[COKEEPER_A_MAX + 1] = {};
+
+/* The most a member can take in a message: every limit reached. */
+static size_t member_size(void)
+{
+	size_t addrs = COKEEPER_ADDRS_MAX * (nla_total_size(sizeof(struct in_addr)) +
+					     nla_total_size(sizeof(struct in6_addr)));
+	size_t nic = nla_total_size(0) + nla_total_size(ETH_ALEN) + addrs;
+
+	return nla_total_size(0) + nla_total_size(sizeof(u32)) +
+	       nla_total_size(COKEEPER_UUID_LEN) + nla_total_size(COKEEPER_NAME_MAX + 1) +
+	       nla_total_size(sizeof(u8)) + COKEEPER_NICS_MAX * nic +
+	       2 * nla_total_size_64bit(sizeof(u64));
+}
+
+static size_t gen_size(void)
+{
+	return 2 * nla_total_size_64bit(sizeof(u64));
+}
+
+static int put_gen(struct sk_buff *skb, u64 epoch, u64 gen)
+{
+	if (nla_put_u64_64bit(skb, COKEEPER_A_EPOCH, epoch, COKEEPER_A_PAD) ||
+	    nla_put_u64_64bit(skb, COKEEPER_A_GEN, gen, COKEEPER_A_PAD))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* Caller holds rcu_read_lock() or the writer lock. */
+static int put_entry(struct sk_buff *skb, const struct ck_entry *e, bool with_tx)
+{
+	const struct ck_key *k = e->keys;
+	struct nlattr *member, *nic;
+	u64 packets, bytes;
+	unsigned int i, j;
+
+	member = nla_nest_start(skb, COKEEPER_A_MEMBER);
+	if (!member)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, COKEEPER_MEMBER_A_DOMID, e->domid) ||
+	    nla_put(skb, COKEEPER_MEMBER_A_UUID, COKEEPER_UUID_LEN, e->uuid) ||
+	    nla_put_string(skb, COKEEPER_MEMBER_A_NAME, e->name) ||
+	    nla_put_u8(skb, COKEEPER_MEMBER_A_STATE, e->state))
+		goto cancel;
+	for (i = 0; i < e->n_nics; i++) {
+		nic = nla_nest_start(skb, COKEEPER_MEMBER_A_NIC);
+		if (!nic || nla_put(skb, COKEEPER_NIC_A_MAC, ETH_ALEN, k++->addr.mac))
+			goto cancel;
+		for (j = 0; j < e->nic[i].n_ip4; j++)
+			if (nla_put_in_addr(skb, COKEEPER_NIC_A_IPV4, k++->addr.ip4))
+				goto cancel;
+		for (j = 0; j < e->nic[i].n_ip6; j++)
+			if (nla_put_in6_addr(skb, COKEEPER_NIC_A_IPV6, &k++->addr.ip6))
+				goto cancel;
+		nla_nest_end(skb, nic);
+	}
+	if (with_tx) {
+		ck_entry_read_tx(e, &packets, &bytes);
+		if (nla_put_u64_64bit(skb, COKEEPER_MEMBER_A_TX_PACKETS, packets,
+				      COKEEPER_MEMBER_A_PAD) ||
+		    nla_put_u64_64bit(skb, COKEEPER_MEMBER_A_TX_BYTES, bytes,
+				      COKEEPER_MEMBER_A_PAD))
+			goto cancel;
+	}
+	nla_nest_end(skb, member);
+	return 0;
+
+cancel:
+	nla_nest_cancel(skb, member);
+	return -EMSGSIZE;
+}
+
+static int parse_nic(const struct nlattr *nest, struct ck_nic *nic,
+		     struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[COKEEPER_NIC_A_MAX + 1];
+	const struct nlattr *a;
+	int rem, err;
+
+	err = nla_parse_nested(tb, COKEEPER_NIC_A_MAX, nest, nic_policy, extack);
+	if (err)
+		return err;
+	if (NL_REQ_ATTR_CHECK(extack, nest, tb, COKEEPER_NIC_A_MAC)) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "a NIC needs a MAC");
+		return -EINVAL;
+	}
+	memcpy(nic->mac, nla_data(tb[COKEEPER_NIC_A_MAC]), ETH_ALEN);
+	if (!ck_mac_valid(nic->mac)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[COKEEPER_NIC_A_MAC], "MAC is multicast or zero");
+		return -EINVAL;
+	}
+	/* The policy checked every repeated attribute; only the counts are left. */
+	nla_for_each_nested(a, nest, rem) {
+		switch (nla_type(a)) {
+		case COKEEPER_NIC_A_IPV4:
+			if (nic->n_ip4 == COKEEPER_ADDRS_MAX) {
+				NL_SET_ERR_MSG_ATTR(extack, a, "more than 8 IPv4 addresses on a NIC");
+				return -EINVAL;
+			}
+			nic->ip4[nic->n_ip4] = nla_get_in_addr(a);
+			if (!nic->ip4[nic->n_ip4++]) {
+				NL_SET_ERR_MSG_ATTR(extack, a, "IPv4 address 0.0.0.0");
+				return -EINVAL;
+			}
+			break;
+		case COKEEPER_NIC_A_IPV6:
+			if (nic->n_ip6 == COKEEPER_ADDRS_MAX) {
+				NL_SET_ERR_MSG_ATTR(extack, a, "more than 8 IPv6 addresses on a NIC");
+				return -EINVAL;
+			}
+			nic->ip6[nic->n_ip6++] = nla_get_in6_addr(a);
+			break;
+		}
+	}
+	return 0;
+}
+
+static int parse_member(const struct nlattr *nest, struct ck_member *m,
+			struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[COKEEPER_MEMBER_A_MAX + 1];
+	const struct nlattr *a;
+	int rem, err;
+
+	err = nla_parse_nested(tb, COKEEPER_MEMBER_A_MAX, nest, member_policy, extack);
+	if (err)
+		return err;
+	if (NL_REQ_ATTR_CHECK(extack, nest, tb, COKEEPER_MEMBER_A_DOMID) ||
+	    NL_REQ_ATTR_CHECK(extack, nest, tb, COKEEPER_MEMBER_A_UUID) ||
+	    NL_REQ_ATTR_CHECK(extack, nest, tb, COKEEPER_MEMBER_A_NAME) ||
+	    NL_REQ_ATTR_CHECK(extack, nest, tb, COKEEPER_MEMBER_A_STATE)) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "a member needs DOMID, UUID, NAME and STATE");
+		return -EINVAL;
+	}
+	memset(m, 0, sizeof(*m));
+	m->domid = nla_get_u32(tb[COKEEPER_MEMBER_A_DOMID]);
+	m->state = nla_get_u8(tb[COKEEPER_MEMBER_A_STATE]);
+	nla_memcpy(m->uuid, tb[COKEEPER_MEMBER_A_UUID], sizeof(m->uuid));
+	nla_strscpy(m->name, tb[COKEEPER_MEMBER_A_NAME], sizeof(m->name));
+	nla_for_each_nested(a, nest, rem) {
+		if (nla_type(a) != COKEEPER_MEMBER_A_NIC)
+			continue;
+		if (m->n_nics == COKEEPER_NICS_MAX) {
+			NL_SET_ERR_MSG_ATTR(extack, a, "more than 8 NICs");
+			return -EINVAL;
+		}
+		err = parse_nic(a, &m->nics[m->n_nics++], extack);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* *ret is NULL when the request carries no generation, &g when it carries both parts. */
+static int parse_gen(struct genl_info *info, struct ck_gen *g, const struct ck_gen **ret)
+{
+	struct nlattr *epoch = info->attrs[COKEEPER_A_EPOCH];
+	struct nlattr *gen = info->attrs[COKEEPER_A_GEN];
+
+	*ret = NULL;
+	if (!epoch && !gen)
+		return 0;
+	if (!epoch || !gen) {
+		NL_SET_ERR_MSG_ATTR(info->extack, epoch ?: gen, "EPOCH and GEN go together");
+		return -EINVAL;
+	}
+	g->epoch = nla_get_u64(epoch);
+	g->gen = nla_get_u64(gen);
+	*ret = g;
+	return 0;
+}
+
+/*
+ * Sent with the writer lock held, so listeners see changes in table order.  A listener
+ * that cannot be told gets ENOBUFS on its socket: its view is stale, it must dump again.
+ */
+static void notify(struct genl_info *info, u8 cmd, const struct ck_gen *g,
+		   const struct ck_entry *e, u32 domid, u32 count)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = genlmsg_new(member_size() + gen_size() + nla_total_size(sizeof(u32)), GFP_KERNEL);
+	if (!skb)
+		goto lost;
+	hdr = genlmsg_put(skb, info->snd_portid, info->snd_seq, &family, 0, cmd);
+	if (!hdr)
+		goto free;
+	switch (cmd) {
+	case COKEEPER_CMD_MEMBER_SET:
+		if (put_entry(skb, e, false) || put_gen(skb, g->epoch, g->gen))
+			goto free;
+		break;
+	case COKEEPER_CMD_MEMBER_DEL:
+		if (nla_put_u32(skb, COKEEPER_A_DOMID, domid) || put_gen(skb, g->epoch, g->gen))
+			goto free;
+		break;
+	case COKEEPER_CMD_TABLE_REPLACE:
+		if (put_gen(skb, g->epoch, g->gen) || nla_put_u32(skb, COKEEPER_A_COUNT, count))
+			goto free;
+		break;
+	}
+	genlmsg_end(skb, hdr);
+	genl_notify(&family, skb, info, MCGRP_EVENTS, GFP_KERNEL);
+	return;
+
+free:
+	nlmsg_free(skb);
+lost:
+	pr_warn_ratelimited("events: notification lost\n");
+	genl_set_err(&family, genl_info_net(info), 0, MCGRP_EVENTS, -ENOBUFS);
+}
+
+static int member_set_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	const struct ck_gen *gp;
+	struct ck_member *m;
+	struct ck_gen g, out;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, COKEEPER_A_MEMBER)) {
+		GENL_SET_ERR_MSG(info, "MEMBER is required");
+		return -EINVAL;
+	}
+	err = parse_gen(info, &g, &gp);
+	if (err)
+		return err;
+	m = kmalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	err = parse_member(info->attrs[COKEEPER_A_MEMBER], m, info->extack);
+	if (err)
+		goto out;
+	ck_store_lock(store);
+	err = ck_store_set(store, m, gp, &out, info->extack);
+	if (!err)
+		notify(info, COKEEPER_CMD_MEMBER_SET, &out,
+		       ck_table_find_domid(store, ck_store_table(store), m->domid), 0, 0);
+	ck_store_unlock(store);
+out:
+	kfree(m);
+	return err;
+}
+
+static int member_del_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	const struct ck_gen *gp;
+	struct ck_gen g, out;
+	bool changed;
+	u32 domid;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, COKEEPER_A_DOMID)) {
+		GENL_SET_ERR_MSG(info, "DOMID is required");
+		return -EINVAL;
+	}
+	err = parse_gen(info, &g, &gp);
+	if (err)
+		return err;
+	domid = nla_get_u32(info->attrs[COKEEPER_A_DOMID]);
+	ck_store_lock(store);
+	err = ck_store_del(store, domid, gp, &out, &changed, info->extack);
+	if (!err && changed)
+		notify(info, COKEEPER_CMD_MEMBER_DEL, &out, NULL, domid, 0);
+	ck_store_unlock(store);
+	return err;
+}
+
+static int table_replace_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *members = info->attrs[COKEEPER_A_MEMBERS];
+	const struct nlattr *a;
+	struct ck_member *m;
+	struct ck_table *t;
+	struct ck_gen g;
+	int rem, err;
+
+	if (GENL_REQ_ATTR_CHECK(info, COKEEPER_A_EPOCH) ||
+	    GENL_REQ_ATTR_CHECK(info, COKEEPER_A_GEN)) {
+		GENL_SET_ERR_MSG(info, "EPOCH and GEN are required");
+		return -EINVAL;
+	}
+	g.epoch = nla_get_u64(info->attrs[COKEEPER_A_EPOCH]);
+	g.gen = nla_get_u64(info->attrs[COKEEPER_A_GEN]);
+	m = kmalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	ck_store_lock(store);
+	err = ck_store_replace_begin(store, &t, g.epoch, g.gen);
+	if (err)
+		goto unlock;
+	if (members) {
+		nla_for_each_nested(a, members, rem) {
+			err = parse_member(a, m, info->extack);
+			if (!err)
+				err = ck_store_replace_add(store, t, m, info->extack);
+			if (err) {
+				/* Point at the member: the message may come from the table. */
+				if (info->extack && !info->extack->bad_attr)
+					NL_SET_BAD_ATTR(info->extack, a);
+				ck_store_replace_abort(t);
+				goto unlock;
+			}
+		}
+	}
+	ck_store_replace_commit(store, t);
+	notify(info, COKEEPER_CMD_TABLE_REPLACE, &g, NULL, 0, t->count);
+unlock:
+	ck_store_unlock(store);
+	kfree(m);
+	return err;
+}
+
+static int flush_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	int err;
+
+	ck_store_lock(store);
+	err = ck_store_flush(store);
+	if (!err)
+		notify(info, COKEEPER_CMD_FLUSH, NULL, NULL, 0, 0);
+	ck_store_unlock(store);
+	return err;
+}
+
+static int get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	static const int keys[] = { COKEEPER_A_DOMID, COKEEPER_A_IPV4, COKEEPER_A_IPV6,
+				    COKEEPER_A_MAC };
+	const struct ck_entry *e = NULL;
+	struct nlattr *key = NULL;
+	struct ck_table *t;
+	struct sk_buff *msg;
+	unsigned int i, n = 0;
+	__be32 ip4;
+	void *hdr;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(keys); i++)
+		if (info->attrs[keys[i]]) {
+			key = info->attrs[keys[i]];
+			n++;
+		}
+	if (n != 1) {
+		GENL_SET_ERR_MSG(info, "give exactly one of DOMID, IPV4, IPV6 and MAC");
+		return -EINVAL;
+	}
+	msg = genlmsg_new(member_size(), GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &family, 0, COKEEPER_CMD_GET);
+	if (!hdr) {
+		err = -EMSGSIZE;
+		goto free;
+	}
+
+	rcu_read_lock();
+	t = ck_store_table(store);
+	switch (nla_type(key)) {
+	case COKEEPER_A_DOMID:
+		e = ck_table_find_domid(store, t, nla_get_u32(key));
+		break;
+	case COKEEPER_A_IPV4:
+		ip4 = nla_get_in_addr(key);
+		e = ck_table_find(store, t, CK_KEY_IP4, &ip4);
+		break;
+	case COKEEPER_A_IPV6:
+		e = ck_table_find(store, t, CK_KEY_IP6, nla_data(key));
+		break;
+	case COKEEPER_A_MAC:
+		e = ck_table_find(store, t, CK_KEY_MAC, nla_data(key));
+		break;
+	}
+	err = e ? put_entry(msg, e, true) : -ENOENT;
+	rcu_read_unlock();
+	if (err) {
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG_ATTR(info->extack, key, "not a co-resident member's");
+		goto free;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+free:
+	nlmsg_free(msg);
+	return err;
+}
+
+/* A dump's state between pages, in cb->ctx. */
+struct dump_ctx {
+	u64 start_seq;
+	u64 epoch;
+	u64 gen;
+	struct ck_cursor cursor;
+	bool sent_first;
+};
+
+/* netlink_callback's sequence fields are 32-bit, and 0 there means "not started". */
+static unsigned int seq32(u64 seq)
+{
+	return lower_32_bits(seq) ?: 1;
+}
+
+static int get_dump_start(struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *di = genl_dumpit_info(cb);
+	struct dump_ctx *ctx = (struct dump_ctx *)cb->ctx;
+	struct ck_status st;
+	int i;
+
+	BUILD_BUG_ON(sizeof(*ctx) > sizeof(cb->ctx));
+	/* Do and dump share GET's policy in 6.1; a dump takes nothing. */
+	for (i = 0; i <= COKEEPER_A_MAX; i++)
+		if (di->attrs && di->attrs[i]) {
+			NL_SET_ERR_MSG_ATTR(cb->extack, di->attrs[i], "a dump takes no attributes");
+			return -EINVAL;
+		}
+	ck_store_status(store, &st);
+	*ctx = (struct dump_ctx){ .start_seq = st.change_seq, .epoch = st.epoch, .gen = st.gen };
+	cb->seq = seq32(st.change_seq);
+	cb->prev_seq = cb->seq;	/* so that a change before the first page counts too */
+	return 0;
+}
+
+/* One message: the entry (NULL: none, for an empty table), and epoch and gen if first. */
+static int put_dump_msg(struct sk_buff *skb, struct netlink_callback *cb, struct dump_ctx *ctx,
+			const struct ck_entry *e)
+{
+	u64 seq = ck_store_change_seq(store);
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, &family,
+			  NLM_F_MULTI, COKEEPER_CMD_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	cb->seq = seq32(seq);
+	genl_dump_check_consistent(cb, hdr);
+	/* The core flags only the first message after a change; every later one must be
+	 * flagged as well, the reader may look at any of them. */
+	if (seq != ctx->start_seq)
+		genlmsg_nlhdr(hdr)->nlmsg_flags |= NLM_F_DUMP_INTR;
+	if ((!ctx->sent_first && put_gen(skb, ctx->epoch, ctx->gen)) ||
+	    (e && put_entry(skb, e, true))) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	ctx->sent_first = true;
+	return 0;
+}
+
+static int get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct dump_ctx *ctx = (struct dump_ctx *)cb->ctx;
+	const struct ck_entry *e;
+	unsigned int sent = 0;
+	int err = 0;
+
+	rcu_read_lock();
+	while ((e = ck_table_at(store, ck_store_table(store), &ctx->cursor))) {
+		err = put_dump_msg(skb, cb, ctx, e);
+		if (err)
+			break;
+		ctx->cursor.index++;
+		sent++;
+	}
+	if (!e && !ctx->sent_first) {
+		err = put_dump_msg(skb, cb, ctx, NULL);
+		sent += !err;
+	}
+	rcu_read_unlock();
+	/* A change that raced with this page shows on the next message, even NLMSG_DONE,
+	 * which the core checks against cb->seq too. */
+	smp_rmb();
+	cb->seq = seq32(ck_store_change_seq(store));
+	if (err)
+		return sent ? (int)skb->len : err;
+	return 0;
+}
+
+static int status_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ck_status st;
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(gen_size() + 2 * nla_total_size(sizeof(u32)), GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &family, 0, COKEEPER_CMD_STATUS);
+	if (!hdr)
+		goto nospace;
+	ck_store_status(store, &st);
+	if (put_gen(msg, st.epoch, st.gen) || nla_put_u32(msg, COKEEPER_A_COUNT, st.count) ||
+	    nla_put_u32(msg, COKEEPER_A_MAX_ENTRIES, st.max_entries))
+		goto nospace;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+nospace:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+#define OP_POLICY(p) .policy = p, .maxattr = ARRAY_SIZE(p) - 1
+
+static const struct genl_ops ops[] = {
+	{
+		.cmd = COKEEPER_CMD_MEMBER_SET,
+		.doit = member_set_doit,
+		.flags = GENL_ADMIN_PERM,
+		OP_POLICY(set_policy),
+	},
+	{
+		.cmd = COKEEPER_CMD_MEMBER_DEL,
+		.doit = member_del_doit,
+		.flags = GENL_ADMIN_PERM,
+		OP_POLICY(del_policy),
+	},
+	{
+		.cmd = COKEEPER_CMD_TABLE_REPLACE,
+		.doit = table_replace_doit,
+		.flags = GENL_ADMIN_PERM,
+		OP_POLICY(replace_policy),
+	},
+	{
+		.cmd = COKEEPER_CMD_FLUSH,
+		.doit = flush_doit,
+		.flags = GENL_ADMIN_PERM,
+		OP_POLICY(flush_policy),
+	},
+	{
+		.cmd = COKEEPER_CMD_GET,
+		.doit = get_doit,
+		.start = get_dump_start,
+		.dumpit = get_dumpit,
+		OP_POLICY(get_policy),
+	},
+	{
+		.cmd = COKEEPER_CMD_STATUS,
+		.doit = status_doit,
+		OP_POLICY(status_policy),
+	},
+};
+
+/* Anyone may listen: the table is no secret inside the guest. */
+static const struct genl_multicast_group mcgrps[] = {
+	[MCGRP_EVENTS] = { .name = COKEEPER_GENL_MCGRP_EVENTS },
+};
+
+/*
+ * Only in the initial network namespace: the table is the guest's, one for all namespaces,
+ * and a container's CAP_NET_ADMIN over its own namespace must not rewrite it.
+ * parallel_ops: the store has its own writer lock and readers need none.
+ */
+static struct genl_family family __ro_after_init = {
+	.name = COKEEPER_GENL_NAME,
+	.version = COKEEPER_GENL_VERSION,
+	.netnsok = false,
+	.parallel_ops = true,
+	.module = THIS_MODULE,
+	.ops = ops,
+	.n_ops = ARRAY_SIZE(ops),
+	.mcgrps = mcgrps,
+	.n_mcgrps = ARRAY_SIZE(mcgrps),
+};
+
+int __init ck_netlink_init(struct ck_store *s)
+{
+	store = s;
+	return genl_register_family(&family);
+}
+
+void ck_netlink_exit(void)
+{
+	genl_unregister_family(&family);
+}
