@@ -46,7 +46,9 @@ int fakexen_new(struct fakexen **ret, fakexen_fire_fn fire, void *userdata)
 	fx->next_domid = 1;
 	fx->domains[0] = (struct fake_domain){ .exists = true, .info = { .domid = 0 } };
 	*ret = fx;
-	return fakexen_write(fx, "/local/domain/0/name", "Domain-0");
+	/* What xen-init-dom0 writes for dom0. */
+	return fakexen_write(fx, "/local/domain/0/name", "Domain-0") ?:
+	       fakexen_write(fx, "/local/domain/0/vm", "/vm/00000000-0000-0000-0000-000000000000");
 }
 
 void fakexen_free(struct fakexen *fx)
