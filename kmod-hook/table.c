@@ -127,21 +127,22 @@ static void unlink_entry(struct ck_entry *e)
 static int check_keys(const struct ck_store *s, struct ck_table *t, const struct ck_entry *e,
 		      struct netlink_ext_ack *extack)
 {
-	static const char *const msg[CK_KEY_TYPES] = {
-		[CK_KEY_MAC] = "a MAC of this member belongs to another member",
-		[CK_KEY_IP4] = "an IPv4 address of this member belongs to another member",
-		[CK_KEY_IP6] = "an IPv6 address of this member belongs to another member",
-	};
 	unsigned int i;
 
 	for (i = 0; i < e->n_keys; i++) {
 		const struct ck_key *k = &e->keys[i];
 		const struct ck_entry *other = ck_table_find(s, t, k->type, &k->addr);
 
-		if (other && other->domid != e->domid) {
-			NL_SET_ERR_MSG(extack, msg[k->type]);
-			return -EEXIST;
-		}
+		if (!other || other->domid == e->domid)
+			continue;
+		/* The message must be a literal: extack keeps the pointer. */
+		if (k->type == CK_KEY_MAC)
+			NL_SET_ERR_MSG(extack, "a MAC of this member belongs to another member");
+		else if (k->type == CK_KEY_IP4)
+			NL_SET_ERR_MSG(extack, "an IPv4 address of this member is another member's");
+		else
+			NL_SET_ERR_MSG(extack, "an IPv6 address of this member is another member's");
+		return -EEXIST;
 	}
 	return 0;
 }

@@ -20,6 +20,9 @@ void ck_log_setup(const char *program, bool verbose)
 }
 
 static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "emerg", "alert", "crit", "error",
 					     "warning", "notice", "info", "debug" };

@@ -199,7 +199,8 @@ static int verify_bye(const Cokeeper__Bye *untrusted, struct ck_bye *bye, struct
 		return BAD(err, "bye reason of %zu bytes is too long or not printable",
 			   untrusted->reason.len);
 	bye->code = untrusted->code;
-	memcpy(bye->reason, untrusted->reason.data, untrusted->reason.len);
+	if (untrusted->reason.len)	/* an empty bytes field may have no data pointer */
+		memcpy(bye->reason, untrusted->reason.data, untrusted->reason.len);
 	return 0;
 }
 

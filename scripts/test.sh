@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The project's test command (README, .ci/run): installs what is missing, then builds and runs
-#   1. the unit suites, plain                         (build/)
-#   2. the unit suites under ASan + UBSan             (build-asan/)
+#   1. the unit and sim suites, plain                 (build/)
+#   2. the unit and sim suites under ASan + UBSan     (build-asan/)
 #   3. the libFuzzer target for a bounded run         (build-fuzz/, clang)
 # FUZZ_RUNS (default 1000000) sets the fuzzing budget.  Exits non-zero on the first failure.
 set -euo pipefail
@@ -28,12 +28,17 @@ step "build (plain)"
 setup build
 step "unit tests (plain)"
 meson test -C build --suite unit -v --print-errorlogs
+step "sim: cokeeperd + agents, the whole pipeline without Xen (plain)"
+meson test -C build --suite sim -v --print-errorlogs
 
 step "build (ASan + UBSan)"
 setup build-asan -Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all
 step "unit tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C build-asan --suite unit -v --print-errorlogs
+step "sim (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	meson test -C build-asan --suite sim -v --print-errorlogs
 
 step "fuzzing: fuzz-frame, $fuzz_runs executions"
 CC=clang setup build-fuzz -Dfuzzing=true -Dtests=disabled -Db_sanitize=address,undefined \

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# See CoKeeper on real Xen: the one command for people and CI.  Installs the lab packages,
+# builds the project and its kernel module, puts them into dom0/domU images, boots Xen 4.17
+# in QEMU and runs a scenario in dom0 that drives the real toolstack.  Exit 0 only if the
+# scenario printed SCENARIO PASS.
+#
+# One line per phase with its duration; the scenario's LAB STEP/PASS/FAIL lines stream live
+# from the serial console.  Each run keeps its serial log, guest consoles and build logs in
+# $OUT/runs/<id>/ (the last 10 runs are kept), and its path is printed at the end.
+#
+# Until cokeeperd, cokeeperctl, cokeeper-agent, cokeeper-query and cokeeper.ko exist, the
+# scenario runs its Xen-only checks and reports the CoKeeper ones as LAB SKIP.
+#
+# env: OUT=/var/tmp/cokeeper-lab      SCENARIO=tests/lab/scenario-smoke.sh
+#      LAB_BUILD_DIR=build            LAB_BUILD=0 (use the binaries as they are)
+#      LAB_DEPS=0 (skip scripts/install-deps.sh)   LAB_KMOD=path/to/cokeeper.ko
+#      LAB_REQUIRE_COKEEPER=1 (a missing binary or module, or a failed module build, fails)
+#      and boot.sh's: ACCEL, CPU, SMP, MEM, TIMEOUT, SILENCE, VERBOSE
+set -euo pipefail
+
+LAB=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$LAB/../.." && pwd)
+export OUT=${OUT:-/var/tmp/cokeeper-lab}
+BUILD=${LAB_BUILD_DIR:-$REPO/build}
+SCENARIO=${SCENARIO:-$LAB/scenario-smoke.sh}
+require=${LAB_REQUIRE_COKEEPER:-0}
+
+mkdir -p "$OUT/runs"
+RUN=$OUT/runs/$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$RUN"
+# Bounded disk use: the oldest runs go (a serial log is a few hundred KB).
+ls -1d "$OUT"/runs/*/ 2>/dev/null | head -n -10 | xargs -r rm -rf
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+T0=$(now_us)
+secs() { local d=$(( $(now_us) - $1 )); printf '%d.%d' $((d / 1000000)) $((d % 1000000 / 100000)); }
+say() { printf 'lab: [%6ss] %s\n' "$(secs "$T0")" "$*"; }
+timings=()
+# phase_done NAME START STATUS [DETAIL]: the phase's line, and its entry in the summary.
+phase_done() {
+	local d
+	d=$(secs "$2")
+	timings+=("$1 ${d}s")
+	say "$(printf '%-8s %-7s %6ss  %s' "$1" "$3" "$d" "${4:-}")"
+}
+die() {
+	say "FAIL: $*"
+	say "logs: $RUN/"
+	exit 1
+}
+# Whatever ends this script, no QEMU it started survives.  boot.sh kills its own; this
+# catches a boot.sh that was itself killed, and checks the PID is still that QEMU.
+cleanup() {
+	local pid
+	pid=$(cat "$RUN/qemu.pid" 2>/dev/null || true)
+	if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$RUN/qemu.pid"; then
+		kill "$pid" 2>/dev/null || true
+		sleep 2
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "CoKeeper Xen lab: run $RUN"
+
+# ---- 1. packages --------------------------------------------------------------------------
+t=$(now_us)
+if [ "${LAB_DEPS:-1}" = 1 ]; then
+	kver=$("$REPO/scripts/install-deps.sh" --lab 2>"$RUN/deps.log" | tail -n1) ||
+		{ tail -n 20 "$RUN/deps.log"; die "scripts/install-deps.sh --lab failed"; }
+	phase_done deps "$t" ok "kernel ABI $kver"
+else
+	kver=
+	phase_done deps "$t" skipped "LAB_DEPS=0"
+fi
+export KVER=${KVER:-$kver}
+
+# ---- 2. project build ---------------------------------------------------------------------
+t=$(now_us)
+if [ "${LAB_BUILD:-1}" = 1 ]; then
+	{
+		if [ ! -f "$BUILD/build.ninja" ]; then meson setup "$BUILD" "$REPO"; fi
+		ninja -C "$BUILD"
+	} >"$RUN/build.log" 2>&1 || { tail -n 30 "$RUN/build.log"; die "project build failed ($RUN/build.log)"; }
+	phase_done build "$t" ok "ninja -C $BUILD"
+else
+	phase_done build "$t" skipped "LAB_BUILD=0"
+fi
+
+# find_built NAME: the newest executable NAME in the build tree (wherever meson puts it).
+find_built() {
+	[ -d "$BUILD" ] || return 0
+	find "$BUILD" -type f -name "$1" -perm -u+x ! -path '*.p/*' -printf '%T@ %p\n' 2>/dev/null |
+		sort -n | tail -n1 | cut -d' ' -f2-
+}
+
+# ---- 3. kernel module ---------------------------------------------------------------------
+t=$(now_us)
+ko=${LAB_KMOD:-}
+kmod_status=absent
+if [ -n "$ko" ]; then
+	kmod_status="given"
+elif [ -x "$REPO/scripts/build-kmod.sh" ] || [ -f "$REPO/scripts/build-kmod.sh" ]; then
+	if (cd "$REPO" && bash scripts/build-kmod.sh) >"$RUN/kmod.log" 2>&1; then
+		ko=$(find "$REPO" -name cokeeper.ko ! -path '*/.git/*' -printf '%T@ %p\n' 2>/dev/null |
+			sort -n | tail -n1 | cut -d' ' -f2-)
+		kmod_status=built
+		[ -n "$ko" ] || kmod_status="built, but no cokeeper.ko found"
+	else
+		kmod_status="build FAILED ($RUN/kmod.log)"
+		tail -n 15 "$RUN/kmod.log" | sed 's/^/lab:     kmod| /'
+	fi
+else
+	kmod_status="absent (no scripts/build-kmod.sh)"
+fi
+if [ -n "$ko" ]; then
+	vm=$(modinfo -F vermagic "$ko" 2>/dev/null || true)
+	if [ -n "$KVER" ] && [[ $vm != "$KVER "* ]]; then
+		kmod_status="$ko has vermagic '$vm', not $KVER: not used"
+		ko=
+	fi
+fi
+if [ -n "$ko" ]; then
+	phase_done kmod "$t" ok "$ko"
+elif [ "$require" = 1 ]; then
+	die "kernel module: $kmod_status"
+else
+	phase_done kmod "$t" WARN "$kmod_status; continuing without cokeeper.ko"
+fi
+
+# ---- 4. images ----------------------------------------------------------------------------
+t=$(now_us)
+args=(--scenario "$SCENARIO")
+missing=()
+for b in cokeeperd cokeeperctl; do
+	p=$(find_built "$b")
+	if [ -n "$p" ]; then args+=(--dom0-bin "$p"); else missing+=("$b"); fi
+done
+for b in cokeeper-agent cokeeper-query; do
+	p=$(find_built "$b")
+	if [ -n "$p" ]; then args+=(--domu-bin "$p"); else missing+=("$b"); fi
+done
+if [ -n "$ko" ]; then args+=(--domu-file "$ko:/lib/modules/cokeeper.ko"); else missing+=(cokeeper.ko); fi
+if [ ${#missing[@]} -gt 0 ] && [ "$require" = 1 ]; then
+	die "not built: ${missing[*]} (LAB_REQUIRE_COKEEPER=1)"
+fi
+"$LAB/build-images.sh" "${args[@]}" >"$RUN/images.log" 2>&1 ||
+	{ tail -n 20 "$RUN/images.log"; die "build-images.sh failed ($RUN/images.log)"; }
+cp "$OUT/images.txt" "$RUN/images.txt"
+if grep -q 'not cached' "$RUN/images.log"; then base="base rebuilt"; else base="base cached"; fi
+phase_done images "$t" ok "$base; $(tail -n1 "$RUN/images.log" | sed 's/^build-images: //')"
+if [ ${#missing[@]} -gt 0 ]; then
+	say "not built yet, their checks will SKIP: ${missing[*]}"
+fi
+
+# ---- 5. boot and scenario -----------------------------------------------------------------
+t=$(now_us)
+say "boot: Xen + dom0 in QEMU, scenario $(basename "$SCENARIO") (a few minutes under TCG)"
+set +e
+LOG=$RUN/serial.log CONSOLE_DIR=$RUN PIDFILE=$RUN/qemu.pid "$LAB/boot.sh" 2>&1 |
+	while IFS= read -r l; do printf 'lab:   %s\n' "$l"; done
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" = 0 ]; then
+	phase_done boot "$t" ok "SCENARIO PASS"
+else
+	phase_done boot "$t" FAIL "rc=$rc"
+fi
+
+# ---- summary ------------------------------------------------------------------------------
+say "timings: ${timings[*]}, total $(secs "$T0")s"
+skipped=$(grep -c 'LAB SKIP' "$RUN/serial.log" || true)
+if [ "$rc" = 0 ]; then
+	say "RESULT PASS${missing[*]:+ (Xen-only: $skipped CoKeeper checks skipped, not built: ${missing[*]})}"
+	say "logs: $RUN/"
+	exit 0
+fi
+first=$(sed -n 's/^\[ *[0-9.]*\] //; /^LAB FAIL /{p;q}' "$RUN/serial.log")
+fatal=$(grep -m1 -E 'LAB dom0 FATAL|Domain 0 crashed|Panic on CPU|Kernel panic' "$RUN/serial.log" || true)
+say "RESULT FAIL: ${first:-${fatal:-no SCENARIO verdict (see serial.log)}}"
+say "logs: $RUN/ (serial.log, guest consoles guest-*.log, build logs)"
+exit 1
