@@ -9,90 +9,12 @@
 #include <net/genetlink.h>
 
 #include "netlink.h"
+#include "policy.h"
 
 enum { MCGRP_EVENTS };
 
 static struct ck_store *store __read_mostly;
 static struct genl_family family;
-
-static int name_validate(const struct nlattr *attr, struct netlink_ext_ack *extack)
-{
-	const char *name = nla_data(attr);
-	size_t len = strnlen(name, nla_len(attr));
-
-	/* NLA_NUL_STRING checked the NUL and the length; what follows is the protocol's. */
-	if (len + 1 != nla_len(attr)) {
-		NL_SET_ERR_MSG_ATTR(extack, attr, "bytes after the name's NUL");
-		return -EINVAL;
-	}
-	if (!ck_name_valid(name, len)) {
-		NL_SET_ERR_MSG_ATTR(extack, attr, "a name is 1..64 printable ASCII bytes");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static const struct nla_policy nic_policy[COKEEPER_NIC_A_MAX + 1] = {
-	[COKEEPER_NIC_A_MAC] = NLA_POLICY_ETH_ADDR,
-	[COKEEPER_NIC_A_IPV4] = NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
-	[COKEEPER_NIC_A_IPV6] = NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
-};
-
-#define KERNEL_TO_USER { .type = NLA_REJECT, .reject_message = "attribute is kernel to user only" }
-
-static const struct nla_policy member_policy[COKEEPER_MEMBER_A_MAX + 1] = {
-	[COKEEPER_MEMBER_A_DOMID] = NLA_POLICY_MAX(NLA_U32, COKEEPER_DOMID_LIMIT - 1),
-	[COKEEPER_MEMBER_A_UUID] = NLA_POLICY_EXACT_LEN(COKEEPER_UUID_LEN),
-	[COKEEPER_MEMBER_A_NAME] =
-		NLA_POLICY_VALIDATE_FN(NLA_NUL_STRING, name_validate, COKEEPER_NAME_MAX),
-	[COKEEPER_MEMBER_A_STATE] =
-		NLA_POLICY_RANGE(NLA_U8, COKEEPER_STATE_RUNNING, COKEEPER_STATE_MAX),
-	[COKEEPER_MEMBER_A_NIC] = NLA_POLICY_NESTED(nic_policy),
-	[COKEEPER_MEMBER_A_TX_PACKETS] = KERNEL_TO_USER,
-	[COKEEPER_MEMBER_A_TX_BYTES] = KERNEL_TO_USER,
-	[COKEEPER_MEMBER_A_PAD] = KERNEL_TO_USER,
-};
-
-static const struct nla_policy members_policy[COKEEPER_A_MAX + 1] = {
-	[COKEEPER_A_MEMBER] = NLA_POLICY_NESTED(member_policy),
-};
-
-/* Epoch 0 means "never written": no request may claim it. */
-#define GEN_POLICY							\
-	[COKEEPER_A_EPOCH] = NLA_POLICY_MIN(NLA_U64, 1),		\
-	[COKEEPER_A_GEN] = { .type = NLA_U64 },				\
-	[COKEEPER_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, COKEEPER_F_ALL)
-
-#define DOMID_POLICY NLA_POLICY_MAX(NLA_U32, COKEEPER_DOMID_LIMIT - 1)
-
-/* One policy per command: an attribute a command does not take is refused, not ignored. */
-static const struct nla_policy set_policy[COKEEPER_A_MAX + 1] = {
-	[COKEEPER_A_MEMBER] = NLA_POLICY_NESTED(member_policy),
-	GEN_POLICY,
-};
-
-static const struct nla_policy del_policy[COKEEPER_A_MAX + 1] = {
-	[COKEEPER_A_DOMID] = DOMID_POLICY,
-	GEN_POLICY,
-};
-
-static const struct nla_policy replace_policy[COKEEPER_A_MAX + 1] = {
-	[COKEEPER_A_MEMBERS] = NLA_POLICY_NESTED(members_policy),
-	GEN_POLICY,
-};
-
-static const struct nla_policy flush_policy[COKEEPER_A_MAX + 1] = {
-	[COKEEPER_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, COKEEPER_F_ALL),
-};
-
-static const struct nla_policy get_policy[COKEEPER_A_MAX + 1] = {
-	[COKEEPER_A_DOMID] = DOMID_POLICY,
-	[COKEEPER_A_IPV4] = NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
-	[COKEEPER_A_IPV6] = NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
-	[COKEEPER_A_MAC] = NLA_POLICY_ETH_ADDR,
-};
-
-static const struct nla_policy status_policy[COKEEPER_A_MAX + 1] = {};
 
 /* The most a member can take in a message: every limit reached. */
 static size_t member_size(void)
@@ -135,17 +57,17 @@ static int put_entry(struct sk_buff *skb, const struct ck_entry *e, bool with_tx
 	    nla_put(skb, COKEEPER_MEMBER_A_UUID, COKEEPER_UUID_LEN, e->uuid) ||
 	    nla_put_string(skb, COKEEPER_MEMBER_A_NAME, e->name) ||
 	    nla_put_u8(skb, COKEEPER_MEMBER_A_STATE, e->state))
-		goto cancel;
+		goto err_cancel;
 	for (i = 0; i < e->n_nics; i++) {
 		nic = nla_nest_start(skb, COKEEPER_MEMBER_A_NIC);
 		if (!nic || nla_put(skb, COKEEPER_NIC_A_MAC, ETH_ALEN, k++->addr.mac))
-			goto cancel;
+			goto err_cancel;
 		for (j = 0; j < e->nic[i].n_ip4; j++)
 			if (nla_put_in_addr(skb, COKEEPER_NIC_A_IPV4, k++->addr.ip4))
-				goto cancel;
+				goto err_cancel;
 		for (j = 0; j < e->nic[i].n_ip6; j++)
 			if (nla_put_in6_addr(skb, COKEEPER_NIC_A_IPV6, &k++->addr.ip6))
-				goto cancel;
+				goto err_cancel;
 		nla_nest_end(skb, nic);
 	}
 	if (with_tx) {
@@ -154,95 +76,14 @@ static int put_entry(struct sk_buff *skb, const struct ck_entry *e, bool with_tx
 				      COKEEPER_MEMBER_A_PAD) ||
 		    nla_put_u64_64bit(skb, COKEEPER_MEMBER_A_TX_BYTES, bytes,
 				      COKEEPER_MEMBER_A_PAD))
-			goto cancel;
+			goto err_cancel;
 	}
 	nla_nest_end(skb, member);
 	return 0;
 
-cancel:
+err_cancel:
 	nla_nest_cancel(skb, member);
 	return -EMSGSIZE;
-}
-
-static int parse_nic(const struct nlattr *nest, struct ck_nic *nic,
-		     struct netlink_ext_ack *extack)
-{
-	struct nlattr *tb[COKEEPER_NIC_A_MAX + 1];
-	const struct nlattr *a;
-	int rem, err;
-
-	err = nla_parse_nested(tb, COKEEPER_NIC_A_MAX, nest, nic_policy, extack);
-	if (err)
-		return err;
-	if (NL_REQ_ATTR_CHECK(extack, nest, tb, COKEEPER_NIC_A_MAC)) {
-		NL_SET_ERR_MSG_ATTR(extack, nest, "a NIC needs a MAC");
-		return -EINVAL;
-	}
-	memcpy(nic->mac, nla_data(tb[COKEEPER_NIC_A_MAC]), ETH_ALEN);
-	if (!ck_mac_valid(nic->mac)) {
-		NL_SET_ERR_MSG_ATTR(extack, tb[COKEEPER_NIC_A_MAC], "MAC is multicast or zero");
-		return -EINVAL;
-	}
-	/* The policy checked every repeated attribute; only the counts are left. */
-	nla_for_each_nested(a, nest, rem) {
-		switch (nla_type(a)) {
-		case COKEEPER_NIC_A_IPV4:
-			if (nic->n_ip4 == COKEEPER_ADDRS_MAX) {
-				NL_SET_ERR_MSG_ATTR(extack, a, "more than 8 IPv4 addresses on a NIC");
-				return -EINVAL;
-			}
-			nic->ip4[nic->n_ip4] = nla_get_in_addr(a);
-			if (!nic->ip4[nic->n_ip4++]) {
-				NL_SET_ERR_MSG_ATTR(extack, a, "IPv4 address 0.0.0.0");
-				return -EINVAL;
-			}
-			break;
-		case COKEEPER_NIC_A_IPV6:
-			if (nic->n_ip6 == COKEEPER_ADDRS_MAX) {
-				NL_SET_ERR_MSG_ATTR(extack, a, "more than 8 IPv6 addresses on a NIC");
-				return -EINVAL;
-			}
-			nic->ip6[nic->n_ip6++] = nla_get_in6_addr(a);
-			break;
-		}
-	}
-	return 0;
-}
-
-static int parse_member(const struct nlattr *nest, struct ck_member *m,
-			struct netlink_ext_ack *extack)
-{
-	struct nlattr *tb[COKEEPER_MEMBER_A_MAX + 1];
-	const struct nlattr *a;
-	int rem, err;
-
-	err = nla_parse_nested(tb, COKEEPER_MEMBER_A_MAX, nest, member_policy, extack);
-	if (err)
-		return err;
-	if (NL_REQ_ATTR_CHECK(extack, nest, tb, COKEEPER_MEMBER_A_DOMID) ||
-	    NL_REQ_ATTR_CHECK(extack, nest, tb, COKEEPER_MEMBER_A_UUID) ||
-	    NL_REQ_ATTR_CHECK(extack, nest, tb, COKEEPER_MEMBER_A_NAME) ||
-	    NL_REQ_ATTR_CHECK(extack, nest, tb, COKEEPER_MEMBER_A_STATE)) {
-		NL_SET_ERR_MSG_ATTR(extack, nest, "a member needs DOMID, UUID, NAME and STATE");
-		return -EINVAL;
-	}
-	memset(m, 0, sizeof(*m));
-	m->domid = nla_get_u32(tb[COKEEPER_MEMBER_A_DOMID]);
-	m->state = nla_get_u8(tb[COKEEPER_MEMBER_A_STATE]);
-	nla_memcpy(m->uuid, tb[COKEEPER_MEMBER_A_UUID], sizeof(m->uuid));
-	nla_strscpy(m->name, tb[COKEEPER_MEMBER_A_NAME], sizeof(m->name));
-	nla_for_each_nested(a, nest, rem) {
-		if (nla_type(a) != COKEEPER_MEMBER_A_NIC)
-			continue;
-		if (m->n_nics == COKEEPER_NICS_MAX) {
-			NL_SET_ERR_MSG_ATTR(extack, a, "more than 8 NICs");
-			return -EINVAL;
-		}
-		err = parse_nic(a, &m->nics[m->n_nics++], extack);
-		if (err)
-			return err;
-	}
-	return 0;
 }
 
 /* *ret is NULL when the request carries no generation, &g when it carries both parts. */
@@ -276,31 +117,31 @@ static void notify(struct genl_info *info, u8 cmd, const struct ck_gen *g,
 
 	skb = genlmsg_new(member_size() + gen_size() + nla_total_size(sizeof(u32)), GFP_KERNEL);
 	if (!skb)
-		goto lost;
+		goto err_lost;
 	hdr = genlmsg_put(skb, info->snd_portid, info->snd_seq, &family, 0, cmd);
 	if (!hdr)
-		goto free;
+		goto err_free;
 	switch (cmd) {
 	case COKEEPER_CMD_MEMBER_SET:
 		if (put_entry(skb, e, false) || put_gen(skb, g->epoch, g->gen))
-			goto free;
+			goto err_free;
 		break;
 	case COKEEPER_CMD_MEMBER_DEL:
 		if (nla_put_u32(skb, COKEEPER_A_DOMID, domid) || put_gen(skb, g->epoch, g->gen))
-			goto free;
+			goto err_free;
 		break;
 	case COKEEPER_CMD_TABLE_REPLACE:
 		if (put_gen(skb, g->epoch, g->gen) || nla_put_u32(skb, COKEEPER_A_COUNT, count))
-			goto free;
+			goto err_free;
 		break;
 	}
 	genlmsg_end(skb, hdr);
 	genl_notify(&family, skb, info, MCGRP_EVENTS, GFP_KERNEL);
 	return;
 
-free:
+err_free:
 	nlmsg_free(skb);
-lost:
+err_lost:
 	pr_warn_ratelimited("events: notification lost\n");
 	genl_set_err(&family, genl_info_net(info), 0, MCGRP_EVENTS, -ENOBUFS);
 }
@@ -322,7 +163,7 @@ static int member_set_doit(struct sk_buff *skb, struct genl_info *info)
 	m = kmalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
 		return -ENOMEM;
-	err = parse_member(info->attrs[COKEEPER_A_MEMBER], m, info->extack);
+	err = ck_member_parse(info->attrs[COKEEPER_A_MEMBER], m, info->extack);
 	if (err)
 		goto out;
 	ck_store_lock(store);
@@ -385,7 +226,7 @@ static int table_replace_doit(struct sk_buff *skb, struct genl_info *info)
 		goto unlock;
 	if (members) {
 		nla_for_each_nested(a, members, rem) {
-			err = parse_member(a, m, info->extack);
+			err = ck_member_parse(a, m, info->extack);
 			if (!err)
 				err = ck_store_replace_add(store, t, m, info->extack);
 			if (err) {
@@ -445,7 +286,7 @@ static int get_doit(struct sk_buff *skb, struct genl_info *info)
 	hdr = genlmsg_put_reply(msg, info, &family, 0, COKEEPER_CMD_GET);
 	if (!hdr) {
 		err = -EMSGSIZE;
-		goto free;
+		goto err_free;
 	}
 
 	rcu_read_lock();
@@ -470,12 +311,12 @@ static int get_doit(struct sk_buff *skb, struct genl_info *info)
 	if (err) {
 		if (err == -ENOENT)
 			NL_SET_ERR_MSG_ATTR(info->extack, key, "not a co-resident member's");
-		goto free;
+		goto err_free;
 	}
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
 
-free:
+err_free:
 	nlmsg_free(msg);
 	return err;
 }
@@ -583,15 +424,15 @@ static int status_doit(struct sk_buff *skb, struct genl_info *info)
 		return -ENOMEM;
 	hdr = genlmsg_put_reply(msg, info, &family, 0, COKEEPER_CMD_STATUS);
 	if (!hdr)
-		goto nospace;
+		goto err_nospace;
 	ck_store_status(store, &st);
 	if (put_gen(msg, st.epoch, st.gen) || nla_put_u32(msg, COKEEPER_A_COUNT, st.count) ||
 	    nla_put_u32(msg, COKEEPER_A_MAX_ENTRIES, st.max_entries))
-		goto nospace;
+		goto err_nospace;
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
 
-nospace:
+err_nospace:
 	nlmsg_free(msg);
 	return -EMSGSIZE;
 }
@@ -603,37 +444,37 @@ static const struct genl_ops ops[] = {
 		.cmd = COKEEPER_CMD_MEMBER_SET,
 		.doit = member_set_doit,
 		.flags = GENL_ADMIN_PERM,
-		OP_POLICY(set_policy),
+		OP_POLICY(ck_set_policy),
 	},
 	{
 		.cmd = COKEEPER_CMD_MEMBER_DEL,
 		.doit = member_del_doit,
 		.flags = GENL_ADMIN_PERM,
-		OP_POLICY(del_policy),
+		OP_POLICY(ck_del_policy),
 	},
 	{
 		.cmd = COKEEPER_CMD_TABLE_REPLACE,
 		.doit = table_replace_doit,
 		.flags = GENL_ADMIN_PERM,
-		OP_POLICY(replace_policy),
+		OP_POLICY(ck_replace_policy),
 	},
 	{
 		.cmd = COKEEPER_CMD_FLUSH,
 		.doit = flush_doit,
 		.flags = GENL_ADMIN_PERM,
-		OP_POLICY(flush_policy),
+		OP_POLICY(ck_flush_policy),
 	},
 	{
 		.cmd = COKEEPER_CMD_GET,
 		.doit = get_doit,
 		.start = get_dump_start,
 		.dumpit = get_dumpit,
-		OP_POLICY(get_policy),
+		OP_POLICY(ck_get_policy),
 	},
 	{
 		.cmd = COKEEPER_CMD_STATUS,
 		.doit = status_doit,
-		OP_POLICY(status_policy),
+		OP_POLICY(ck_status_policy),
 	},
 };
 

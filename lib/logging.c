@@ -9,13 +9,13 @@
 #include "logging.h"
 
 static const char *prog = "cokeeper";
-static bool show_debug;
+static int max_priority = LOG_INFO;
 static bool journal;	/* stderr goes to journald: use <N> prefixes */
 
 void ck_log_setup(const char *program, bool verbose)
 {
 	prog = program;
-	show_debug = verbose;
+	max_priority = verbose ? LOG_DEBUG : LOG_INFO;
 	journal = getenv("JOURNAL_STREAM") != NULL || !isatty(STDERR_FILENO);
 }
 
@@ -29,7 +29,7 @@ static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
 	char line[1024];
 	int n;
 
-	if (priority == LOG_DEBUG && !show_debug)
+	if (priority > max_priority)
 		return;
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
@@ -40,6 +40,11 @@ static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
 		fprintf(stderr, "%s: %s%s%s%s\n", prog,
 			priority <= LOG_WARNING ? names[priority & 7] : "",
 			priority <= LOG_WARNING ? ": " : "", line, suffix);
+}
+
+void ck_log_set_max_priority(int priority)
+{
+	max_priority = priority;
 }
 
 void ck_logf(int priority, const char *fmt, ...)

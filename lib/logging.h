@@ -9,6 +9,8 @@
 #include <syslog.h>
 
 void ck_log_setup(const char *program, bool verbose);
+/* Messages less urgent than priority are dropped (LOG_INFO by default). */
+void ck_log_set_max_priority(int priority);
 void ck_logf(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Logs with strerror(-r) appended and returns r (a negative errno), for `return log_error_errno(r, ...)`. */

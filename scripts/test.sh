@@ -3,8 +3,8 @@
 # The project's test command (README, .ci/run): installs what is missing, then builds and runs
 #   1. the unit and sim suites, plain                 (build/)
 #   2. the unit and sim suites under ASan + UBSan     (build-asan/)
-#   3. the libFuzzer target for a bounded run         (build-fuzz/, clang)
-# FUZZ_RUNS (default 1000000) sets the fuzzing budget.  Exits non-zero on the first failure.
+#   3. the libFuzzer targets for bounded runs         (build-fuzz/, clang)
+# FUZZ_RUNS (default 1000000) and FUZZ_CONTROL_RUNS (100000) set the fuzzing budgets.  Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,19 +40,31 @@ step "sim (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C build-asan --suite sim -v --print-errorlogs
 
-step "fuzzing: fuzz-frame, $fuzz_runs executions"
 CC=clang setup build-fuzz -Dfuzzing=true -Dtests=disabled -Db_sanitize=address,undefined \
 	-Db_lundef=false
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir "$work/corpus"
-build-fuzz/tests/fuzz/make-seeds "$work/corpus"
-# libFuzzer exits non-zero on any finding (crash, leak, sanitizer report, abort()).
-if ! build-fuzz/tests/fuzz/fuzz-frame -runs="$fuzz_runs" -max_len=140000 -print_final_stats=1 \
-	"$work/corpus" >"$work/fuzz.log" 2>&1; then
-	tail -n 60 "$work/fuzz.log"
-	echo "fuzz-frame: FINDING (reproducer above, crash-* in $PWD)" >&2
-	exit 1
-fi
-grep -E '^(Done|stat::number_of_executed_units)' "$work/fuzz.log"
-echo "fuzz-frame: $fuzz_runs executions, no finding"
+
+# run_fuzzer NAME RUNS MAX_LEN: libFuzzer exits non-zero on any finding (crash, leak,
+# sanitizer report, abort()), leaving the reproducer as crash-* in the current directory.
+run_fuzzer() {
+	local name=$1 runs=$2 max_len=$3
+	step "fuzzing: $name, $runs executions"
+	if ! "build-fuzz/tests/fuzz/$name" -runs="$runs" -max_len="$max_len" \
+		-print_final_stats=1 "$work/$name" >"$work/$name.log" 2>&1; then
+		tail -n 60 "$work/$name.log"
+		echo "$name: FINDING (reproducer above, crash-* in $PWD)" >&2
+		exit 1
+	fi
+	grep -E '^(Done|stat::number_of_executed_units)' "$work/$name.log"
+	echo "$name: $runs executions, no finding"
+}
+
+mkdir "$work/fuzz-frame" "$work/fuzz-control"
+build-fuzz/tests/fuzz/make-seeds "$work/fuzz-frame"
+printf '{"cmd":"members"}' >"$work/fuzz-control/members"
+printf '{"cmd":"sim-create","name":"web","ip":["10.0.0.1","fd00::1"],"mac":"00:16:3e:00:00:01"}' \
+	>"$work/fuzz-control/create"
+printf '{"cmd":"sim-migrate","name":"web","pause_ms":5}' >"$work/fuzz-control/migrate"
+run_fuzzer fuzz-frame "$fuzz_runs" 140000
+run_fuzzer fuzz-control "${FUZZ_CONTROL_RUNS:-100000}" 4096

@@ -149,7 +149,8 @@ int request(struct nl_sock *sk, struct nl_msg *msg)
 
 struct nl_msg *new_msg(uint8_t cmd, int flags)
 {
-	struct nl_msg *msg = nlmsg_alloc();
+	/* Room for a whole table of members; libnl's default is one page. */
+	struct nl_msg *msg = nlmsg_alloc_size(1 << 17);
 
 	genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, flags, cmd, COKEEPER_GENL_VERSION);
 	return msg;
@@ -159,6 +160,11 @@ void put_member(struct nl_msg *msg, int type, const struct member *m, int mac_le
 {
 	struct nlattr *nest = nla_nest_start(msg, type), *nic;
 	int i, j;
+
+	if (!nest) {
+		fprintf(stderr, "genl-probe: request message full\n");
+		exit(2);
+	}
 
 	nla_put_u32(msg, COKEEPER_MEMBER_A_DOMID, m->domid);
 	nla_put(msg, COKEEPER_MEMBER_A_UUID, 16, m->uuid);
@@ -263,13 +269,16 @@ bool same(const struct member *a, const struct member *b)
 int receive_event(struct nl_sock *l, struct reply *out, int timeout_ms)
 {
 	struct pollfd p = { .fd = nl_socket_get_fd(l), .events = POLLIN };
-	struct nl_cb *cb;
+	struct nl_cb *orig, *cb;
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	if (poll(&p, 1, timeout_ms) <= 0)
 		return -ETIMEDOUT;
-	cb = nl_cb_alloc(NL_CB_CUSTOM);
+	/* From the socket's callbacks: they carry nl_socket_disable_seq_check(). */
+	orig = nl_socket_get_cb(l);
+	cb = nl_cb_clone(orig);
+	nl_cb_put(orig);
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, out);
 	/* One notification per datagram: one read is one event. */
 	err = nl_recvmsgs(l, cb);

@@ -12,7 +12,7 @@
 #   SCENARIO PASS | SCENARIO FAIL: <steps>     printed once, by scenario_end
 #
 # Guests: domu_create, domu_destroy, domu_migrate, domid_of, domu_uuid, wait_until,
-# report_of (the guest's data/ck-report), guest_key, vif_backend_key, console_of.
+# report_of (the guest's data/ck-report), ck_poke, guest_key, vif_backend_key, console_of.
 # CoKeeper hooks: ck_daemon_start, ck_daemon_stop, check_membership (see the end).
 
 LAB_DIR=${LAB_DIR:-/tmp/lab}
@@ -152,6 +152,16 @@ vif_backend_key() {
 	local d
 	d=$(domid_of "$1") || return 1
 	xenstore-read "/local/domain/0/backend/vif/$d/0/$2" 2>/dev/null
+}
+# ck_poke NAME...: the guests' reporters go back to their fast period (100 ms) for a few
+# seconds and check data/ck-report against the store.  Poke right before a change whose
+# convergence you time: a guest whose view has been stable reports only once a second.
+ck_poke() {
+	local n d
+	for n in "$@"; do
+		d=$(domid_of "$n") || return 1
+		xenstore-write "/local/domain/$d/data/ck-poke" "$(now_ms)" || return 1
+	done
 }
 # console_of NAME: its console log; after a migration xenconsoled keeps writing to the
 # file named after the receiving domain's first name, NAME--incoming.

@@ -84,6 +84,17 @@ for n in $PV; do
 done
 pass
 
+step reporter-poke
+# What a migration does to the guest's home, done by hand: the key goes, and the guest's
+# watch on data/ck-poke must bring it back at once, not at the next change of its view.
+sleep 6    # stable for longer than report_fast_s: pv1 reports at the slow period now
+xenstore-rm "/local/domain/$(domid_of pv1)/data/ck-report" || fail "xenstore-rm"
+t=$(now_ms)
+ck_poke pv1 || fail "xenstore-write data/ck-poke"
+wait_until 10 report_ok pv1 || fail "pv1 did not rewrite data/ck-report within 10 s of a poke"
+note "pv1 rewrote data/ck-report $(fmt_ms $(($(now_ms) - t)))s after the poke"
+pass
+
 step membership-3
 check_membership pv1 pv2 pv3 && pass
 
