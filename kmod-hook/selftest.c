@@ -41,7 +41,7 @@ void ck_selftest_key(enum ck_key_type type, unsigned int i, union ck_addr *a)
 
 /* Replaces the table with the n members of list, or leaves it as it was. */
 int ck_selftest_replace(struct ck_store *s, u64 epoch, u64 gen, const struct ck_member *list,
-		   unsigned int n)
+			unsigned int n)
 {
 	struct ck_table *t;
 	unsigned int i;

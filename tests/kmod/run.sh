@@ -55,11 +55,12 @@ log=$work/serial.log
 echo "run.sh: booting $kernel (log: $log)" >&2
 start=$(date +%s)
 # -cpu: TCG's AVX and XSAVE emulation corrupt userspace now and then (shared/xenlab/README).
-# preempt=full lets the self-test's reader be preempted inside its RCU read sections.
+# preempt=full lets the self-test's reader be preempted inside its RCU read sections;
+# init_on_free=1 turns a use after free into a visible failure; oops=panic ends the boot.
 timeout -k 5 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max,-avx,-avx2,-fma,-f16c,-xsave \
 	-smp 1 -m 1024 -nographic -no-reboot -nic none \
 	-kernel "$kernel" -initrd "$work/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet preempt=full" </dev/null >"$log" 2>&1 &
+	-append "console=ttyS0 panic=-1 oops=panic quiet preempt=full init_on_free=1" </dev/null >"$log" 2>&1 &
 qpid=$!
 wait "$qpid" || true
 qpid=
