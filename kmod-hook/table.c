@@ -373,7 +373,7 @@ void ck_store_replace_commit(struct ck_store *s, struct ck_table *t)
 	WRITE_ONCE(s->change_seq, s->change_seq + 1);
 	notify_diff(s, old, t);
 	/* Readers that found old keep it until they leave their read section. */
-	table_free_rcu(&old->rcu);	/* MUTATION */
+	call_rcu(&old->rcu, table_free_rcu);
 }
 
 int ck_store_flush(struct ck_store *s)
