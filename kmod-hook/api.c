@@ -15,18 +15,22 @@ void ck_api_init(struct ck_store *s)
 	store = s;
 }
 
+/* Copies out under the caller's read section: *peer stays valid after it ends. */
+static int fill(const struct ck_entry *e, struct cokeeper_peer *peer)
+{
+	if (!e)
+		return -ENOENT;
+	peer->domid = e->domid;
+	peer->state = e->state;
+	return 0;
+}
+
 static int lookup(enum ck_key_type type, const void *addr, struct cokeeper_peer *peer)
 {
-	const struct ck_entry *e;
-	int err = -ENOENT;
+	int err;
 
 	rcu_read_lock();
-	e = ck_table_find(store, ck_store_table(store), type, addr);
-	if (e) {
-		peer->domid = e->domid;
-		peer->state = e->state;
-		err = 0;
-	}
+	err = fill(ck_table_find(store, ck_store_table(store), type, addr), peer);
 	rcu_read_unlock();
 	return err;
 }
@@ -51,16 +55,10 @@ EXPORT_SYMBOL_GPL(cokeeper_lookup_mac);
 
 int cokeeper_lookup_domid(u32 domid, struct cokeeper_peer *peer)
 {
-	const struct ck_entry *e;
-	int err = -ENOENT;
+	int err;
 
 	rcu_read_lock();
-	e = ck_table_find_domid(store, ck_store_table(store), domid);
-	if (e) {
-		peer->domid = e->domid;
-		peer->state = e->state;
-		err = 0;
-	}
+	err = fill(ck_table_find_domid(store, ck_store_table(store), domid), peer);
 	rcu_read_unlock();
 	return err;
 }

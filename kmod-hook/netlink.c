@@ -344,7 +344,8 @@ static int get_dump_start(struct netlink_callback *cb)
 	int i;
 
 	BUILD_BUG_ON(sizeof(*ctx) > sizeof(cb->ctx));
-	/* Do and dump share GET's policy in 6.1; a dump takes nothing. */
+	/* Do and dump share GET's policy in 6.1; a dump takes nothing.  (6.1's genetlink
+	 * gives .start no extack, cb->extack is NULL: the message shows on later kernels.) */
 	for (i = 0; i <= COKEEPER_A_MAX; i++)
 		if (di->attrs && di->attrs[i]) {
 			NL_SET_ERR_MSG_ATTR(cb->extack, di->attrs[i], "a dump takes no attributes");
@@ -389,10 +390,13 @@ static int get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	struct dump_ctx *ctx = (struct dump_ctx *)cb->ctx;
 	const struct ck_entry *e;
 	unsigned int sent = 0;
+	struct ck_table *t;
 	int err = 0;
 
 	rcu_read_lock();
-	while ((e = ck_table_at(store, ck_store_table(store), &ctx->cursor))) {
+	/* A replace between pages moves us to the new table; the flag tells the reader. */
+	t = ck_store_table(store);
+	while ((e = ck_table_at(store, t, &ctx->cursor))) {
 		err = put_dump_msg(skb, cb, ctx, e);
 		if (err)
 			break;

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# Builds kmod-hook/cokeeper.ko with W=1 and fails on any compiler warning.
+# Builds cokeeper.ko with W=1 (and sparse, if installed) and fails on any warning.
 #
 #   scripts/build-kmod.sh [KVER]
 #
 # KVER (argument or environment) defaults to the newest installed Debian amd64 headers in
-# /usr/src/linux-headers-*-amd64, cloud and rt flavours excluded.  Prints the .ko's path on
-# stdout; the build log goes to stderr when something is wrong.
+# /usr/src/linux-headers-*-amd64, cloud and rt flavours excluded.  Prints the path of the .ko
+# (build-kmod/KVER/cokeeper.ko, with its Module.symvers beside it); the build log goes to
+# stderr when something is wrong.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 
 kver=${1:-${KVER:-}}
 if [ -z "$kver" ]; then
@@ -21,19 +23,43 @@ if [ -z "$kver" ] || [ ! -f "$kdir/Makefile" ]; then
 	exit 1
 fi
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-# Clean first: an up-to-date object would hide the warnings it was built with.
-make -C kmod-hook KVER="$kver" clean >/dev/null
-if ! make -C kmod-hook KVER="$kver" W=1 modules >"$log" 2>&1; then
+# Kbuild writes its objects next to the sources, so build a private copy: concurrent builds
+# (two test runs, a developer's "make" in kmod-hook/) never see each other's half-built
+# files.  The copy is laid out like the DKMS tree (packaging/debian/rules), which the build
+# thereby checks too.
+tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/cokeeper-kmod-build.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+cp -a kmod-hook/Kbuild kmod-hook/Makefile kmod-hook/include "$tmp/"
+find kmod-hook -maxdepth 1 -name '*.[ch]' ! -name '*.mod.c' -exec cp {} "$tmp/" \;
+mkdir -p "$tmp/include/uapi/linux"
+cp include/uapi/linux/cokeeper.h "$tmp/include/uapi/linux/"
+
+# sparse checks the __rcu and byte-order annotations; its findings are "warning:" lines too.
+check=
+if command -v sparse >/dev/null; then
+	check=C=1
+else
+	echo "build-kmod: sparse is not installed, skipping its checks" >&2
+fi
+
+log=$tmp/build.log
+if ! make -C "$tmp" KVER="$kver" W=1 $check modules >"$log" 2>&1; then
 	cat "$log" >&2
 	echo "build-kmod: build against $kver failed" >&2
 	exit 1
 fi
 if grep -q 'warning:' "$log"; then
 	grep -B2 -A6 'warning:' "$log" >&2
-	echo "build-kmod: compiler warnings against $kver (treated as errors)" >&2
+	echo "build-kmod: compiler or sparse warnings against $kver (treated as errors)" >&2
 	exit 1
 fi
-echo "build-kmod: built against $kver, no warnings" >&2
-echo "$PWD/kmod-hook/cokeeper.ko"
+
+# Renames are atomic: a concurrent caller reads the old files or the new ones, whole.
+out=$repo/build-kmod/$kver
+mkdir -p "$out"
+for f in cokeeper.ko Module.symvers; do
+	cp "$tmp/$f" "$out/.$f.$$"
+	mv -f "$out/.$f.$$" "$out/$f"
+done
+echo "build-kmod: built against $kver${check:+ with sparse}, no warnings" >&2
+echo "$out/cokeeper.ko"

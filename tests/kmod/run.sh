@@ -10,6 +10,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 timeout_s=${TIMEOUT:-300}
 
+for tool in qemu-system-x86_64 cpio gzip gcc pkg-config modinfo; do
+	command -v "$tool" >/dev/null ||
+		{ echo "run.sh: $tool is missing (scripts/install-deps.sh --lab)" >&2; exit 1; }
+done
+# ldd fails on a static binary, which is what the initramfs needs.
+if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
+	echo "run.sh: needs busybox-static (scripts/install-deps.sh --lab)" >&2
+	exit 1
+fi
+
 ko=$("$repo/scripts/build-kmod.sh" ${KVER:+"$KVER"})
 kver=$(modinfo -F vermagic "$ko" | cut -d' ' -f1)
 kernel=/boot/vmlinuz-$kver
@@ -31,6 +41,18 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM	# through cleanup too
+
+# A stand-in fast-path module: links against cokeeper's exported symbols.
+mkdir "$work/fastpath"
+cp "$here/fastpath/Kbuild" "$here/fastpath/ckfp.c" "$work/fastpath/"
+if ! make -C "/usr/src/linux-headers-$kver" M="$work/fastpath" W=1 \
+	COKEEPER_API="$repo/kmod-hook/include" \
+	KBUILD_EXTRA_SYMBOLS="$(dirname "$ko")/Module.symvers" modules >"$work/fastpath.log" 2>&1 ||
+	grep -q 'warning:' "$work/fastpath.log"; then
+	cat "$work/fastpath.log" >&2
+	exit 1
+fi
 
 # The probe, dynamically linked as on a real guest; its libraries go into the initramfs.
 gcc -O2 -g -Wall -Wextra -Werror -I"$repo/include/uapi" $(pkg-config --cflags libnl-genl-3.0) \
@@ -44,6 +66,7 @@ ln -s busybox "$root/bin/sh"
 install -m 0755 "$here/init" "$root/init"
 install -m 0755 "$work/genl-probe" "$root/bin/genl-probe"
 install -m 0644 "$ko" "$root/cokeeper.ko"
+install -m 0644 "$work/fastpath/ckfp.ko" "$root/ckfp.ko"
 install -m 0644 "/lib/modules/$kver/kernel/drivers/net/dummy.ko" "$root/lib/modules/dummy.ko"
 for lib in $(ldd "$work/genl-probe" | grep -o '/[^ ]*'); do
 	mkdir -p "$root$(dirname "$lib")"
@@ -57,11 +80,20 @@ start=$(date +%s)
 # -cpu: TCG's AVX and XSAVE emulation corrupt userspace now and then (shared/xenlab/README).
 # preempt=full lets the self-test's reader be preempted inside its RCU read sections;
 # init_on_free=1 turns a use after free into a visible failure; oops=panic ends the boot.
-timeout -k 5 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max,-avx,-avx2,-fma,-f16c,-xsave \
+qemu-system-x86_64 -accel tcg -cpu max,-avx,-avx2,-fma,-f16c,-xsave \
 	-smp 1 -m 1024 -nographic -no-reboot -nic none \
 	-kernel "$kernel" -initrd "$work/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic quiet preempt=full init_on_free=1" </dev/null >"$log" 2>&1 &
+	-append "console=ttyS0 panic=-1 oops=panic quiet preempt=full init_on_free=1" \
+	</dev/null >"$log" 2>&1 &
 qpid=$!
+# The guest powers off (or panics, and -no-reboot ends QEMU) by itself; this is the backstop.
+while kill -0 "$qpid" 2>/dev/null && [ $(($(date +%s) - start)) -lt "$timeout_s" ]; do
+	sleep 1
+done
+if kill -0 "$qpid" 2>/dev/null; then
+	echo "run.sh: QEMU still running after $timeout_s s: killed" >&2
+	kill "$qpid"
+fi
 wait "$qpid" || true
 qpid=
 echo "run.sh: QEMU ran $(($(date +%s) - start)) s" >&2
