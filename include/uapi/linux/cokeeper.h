@@ -23,13 +23,15 @@
  *     MACs or addresses belongs to another member.
  *
  * COKEEPER_CMD_MEMBER_DEL    admin   COKEEPER_A_DOMID, [COKEEPER_A_EPOCH, COKEEPER_A_GEN]
- *     Removes the member.  Removing an absent domid is not an error (idempotent deltas).
+ *     Removes the member.  Removing an absent domid is not an error (idempotent deltas);
+ *     without a generation it then changes nothing and sends no event.
  *
  * COKEEPER_CMD_TABLE_REPLACE admin   COKEEPER_A_EPOCH, COKEEPER_A_GEN, [COKEEPER_A_MEMBERS]
  *     Replaces the whole table with the members nested in COKEEPER_A_MEMBERS (each a
  *     COKEEPER_A_MEMBER) atomically: a new table is built aside, swapped in under RCU, and the
  *     old one freed after a grace period.  A reader sees the old table or the new one, never a
- *     mix.  Any invalid member fails the whole command and leaves the table as it was.
+ *     mix.  Any invalid member, or a domid given twice, fails the whole command with -EINVAL
+ *     and leaves the table as it was.
  *
  * COKEEPER_CMD_FLUSH         admin   (none)
  *     Empties the table and resets (epoch, gen) to (0, 0).
@@ -37,18 +39,24 @@
  * COKEEPER_CMD_GET           open    one of COKEEPER_A_DOMID, COKEEPER_A_IPV4, COKEEPER_A_IPV6,
  *                                    COKEEPER_A_MAC
  *     Replies with one COKEEPER_A_MEMBER, or fails with -ENOENT (not co-resident).
- *   with NLM_F_DUMP                   (none)
+ *     Exactly one key; none or several: -EINVAL.
+ *   with NLM_F_DUMP                   (none; attributes: -EINVAL, without a message since
+ *                                      6.1 gives a dump's start no extack)
  *     Dumps every member, one message each, in pages.  Each message of a dump carries
  *     NLM_F_DUMP_INTR if the table changed since the dump began; the reader then restarts.
  *     The first message also carries COKEEPER_A_EPOCH and COKEEPER_A_GEN of the table the
- *     dump started from.
+ *     dump started from; an empty table dumps as that one message without a member.
  *
  * COKEEPER_CMD_STATUS        open    (none)
  *     Replies with COKEEPER_A_EPOCH, COKEEPER_A_GEN, COKEEPER_A_COUNT, COKEEPER_A_MAX_ENTRIES.
  *
  * "admin" commands need CAP_NET_ADMIN (GENL_ADMIN_PERM): -EPERM otherwise.  Every attribute has
- * a policy, so a wrong type or length fails with -EINVAL (or -ERANGE) and an extended ACK
- * message naming the attribute; unknown COKEEPER_A_FLAGS bits are rejected.
+ * a policy, so a wrong type fails with -EINVAL and a wrong length with -ERANGE, each with an
+ * extended ACK message naming the attribute.  Every admin command accepts COKEEPER_A_FLAGS;
+ * unknown bits are -EINVAL; GET and STATUS refuse the attribute.  COKEEPER_A_EPOCH 0 in a
+ * request is -ERANGE.  A generation given while the table's epoch is 0 is -ESTALE.
+ *
+ * The family exists in the initial network namespace only.
  *
  * Notifications on the "events" group use the command that caused them:
  *   COKEEPER_CMD_MEMBER_SET     COKEEPER_A_MEMBER (the new state), COKEEPER_A_EPOCH, _GEN
@@ -61,8 +69,10 @@
  *   bytes (required), STATE u8 (enum cokeeper_member_state, required), and up to
  *   COKEEPER_NICS_MAX COKEEPER_MEMBER_A_NIC nests, each with MAC (6 bytes, required) and up to
  *   COKEEPER_ADDRS_MAX repeated IPV4 (4 bytes, network order) and IPV6 (16 bytes) attributes.
- *   In replies and dumps the kernel adds TX_PACKETS and TX_BYTES (u64): what the netfilter hook
- *   counted towards this peer.
+ *   In replies and dumps (not notifications) the kernel adds TX_PACKETS and TX_BYTES (u64):
+ *   what the netfilter hook counted towards this peer.  They carry over when a member is
+ *   rewritten with the same domid and uuid.  With the module parameter mark set, packets to
+ *   a peer that have no mark yet get it after the mangle table, then a new route lookup.
  */
 #ifndef _UAPI_LINUX_COKEEPER_H
 #define _UAPI_LINUX_COKEEPER_H
@@ -75,7 +85,7 @@
 #define COKEEPER_UUID_LEN 16
 #define COKEEPER_NAME_MAX 64
 #define COKEEPER_NICS_MAX 8
-#define COKEEPER_ADDRS_MAX 8
+#define COKEEPER_ADDRS_MAX 8	/* per address family, per NIC */
 
 enum cokeeper_cmd {
 	COKEEPER_CMD_UNSPEC,
