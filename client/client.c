@@ -313,6 +313,11 @@ static int on_event(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+static int no_seq_check(struct nl_msg *msg, void *arg)
+{
+	return NL_OK;
+}
+
 int ck_client_notify_dispatch(struct ck_client *c,
 			      void (*fn)(enum ck_client_event event,
 					 const struct ck_client_peer *peer, uint64_t gen,
@@ -329,6 +334,8 @@ int ck_client_notify_dispatch(struct ck_client *c,
 	if (!cb)
 		return -ENOMEM;
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_event, &st);
+	/* Notifications carry no sequence number of ours: a fresh cb would drop them all. */
+	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, no_seq_check, NULL);
 	r = nl_recvmsgs(c->events, cb);
 	nl_cb_put(cb);
 	return r < 0 && r != -NLE_AGAIN ? -EIO : 0;

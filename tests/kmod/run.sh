@@ -59,8 +59,18 @@ gcc -O2 -g -Wall -Wextra -Werror -I"$repo/include/uapi" $(pkg-config --cflags li
 	-o "$work/genl-probe" "$here/genl-probe.c" "$here/probe-nl.c" \
 	$(pkg-config --libs libnl-genl-3.0)
 
+# The userspace that talks to the module on a real guest: the agent's kernel sink (driven by
+# sink-test) and cokeeper-query, from the project's meson build.
+build=${BUILD:-$repo/build}
+[ -f "$build/build.ninja" ] || meson setup "$build" "$repo" >/dev/null
+ninja -C "$build" tests/kmod/sink-test tools/cokeeper-query >/dev/null
+
 root=$work/root
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,lib/modules}
+install -m 0755 "$build/tests/kmod/sink-test" "$root/bin/sink-test"
+install -m 0755 "$build/tools/cokeeper-query" "$root/bin/cokeeper-query"
+printf 'root:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 install -m 0755 /bin/busybox "$root/bin/busybox"	# busybox-static: no libraries
 ln -s busybox "$root/bin/sh"
 install -m 0755 "$here/init" "$root/init"
@@ -68,7 +78,8 @@ install -m 0755 "$work/genl-probe" "$root/bin/genl-probe"
 install -m 0644 "$ko" "$root/cokeeper.ko"
 install -m 0644 "$work/fastpath/ckfp.ko" "$root/ckfp.ko"
 install -m 0644 "/lib/modules/$kver/kernel/drivers/net/dummy.ko" "$root/lib/modules/dummy.ko"
-for lib in $(ldd "$work/genl-probe" | grep -o '/[^ ]*'); do
+for lib in $(for bin in "$work/genl-probe" "$root/bin/sink-test" "$root/bin/cokeeper-query"; do
+	ldd "$bin"; done | grep -o '/[^ ]*' | sort -u); do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
 done
