@@ -4,6 +4,9 @@
 #   1. the unit and sim suites, plain                 (build/)
 #   2. the unit and sim suites under ASan + UBSan     (build-asan/)
 #   3. the libFuzzer targets for bounded runs         (build-fuzz/, clang)
+#   4. cokeeper.ko: built warning-free against the pinned linux-headers, then loaded in
+#      Debian's kernel under QEMU with its self-test, the netlink probe, the agent's kernel
+#      sink and cokeeper-query (tests/kmod/run.sh)
 # FUZZ_RUNS (default 1000000) and FUZZ_CONTROL_RUNS (100000) set the fuzzing budgets.  Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +16,7 @@ fuzz_runs=${FUZZ_RUNS:-1000000}
 step() { printf '\n==> %s\n' "$*"; }
 
 step "dependencies"
-scripts/install-deps.sh >/dev/null
+scripts/install-deps.sh --lab >/dev/null
 
 setup() {	# setup DIR [meson options...]
 	local dir=$1
@@ -68,3 +71,6 @@ printf '{"cmd":"sim-create","name":"web","ip":["10.0.0.1","fd00::1"],"mac":"00:1
 printf '{"cmd":"sim-migrate","name":"web","pause_ms":5}' >"$work/fuzz-control/migrate"
 run_fuzzer fuzz-frame "$fuzz_runs" 140000
 run_fuzzer fuzz-control "${FUZZ_CONTROL_RUNS:-100000}" 4096
+
+step "kernel module: warning-free build and tests in QEMU (tests/kmod/run.sh)"
+tests/kmod/run.sh
