@@ -7,6 +7,7 @@
 
 #include "cokeeper-client.h"
 #include "genl.h"
+#include "peer.h"
 #include "linux/cokeeper.h"
 
 #define DUMP_RETRIES 16
@@ -47,28 +48,6 @@ const char *ck_client_error_message(const struct ck_client *c)
 	return c->g->errmsg;
 }
 
-static void to_peer(const struct ck_member *m, uint64_t tx_packets, uint64_t tx_bytes,
-		    struct ck_client_peer *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->domid = m->domid;
-	p->state = m->state;
-	p->n_nics = m->n_nics;
-	memcpy(p->uuid, m->uuid, sizeof(p->uuid));
-	memcpy(p->name, m->name, sizeof(p->name));
-	for (unsigned int i = 0; i < m->n_nics; i++) {
-		memcpy(p->nics[i].mac, m->nics[i].mac, 6);
-		p->nics[i].n_ipv4 = m->nics[i].n_ipv4;
-		p->nics[i].n_ipv6 = m->nics[i].n_ipv6;
-		for (unsigned int a = 0; a < m->nics[i].n_ipv4; a++)
-			p->nics[i].ipv4[a].s_addr = htonl(m->nics[i].ipv4[a]);
-		for (unsigned int a = 0; a < m->nics[i].n_ipv6; a++)
-			memcpy(&p->nics[i].ipv6[a], m->nics[i].ipv6[a], 16);
-	}
-	p->tx_packets = tx_packets;
-	p->tx_bytes = tx_bytes;
-}
-
 /* The COKEEPER_A_MEMBER of a reply, as a peer. */
 static int parse_reply_member(struct nl_msg *msg, struct ck_client_peer *peer)
 {
@@ -84,7 +63,7 @@ static int parse_reply_member(struct nl_msg *msg, struct ck_client_peer *peer)
 		r = ck_genl_parse_member(attr, &m, &pk, &by);
 		if (r < 0)
 			return r;
-		to_peer(&m, pk, by, peer);
+		ck_peer_from_member(&m, pk, by, peer);
 		return 1;
 	}
 	return 0;

@@ -37,9 +37,7 @@ struct control {
 	struct client *clients;
 };
 
-static struct json_object *error_reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static struct json_object *error_reply(const char *fmt, ...)
+struct json_object *control_reply_error(const char *fmt, ...)
 {
 	struct json_object *o = json_object_new_object();
 	char msg[256];
@@ -53,7 +51,7 @@ static struct json_object *error_reply(const char *fmt, ...)
 	return o;
 }
 
-static struct json_object *ok_reply(void)
+struct json_object *control_reply_ok(void)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -73,12 +71,12 @@ static void add_generation(struct json_object *o, const struct ck_membership *m)
 
 static struct json_object *members_reply(struct daemon *d)
 {
-	struct json_object *o = ok_reply(), *members;
+	struct json_object *o = control_reply_ok(), *members;
 
 	add_generation(o, d->membership);
 	if (ck_members_to_json(d->membership->members, &members) < 0) {
 		json_object_put(o);
-		return error_reply("out of memory");
+		return control_reply_error("out of memory");
 	}
 	json_object_object_add(o, "members", members);
 	return o;
@@ -86,7 +84,7 @@ static struct json_object *members_reply(struct daemon *d)
 
 static struct json_object *stats_reply(struct daemon *d)
 {
-	struct json_object *o = ok_reply(), *c = json_object_new_object(),
+	struct json_object *o = control_reply_ok(), *c = json_object_new_object(),
 			   *conv = json_object_new_object();
 	struct convergence_summary s;
 
@@ -126,20 +124,20 @@ struct json_object *control_handle(struct daemon *d, const char *untrusted_line,
 
 	*watch = false;
 	if (!tok)
-		return error_reply("out of memory");
+		return control_reply_error("out of memory");
 	req = json_tokener_parse_ex(tok, untrusted_line, (int)len);
 	if (!req || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len) {
 		json_tokener_free(tok);
 		json_object_put(req);
-		return error_reply("request is not one JSON object");
+		return control_reply_error("request is not one JSON object");
 	}
 	json_tokener_free(tok);
 	if (!json_object_is_type(req, json_type_object) ||
 	    !json_object_object_get_ex(req, "cmd", &cmd_obj) ||
 	    !json_object_is_type(cmd_obj, json_type_string)) {
 		json_object_put(req);
-		return error_reply("request needs a \"cmd\" string");
+		return control_reply_error("request needs a \"cmd\" string");
 	}
 	cmd = json_object_get_string(cmd_obj);
 
@@ -149,22 +147,22 @@ struct json_object *control_handle(struct daemon *d, const char *untrusted_line,
 		reply = members_reply(d);
 		*watch = true;
 	} else if (!strcmp(cmd, "guests")) {
-		reply = ok_reply();
+		reply = control_reply_ok();
 		add_generation(reply, d->membership);
 		json_object_object_add(reply, "guests", guests_to_json(d));
 	} else if (!strcmp(cmd, "stats")) {
 		reply = stats_reply(d);
 	} else if (!strcmp(cmd, "rescan")) {
 		daemon_request_scan(d);
-		reply = ok_reply();
+		reply = control_reply_ok();
 	} else if (d->source->ops->control) {
 		int r = d->source->ops->control(d->source, cmd, req, &reply);
 
 		if (r < 0 && !reply)
-			reply = error_reply("%s: %s", cmd, strerror(-r));
+			reply = control_reply_error("%s: %s", cmd, strerror(-r));
 	}
 	if (!reply)
-		reply = error_reply("unknown command '%.32s'", cmd);
+		reply = control_reply_error("unknown command '%.32s'", cmd);
 	json_object_put(req);
 	return reply;
 }
@@ -258,7 +256,7 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			cl->in_len -= len + 1;
 		}
 		if (r == 0 && cl->in_len == CONTROL_LINE_MAX) {
-			struct json_object *e = error_reply("request longer than %d bytes",
+			struct json_object *e = control_reply_error("request longer than %d bytes",
 							    CONTROL_LINE_MAX);
 
 			client_send(cl, e);

@@ -30,6 +30,10 @@ void control_free(struct control *c);
 void control_notify_delta(struct control *c, const struct ck_delta *delta);
 void control_notify_ack(struct control *c, uint16_t domid, uint64_t gen, uint32_t latency_usec);
 
+/* Replies for handlers (the sources' verbs too): {"ok":true} and {"ok":false,"error":…}. */
+struct json_object *control_reply_ok(void);
+struct json_object *control_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /*
  * Handles one request line (also used by the simulation's scenario files and the fuzzer):
  * returns the reply object.  *watch is set when the client asked to follow changes.

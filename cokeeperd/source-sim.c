@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "control.h"
 #include "daemon.h"
 #include "fakexen.h"
 #include "logging.h"
@@ -62,27 +63,10 @@ static const char *get_str(struct json_object *req, const char *key)
 		       json_object_get_string(v) : NULL;
 }
 
-static struct json_object *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static struct json_object *fail(const char *fmt, ...)
-{
-	struct json_object *o = json_object_new_object();
-	char msg[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_object_object_add(o, "ok", json_object_new_boolean(false));
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	return o;
-}
-
 static struct json_object *ok_domid(int domid)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = control_reply_ok();
 
-	json_object_object_add(o, "ok", json_object_new_boolean(true));
 	if (domid >= 0)
 		json_object_object_add(o, "domid", json_object_new_int(domid));
 	return o;
@@ -127,11 +111,11 @@ static struct json_object *sim_create(struct sim_source *src, struct json_object
 	int r;
 
 	if (!name || !ck_name_valid(name, strlen(name)) || strstr(name, "--"))
-		return fail("sim-create needs a \"name\" of 1..%d printable characters", CK_NAME_MAX);
+		return control_reply_error("sim-create needs a \"name\" of 1..%d printable characters", CK_NAME_MAX);
 	if (find_domain(src, req) >= 0)
-		return fail("a domain named '%s' exists", name);
+		return control_reply_error("a domain named '%s' exists", name);
 	if (mac && (ck_parse_mac(mac, parsed) < 0 || !ck_mac_valid(parsed)))
-		return fail("bad mac '%.20s'", mac);
+		return control_reply_error("bad mac '%.20s'", mac);
 	if (!mac) {
 		uint8_t m[CK_MAC_LEN] = { 0x00, 0x16, 0x3e, 0x5f, 0, 0 };
 
@@ -146,7 +130,7 @@ static struct json_object *sim_create(struct sim_source *src, struct json_object
 				   json_object_array_length(ip_arr) : SIZE_MAX;
 
 		if (n > CK_ADDRS_MAX)
-			return fail("\"ip\" must be an array of at most %d addresses", CK_ADDRS_MAX);
+			return control_reply_error("\"ip\" must be an array of at most %d addresses", CK_ADDRS_MAX);
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *a = json_object_array_get_idx(ip_arr, i);
 			const char *s = json_object_is_type(a, json_type_string) ?
@@ -155,20 +139,20 @@ static struct json_object *sim_create(struct sim_source *src, struct json_object
 			uint8_t v6[CK_IPV6_LEN];
 
 			if (ck_parse_ipv4(s, &v4) < 0 && ck_parse_ipv6(s, v6) < 0)
-				return fail("bad address '%.46s'", s);
+				return control_reply_error("bad address '%.46s'", s);
 			if (*ips)
 				strcat(ips, " ");
 			strncat(ips, s, 46);
 		}
 	}
 	if (getrandom(uuid, sizeof(uuid), 0) != sizeof(uuid))
-		return fail("no randomness for a uuid");
+		return control_reply_error("no randomness for a uuid");
 	uuid[6] = (uuid[6] & 0x0f) | 0x40;	/* a version 4 uuid, as xl makes */
 	uuid[8] = (uuid[8] & 0x3f) | 0x80;
 	nic = (struct fake_nic){ .mac = mac, .ip = *ips ? ips : NULL };
 	r = fakexen_create(src->fx, name, uuid, &nic, 1, false, &domid);
 	if (r < 0)
-		return fail("cannot create: %s", strerror(-r));
+		return control_reply_error("cannot create: %s", strerror(-r));
 	log_info("sim: created %s as domid %u", name, domid);
 	return ok_domid(domid);
 }
@@ -178,7 +162,7 @@ static struct json_object *sim_destroy(struct sim_source *src, struct json_objec
 	int domid = find_domain(src, req);
 
 	if (domid < 0)
-		return fail("no such domain");
+		return control_reply_error("no such domain");
 	fakexen_destroy(src->fx, domid);
 	log_info("sim: destroyed domid %d", domid);
 	return ok_domid(domid);
@@ -249,21 +233,21 @@ static struct json_object *sim_migrate(struct sim_source *src, struct json_objec
 	int r;
 
 	if (domid < 0)
-		return fail("no such domain");
+		return control_reply_error("no such domain");
 	for (mig = src->migrations; mig; mig = mig->next)
 		if (mig->from == domid)
-			return fail("domid %d is migrating already", domid);
+			return control_reply_error("domid %d is migrating already", domid);
 	if (json_object_object_get_ex(req, "pause_ms", &v)) {
 		pause_ms = json_object_get_int64(v);
 		if (pause_ms < 0 || pause_ms > 60000)
-			return fail("pause_ms must be 0..60000");
+			return control_reply_error("pause_ms must be 0..60000");
 	}
 	r = fakexen_domain(src->fx, domid, uuid, name);
 	if (r < 0)
-		return fail("cannot read domid %d", domid);
+		return control_reply_error("cannot read domid %d", domid);
 	mig = calloc(1, sizeof(*mig));
 	if (!mig)
-		return fail("out of memory");
+		return control_reply_error("out of memory");
 	mig->src = src;
 	mig->from = domid;
 
@@ -278,7 +262,7 @@ static struct json_object *sim_migrate(struct sim_source *src, struct json_objec
 				      now + pause_ms * 1000, 0, on_handover, mig);
 	if (r < 0) {
 		free(mig);
-		return fail("cannot migrate: %s", strerror(-r));
+		return control_reply_error("cannot migrate: %s", strerror(-r));
 	}
 	mig->next = src->migrations;
 	src->migrations = mig;

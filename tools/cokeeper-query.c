@@ -18,6 +18,7 @@
 
 #include "cokeeper-client.h"
 #include "member-json.h"
+#include "peer.h"
 
 static bool json_out;
 
@@ -25,25 +26,6 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: cokeeper-query [--json] members | lookup ADDR|MAC|DOMID | monitor | status\n"
 		   "Exit status of lookup: 0 co-resident, 1 not co-resident, 2 error.\n");
-}
-
-static void from_peer(const struct ck_client_peer *p, struct ck_member *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->domid = p->domid;
-	m->state = p->state;
-	m->n_nics = p->n_nics;
-	memcpy(m->uuid, p->uuid, CK_UUID_LEN);
-	memcpy(m->name, p->name, sizeof(m->name));
-	for (unsigned int i = 0; i < p->n_nics; i++) {
-		memcpy(m->nics[i].mac, p->nics[i].mac, CK_MAC_LEN);
-		m->nics[i].n_ipv4 = p->nics[i].n_ipv4;
-		m->nics[i].n_ipv6 = p->nics[i].n_ipv6;
-		for (unsigned int a = 0; a < p->nics[i].n_ipv4; a++)
-			m->nics[i].ipv4[a] = ntohl(p->nics[i].ipv4[a].s_addr);
-		for (unsigned int a = 0; a < p->nics[i].n_ipv6; a++)
-			memcpy(m->nics[i].ipv6[a], &p->nics[i].ipv6[a], CK_IPV6_LEN);
-	}
 }
 
 struct collect {
@@ -57,7 +39,7 @@ static int collect_peer(const struct ck_client_peer *p, void *userdata)
 	struct ck_member m;
 	char mac[18] = "-", addr[64] = "-";
 
-	from_peer(p, &m);
+	ck_peer_to_member(p, &m);
 	if (ck_memberset_put(c->set, &m) < 0)
 		c->bad++;
 	if (json_out)

@@ -16,6 +16,7 @@
 #include "chunk.h"
 #include "cokeeper-client.h"
 #include "member-json.h"
+#include "peer.h"
 #include "session.h"
 
 static int failures;
@@ -54,21 +55,10 @@ static int feed(struct ck_msg *msg, void *userdata)
 
 static int collect(const struct ck_client_peer *p, void *userdata)
 {
-	struct ck_memberset *set = userdata;
-	struct ck_member m = { .domid = p->domid, .state = p->state, .n_nics = p->n_nics };
+	struct ck_member m;
 
-	memcpy(m.uuid, p->uuid, CK_UUID_LEN);
-	memcpy(m.name, p->name, sizeof(m.name));
-	for (unsigned int i = 0; i < p->n_nics; i++) {
-		memcpy(m.nics[i].mac, p->nics[i].mac, CK_MAC_LEN);
-		m.nics[i].n_ipv4 = p->nics[i].n_ipv4;
-		m.nics[i].n_ipv6 = p->nics[i].n_ipv6;
-		for (unsigned int a = 0; a < p->nics[i].n_ipv4; a++)
-			m.nics[i].ipv4[a] = ntohl(p->nics[i].ipv4[a].s_addr);
-		for (unsigned int a = 0; a < p->nics[i].n_ipv6; a++)
-			memcpy(m.nics[i].ipv6[a], &p->nics[i].ipv6[a], CK_IPV6_LEN);
-	}
-	return ck_memberset_put(set, &m);
+	ck_peer_to_member(p, &m);
+	return ck_memberset_put(userdata, &m);
 }
 
 /* Does the kernel hold exactly what the daemon does? */
