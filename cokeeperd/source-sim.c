@@ -11,7 +11,6 @@
  *   sim-fire    {"token":"@releaseDomain"}     a spurious watch fire
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
