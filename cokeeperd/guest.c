@@ -31,6 +31,7 @@ struct guest {
 	enum guest_state state;
 	uint16_t domid;
 	uint64_t acked_epoch, acked_gen;
+	uint64_t measured_from;	/* convergence counts changes after this gen only */
 	uint64_t connected_usec;
 	uint32_t last_latency_usec;
 	bool needs_snapshot;	/* its queue overflowed: resync once it drains */
@@ -176,6 +177,11 @@ static int on_hello(struct guest *g, const struct ck_hello *hello)
 	}
 	g->domid = hello->domid;
 	g->state = GUEST_ACTIVE;
+	/*
+	 * A guest that (re)joins catches up on changes made before it was there; those acks
+	 * measure its boot, not propagation, so convergence starts from here.
+	 */
+	g->measured_from = m->gen;
 
 	r = ck_membership_delta_since(m, hello->epoch, hello->gen, &delta);
 	if (r == 0) {
@@ -197,6 +203,7 @@ static int on_ack(struct guest *g, const struct ck_ack *ack)
 {
 	struct ck_membership *m = g->d->membership;
 	uint32_t latency;
+	uint64_t from;
 
 	if (ack->epoch != m->epoch)
 		return 0;	/* an ack of a previous epoch's message, still in flight */
@@ -204,8 +211,9 @@ static int on_ack(struct guest *g, const struct ck_ack *ack)
 		return -EPROTO;
 	if (g->acked_epoch == m->epoch && ack->gen <= g->acked_gen)
 		return 0;
+	from = g->acked_epoch == m->epoch ? g->acked_gen : 0;
 	latency = convergence_ack(&g->d->convergence,
-				  g->acked_epoch == m->epoch ? g->acked_gen : 0, ack->gen,
+				  from > g->measured_from ? from : g->measured_from, ack->gen,
 				  ck_now_usec());
 	if (latency)
 		g->last_latency_usec = latency;

@@ -103,6 +103,16 @@ void agent_kick(struct agent *a)
 	try_connect(a);
 }
 
+void agent_domid_changed(struct agent *a, int domid)
+{
+	log_notice("our domid changed from %d to %d (live migration): reconnecting",
+		   a->cfg.domid, domid);
+	a->cfg.domid = domid;
+	session_set_domid(a->session, domid);
+	disconnect(a, -ENOTCONN);
+	agent_kick(a);
+}
+
 void agent_on_io(struct agent *a)
 {
 	uint8_t buf[65536];

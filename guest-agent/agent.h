@@ -69,3 +69,8 @@ int agent_run(struct agent *a);
 void agent_on_io(struct agent *a);
 /* For channels: the daemon's end may have appeared; try to connect now. */
 void agent_kick(struct agent *a);
+/*
+ * For channels: the guest is now domid (a live migration gave it a new one): the old channel
+ * is dead whatever it looks like, so drop it and connect afresh under the new identity.
+ */
+void agent_domid_changed(struct agent *a, int domid);

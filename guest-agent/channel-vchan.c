@@ -27,18 +27,41 @@ struct vchan_channel {
 	sd_event_source *io;
 };
 
+static int read_domid(struct xs_handle *xs)
+{
+	unsigned int len;
+	char *value = xs_read(xs, XBT_NULL, "domid", &len);
+	int domid = value ? atoi(value) : -1;
+
+	free(value);
+	return domid;
+}
+
+/*
+ * The watch fires when cokeeperd sets our channel up, and again after a live migration (the
+ * kernel re-registers watches in the new domain).  A migrated guest has a new domid and the
+ * old channel's grants and event channel are gone without its ring ever saying so, which is
+ * why the domid is checked on every fire.
+ */
 static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct vchan_channel *v = userdata;
-	char **ev;
+	struct agent *a = v->base.agent;
 	bool fired = false;
+	char **ev;
+	int domid;
 
 	while ((ev = xs_check_watch(v->xs))) {
 		free(ev);
 		fired = true;
 	}
-	if (fired)
-		agent_kick(v->base.agent);
+	if (!fired)
+		return 0;
+	domid = read_domid(v->xs);
+	if (domid > 0 && domid != a->cfg.domid)
+		agent_domid_changed(a, domid);
+	else
+		agent_kick(a);
 	return 0;
 }
 
@@ -123,8 +146,6 @@ static void vchan_free(struct channel *c)
 static int vchan_new(struct channel **ret, struct agent *a)
 {
 	struct vchan_channel *v = calloc(1, sizeof(*v));
-	unsigned int len;
-	char *domid;
 	int r;
 
 	if (!v)
@@ -138,13 +159,11 @@ static int vchan_new(struct channel **ret, struct agent *a)
 					    "xen-evtchn and xen-gntdev loaded?)");
 		goto err;
 	}
-	domid = xs_read(v->xs, XBT_NULL, "domid", &len);
-	if (!domid) {
-		r = log_error_errno(-errno, "cannot read our own domid from xenstore");
+	a->cfg.domid = read_domid(v->xs);
+	if (a->cfg.domid <= 0) {
+		r = log_error_errno(-EIO, "cannot read our own domid from xenstore");
 		goto err;
 	}
-	a->cfg.domid = atoi(domid);
-	free(domid);
 	/* Relative paths are under our /local/domain/<domid>; the daemon writes this node. */
 	if (!xs_watch(v->xs, VCHAN_PATH, "vchan")) {
 		r = log_error_errno(-errno, "cannot watch %s", VCHAN_PATH);

@@ -222,6 +222,11 @@ int session_receive(struct session *s, const void *untrusted, size_t len)
 	return r;
 }
 
+void session_set_domid(struct session *s, uint16_t domid)
+{
+	s->domid = domid;
+}
+
 const struct ck_membership *session_replica(const struct session *s)
 {
 	return s->replica;

@@ -32,6 +32,9 @@ int session_start(struct session *s);
  */
 int session_receive(struct session *s, const void *untrusted, size_t len);
 
+/* The guest's domid changed (live migration): later Hellos carry the new one. */
+void session_set_domid(struct session *s, uint16_t domid);
+
 const struct ck_membership *session_replica(const struct session *s);
 /* True once a snapshot has been applied: the table is the host's. */
 bool session_synced(const struct session *s);
