@@ -8,8 +8,8 @@
  *   ck-latency --observers 3,4,5 --absent 10.99.0.9 -- xl destroy probe
  *
  * Each observer guest publishes its kernel table's view in its own xenstore key
- * data/ck-report (written by the lab's reporter on every kernel notification; the line
- * holds the table's IPv4 addresses).  The origin is the moment the change became visible
+ * data/ck-report (tests/guest/ck-reporter rewrites it on every kernel notification, as the
+ * canonical members JSON, which holds the table's addresses).  The origin is the moment the change became visible
  * to any dom0 reader:
  *   --present: the first write of a vif backend "ip" key holding the address;
  *   --absent:  the first @releaseDomain after the command starts.
@@ -50,8 +50,9 @@ static bool report_has(const char *report)
 	size_t n = strlen(address);
 
 	for (const char *p = report; (p = strstr(p, address)); p += n) {
-		bool start = p == report || p[-1] == ',' || p[-1] == ' ';
-		bool end = p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\n';
+		/* Reports are JSON ("10.99.0.9"), vif ip keys space-separated. */
+		bool start = p == report || p[-1] == '"' || p[-1] == ' ';
+		bool end = p[n] == '\0' || p[n] == '"' || p[n] == ' ' || p[n] == '\n';
 
 		if (start && end)
 			return true;
