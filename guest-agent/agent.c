@@ -90,7 +90,10 @@ static void disconnect(struct agent *a, int r)
 	if (!a->connected)
 		return;
 	log_notice("connection to cokeeperd lost (%s); reconnecting", strerror(-r));
-	a->channel->ops->close(a->channel);
+	if (r == -EHOSTDOWN && a->channel->ops->abandon)
+		a->channel->ops->abandon(a->channel);
+	else
+		a->channel->ops->close(a->channel);
 	a->connected = false;
 	a->out_len = 0;
 	a->backoff_usec = BACKOFF_MIN_USEC;
@@ -109,7 +112,7 @@ void agent_domid_changed(struct agent *a, int domid)
 		   a->cfg.domid, domid);
 	a->cfg.domid = domid;
 	session_set_domid(a->session, domid);
-	disconnect(a, -ENOTCONN);
+	disconnect(a, -EHOSTDOWN);	/* the old peer is gone for good: abandon, do not close */
 	agent_kick(a);
 }
 

@@ -28,6 +28,11 @@ struct channel_ops {
 	ssize_t (*write)(struct channel *c, const void *buf, size_t len);
 	void (*want_write)(struct channel *c, bool on);
 	void (*close)(struct channel *c);
+	/*
+	 * Optional: forget a connection without closing it, for one a live migration killed
+	 * (channel-vchan.c says why); without it, close.
+	 */
+	void (*abandon)(struct channel *c);
 	void (*free)(struct channel *c);
 };
 

@@ -23,6 +23,8 @@ struct vchan_channel {
 	struct xs_handle *xs;
 	xentoollog_logger *logger;
 	struct libxenvchan *ctrl;
+	struct libxenvchan **abandoned;	/* channels a migration killed: see vchan_abandon() */
+	size_t n_abandoned;
 	sd_event_source *xs_io;
 	sd_event_source *io;
 };
@@ -131,6 +133,26 @@ static void vchan_close(struct channel *c)
 	v->ctrl = NULL;
 }
 
+/*
+ * After a live migration the old channel's event channel no longer exists, and Linux 6.1's
+ * evtchn driver hits BUG_ON(irq < 0) (drivers/xen/evtchn.c) when such a port is unbound,
+ * killing the agent.  So a migrated guest's old channel is never closed: its handle is kept
+ * (a few pages and one fd per migration) for the life of the process.
+ */
+static void vchan_abandon(struct channel *c)
+{
+	struct vchan_channel *v = (struct vchan_channel *)c;
+	struct libxenvchan **grown;
+
+	v->io = sd_event_source_disable_unref(v->io);
+	grown = realloc(v->abandoned, (v->n_abandoned + 1) * sizeof(*grown));
+	if (grown) {
+		v->abandoned = grown;
+		v->abandoned[v->n_abandoned++] = v->ctrl;
+	}
+	v->ctrl = NULL;
+}
+
 static void vchan_free(struct channel *c)
 {
 	struct vchan_channel *v = (struct vchan_channel *)c;
@@ -188,5 +210,6 @@ const struct channel_ops channel_vchan_ops = {
 	.write = vchan_write,
 	.want_write = vchan_want_write,
 	.close = vchan_close,
+	.abandon = vchan_abandon,
 	.free = vchan_free,
 };
