@@ -13,10 +13,14 @@
 #      ACCEL=auto|tcg|kvm (auto: KVM only if /dev/kvm opens and a probe boot of Xen on KVM
 #        reaches dom0 with HAP; cached per host kernel and QEMU version)
 #      CPU=max,-avx,-avx2,-fma,-f16c,-xsave (TCG)   SMP=1   MEM=3072
-#      TIMEOUT=1800 (whole run, s)   SILENCE=600 (no serial output for that long = hung)
+#      TIMEOUT=1800 (whole run, s)   SILENCE=300 (no serial output for that long = hung:
+#        Xen is then asked for its debug keys on the serial line, and QEMU stopped 15 s later)
 #      VERBOSE=1 (whole console on stdout)   MODE=test|shell (shell: dom0 shell on stdio)
 #      XEN_EXTRA, DOM0_EXTRA (appended to the Xen / dom0 command lines)   PIDFILE
 set -euo pipefail
+# All in one block, which bash parses before running it: editing this file during a
+# run (they take minutes) then cannot change what the running copy does.
+{
 
 OUT=${OUT:-/var/tmp/cokeeper-lab}
 LOG=${LOG:-$OUT/serial.log}
@@ -28,7 +32,7 @@ CPU=${CPU:-max,-avx,-avx2,-fma,-f16c,-xsave}
 SMP=${SMP:-1}    # on this 2-core host -smp 2 is slower: vCPU threads fight the I/O thread
 MEM=${MEM:-3072}
 TIMEOUT=${TIMEOUT:-1800}
-SILENCE=${SILENCE:-600}
+SILENCE=${SILENCE:-300}
 VERBOSE=${VERBOSE:-0}
 MODE=${MODE:-test}
 PIDFILE=${PIDFILE:-$OUT/qemu.pid}
@@ -107,7 +111,8 @@ echo "+ ${QEMU[*]}" >&4
 echo "boot: accel ${accel_line}, log $LOG"
 
 FIFO=$(mktemp -u "$OUT/.serial.XXXXXX")
-mkfifo "$FIFO"
+IN=$FIFO.in
+mkfifo "$FIFO" "$IN"
 QPID=
 stop_qemu() {
 	[ -n "$QPID" ] || return 0
@@ -119,13 +124,14 @@ stop_qemu() {
 	wait "$QPID" 2>/dev/null || true
 	QPID=
 }
-trap 'stop_qemu; rm -f "$FIFO" "$PIDFILE"' EXIT
+trap 'stop_qemu; rm -f "$FIFO" "$IN" "$PIDFILE"' EXIT
 trap 'exit 130' INT TERM
 
 start=$(now_us)
-"${QEMU[@]}" </dev/null >"$FIFO" 2>&1 &
+# The serial line's input is a fifo kept open here: silent, unless a hang needs Xen's keys.
+"${QEMU[@]}" <>"$IN" >"$FIFO" 2>&1 &
 QPID=$!
-exec 3<"$FIFO"
+exec 3<"$FIFO" 5>"$IN"
 
 show_re='LAB (STEP|PASS|FAIL|SKIP|NOTE|dom0)|SCENARIO (PASS|FAIL)|^  \| |Xen version [0-9]|Linux version [0-9]'
 fatal_re='Hardware Dom0 crashed|Domain 0 crashed|Panic on CPU|Kernel panic - not syncing|LAB dom0 FATAL'
@@ -153,6 +159,7 @@ emit() {
 }
 
 partial=
+eof=0
 while :; do
 	line=
 	if IFS= read -r -t 1 -u 3 line; then
@@ -166,24 +173,44 @@ while :; do
 			[ -n "$line" ] && last_out=$(now_us)
 		else
 			[ -n "$partial$line" ] && emit "$partial$line"
-			break             # EOF: QEMU exited
+			eof=1             # QEMU closed the serial: it is exiting
+			break
 		fi
 	fi
 	t=$(now_us)
 	if [ "$kill_at" != 0 ] && [ "$t" -ge "$kill_at" ]; then break; fi
 	if [ "$t" -ge "$deadline" ]; then verdict="timeout after ${TIMEOUT}s"; break; fi
-	if [ $((t - last_out)) -ge $((SILENCE * 1000000)) ]; then verdict="no serial output for ${SILENCE}s"; break; fi
+	if [ "$kill_at" = 0 ] && [ $((t - last_out)) -ge $((SILENCE * 1000000)) ]; then
+		# A hung dom0 prints nothing more; Xen still answers its debug keys (CTRL-a three
+		# times moves the serial input to Xen): q domains and vCPUs, r run queues, 0 dom0's
+		# registers.  Their output lands in the log before QEMU is stopped.
+		verdict="no serial output for ${SILENCE}s"
+		emit "+ boot: $verdict; asking Xen for debug keys q r 0"
+		printf '\001\001\001' >&5
+		sleep 0.5
+		printf 'qr0' >&5
+		kill_at=$((t + 15000000))
+	fi
 done
 exec 3<&-
 
-qrc=0
-if kill -0 "$QPID" 2>/dev/null; then
-	stop_qemu
-	qrc=killed
-else
-	wait "$QPID" || qrc=$?
-	QPID=
+# proc_state PID: R, S, Z (exited, not yet reaped: kill -0 still succeeds) or gone.
+proc_state() { local st; read -r _ _ st _ 2>/dev/null <"/proc/$1/stat" && echo "$st" || echo gone; }
+if [ "$eof" = 1 ]; then
+	for _ in $(seq 1 20); do
+		case $(proc_state "$QPID") in Z|gone) break ;; esac
+		sleep 0.5
+	done
 fi
+qrc=0
+case $(proc_state "$QPID") in
+Z|gone)
+	wait "$QPID" || qrc=$?
+	QPID= ;;
+*)
+	stop_qemu
+	qrc=killed ;;
+esac
 wall=$(( ($(now_us) - start) / 100000 ))
 
 # Guest consoles and dom0-side logs that the scenario dumped at its end.
@@ -208,3 +235,5 @@ msg="boot: qemu rc=$qrc after $((wall / 10)).$((wall % 10))s wall, result $resul
 echo "$msg" >&4
 echo "$msg"
 exit $rc
+}
+exit

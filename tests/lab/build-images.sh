@@ -170,7 +170,7 @@ for f in "${dom0_host_bins[@]}"; do [ -x "$f" ] || die "$f missing (scripts/inst
 base_key() {
 	local f
 	echo "kver $KVER"
-	sha256sum "$0" "$HERE/src/lab-ms.c"
+	cat "$0" "$HERE/src/lab-ms.c" | sha256sum    # content only: not the path it was run by
 	dpkg-query -W -f '${Package}=${Version}\n' "xen-hypervisor-$XENV-amd64" "xen-utils-$XENV" \
 		xenstore-utils "linux-image-$KVER" busybox-static bash iproute2 libc6 libgcc-s1 jq 2>/dev/null || true
 	# Libraries come from many more packages than listed; their size and mtime catch an upgrade.

@@ -16,8 +16,12 @@
 #      LAB_BUILD_DIR=build            LAB_BUILD=0 (use the binaries as they are)
 #      LAB_DEPS=0 (skip scripts/install-deps.sh)   LAB_KMOD=path/to/cokeeper.ko
 #      LAB_REQUIRE_COKEEPER=1 (a missing binary or module, or a failed module build, fails)
+#      LAB_COKEEPER=0 (Xen only: leave the project's binaries and module out of the images)
 #      and boot.sh's: ACCEL, CPU, SMP, MEM, TIMEOUT, SILENCE, VERBOSE
 set -euo pipefail
+# All in one block, which bash parses before running it: editing this file during a
+# run (they take minutes) then cannot change what the running copy does.
+{
 
 LAB=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$LAB/../.." && pwd)
@@ -100,11 +104,16 @@ find_built() {
 t=$(now_us)
 ko=${LAB_KMOD:-}
 kmod_status=absent
-if [ -n "$ko" ]; then
+if [ "${LAB_COKEEPER:-1}" = 0 ]; then
+	kmod_status="skipped (LAB_COKEEPER=0)"
+	ko=
+elif [ -n "$ko" ]; then
 	kmod_status="given"
 elif [ -x "$REPO/scripts/build-kmod.sh" ] || [ -f "$REPO/scripts/build-kmod.sh" ]; then
-	if (cd "$REPO" && bash scripts/build-kmod.sh) >"$RUN/kmod.log" 2>&1; then
-		ko=$(find "$REPO" -name cokeeper.ko ! -path '*/.git/*' -printf '%T@ %p\n' 2>/dev/null |
+	# It prints the module's path on stdout; older or newer versions may not, so look too.
+	if (cd "$REPO" && bash scripts/build-kmod.sh ${KVER:+"$KVER"}) >"$RUN/kmod.out" 2>"$RUN/kmod.log"; then
+		ko=$(tail -n1 "$RUN/kmod.out")
+		[ -f "$ko" ] || ko=$(find "$REPO" -name cokeeper.ko ! -path '*/.git/*' -printf '%T@ %p\n' 2>/dev/null |
 			sort -n | tail -n1 | cut -d' ' -f2-)
 		kmod_status=built
 		[ -n "$ko" ] || kmod_status="built, but no cokeeper.ko found"
@@ -124,6 +133,8 @@ if [ -n "$ko" ]; then
 fi
 if [ -n "$ko" ]; then
 	phase_done kmod "$t" ok "$ko"
+elif [ "${LAB_COKEEPER:-1}" = 0 ]; then
+	phase_done kmod "$t" skipped "LAB_COKEEPER=0"
 elif [ "$require" = 1 ]; then
 	die "kernel module: $kmod_status"
 else
@@ -134,12 +145,14 @@ fi
 t=$(now_us)
 args=(--scenario "$SCENARIO")
 missing=()
+# find_project NAME: find_built, unless LAB_COKEEPER=0 asks for a Xen-only run.
+find_project() { [ "${LAB_COKEEPER:-1}" = 0 ] || find_built "$1"; }
 for b in cokeeperd cokeeperctl; do
-	p=$(find_built "$b")
+	p=$(find_project "$b")
 	if [ -n "$p" ]; then args+=(--dom0-bin "$p"); else missing+=("$b"); fi
 done
 for b in cokeeper-agent cokeeper-query; do
-	p=$(find_built "$b")
+	p=$(find_project "$b")
 	if [ -n "$p" ]; then args+=(--domu-bin "$p"); else missing+=("$b"); fi
 done
 if [ -n "$ko" ]; then args+=(--domu-file "$ko:/lib/modules/cokeeper.ko"); else missing+=(cokeeper.ko); fi
@@ -158,11 +171,15 @@ fi
 # ---- 5. boot and scenario -----------------------------------------------------------------
 t=$(now_us)
 say "boot: Xen + dom0 in QEMU, scenario $(basename "$SCENARIO") (a few minutes under TCG)"
-set +e
-LOG=$RUN/serial.log CONSOLE_DIR=$RUN PIDFILE=$RUN/qemu.pid "$LAB/boot.sh" 2>&1 |
-	while IFS= read -r l; do printf 'lab:   %s\n' "$l"; done
-rc=${PIPESTATUS[0]}
-set -e
+# In the background, with a wait: bash runs a trap (SIGTERM from a CI timeout) only once
+# the foreground command ends, which here would be minutes later.
+{
+	brc=0
+	LOG=$RUN/serial.log CONSOLE_DIR=$RUN PIDFILE=$RUN/qemu.pid "$LAB/boot.sh" 2>&1 || brc=$?
+	echo "$brc" >"$RUN/boot.rc"
+} | while IFS= read -r l; do printf 'lab:   %s\n' "$l"; done &
+wait $!
+rc=$(cat "$RUN/boot.rc" 2>/dev/null || echo 1)
 if [ "$rc" = 0 ]; then
 	phase_done boot "$t" ok "SCENARIO PASS"
 else
@@ -179,6 +196,9 @@ if [ "$rc" = 0 ]; then
 fi
 first=$(sed -n 's/^\[ *[0-9.]*\] //; /^LAB FAIL /{p;q}' "$RUN/serial.log")
 fatal=$(grep -m1 -E 'LAB dom0 FATAL|Domain 0 crashed|Panic on CPU|Kernel panic' "$RUN/serial.log" || true)
-say "RESULT FAIL: ${first:-${fatal:-no SCENARIO verdict (see serial.log)}}"
+first=${first:-${fatal:-no SCENARIO verdict (see serial.log)}}
+say "RESULT FAIL: ${first:0:300}"
 say "logs: $RUN/ (serial.log, guest consoles guest-*.log, build logs)"
 exit 1
+}
+exit

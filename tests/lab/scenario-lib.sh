@@ -13,11 +13,13 @@
 #
 # Guests: domu_create, domu_destroy, domu_migrate, domid_of, domu_uuid, wait_until,
 # report_of (the guest's data/ck-report), ck_poke, guest_key, vif_backend_key, console_of.
-# CoKeeper hooks: ck_daemon_start, ck_daemon_stop, check_membership (see the end).
+# CoKeeper hooks: ck_daemon_start, ck_daemon_stop, check_membership, ck_stats (see the end).
 
 LAB_DIR=${LAB_DIR:-/tmp/lab}
 LAB_CONSOLES=/var/log/xen/console
-LAB_POLL=${LAB_POLL:-0.1}
+LAB_POLL=${LAB_POLL:-0.1}          # wait_until's period for its first LAB_POLL_FAST_S seconds
+LAB_POLL_FAST_S=${LAB_POLL_FAST_S:-3}
+LAB_POLL_SLOW=${LAB_POLL_SLOW:-0.5} # and after that
 LAB_DOMU_MEM=${LAB_DOMU_MEM:-128}
 LAB_BRIDGE=${LAB_BRIDGE:-xenbr0}
 LAB_MS=/usr/lib/cokeeper-lab/lab-ms
@@ -40,11 +42,19 @@ now_ms() {
 	fi
 }
 fmt_ms() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+# uptime_cs: LAB_CS = centiseconds of uptime, from builtins only: loops that poll should
+# not even fork (a $(...) does), as a fork in a PV dom0 under TCG takes milliseconds.
+uptime_cs() {
+	read -r _u _ </proc/uptime
+	LAB_CS=${_u%.*}${_u#*.}
+}
 LAB_T0=$(now_ms)
 
 step() {
 	LAB_STEP=$1
 	LAB_STEP_FAILED=0
+	LAB_STEP_N=$((${LAB_STEP_N:-0} + 1))
+	echo "$LAB_STEP_N $LAB_STEP" >"$LAB_DIR/.step"
 	echo "LAB STEP $LAB_STEP"
 	LAB_STEP_T0=$(now_ms)
 }
@@ -85,14 +95,21 @@ check() {
 	"$@" >/dev/null 2>&1 || fail "$why"
 }
 
-# wait_until TIMEOUT_S CMD...: polls CMD every LAB_POLL seconds until it succeeds (0) or
-# TIMEOUT_S seconds pass (1).  CMD may be a shell function.
+# wait_until TIMEOUT_S CMD...: polls CMD until it succeeds (0) or TIMEOUT_S seconds pass
+# (1); CMD may be a shell function.  Every exec in dom0 (xenstore-read is one) takes the
+# vCPU from the guests being waited for, and dom0 has the larger scheduler weight, so the
+# poll is every LAB_POLL (100 ms) for the first LAB_POLL_FAST_S seconds, where a short
+# wait's timing matters, then every LAB_POLL_SLOW.
 wait_until() {
-	local deadline=$(($(now_ms) + $1 * 1000))
+	local deadline fast
+	uptime_cs
+	deadline=$((LAB_CS + $1 * 100))
+	fast=$((LAB_CS + LAB_POLL_FAST_S * 100))
 	shift
 	while ! "$@" >/dev/null 2>&1; do
-		[ "$(now_ms)" -lt "$deadline" ] || return 1
-		sleep "$LAB_POLL"
+		uptime_cs
+		[ "$LAB_CS" -lt "$deadline" ] || return 1
+		if [ "$LAB_CS" -lt "$fast" ]; then sleep "$LAB_POLL"; else sleep "$LAB_POLL_SLOW"; fi
 	done
 }
 
@@ -120,9 +137,39 @@ lab_dump_consoles() {
 	done
 }
 
+# The watchdog: a step that hangs (an xl that never returns) would otherwise end in boot.sh's
+# silence timeout, with the guest consoles still in dom0.  It shows what runs once a minute
+# while one step lasts, and after LAB_TIMEOUT seconds fails the scenario, dumps the
+# consoles and kills the scenario's shell, so that dom0-init powers off.
+LAB_TIMEOUT=${LAB_TIMEOUT:-1200}
+lab_watchdog() {
+	local main=$1 last= cur= secs=0 total=0
+	while sleep 30; do
+		total=$((total + 30))
+		read -r cur <"$LAB_DIR/.step" 2>/dev/null
+		if [ "$cur" = "$last" ]; then secs=$((secs + 30)); else secs=0; last=$cur; fi
+		if [ "$total" -ge "$LAB_TIMEOUT" ]; then
+			echo "LAB FAIL ${cur#* }: the scenario did not end within ${LAB_TIMEOUT}s"
+			lab_dump_state 2>&1 | sed 's/^/  | /'
+			ps -o pid,stat,args 2>/dev/null | sed 's/^/  | /'
+			lab_dump_consoles
+			echo "SCENARIO FAIL: ${cur#* } (timeout)"
+			kill -9 "$main"
+			exit 0
+		fi
+		if [ "$secs" -ge 60 ] && [ $((secs % 60)) = 0 ]; then
+			echo "LAB NOTE step ${cur#* } still running after ${secs}s; dom0 processes:"
+			ps -o pid,stat,args 2>/dev/null | grep -v -e ' \[' -e 'ps -o' -e 'sleep 30' | tail -n 12 | sed 's/^/  | /'
+		fi
+	done
+}
+lab_watchdog $$ </dev/null &
+LAB_WATCHDOG=$!
+
 # scenario_end: the verdict, and the scenario's exit status.
 scenario_end() {
 	local total
+	kill "$LAB_WATCHDOG" 2>/dev/null
 	total=$(fmt_ms $(($(now_ms) - LAB_T0)))
 	lab_dump_consoles
 	if [ "$LAB_FAILED" = 0 ]; then
@@ -135,7 +182,19 @@ scenario_end() {
 
 # ---- guests ---------------------------------------------------------------------------
 
-domid_of() { xl domid "$1" 2>/dev/null; }
+# domid_of NAME: one xenstore-read when the last answer still holds (xl starts libxl, which
+# takes seconds when the guests keep the vCPU busy), else xl domid.
+domid_of() {
+	local d=
+	[ -f "$LAB_DIR/$1.domid" ] && read -r d <"$LAB_DIR/$1.domid"
+	if [ -n "$d" ] && [ "$(xenstore-read "/local/domain/$d/name" 2>/dev/null)" = "$1" ]; then
+		echo "$d"
+		return 0
+	fi
+	d=$(xl domid "$1" 2>/dev/null) || return 1
+	echo "$d" >"$LAB_DIR/$1.domid"
+	echo "$d"
+}
 # UUID column of xl list -v (Name ID Mem VCPUs State Time UUID ...)
 domu_uuid() { xl list -v "$1" 2>/dev/null | awk 'NR == 2 { print $7 }'; }
 domain_gone() { ! xl domid "$1" >/dev/null 2>&1 && ! xenstore-exists "/local/domain/$2" 2>/dev/null; }
@@ -197,12 +256,12 @@ domu_create() {
 	[ "$_type" = pvh ] && echo 'tsc_mode = "native"' >>"$_cfg"
 	echo "$_type" >"$LAB_DIR/$_name.type"
 	_t=$(now_ms)
-	if ! timeout 180 xl create -q "$_cfg" >"$LAB_DIR/xl-create-$_name.log" 2>&1; then
+	if ! timeout -k 10 180 xl create -q "$_cfg" >"$LAB_DIR/xl-create-$_name.log" 2>&1; then
 		note "xl create $_name failed, retrying once: $(tail -n 3 "$LAB_DIR/xl-create-$_name.log" | tr '\n' ' ')"
 		# A half-made domain would make the retry fail on the name.
-		xl domid "$_name" >/dev/null 2>&1 && timeout 90 xl destroy "$_name" >/dev/null 2>&1
+		xl domid "$_name" >/dev/null 2>&1 && timeout -k 10 90 xl destroy "$_name" >/dev/null 2>&1
 		sleep 1
-		timeout 180 xl create -q "$_cfg" >>"$LAB_DIR/xl-create-$_name.log" 2>&1 || {
+		timeout -k 10 180 xl create -q "$_cfg" >>"$LAB_DIR/xl-create-$_name.log" 2>&1 || {
 			echo "xl create $_name failed twice: $(tail -n 3 "$LAB_DIR/xl-create-$_name.log" | tr '\n' ' ')"
 			return 1
 		}
@@ -214,10 +273,10 @@ domu_create() {
 domu_destroy() {
 	local _name=$1 _d
 	_d=$(domid_of "$_name") || { echo "domu_destroy: no domain $_name"; return 1; }
-	if ! timeout 90 xl destroy "$_name" >"$LAB_DIR/xl-destroy-$_name.log" 2>&1; then
+	if ! timeout -k 10 90 xl destroy "$_name" >"$LAB_DIR/xl-destroy-$_name.log" 2>&1; then
 		sleep 1
 		if xl domid "$_name" >/dev/null 2>&1; then
-			timeout 90 xl destroy "$_name" >>"$LAB_DIR/xl-destroy-$_name.log" 2>&1
+			timeout -k 10 90 xl destroy "$_name" >>"$LAB_DIR/xl-destroy-$_name.log" 2>&1
 		fi
 	fi
 	wait_until 60 domain_gone "$_name" "$_d"
@@ -234,7 +293,7 @@ domu_migrate() {
 	LAB_MIGRATE_OLD=$(domid_of "$_name") || { echo "domu_migrate: no domain $_name"; return 1; }
 	_t=$(now_ms)
 	# -s "": xl runs the "host" argument with sh -c as its transport, so no ssh is needed.
-	timeout 400 xl migrate -s "" "$_name" "xl migrate-receive" >"$LAB_DIR/xl-migrate-$_name.log" 2>&1
+	timeout -k 10 400 xl migrate -s "" "$_name" "xl migrate-receive" >"$LAB_DIR/xl-migrate-$_name.log" 2>&1
 	_rc=$?
 	LAB_MIGRATE_NEW=$(domid_of "$_name")
 	note "xl migrate $_name rc=$_rc domid $LAB_MIGRATE_OLD -> ${LAB_MIGRATE_NEW:-none} in $(fmt_ms $(($(now_ms) - _t)))s"
@@ -280,25 +339,90 @@ ck_daemon_stop() {
 }
 ck_daemon_dead() { ! kill -0 "$CK_DAEMON_PID" 2>/dev/null; }
 
-# check_membership NAME...: the NAMEd guests (and no others) are the current members, as
-# dom0's daemon and every guest's agent see them.  Call it after each membership change.
+ck_ctl() { timeout -k 5 20 "$CK_CTL" --json "$@"; }
+
+# ck_dom0_is NAMES: cokeeperd's members (domid 0 aside) are exactly NAMES (sorted, one
+# space after each); leaves its answer in $LAB_DIR/members.json.
+ck_dom0_is() {
+	ck_ctl members >"$LAB_DIR/members.json" 2>"$LAB_DIR/members.err" || return 1
+	CK_MEMBERS=$(cat "$LAB_DIR/members.json")
+	[ "$(ck_dom0_names)" = "$1" ]
+}
+ck_dom0_names() {
+	jq -r '[.[] | select(.domid != 0) | .name] | sort | map(. + " ") | add // ""' "$LAB_DIR/members.json" 2>/dev/null
+}
+# ck_member_ok NAME: dom0's entry for NAME has the domid xl gives and the vif's MAC and IP.
+ck_member_ok() {
+	jq -e --arg n "$1" --argjson d "$(domid_of "$1")" --arg mac "$(vif_backend_key "$1" mac)" \
+		--arg ip "$(vif_backend_key "$1" ip)" \
+		'any(.[]; .name == $n and .domid == $d and any(.nics[]; .mac == $mac and any(.ipv4[]; . == $ip)))' \
+		"$LAB_DIR/members.json" >/dev/null
+}
+# ck_view_is NAME: the guest's view (cokeeper-query --json members via the reporter) is
+# dom0's, byte for byte: both print lib/member-json.h's canonical form.  Re-pokes the guest
+# every 3 s, since its reporter slows down after 5 s without a change.
+ck_view_is() {
+	uptime_cs
+	if [ $((LAB_CS - ${CK_POKED:-0})) -ge 300 ]; then
+		ck_poke "$1"
+		CK_POKED=$LAB_CS
+	fi
+	CK_VIEW=$(report_of "$1")
+	[ "$CK_VIEW" = "$CK_MEMBERS" ] && return 0
+	# The first disagreement of each check, kept for the run directory (lab_dump_consoles).
+	if [ ! -f "$LAB_DIR/mismatch-$LAB_STEP-$1-guest.log" ]; then
+		echo "$CK_VIEW" >"$LAB_DIR/mismatch-$LAB_STEP-$1-guest.log"
+		echo "$CK_MEMBERS" >"$LAB_DIR/mismatch-$LAB_STEP-$1-dom0.log"
+	fi
+	return 1
+}
+# ck_brief: a members array as "domid:name ..." for messages.
+ck_brief() { jq -r '[.[] | "\(.domid):\(.name)"] | join(" ")' 2>/dev/null; }
+
+# check_membership NAME...: the NAMEd guests, and no others, are the host's members as
+# cokeeperd sees them (with each one's domid, MAC and IP), and every guest's agent and
+# kernel table agree with it.  Call it after each membership change.  The times printed
+# run from the call, so they bound the convergence from above; cokeeperd's own numbers
+# are in ck_stats.
 check_membership() {
+	local t0 want n ok=0
 	if [ ! -x "$CK_CTL" ]; then
 		skip "check_membership $*: no cokeeperctl in the image"
 		return 0
 	fi
-	if ! timeout 10 "$CK_CTL" members --json >"$LAB_DIR/members.json" 2>"$LAB_DIR/members.err"; then
-		fail "cokeeperctl members --json: $(head -c 300 "$LAB_DIR/members.err")"
+	t0=$(now_ms)
+	want=$(for n in "$@"; do echo "$n"; done | sort | tr '\n' ' ')
+	if ! wait_until 60 ck_dom0_is "$want"; then
+		fail "cokeeperd members are {$(ck_dom0_names)}, want {$want} $(head -c 200 "$LAB_DIR/members.err")"
 		return 1
 	fi
-	timeout 10 "$CK_CTL" stats --json >"$LAB_DIR/stats.json" 2>&1 || true
-	# HOOK: the CoKeeper assertions go here, once the JSON schema is fixed.  jq is in dom0.
-	#  1. dom0: $LAB_DIR/members.json lists exactly domid_of(NAME) for each NAME, with the
-	#     MAC/IP of vif_backend_key NAME mac|ip.
-	#  2. guests: for each NAME, wait_until a few seconds for report_of NAME (its
-	#     `cokeeper-query members --json`) to list the same set; time it with now_ms to
-	#     report the convergence latency as a LAB NOTE.
-	#  3. cokeeper-query lookup <ip>: exit 0 for a member's IP, 1 for 10.99.0.254.
-	note "check_membership $*: daemon answered ($(wc -c <"$LAB_DIR/members.json") bytes);" \
-		"assertions not written yet"
+	note "cokeeperd has {$want} at +$(fmt_ms $(($(now_ms) - t0)))s"
+	CK_POKED=0
+	for n in "$@"; do
+		# HOOK: guests without cokeeper-query report the fixed line of rootfs/ck-report
+		case $(report_of "$n") in no-cokeeper-query*)
+			skip "$n has no cokeeper-query"
+			continue ;;
+		esac
+		if wait_until 60 ck_view_is "$n"; then
+			note "$n agrees at +$(fmt_ms $(($(now_ms) - t0)))s"
+		else
+			fail "$n sees {$(echo "$CK_VIEW" | ck_brief)}, cokeeperd {$(echo "$CK_MEMBERS" | ck_brief)}" \
+				"(full JSON: mismatch-$LAB_STEP-$n-*.log in the run directory)"
+			ok=1
+		fi
+	done
+	# After the views: these execs take seconds when the guests are busy.
+	for n in "$@"; do
+		ck_member_ok "$n" || { fail "cokeeperd's entry for $n: $(echo "$CK_MEMBERS" | jq -c --arg n "$n" '.[] | select(.name == $n)')"; ok=1; }
+	done
+	# HOOK: more guest-side checks (cokeeper-query lookup <ip>: 0 for a member, 1 for
+	# 10.99.0.254) need a way to run a command in a guest; the reporter could publish them.
+	return $ok
+}
+
+# ck_stats: cokeeperd's counters and convergence percentiles, one line.
+ck_stats() {
+	[ -x "$CK_CTL" ] || return 0
+	note "cokeeperd stats: $(ck_ctl stats 2>&1 | jq -c '{counters, convergence}' 2>&1 | head -c 600)"
 }
