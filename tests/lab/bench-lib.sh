@@ -25,7 +25,7 @@ bench_probe_cfg() {
 		type = "pv"
 		kernel = "/boot/vmlinux"
 		ramdisk = "/boot/domU.cpio.gz"
-		memory = 64
+		memory = $LAB_DOMU_MEM
 		vcpus = 1
 		on_poweroff = "destroy"
 		vif = [ 'mac=$BENCH_MAC,ip=$BENCH_IP,bridge=$LAB_BRIDGE' ]

@@ -285,6 +285,7 @@ mkdir -p "$R/usr/local/bin" "$R/usr/lib/cokeeper-lab" "$R/boot"
 install -m 0755 "$HERE/rootfs/dom0-init" "$R/init"
 install -m 0755 "$scenario" "$R/scenario.sh"
 install -m 0644 "$HERE/scenario-lib.sh" "$R/usr/lib/cokeeper-lab/scenario-lib.sh"
+install -m 0644 "$HERE/bench-lib.sh" "$R/usr/lib/cokeeper-lab/bench-lib.sh"
 cp "$OUT/domU.cpio.gz" "$R/boot/domU.cpio.gz"
 echo "dom0 /scenario.sh <- $scenario" >>"$manifest"
 for f in "${dom0_bins[@]}"; do

@@ -147,11 +147,11 @@ args=(--scenario "$SCENARIO")
 missing=()
 # find_project NAME: find_built, unless LAB_COKEEPER=0 asks for a Xen-only run.
 find_project() { [ "${LAB_COKEEPER:-1}" = 0 ] || find_built "$1"; }
-for b in cokeeperd cokeeperctl; do
+for b in cokeeperd cokeeperctl ck-latency; do
 	p=$(find_project "$b")
 	if [ -n "$p" ]; then args+=(--dom0-bin "$p"); else missing+=("$b"); fi
 done
-for b in cokeeper-agent cokeeper-query; do
+for b in cokeeper-agent cokeeper-query ck-reporter ck-evil; do
 	p=$(find_project "$b")
 	if [ -n "$p" ]; then args+=(--domu-bin "$p"); else missing+=("$b"); fi
 done

@@ -422,6 +422,29 @@ check_membership() {
 }
 
 # ck_stats: cokeeperd's counters and convergence percentiles, one line.
+# guest_run NAME COMMAND: runs COMMAND in the guest (domU-init's data/ck-cmd hook), prints its
+# last lines of output and returns its exit status (124 when it did not answer in 60 s).
+guest_run() {
+	local _d _id _r _i=0
+	_d=$(domid_of "$1") || return 125
+	# A file, not a variable: callers run this in a $(…) subshell.
+	_id=$(($(cat "$LAB_DIR/.cmd_id" 2>/dev/null || echo 0) + 1))
+	echo "$_id" >"$LAB_DIR/.cmd_id"
+	xenstore-write "/local/domain/$_d/data/ck-cmd" "$_id $2" || return 125
+	while [ $_i -lt 600 ]; do
+		_r=$(xenstore-read "/local/domain/$_d/data/ck-cmd-result" 2>/dev/null)
+		case $_r in "$_id "*)
+			_r=${_r#"$_id "}
+			echo "${_r#* }"
+			return "${_r%% *}" ;;
+		esac
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	echo "no answer from $1"
+	return 124
+}
+
 ck_stats() {
 	[ -x "$CK_CTL" ] || return 0
 	note "cokeeperd stats: $(ck_ctl stats 2>&1 | jq -c '{counters, convergence}' 2>&1 | head -c 600)"

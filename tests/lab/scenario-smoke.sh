@@ -169,6 +169,79 @@ pass
 step membership-migrated
 check_membership pv1 pv2 pvh4 && pass
 
+# ---- CoKeeper on real Xen beyond membership: guests' lookups, traffic, bad input,
+# restarts, and the latency benchmark.  Each needs the project's binaries in the images.
+if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
+	. /usr/lib/cokeeper-lab/bench-lib.sh
+
+	step lookup-in-guests
+	out=$(guest_run pv1 "cokeeper-query lookup $(ip_of pv2)") ||
+		fail "pv1: cokeeper-query lookup $(ip_of pv2): $out"
+	note "pv1: $out"
+	out=$(guest_run pvh4 "cokeeper-query lookup 10.99.0.254")
+	rc=$?
+	[ "$rc" = 1 ] || fail "pvh4: lookup of dom0's bridge address exited $rc, want 1: $out"
+	pass
+
+	step traffic-counters
+	out=$(guest_run pv1 "ping -c 5 -W 2 $(ip_of pv2) >/dev/null;
+		cokeeper-query members | awk '\$2 == \"pv2\" { print \$6 }'")
+	pkts=${out%% *}
+	[ "${pkts:-0}" -ge 5 ] 2>/dev/null || fail "pv1 counted '$out' packets to pv2 after 5 pings"
+	note "pv1's kernel counted $pkts packets to its co-resident peer pv2"
+	pass
+
+	step forged-guest-attr
+	# A guest may write its own attr/ (as the PV drivers do); none of it is identity.
+	guest_run pv2 "xenstore-write attr/vif/0/ipv4/0 10.66.66.66" >/dev/null ||
+		fail "pv2 could not write its own attr/vif/0/ipv4/0"
+	ck_ctl rescan >/dev/null
+	ck_ctl members | grep -q 10.66.66.66 && fail "a guest-written address became a member's"
+	check_membership pv1 pv2 pvh4 && pass
+
+	step bad-netlink-in-guest
+	out=$(guest_run pv1 "ck-evil netlink-unpriv") || fail "$out"
+	note "pv1: $out"
+	out=$(guest_run pv1 "ck-evil netlink-malformed") || fail "$out"
+	note "pv1: $out"
+	pass
+
+	step garbage-on-channel
+	# pv2's agent is stopped and ck-evil takes its channel: cokeeperd must drop it, and keep
+	# serving the others while pv2 has no agent.
+	before=$(ck_ctl stats | jq .counters.guests_rejected)
+	out=$(guest_run pv2 "killall cokeeper-agent; sleep 1; ck-evil vchan-garbage") ||
+		fail "pv2: $out"
+	note "pv2: $out"
+	after=$(ck_ctl stats | jq .counters.guests_rejected)
+	[ "$after" -gt "$before" ] || fail "cokeeperd did not count the garbage peer ($before -> $after)"
+	bench_probe_cfg
+	xl create -q -p "$LAB_DIR/probe.cfg" || fail "xl create -p probe"
+	gen=$(ck_ctl stats | jq .gen)
+	others_acked() {
+		ck_ctl guests | jq -e --argjson g "$gen" --argjson a "$(domid_of pv1)" \
+			--argjson b "$(domid_of pvh4)" '[.guests[] | select((.domid == $a or
+			.domid == $b) and .acked_gen >= $g)] | length == 2' >/dev/null
+	}
+	wait_until 60 others_acked || fail "pv1 and pvh4 did not acknowledge gen $gen without pv2"
+	pass
+
+	step agent-restart
+	guest_run pv2 "cokeeper-agent </dev/null >/dev/console 2>&1 &" >/dev/null
+	check_membership pv1 pv2 pvh4 probe && pass
+	domu_destroy probe || fail "destroy probe"
+
+	step cokeeperd-restart
+	epoch=$(ck_ctl stats | jq -r .epoch)
+	ck_daemon_stop
+	ck_daemon_start --source xenstore
+	check_membership pv1 pv2 pvh4 || fail "guests did not resync with the new cokeeperd"
+	[ "$(ck_ctl stats | jq -r .epoch)" != "$epoch" ] || fail "the restarted cokeeperd kept its epoch"
+	pass
+
+	bench_run "${LAB_BENCH_N:-5}" pv1 pv2 pvh4
+fi
+
 step cleanup
 for n in pv1 pv2 pvh4; do domu_destroy "$n" || fail "destroy $n"; done
 left=$(xl list | awk 'NR > 2 { print $1 }')
