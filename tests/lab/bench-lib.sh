@@ -68,9 +68,11 @@ bench_mode() {
 	pass
 }
 
-# Median, p90 and max (ms) of the samples of one mode, kinds together.
+# bench_stats MODE [KIND]: median, p90, max (ms) and the count of one mode's samples, of one
+# kind (create, destroy) or of both.
 bench_stats() {
-	awk -v m="$1" '$1 == m { print $3 }' "$LAB_DIR/bench.samples" | sort -n | awk '
+	awk -v m="$1" -v k="${2:-}" '$1 == m && (k == "" || $2 == k) { print $3 }' \
+		"$LAB_DIR/bench.samples" | sort -n | awk '
 		{ v[NR] = $1 }
 		END {
 			if (NR == 0) { print "- - - 0"; exit }
@@ -80,7 +82,7 @@ bench_stats() {
 }
 
 bench_run() {
-	local n=$1 mode
+	local n=$1 mode kind ev po
 	shift
 	: >"$LAB_DIR/bench.samples"
 	bench_probe_cfg
@@ -89,18 +91,24 @@ bench_run() {
 	bench_mode poll-100ms "$n" "$*" --source poll --poll-interval 100
 	step bench-summary
 	{
-		echo "membership latency, toolstack change -> every observer's kernel table"
-		echo "($n creates + $n destroys per mode, $# observer guests, one boot)"
-		printf '%-12s %10s %10s %10s %8s\n' mode median_ms p90_ms max_ms samples
+		echo "membership latency: toolstack change visible in xenstore -> every observer's kernel"
+		echo "table, as the guests publish it ($n creates + $n destroys per mode, $# observers)"
+		printf '%-12s %-8s %10s %10s %10s %8s\n' mode change median_ms p90_ms max_ms samples
 		for mode in event poll-1000ms poll-100ms; do
-			# shellcheck disable=SC2046 # four numbers
-			printf '%-12s %10s %10s %10s %8s\n' "$mode" $(bench_stats "$mode")
+			for kind in create destroy ""; do
+				# shellcheck disable=SC2046 # four numbers
+				printf '%-12s %-8s %10s %10s %10s %8s\n' "$mode" "${kind:-both}" \
+					$(bench_stats "$mode" "$kind")
+			done
 		done
-		ev=$(bench_stats event | cut -d' ' -f1)
-		for mode in poll-1000ms poll-100ms; do
-			po=$(bench_stats "$mode" | cut -d' ' -f1)
-			awk -v p="$po" -v e="$ev" -v m="$mode" 'BEGIN {
-				if (e > 0) printf "ratio %s/event (median): %.1fx\n", m, p / e }'
+		for kind in create destroy ""; do
+			ev=$(bench_stats event "$kind" | cut -d' ' -f1)
+			for mode in poll-1000ms poll-100ms; do
+				po=$(bench_stats "$mode" "$kind" | cut -d' ' -f1)
+				awk -v p="$po" -v e="$ev" -v m="$mode" -v k="${kind:-both}" 'BEGIN {
+					if (e > 0) printf "ratio %s/event, %s, median: %.1fx\n", m, k, p / e
+					else printf "ratio %s/event, %s: event median below 0.1 ms\n", m, k }'
+			done
 		done
 	} | tee "$LAB_DIR/bench.txt" | sed 's/^/BENCH /'
 	pass

@@ -156,6 +156,8 @@ for b in cokeeper-agent cokeeper-query ck-reporter ck-evil; do
 	if [ -n "$p" ]; then args+=(--domu-bin "$p"); else missing+=("$b"); fi
 done
 if [ -n "$ko" ]; then args+=(--domu-file "$ko:/lib/modules/cokeeper.ko"); else missing+=(cokeeper.ko); fi
+# iproute2's genl, so a guest can show the module's family in "genl ctrl list".
+[ -x /usr/sbin/genl ] && args+=(--domu-bin /usr/sbin/genl)
 if [ ${#missing[@]} -gt 0 ] && [ "$require" = 1 ]; then
 	die "not built: ${missing[*]} (LAB_REQUIRE_COKEEPER=1)"
 fi

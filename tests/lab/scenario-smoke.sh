@@ -181,11 +181,18 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 	out=$(guest_run pvh4 "cokeeper-query lookup 10.99.0.254")
 	rc=$?
 	[ "$rc" = 1 ] || fail "pvh4: lookup of dom0's bridge address exited $rc, want 1: $out"
+	out=$(guest_run pv2 "cokeeper-query lookup $(ip_of pv3)")
+	rc=$?
+	[ "$rc" = 1 ] || fail "pv2: lookup of the destroyed pv3 exited $rc, want 1: $out"
+	# The module's generic netlink family, as iproute2 lists it.
+	out=$(guest_run pv1 "genl ctrl list | grep -A2 'Name: cokeeper'") ||
+		fail "pv1: no cokeeper family in genl ctrl list: $out"
+	note "pv1: genl ctrl list: $out"
 	pass
 
 	step traffic-counters
-	out=$(guest_run pv1 "ping -c 5 -W 2 $(ip_of pv2) >/dev/null;
-		cokeeper-query members | awk '\$2 == \"pv2\" { print \$6 }'")
+	# One line: xenstore values carry no newlines.
+	out=$(guest_run pv1 "ping -c 5 -W 2 $(ip_of pv2) >/dev/null; cokeeper-query members | awk '\$2 == \"pv2\" { print \$6 }'")
 	pkts=${out%% *}
 	[ "${pkts:-0}" -ge 5 ] 2>/dev/null || fail "pv1 counted '$out' packets to pv2 after 5 pings"
 	note "pv1's kernel counted $pkts packets to its co-resident peer pv2"
@@ -228,8 +235,23 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 
 	step agent-restart
 	guest_run pv2 "cokeeper-agent </dev/null >/dev/console 2>&1 &" >/dev/null
-	check_membership pv1 pv2 pvh4 probe && pass
+	check_membership pv1 pv2 pvh4 =probe || fail "pv2's restarted agent did not resync"
+	pass
+
+	step lookup-after-create-and-destroy
+	# Every other guest finds the new domain co-resident, and not once it is destroyed.
+	for n in pv1 pv2 pvh4; do
+		out=$(guest_run "$n" "cokeeper-query lookup $BENCH_IP") ||
+			fail "$n: lookup of the new probe $BENCH_IP: $out"
+	done
 	domu_destroy probe || fail "destroy probe"
+	check_membership pv1 pv2 pvh4 || fail "probe destroyed"
+	for n in pv1 pv2 pvh4; do
+		out=$(guest_run "$n" "cokeeper-query lookup $BENCH_IP")
+		rc=$?
+		[ "$rc" = 1 ] || fail "$n: lookup of the destroyed probe exited $rc, want 1: $out"
+	done
+	pass
 
 	step cokeeperd-restart
 	epoch=$(ck_ctl stats | jq -r .epoch)
