@@ -12,7 +12,8 @@
  * canonical members JSON, which holds the table's addresses).  The origin is the moment the change became visible
  * to any dom0 reader:
  *   --present: the first write of a vif backend "ip" key holding the address;
- *   --absent:  the first @releaseDomain after the command starts.
+ *   --absent:  the first @releaseDomain, or the address leaving every vif backend (libxl
+ *              removes the devices before it kills the domain), after the command starts.
  * The end is the last observer's report reflecting it.  Prints one line:
  *   latency_us=N origin_us=… observers=3 command_rc=0
  * Exit status 0 on success, 1 on timeout or error.
@@ -174,8 +175,8 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < n_observers; i++)
 		if (!xs_watch(xs, observers[i].path, "report"))
 			return perror("ck-latency: xs_watch"), 1;
-	if (!xs_watch(xs, want_present ? "/local/domain/0/backend/vif" : "@releaseDomain",
-		      "origin"))
+	if (!xs_watch(xs, "/local/domain/0/backend/vif", "origin") ||
+	    (!want_present && !xs_watch(xs, "@releaseDomain", "origin")))
 		return perror("ck-latency: xs_watch"), 1;
 	/* Registering a watch fires it once: drain those before the clock starts. */
 	usleep(100000);
@@ -221,7 +222,7 @@ int main(int argc, char **argv)
 			bool is_origin = !strcmp(ev[XS_WATCH_TOKEN], "origin");
 
 			free(ev);
-			if (is_origin && !origin && (!want_present || address_visible(xs)))
+			if (is_origin && !origin && address_visible(xs) == want_present)
 				origin = now;
 		}
 		/* Observers that reflected the change before the origin was seen count at it. */

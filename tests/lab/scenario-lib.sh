@@ -323,7 +323,11 @@ ck_daemon_start() {
 	mkdir -p "${CK_SOCK%/*}"
 	# At the priority its systemd unit gives it (Nice=-10): a membership change must not wait
 	# behind the toolstack's hotplug scripts on a busy dom0.  The same in every mode.
-	nice -n -10 "$CK_DAEMON" "$@" >>"$CK_LOG" 2>&1 &
+	if command -v nice >/dev/null; then
+		nice -n -10 "$CK_DAEMON" "$@" >>"$CK_LOG" 2>&1 &
+	else
+		"$CK_DAEMON" "$@" >>"$CK_LOG" 2>&1 &
+	fi
 	CK_DAEMON_PID=$!
 	if ! wait_until 30 test -S "$CK_SOCK"; then
 		tail -n 20 "$CK_LOG"
