@@ -5,8 +5,8 @@
  *   vchan-garbage      connect to cokeeperd's channel (the agent must be stopped) and send
  *                      bytes that are not a frame: cokeeperd must close the channel
  *   netlink-unpriv     as uid 65534, try to write the kernel table: -EPERM
- *   netlink-malformed  as root, a member with a 5-byte MAC: -EINVAL or -ERANGE with a
- *                      message from the kernel
+ *   netlink-malformed  as root, an unknown flag bit: -EINVAL, and a 5-byte MAC: -ERANGE,
+ *                      each with the kernel's extended-ACK message
  */
 #include <errno.h>
 #include <grp.h>
@@ -109,17 +109,27 @@ static int netlink_unpriv(void)
 
 static int netlink_malformed(void)
 {
+	struct nl_msg *msg;
 	struct ck_genl *g;
-	int r = ck_genl_open(&g);
+	int r = ck_genl_open(&g), flags_r, mac_r;
 
 	if (r < 0) {
 		printf("EVIL netlink-malformed: cannot open the family: %s\n", strerror(-r));
 		return 2;
 	}
-	r = member_set(g, 5);
-	printf("EVIL netlink-malformed: 5-byte MAC: %s, extack \"%s\"\n", strerror(-r),
+	/* A flag bit nobody defined: -EINVAL, and the kernel says which attribute. */
+	msg = ck_genl_msg(g, COKEEPER_CMD_FLUSH, 0, 0);
+	if (!msg || nla_put_u32(msg, COKEEPER_A_FLAGS, 0x80000000u) < 0)
+		return 2;
+	flags_r = ck_genl_request(g, msg, NULL, NULL);
+	printf("EVIL netlink-malformed: unknown flag: %s, extack \"%s\"; ", strerror(-flags_r),
 	       g->errmsg);
-	r = (r == -EINVAL || r == -ERANGE) && g->errmsg[0] ? 0 : 1;
+	r = flags_r == -EINVAL && g->errmsg[0] ? 0 : 1;
+	/* A MAC of 5 bytes: the length policy answers -ERANGE, also with a message. */
+	mac_r = member_set(g, 5);
+	printf("5-byte MAC: %s, extack \"%s\"\n", strerror(-mac_r), g->errmsg);
+	if (!((mac_r == -EINVAL || mac_r == -ERANGE) && g->errmsg[0]))
+		r = 1;
 	ck_genl_close(g);
 	return r;
 }
