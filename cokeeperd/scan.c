@@ -251,6 +251,23 @@ static void compact(struct ck_member *m)
 	m->n_nics = nics;
 }
 
+bool scan_watch_relevant(const char *path)
+{
+	static const char vif[] = "/local/domain/0/backend/vif";
+	const char *rest, *leaf;
+	unsigned int depth = 0;
+
+	if (path[0] == '@' || strncmp(path, vif, sizeof(vif) - 1) != 0)
+		return true;
+	rest = path + sizeof(vif) - 1;
+	for (const char *p = rest; *p; p++)
+		depth += *p == '/';
+	if (depth <= 2)		/* the tree, a domain's vifs, one vif: created or removed */
+		return true;
+	leaf = strrchr(rest, '/') + 1;
+	return depth == 3 && (!strcmp(leaf, "mac") || !strcmp(leaf, "ip"));
+}
+
 int scan_host(const struct host *host, const struct scan_options *opts, struct ck_memberset *out,
 	      struct scan_result *result)
 {

@@ -23,6 +23,14 @@ struct scan_result {
 	unsigned int conflicts;	/* duplicate uuids or addresses resolved */
 };
 
+/*
+ * Whether a fire of a watch on path (as xs_check_watch reports it) can change what a scan
+ * reads.  The vif backend tree is rewritten many times while a device connects (state,
+ * hotplug-status, features); only a vif's mac or ip, or a vif or domain directory coming or
+ * going, is identity.  Special watches (@introduceDomain …) always count.
+ */
+bool scan_watch_relevant(const char *path);
+
 /* Fills out (which must be empty) with the host's members.  On error out is unspecified. */
 int scan_host(const struct host *host, const struct scan_options *opts, struct ck_memberset *out,
 	      struct scan_result *result);

@@ -208,10 +208,10 @@ static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	char **ev;
 	unsigned int n = 0;
 
-	/* Every fire means "rescan"; the rescan coalesces the burst. */
+	/* Every relevant fire means "rescan"; the rescan coalesces the burst. */
 	while ((ev = xs_check_watch(src->xh->xs))) {
+		n += scan_watch_relevant(ev[XS_WATCH_PATH]);
 		free(ev);
-		n++;
 	}
 	if (errno != EAGAIN)
 		log_warning_errno(-errno, "xenstore watch");

@@ -325,10 +325,29 @@ START_TEST(unprintable_names_are_sanitised)
 }
 END_TEST
 
+START_TEST(only_identity_writes_need_a_scan)
+{
+	ck_assert(scan_watch_relevant("@introduceDomain"));
+	ck_assert(scan_watch_relevant("@releaseDomain"));
+	ck_assert(scan_watch_relevant("/local/domain/0/backend/vif"));
+	ck_assert(scan_watch_relevant("/local/domain/0/backend/vif/7"));
+	ck_assert(scan_watch_relevant("/local/domain/0/backend/vif/7/0"));
+	ck_assert(scan_watch_relevant("/local/domain/0/backend/vif/7/0/mac"));
+	ck_assert(scan_watch_relevant("/local/domain/0/backend/vif/7/0/ip"));
+	ck_assert(!scan_watch_relevant("/local/domain/0/backend/vif/7/0/state"));
+	ck_assert(!scan_watch_relevant("/local/domain/0/backend/vif/7/0/hotplug-status"));
+	ck_assert(!scan_watch_relevant("/local/domain/0/backend/vif/7/0/feature-sg"));
+	ck_assert(!scan_watch_relevant("/local/domain/0/backend/vif/7/0/ip/extra"));
+	/* Anything outside the vif tree that we watch is taken as relevant. */
+	ck_assert(scan_watch_relevant("/local/domain/3/data/cokeeper-vchan"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("scan");
 
+	th_add(s, only_identity_writes_need_a_scan);
 	th_add(s, create_reads_toolstack_identity);
 	th_add(s, dom0_only_when_asked);
 	th_add(s, destroy_removes_at_first_release);
