@@ -55,7 +55,8 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 		convergence_commit(&d->convergence, delta.new_gen, noticed_usec);
 		if (d->source->ops->members_changed)
 			d->source->ops->members_changed(d->source, &delta);
-		d->transport->ops->members_changed(d->transport, &delta);
+		if (d->transport->ops->members_changed)
+			d->transport->ops->members_changed(d->transport, &delta);
 		guests_broadcast(d, &delta);
 		control_notify_delta(d->control, &delta);
 	}

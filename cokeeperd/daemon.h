@@ -24,9 +24,7 @@ struct daemon_config {
 	const char *transport;		/* vchan | unix */
 	const char *control_path;
 	const char *agent_socket;	/* unix transport */
-	const char *scenario;		/* sim: a file of control requests, run at start */
 	unsigned int poll_interval_ms;
-	unsigned int vchan_port;
 	size_t queue_limit;		/* bytes queued per guest before it is resynced */
 	bool include_dom0;
 };

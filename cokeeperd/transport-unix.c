@@ -146,10 +146,6 @@ err:
 	return r;
 }
 
-static void unix_members_changed(struct transport *t, const struct ck_delta *delta)
-{
-}
-
 static void unix_conn_closed(struct transport *t, struct conn *c)
 {
 	c->ops->close(c);
@@ -169,7 +165,6 @@ static void unix_free(struct transport *base)
 const struct transport_ops transport_unix_ops = {
 	.name = "unix",
 	.new = unix_new,
-	.members_changed = unix_members_changed,
 	.conn_closed = unix_conn_closed,
 	.free = unix_free,
 };

@@ -40,7 +40,7 @@ struct conn {
 struct transport_ops {
 	const char *name;
 	int (*new)(struct transport **ret, struct daemon *d);
-	/* The membership changed: vchan sets up a server for each new member, drops gone ones. */
+	/* Optional: the membership changed (vchan sets up a server per new member, drops gone ones). */
 	void (*members_changed)(struct transport *t, const struct ck_delta *delta);
 	/* The owner is done with c (peer gone, protocol error); vchan re-arms a fresh server. */
 	void (*conn_closed)(struct transport *t, struct conn *c);
