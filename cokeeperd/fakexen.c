@@ -66,10 +66,10 @@ void fakexen_free(struct fakexen *fx)
 	free(fx);
 }
 
-void fakexen_fire(struct fakexen *fx, const char *token)
+void fakexen_fire(struct fakexen *fx, const char *path)
 {
 	if (fx->fire)
-		fx->fire(token, fx->userdata);
+		fx->fire(path, fx->userdata);
 }
 
 int fakexen_write(struct fakexen *fx, const char *path, const char *value)
@@ -216,18 +216,45 @@ struct host fakexen_host(struct fakexen *fx)
 	return (struct host){ .ops = &fake_ops, .ctx = fx };
 }
 
-static int writef(struct fakexen *fx, const char *value, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int writef(struct fakexen *fx, const char *value, const char *fmt, ...)
+static int vwritef(struct fakexen *fx, bool fire, const char *value, const char *fmt,
+		   va_list ap)
 {
 	char path[256];
+	int r;
+
+	vsnprintf(path, sizeof(path), fmt, ap);
+	r = fakexen_write(fx, path, value);
+	if (r == 0 && fire)
+		fakexen_fire(fx, path);
+	return r;
+}
+
+/* A toolstack write that no watch of cokeeperd's sees. */
+static int writef(struct fakexen *fx, const char *value, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int writef(struct fakexen *fx, const char *value, const char *fmt, ...)
+{
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
+	r = vwritef(fx, false, value, fmt, ap);
 	va_end(ap);
-	return fakexen_write(fx, path, value);
+	return r;
+}
+
+/* One that fires a watch with the written path, as the vif and name watches do. */
+static int writef_fire(struct fakexen *fx, const char *value, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int writef_fire(struct fakexen *fx, const char *value, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vwritef(fx, true, value, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 static int write_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, const char *mac,
@@ -235,9 +262,9 @@ static int write_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, con
 {
 	int r;
 
-	r = writef(fx, mac, "/local/domain/0/backend/vif/%u/%u/mac", domid, devid);
+	r = writef_fire(fx, mac, "/local/domain/0/backend/vif/%u/%u/mac", domid, devid);
 	if (r == 0 && ip)
-		r = writef(fx, ip, "/local/domain/0/backend/vif/%u/%u/ip", domid, devid);
+		r = writef_fire(fx, ip, "/local/domain/0/backend/vif/%u/%u/ip", domid, devid);
 	return r;
 }
 
@@ -306,6 +333,7 @@ int fakexen_destroy(struct fakexen *fx, uint16_t domid)
 	fakexen_rm(fx, path);
 	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u", domid);
 	fakexen_rm(fx, path);
+	fakexen_fire(fx, path);
 	fx->domains[domid].exists = false;
 	fakexen_fire(fx, "@releaseDomain");
 	return 0;
@@ -364,8 +392,8 @@ int fakexen_migrate_handover(struct fakexen *fx, uint16_t from, uint16_t to)
 	if (r < 0)
 		return r;
 	snprintf(renamed, sizeof(renamed), "%s--migratedaway", name);
-	r = writef(fx, renamed, "/local/domain/%u/name", from);
-	r = r ?: writef(fx, name, "/local/domain/%u/name", to);
+	r = writef_fire(fx, renamed, "/local/domain/%u/name", from);
+	r = r ?: writef_fire(fx, name, "/local/domain/%u/name", to);
 	if (r < 0)
 		return r;
 	dst->info.paused = false;
@@ -375,12 +403,7 @@ int fakexen_migrate_handover(struct fakexen *fx, uint16_t from, uint16_t to)
 int fakexen_set_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, const char *mac,
 		    const char *ip)
 {
-	int r;
-
 	if (!domain(fx, domid))
 		return -ENOENT;
-	r = write_vif(fx, domid, devid, mac, ip);
-	if (r == 0)
-		fakexen_fire(fx, "/local/domain/0/backend/vif");
-	return r;
+	return write_vif(fx, domid, devid, mac, ip);
 }

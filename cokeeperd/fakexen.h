@@ -3,7 +3,7 @@
  * An in-memory Xen host: a xenstore tree with the paths the toolstack writes, a domain list
  * with run states, and toolstack operations that change both in the order libxl does and
  * fire the watches Xen 4.17 fires (@introduceDomain, @releaseDomain twice per death, vif
- * backend writes).  The simulated source and the unit tests run the real scan against it.
+ * backend writes, and the renames cokeeperd watches members' names for).  The simulated source and the unit tests run the real scan against it.
  */
 #pragma once
 
@@ -12,8 +12,11 @@
 
 struct fakexen;
 
-/* Called for every watch fire, with the watched token ("@introduceDomain", …). */
-typedef void (*fakexen_fire_fn)(const char *token, void *userdata);
+/*
+ * Called for every watch fire with what xs_check_watch would report as its path: a special
+ * watch ("@introduceDomain", …) or the key written or removed (vif backend keys, names).
+ */
+typedef void (*fakexen_fire_fn)(const char *path, void *userdata);
 
 int fakexen_new(struct fakexen **ret, fakexen_fire_fn fire, void *userdata);
 void fakexen_free(struct fakexen *fx);
@@ -50,12 +53,12 @@ int fakexen_shutdown(struct fakexen *fx, uint16_t domid, bool suspend);
 /* The migration's handover: source renamed "--migratedaway", target renamed and unpaused. */
 int fakexen_migrate_handover(struct fakexen *fx, uint16_t from, uint16_t to);
 
-/* Writes a vif backend key (as a toolstack hotplug would) and fires the vif watch. */
+/* Writes a vif backend's mac and ip (as a toolstack hotplug would), firing each path. */
 int fakexen_set_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, const char *mac,
 		    const char *ip);
 
 /* Fires a watch for no reason, as Xen may. */
-void fakexen_fire(struct fakexen *fx, const char *token);
+void fakexen_fire(struct fakexen *fx, const char *path);
 
 /* The uuid and name of an existing domain; -ENOENT if there is none. */
 int fakexen_domain(struct fakexen *fx, uint16_t domid, uint8_t uuid[CK_UUID_LEN],

@@ -8,6 +8,27 @@
 #include "member-json.h"
 #include "scan.h"
 
+/* An allocation failure inside uthash must fail the one insert, not abort the daemon. */
+static bool cache_oom;
+#define uthash_nonfatal_oom(elt) (cache_oom = true)
+#include <uthash.h>
+
+/* One domain as the last scan read it: its run state and, if it was a member, its record. */
+struct cached_domain {
+	uint16_t domid;
+	bool stale;		/* a watch said its keys changed since */
+	uint64_t seen;		/* the scan that last listed it */
+	struct domain_info info;
+	struct ck_member m;	/* as read, before conflicts between members are resolved */
+	UT_hash_handle hh;
+};
+
+struct scan_cache {
+	struct cached_domain *domains;	/* uthash by domid; only members are kept */
+	bool all_stale;
+	uint64_t scans;
+};
+
 #define INCOMING_SUFFIX "--incoming"
 #define MIGRATEDAWAY_SUFFIX "--migratedaway"
 
@@ -251,25 +272,174 @@ static void compact(struct ck_member *m)
 	m->n_nics = nics;
 }
 
-bool scan_watch_relevant(const char *path)
+int scan_cache_new(struct scan_cache **ret)
 {
-	static const char vif[] = "/local/domain/0/backend/vif";
-	const char *rest, *leaf;
-	unsigned int depth = 0;
+	struct scan_cache *c = calloc(1, sizeof(*c));
 
-	if (path[0] == '@' || strncmp(path, vif, sizeof(vif) - 1) != 0)
-		return true;
-	rest = path + sizeof(vif) - 1;
-	for (const char *p = rest; *p; p++)
-		depth += *p == '/';
-	if (depth <= 2)		/* the tree, a domain's vifs, one vif: created or removed */
-		return true;
-	leaf = strrchr(rest, '/') + 1;
-	return depth == 3 && (!strcmp(leaf, "mac") || !strcmp(leaf, "ip"));
+	if (!c)
+		return -ENOMEM;
+	*ret = c;
+	return 0;
 }
 
-int scan_host(const struct host *host, const struct scan_options *opts, struct ck_memberset *out,
-	      struct scan_result *result)
+void scan_cache_free(struct scan_cache *c)
+{
+	struct cached_domain *e, *tmp;
+
+	if (!c)
+		return;
+	HASH_ITER(hh, c->domains, e, tmp) {
+		HASH_DEL(c->domains, e);
+		free(e);
+	}
+	free(c);
+}
+
+void scan_cache_forget(struct scan_cache *c)
+{
+	c->all_stale = true;
+}
+
+void scan_cache_forget_domain(struct scan_cache *c, unsigned int domid)
+{
+	struct cached_domain *e;
+	uint16_t key = domid;
+
+	if (domid >= CK_DOMID_LIMIT)
+		return;
+	HASH_FIND(hh, c->domains, &key, sizeof(key), e);
+	if (e)
+		e->stale = true;
+}
+
+/* A decimal domid that ends at '/' or the string's end; -1 if there is none. */
+static long path_domid(const char *p, const char **rest)
+{
+	char *end;
+	long domid;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	domid = strtol(p, &end, 10);
+	if ((*end != '/' && *end != '\0') || domid >= CK_DOMID_LIMIT)
+		return -1;
+	*rest = end;
+	return domid;
+}
+
+bool scan_cache_watch_fired(struct scan_cache *c, const char *path)
+{
+	static const char vif[] = "/local/domain/0/backend/vif", home[] = "/local/domain/";
+	const char *rest = NULL, *leaf;
+	unsigned int depth = 0;
+	long domid;
+
+	/* @introduceDomain, @releaseDomain: the domain list, which every scan reads anew. */
+	if (path[0] == '@')
+		return true;
+	if (!strncmp(path, vif, sizeof(vif) - 1) && (path[sizeof(vif) - 1] == '/' ||
+						     path[sizeof(vif) - 1] == '\0')) {
+		rest = path + sizeof(vif) - 1;
+		for (const char *p = rest; *p; p++)
+			depth += *p == '/';
+		if (depth == 0) {	/* the whole tree */
+			scan_cache_forget(c);
+			return true;
+		}
+		leaf = strrchr(rest, '/') + 1;
+		/* A domain's vifs or one vif created or removed, or a vif's mac or ip written;
+		 * the rest (state, hotplug-status, features) is rewritten while it connects. */
+		if (depth > 3 || (depth == 3 && strcmp(leaf, "mac") && strcmp(leaf, "ip")))
+			return false;
+		domid = path_domid(rest + 1, &rest);
+		if (domid < 0)
+			scan_cache_forget(c);
+		else
+			scan_cache_forget_domain(c, domid);
+		return true;
+	}
+	/* A member's name (xl rename, a migration's handover). */
+	if (!strncmp(path, home, sizeof(home) - 1) &&
+	    (domid = path_domid(path + sizeof(home) - 1, &rest)) >= 0 && !strcmp(rest, "/name")) {
+		scan_cache_forget_domain(c, domid);
+		return true;
+	}
+	/* Anything else watched is taken to change anything. */
+	scan_cache_forget(c);
+	return true;
+}
+
+static bool same_run_state(const struct domain_info *a, const struct domain_info *b)
+{
+	return a->dying == b->dying && a->shutdown == b->shutdown && a->suspended == b->suspended;
+}
+
+/*
+ * One domain's member record: the cache's, unless a watch or its run state says it may have
+ * changed, else read from the host (and cached).  -ENOENT: not (yet, or any more) a member.
+ */
+static int get_member(const struct host *host, struct scan_cache *c,
+		      const struct domain_info *info, struct ck_member *m,
+		      struct scan_result *result)
+{
+	struct cached_domain *e = NULL;
+	uint16_t key = info->domid;
+	int r;
+
+	if (c) {
+		HASH_FIND(hh, c->domains, &key, sizeof(key), e);
+		if (e && !e->stale && !c->all_stale && same_run_state(&e->info, info)) {
+			e->seen = c->scans;
+			*m = e->m;
+			return 0;
+		}
+	}
+	result->read++;
+	r = read_member(host, info, m);
+	if (!c)
+		return r;
+	if (r < 0) {
+		/* Not a member yet (being built, incoming): read again every scan until it is. */
+		if (e) {
+			HASH_DEL(c->domains, e);
+			free(e);
+		}
+		return r;
+	}
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return 0;	/* uncached: read again next time */
+		e->domid = key;
+		cache_oom = false;
+		HASH_ADD(hh, c->domains, domid, sizeof(e->domid), e);
+		if (cache_oom) {
+			free(e);
+			return 0;
+		}
+	}
+	e->stale = false;
+	e->seen = c->scans;
+	e->info = *info;
+	e->m = *m;
+	return 0;
+}
+
+/* Domains the scan did not list are gone: their records go too. */
+static void cache_sweep(struct scan_cache *c)
+{
+	struct cached_domain *e, *tmp;
+
+	HASH_ITER(hh, c->domains, e, tmp)
+		if (e->seen != c->scans) {
+			HASH_DEL(c->domains, e);
+			free(e);
+		}
+	c->all_stale = false;
+}
+
+int scan_host(const struct host *host, const struct scan_options *opts, struct scan_cache *cache,
+	      struct ck_memberset *out, struct scan_result *result)
 {
 	struct domain_info *infos = NULL;
 	struct ck_member *members = NULL;
@@ -279,6 +449,8 @@ int scan_host(const struct host *host, const struct scan_options *opts, struct c
 	int r;
 
 	memset(result, 0, sizeof(*result));
+	if (cache)
+		cache->scans++;
 	r = host->ops->list_domains(host->ctx, &infos, &n_infos);
 	if (r < 0)
 		return r;
@@ -304,12 +476,14 @@ int scan_host(const struct host *host, const struct scan_options *opts, struct c
 		    (domid == 0 && !opts->include_dom0))
 			continue;
 		info = find_info(infos, n_infos, domid);
-		if (!info || read_member(host, info, &members[n]) < 0) {
+		if (!info || get_member(host, cache, info, &members[n], result) < 0) {
 			result->skipped++;
 			continue;
 		}
 		n++;
 	}
+	if (cache)
+		cache_sweep(cache);
 	qsort(members, n, sizeof(*members), by_domid);
 	r = resolve_conflicts(members, &n, &result->conflicts);
 	if (r < 0)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The scan: reads a host's whole state and turns it into the member set.  Every xenstore
+ * The scan: reads a host's state and turns it into the whole member set.  Every xenstore
  * watch fire, libxl event and poll tick ends here, so a fire that carries no domid, fires
  * twice, or fires for nothing costs one idempotent rescan and never a wrong membership.
  *
@@ -21,16 +21,38 @@ struct scan_result {
 	unsigned int domains;	/* domains the hypervisor listed */
 	unsigned int skipped;	/* not members: dying, shut down, incoming, nameless … */
 	unsigned int conflicts;	/* duplicate uuids or addresses resolved */
+	unsigned int read;	/* domains whose keys were read from the host, not the cache */
 };
 
 /*
- * Whether a fire of a watch on path (as xs_check_watch reports it) can change what a scan
- * reads.  The vif backend tree is rewritten many times while a device connects (state,
- * hotplug-status, features); only a vif's mac or ip, or a vif or domain directory coming or
- * going, is identity.  Special watches (@introduceDomain …) always count.
+ * What the event-driven sources keep between scans: each member's record as last read, so
+ * that a watch fire costs the reads of the one domain it names, not of the whole host.  The
+ * domain list (one hypercall) and /local/domain are read by every scan; a domain is read
+ * again when a watch names it, when its run state changes, and until it becomes a member.
  */
-bool scan_watch_relevant(const char *path);
+struct scan_cache;
 
-/* Fills out (which must be empty) with the host's members.  On error out is unspecified. */
-int scan_host(const struct host *host, const struct scan_options *opts, struct ck_memberset *out,
-	      struct scan_result *result);
+int scan_cache_new(struct scan_cache **ret);
+void scan_cache_free(struct scan_cache *c);
+
+/*
+ * A watch fired on path (as xs_check_watch reports it): marks what it may have changed and
+ * says whether a scan is needed at all.  The vif backend tree is rewritten many times while
+ * a device connects (state, hotplug-status, features); only a vif's mac or ip, or a vif or
+ * domain directory coming or going, is identity.  /local/domain/<domid>/name is a member's
+ * name.  Special watches (@introduceDomain …) need a scan, which lists the domains anew; any
+ * other path makes everything stale.
+ */
+bool scan_cache_watch_fired(struct scan_cache *c, const char *path);
+
+/* The next scan reads every domain again (SIGHUP, a lost event). */
+void scan_cache_forget(struct scan_cache *c);
+void scan_cache_forget_domain(struct scan_cache *c, unsigned int domid);
+
+/*
+ * Fills out (which must be empty) with the host's members.  cache NULL reads every domain
+ * (the polling baseline); otherwise only what the cache says may have changed.  On error out
+ * is unspecified.
+ */
+int scan_host(const struct host *host, const struct scan_options *opts, struct scan_cache *cache,
+	      struct ck_memberset *out, struct scan_result *result);

@@ -33,7 +33,8 @@ static int poll_scan(struct source *base, struct ck_memberset *out, struct scan_
 	struct scan_options opts = { .include_dom0 = base->daemon->cfg.include_dom0 };
 	struct host host = xenhost_host(src->xh);
 
-	return scan_host(&host, &opts, out, result);
+	/* No cache: a poller cannot know what changed, so every tick reads every domain. */
+	return scan_host(&host, &opts, NULL, out, result);
 }
 
 static void poll_free(struct source *base)

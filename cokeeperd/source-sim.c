@@ -36,13 +36,16 @@ struct sim_source {
 	struct fakexen *fx;
 	struct migration *migrations;
 	unsigned int mac_counter;
+	struct scan_cache *cache;
 };
 
-static void on_fire(const char *token, void *userdata)
+static void on_fire(const char *path, void *userdata)
 {
 	struct sim_source *src = userdata;
 
-	daemon_request_scan(src->base.daemon);
+	/* As the xenstore source does: the fire says which domain to read again. */
+	if (scan_cache_watch_fired(src->cache, path))
+		daemon_request_scan(src->base.daemon);
 }
 
 static int sim_scan(struct source *base, struct ck_memberset *out, struct scan_result *result)
@@ -51,7 +54,7 @@ static int sim_scan(struct source *base, struct ck_memberset *out, struct scan_r
 	struct scan_options opts = { .include_dom0 = base->daemon->cfg.include_dom0 };
 	struct host host = fakexen_host(src->fx);
 
-	return scan_host(&host, &opts, out, result);
+	return scan_host(&host, &opts, src->cache, out, result);
 }
 
 static const char *get_str(struct json_object *req, const char *key)
@@ -297,7 +300,15 @@ static void sim_free(struct source *base)
 	while (src->migrations)
 		migration_free(src->migrations);
 	fakexen_free(src->fx);
+	scan_cache_free(src->cache);
 	free(src);
+}
+
+static void sim_forget(struct source *base)
+{
+	struct sim_source *src = (struct sim_source *)base;
+
+	scan_cache_forget(src->cache);
 }
 
 static int sim_new(struct source **ret, struct daemon *d)
@@ -309,8 +320,14 @@ static int sim_new(struct source **ret, struct daemon *d)
 		return -ENOMEM;
 	src->base.ops = &source_sim_ops;
 	src->base.daemon = d;
+	r = scan_cache_new(&src->cache);
+	if (r < 0) {
+		free(src);
+		return r;
+	}
 	r = fakexen_new(&src->fx, on_fire, src);
 	if (r < 0) {
+		scan_cache_free(src->cache);
 		free(src);
 		return r;
 	}
@@ -323,6 +340,7 @@ const struct source_ops source_sim_ops = {
 	.name = "sim",
 	.new = sim_new,
 	.scan = sim_scan,
+	.forget = sim_forget,
 	.control = sim_control,
 	.free = sim_free,
 };

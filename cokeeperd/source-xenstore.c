@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The event-driven Xen source.  Two kinds of events ask for a rescan:
- *  - xenstore watches on @introduceDomain, @releaseDomain and the vif backends, drained from
- *    xs_fileno() in the event loop;
+ *  - xenstore watches on @introduceDomain, @releaseDomain, the vif backends and each member's
+ *    name, drained from xs_fileno() in the event loop;
  *  - libxl domain-death events for every member, whose DOMAIN_SHUTDOWN (reason suspend)
  *    arrives the moment a migration suspends the guest.
+ * The scan cache (scan.h) turns a fire that names a domain into the reads of that domain
+ * alone: under load, a whole-host scan per event costs more than the event saves.
  * libxl's fds and timeouts live in this process's sd-event loop through
  * libxl_osevent_register_hooks(), so nothing blocks and no thread is needed.
  */
@@ -23,10 +25,12 @@ static const char *const watches[] = {
 	"/local/domain/0/backend/vif",
 };
 
+/* What follows one member: its libxl death events and a watch on its name. */
 struct death_watch {
 	struct death_watch *next;
 	uint16_t domid;
 	libxl_evgen_domain_death *evgen;
+	char name_path[40];	/* "" when the watch could not be set */
 };
 
 struct xenstore_source {
@@ -34,6 +38,7 @@ struct xenstore_source {
 	struct xenhost *xh;
 	sd_event_source *xs_io;
 	struct death_watch *deaths;
+	struct scan_cache *cache;
 };
 
 /* libxl's registrations in the loop. */
@@ -175,10 +180,12 @@ static void on_libxl_event(void *user, libxl_event *ev)
 	case LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN:
 		log_debug("libxl: domid %u shut down (reason %d)", ev->domid,
 			  ev->u.domain_shutdown.shutdown_reason);
+		scan_cache_forget_domain(src->cache, ev->domid);
 		daemon_request_scan(src->base.daemon);
 		break;
 	case LIBXL_EVENT_TYPE_DOMAIN_DEATH:
 		log_debug("libxl: domid %u died", ev->domid);
+		scan_cache_forget_domain(src->cache, ev->domid);
 		daemon_request_scan(src->base.daemon);
 		break;
 	default:
@@ -192,6 +199,7 @@ static void on_libxl_disaster(void *user, libxl_event_type type, const char *msg
 	struct xenstore_source *src = user;
 
 	log_error("libxl event disaster (%s, errno %d): rescanning", msg, errnoval);
+	scan_cache_forget(src->cache);
 	daemon_request_scan(src->base.daemon);
 }
 
@@ -210,7 +218,7 @@ static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 	/* Every relevant fire means "rescan"; the rescan coalesces the burst. */
 	while ((ev = xs_check_watch(src->xh->xs))) {
-		n += scan_watch_relevant(ev[XS_WATCH_PATH]);
+		n += scan_cache_watch_fired(src->cache, ev[XS_WATCH_PATH]);
 		free(ev);
 	}
 	if (errno != EAGAIN)
@@ -225,7 +233,10 @@ static void death_watch_drop(struct xenstore_source *src, struct death_watch **p
 	struct death_watch *w = *pp;
 
 	*pp = w->next;
-	libxl_evdisable_domain_death(src->xh->ctx, w->evgen);
+	if (w->evgen)
+		libxl_evdisable_domain_death(src->xh->ctx, w->evgen);
+	if (w->name_path[0])
+		xs_unwatch(src->xh->xs, w->name_path, "name");
 	free(w);
 }
 
@@ -255,8 +266,14 @@ static void xs_members_changed(struct source *base, const struct ck_delta *delta
 		if (libxl_evenable_domain_death(src->xh->ctx, domid, 0, &w->evgen) != 0) {
 			log_warning("libxl: cannot follow domid %u's death; xenstore watches remain",
 				    domid);
-			free(w);
-			continue;
+			w->evgen = NULL;
+		}
+		/* A rename (xl rename, a migration's handover) fires nothing else we watch. */
+		snprintf(w->name_path, sizeof(w->name_path), "/local/domain/%u/name", domid);
+		if (!xs_watch(src->xh->xs, w->name_path, "name")) {
+			log_warning_errno(-errno, "xenstore: cannot watch %s; a rename shows at the "
+					  "next change", w->name_path);
+			w->name_path[0] = '\0';
 		}
 		w->next = src->deaths;
 		src->deaths = w;
@@ -269,7 +286,14 @@ static int xs_scan(struct source *base, struct ck_memberset *out, struct scan_re
 	struct scan_options opts = { .include_dom0 = base->daemon->cfg.include_dom0 };
 	struct host host = xenhost_host(src->xh);
 
-	return scan_host(&host, &opts, out, result);
+	return scan_host(&host, &opts, src->cache, out, result);
+}
+
+static void xs_forget(struct source *base)
+{
+	struct xenstore_source *src = (struct xenstore_source *)base;
+
+	scan_cache_forget(src->cache);
 }
 
 static void xs_free(struct source *base)
@@ -280,6 +304,7 @@ static void xs_free(struct source *base)
 		death_watch_drop(src, &src->deaths);
 	sd_event_source_disable_unref(src->xs_io);
 	xenhost_close(src->xh);
+	scan_cache_free(src->cache);
 	free(src);
 }
 
@@ -292,8 +317,14 @@ static int xs_new(struct source **ret, struct daemon *d)
 		return -ENOMEM;
 	src->base.ops = &source_xenstore_ops;
 	src->base.daemon = d;
+	r = scan_cache_new(&src->cache);
+	if (r < 0) {
+		free(src);
+		return r;
+	}
 	r = xenhost_open(&src->xh);
 	if (r < 0) {
+		scan_cache_free(src->cache);
 		free(src);
 		return r;
 	}
@@ -320,6 +351,7 @@ const struct source_ops source_xenstore_ops = {
 	.name = "xenstore",
 	.new = xs_new,
 	.scan = xs_scan,
+	.forget = xs_forget,
 	.members_changed = xs_members_changed,
 	.free = xs_free,
 };

@@ -2,7 +2,8 @@
 /*
  * Sources tell the daemon who lives on this host.  Each notices changes its own way
  * (xenstore watches and libxl events, a poll timer, the simulation's control verbs) and asks
- * for a rescan; every source then answers the scan with the whole member set (scan.h).
+ * for a rescan; every source then answers the scan with the whole member set (scan.h),
+ * reading again only what its events say may have changed.
  */
 #pragma once
 
@@ -18,6 +19,8 @@ struct source_ops {
 	int (*new)(struct source **ret, struct daemon *d);
 	/* Fills out (empty) with the host's members. */
 	int (*scan)(struct source *s, struct ck_memberset *out, struct scan_result *result);
+	/* Optional: the next scan must read everything again (SIGHUP). */
+	void (*forget)(struct source *s);
 	/* Optional: the committed change, e.g. to follow new members' libxl death events. */
 	void (*members_changed)(struct source *s, const struct ck_delta *delta);
 	/* Optional: a control verb of this source ("sim-create" …); NULL reply: not ours. */

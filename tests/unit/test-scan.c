@@ -15,41 +15,54 @@
 struct host_fixture {
 	struct fakexen *fx;
 	struct ck_membership *m;
+	struct scan_cache *cache;
 	unsigned int fires;
 	struct scan_options opts;
+	struct scan_result last;	/* of the cached scan */
 };
 
-static void count_fire(const char *token, void *userdata)
+/* As the xenstore source does with what xs_check_watch reports. */
+static void on_fire(const char *path, void *userdata)
 {
 	struct host_fixture *h = userdata;
 
 	h->fires++;
+	scan_cache_watch_fired(h->cache, path);
 }
 
 static void setup(struct host_fixture *h)
 {
 	memset(h, 0, sizeof(*h));
-	ck_assert_int_eq(fakexen_new(&h->fx, count_fire, h), 0);
+	ck_assert_int_eq(fakexen_new(&h->fx, on_fire, h), 0);
 	ck_assert_int_eq(ck_membership_new(&h->m, 42, 256), 0);
+	ck_assert_int_eq(scan_cache_new(&h->cache), 0);
 }
 
 static void teardown(struct host_fixture *h)
 {
 	fakexen_free(h->fx);
 	ck_membership_free(h->m);
+	scan_cache_free(h->cache);
 }
 
-/* Scans and commits; returns how many member-level changes the scan produced. */
+/*
+ * Scans and commits, as the event-driven source does (with the cache the fires updated);
+ * every time, a scan that reads everything must find the very same members.  Returns how
+ * many member-level changes the scan produced.
+ */
 static size_t rescan(struct host_fixture *h)
 {
-	_cleanup_memberset_ struct ck_memberset *set = NULL;
+	_cleanup_memberset_ struct ck_memberset *set = NULL, *full = NULL;
 	struct host host = fakexen_host(h->fx);
 	struct scan_result res;
 	struct ck_delta d;
 	size_t changes;
 
 	ck_assert_int_eq(ck_memberset_new(&set), 0);
-	ck_assert_int_eq(scan_host(&host, &h->opts, set, &res), 0);
+	ck_assert_int_eq(ck_memberset_new(&full), 0);
+	ck_assert_int_eq(scan_host(&host, &h->opts, h->cache, set, &h->last), 0);
+	ck_assert_int_eq(scan_host(&host, &h->opts, NULL, full, &res), 0);
+	ck_assert_msg(ck_memberset_equal(set, full), "the cached scan differs from a full scan");
 	ck_assert_int_eq(ck_membership_commit(h->m, set, &d), 0);
 	changes = ck_delta_changes(&d);
 	ck_delta_reset(&d);
@@ -82,7 +95,7 @@ START_TEST(create_reads_toolstack_identity)
 
 	setup(&h);
 	domid = create(&h, "web", "00:16:3e:00:00:01", "10.99.0.1 fd00::1");
-	ck_assert_uint_eq(h.fires, 1);	/* @introduceDomain */
+	ck_assert_uint_eq(h.fires, 3);	/* the vif's mac and ip, @introduceDomain */
 	ck_assert_uint_eq(rescan(&h), 1);
 	m = member(&h, domid);
 	ck_assert_ptr_nonnull(m);
@@ -319,6 +332,7 @@ START_TEST(unprintable_names_are_sanitised)
 	a = create(&h, "a", "00:16:3e:00:00:01", NULL);
 	snprintf(path, sizeof(path), "/local/domain/%u/name", a);
 	ck_assert_int_eq(fakexen_write(h.fx, path, "we\x1b[2Jb"), 0);
+	fakexen_fire(h.fx, path);	/* cokeeperd watches its members' names */
 	rescan(&h);
 	ck_assert_str_eq(member(&h, a)->name, "we_[2Jb");
 	teardown(&h);
@@ -327,19 +341,119 @@ END_TEST
 
 START_TEST(only_identity_writes_need_a_scan)
 {
-	ck_assert(scan_watch_relevant("@introduceDomain"));
-	ck_assert(scan_watch_relevant("@releaseDomain"));
-	ck_assert(scan_watch_relevant("/local/domain/0/backend/vif"));
-	ck_assert(scan_watch_relevant("/local/domain/0/backend/vif/7"));
-	ck_assert(scan_watch_relevant("/local/domain/0/backend/vif/7/0"));
-	ck_assert(scan_watch_relevant("/local/domain/0/backend/vif/7/0/mac"));
-	ck_assert(scan_watch_relevant("/local/domain/0/backend/vif/7/0/ip"));
-	ck_assert(!scan_watch_relevant("/local/domain/0/backend/vif/7/0/state"));
-	ck_assert(!scan_watch_relevant("/local/domain/0/backend/vif/7/0/hotplug-status"));
-	ck_assert(!scan_watch_relevant("/local/domain/0/backend/vif/7/0/feature-sg"));
-	ck_assert(!scan_watch_relevant("/local/domain/0/backend/vif/7/0/ip/extra"));
-	/* Anything outside the vif tree that we watch is taken as relevant. */
-	ck_assert(scan_watch_relevant("/local/domain/3/data/cokeeper-vchan"));
+	struct scan_cache *c;
+
+	ck_assert_int_eq(scan_cache_new(&c), 0);
+	ck_assert(scan_cache_watch_fired(c, "@introduceDomain"));
+	ck_assert(scan_cache_watch_fired(c, "@releaseDomain"));
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif"));
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7"));
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0"));
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/mac"));
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/ip"));
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/7/name"));
+	ck_assert(!scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/state"));
+	ck_assert(!scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/hotplug-status"));
+	ck_assert(!scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/feature-sg"));
+	ck_assert(!scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/ip/extra"));
+	/* Anything else that fires is taken as relevant, malformed domids included. */
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/3/data/cokeeper-vchan"));
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/x7/0/mac"));
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/99999999999999999999"));
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vifs"));
+	ck_assert(scan_cache_watch_fired(c, ""));
+	scan_cache_free(c);
+}
+END_TEST
+
+START_TEST(a_fire_costs_the_reads_of_the_domain_it_names)
+{
+	struct host_fixture h;
+	char path[96];
+	uint16_t a, b;
+
+	setup(&h);
+	a = create(&h, "a", "00:16:3e:00:00:01", "10.99.0.1");
+	b = create(&h, "b", "00:16:3e:00:00:02", "10.99.0.2");
+	create(&h, "c", "00:16:3e:00:00:03", "10.99.0.3");
+	ck_assert_uint_eq(rescan(&h), 3);
+	ck_assert_uint_eq(h.last.read, 3);
+
+	ck_assert_int_eq(fakexen_set_vif(h.fx, b, 0, "00:16:3e:00:00:02", "10.99.0.22"), 0);
+	ck_assert_uint_eq(rescan(&h), 1);
+	ck_assert_uint_eq(h.last.read, 1);
+
+	fakexen_fire(h.fx, "@releaseDomain");		/* spurious: nothing to read */
+	ck_assert_uint_eq(rescan(&h), 0);
+	ck_assert_uint_eq(h.last.read, 0);
+
+	ck_assert_int_eq(fakexen_shutdown(h.fx, a, true), 0);	/* its run state changed */
+	ck_assert_uint_eq(rescan(&h), 1);
+	ck_assert_uint_eq(h.last.read, 1);
+	ck_assert_int_eq(member(&h, a)->state, CK_MEMBER_MIGRATING_OUT);
+
+	/* What no watch reports stays unseen until the cache is forgotten (SIGHUP). */
+	snprintf(path, sizeof(path), "/local/domain/%u/name", b);
+	ck_assert_int_eq(fakexen_write(h.fx, path, "renamed"), 0);
+	ck_assert_int_eq(fakexen_destroy(h.fx, a), 0);
+	scan_cache_forget(h.cache);
+	ck_assert_uint_eq(rescan(&h), 2);
+	ck_assert_uint_eq(h.last.read, 2);
+	ck_assert_str_eq(member(&h, b)->name, "renamed");
+	teardown(&h);
+}
+END_TEST
+
+/* Random toolstack operations; rescan() checks the cached scan against a full one each time. */
+START_TEST(cached_scan_equals_full_scan_through_random_changes)
+{
+	struct host_fixture h;
+	uint16_t live[16];
+	unsigned int n_live = 0, seed = 20261122;
+
+	setup(&h);
+	for (int step = 0; step < 400; step++) {
+		unsigned int op = rand_r(&seed) % 6, i = n_live ? rand_r(&seed) % n_live : 0;
+		char mac[18], ip[16], name[16], path[64];
+		uint8_t uuid[CK_UUID_LEN] = { 0 };
+
+		snprintf(mac, sizeof(mac), "00:16:3e:00:%02x:%02x", rand_r(&seed) % 4,
+			 rand_r(&seed) % 8);
+		snprintf(ip, sizeof(ip), "10.99.%u.%u", rand_r(&seed) % 2, rand_r(&seed) % 8);
+		if (op == 0 || n_live == 0) {
+			struct fake_nic nic = { .mac = mac, .ip = ip };
+			uint16_t d;
+
+			if (n_live == sizeof(live) / sizeof(live[0]))
+				continue;
+			snprintf(name, sizeof(name), "g%d", step);
+			uuid[0] = rand_r(&seed) % 8;	/* sometimes two domains share one */
+			ck_assert_int_eq(fakexen_create(h.fx, name, uuid, &nic, 1,
+							rand_r(&seed) % 4 == 0, &d), 0);
+			live[n_live++] = d;
+		} else if (op == 1) {
+			ck_assert_int_eq(fakexen_destroy(h.fx, live[i]), 0);
+			live[i] = live[--n_live];
+		} else if (op == 2) {
+			ck_assert_int_eq(fakexen_set_vif(h.fx, live[i], rand_r(&seed) % 2, mac, ip),
+					 0);
+		} else if (op == 3) {
+			ck_assert_int_eq(fakexen_shutdown(h.fx, live[i], rand_r(&seed) % 2), 0);
+		} else if (op == 4 && n_live > 1) {
+			unsigned int j = (i + 1) % n_live;
+
+			ck_assert_int_eq(fakexen_migrate_handover(h.fx, live[i], live[j]), 0);
+		} else {
+			snprintf(path, sizeof(path), "/local/domain/%u/name", live[i]);
+			snprintf(name, sizeof(name), "r%d", step);
+			ck_assert_int_eq(fakexen_write(h.fx, path, name), 0);
+			fakexen_fire(h.fx, path);
+		}
+		if (rand_r(&seed) % 3 == 0)
+			rescan(&h);
+	}
+	rescan(&h);
+	teardown(&h);
 }
 END_TEST
 
@@ -348,6 +462,8 @@ int main(void)
 	Suite *s = suite_create("scan");
 
 	th_add(s, only_identity_writes_need_a_scan);
+	th_add(s, a_fire_costs_the_reads_of_the_domain_it_names);
+	th_add(s, cached_scan_equals_full_scan_through_random_changes);
 	th_add(s, create_reads_toolstack_identity);
 	th_add(s, dom0_only_when_asked);
 	th_add(s, destroy_removes_at_first_release);
