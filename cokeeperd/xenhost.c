@@ -10,14 +10,14 @@ static char *xh_read(void *ctx, const char *path, unsigned int *len)
 {
 	struct xenhost *xh = ctx;
 
-	return xs_read(xh->xs, XBT_NULL, path, len);
+	return xs_read(xh->xs_reads, XBT_NULL, path, len);
 }
 
 static char **xh_directory(void *ctx, const char *path, unsigned int *num)
 {
 	struct xenhost *xh = ctx;
 
-	return xs_directory(xh->xs, XBT_NULL, path, num);
+	return xs_directory(xh->xs_reads, XBT_NULL, path, num);
 }
 
 static int xh_list_domains(void *ctx, struct domain_info **ret, size_t *n)
@@ -68,7 +68,8 @@ int xenhost_open(struct xenhost **ret)
 	if (!xh)
 		return -ENOMEM;
 	xh->xs = xs_open(0);
-	if (!xh->xs) {
+	xh->xs_reads = xh->xs ? xs_open(0) : NULL;
+	if (!xh->xs_reads) {
 		r = -errno;
 		log_error_errno(r, "cannot connect to xenstored (is this dom0 with xenstored "
 				   "running%s?)", geteuid() ? ", and are you root" : "");
@@ -99,6 +100,8 @@ void xenhost_close(struct xenhost *xh)
 		libxl_ctx_free(xh->ctx);
 	if (xh->logger)
 		xtl_logger_destroy(xh->logger);
+	if (xh->xs_reads)
+		xs_close(xh->xs_reads);
 	if (xh->xs)
 		xs_close(xh->xs);
 	free(xh);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The real Xen host: a xenstore connection for reads and watches, and a libxl context for
+ * The real Xen host: xenstore connections for watches and for reads, and a libxl context for
  * the domains' run states (dying, shut down, suspended, paused) and their death events.
  */
 #pragma once
@@ -11,7 +11,13 @@
 #include "host.h"
 
 struct xenhost {
-	struct xs_handle *xs;
+	struct xs_handle *xs;		/* watches */
+	/*
+	 * The scan's reads.  Once a handle has a watch, libxenstore hands every reply through
+	 * its reader thread: two thread switches per read, which on a busy dom0 cost more
+	 * than the read itself.  A handle without watches reads its replies directly.
+	 */
+	struct xs_handle *xs_reads;
 	libxl_ctx *ctx;
 	xentoollog_logger *logger;
 };
