@@ -46,12 +46,17 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 		return;
 	}
 	if (ck_delta_changes(&delta) > 0) {
+		uint64_t now = ck_now_usec();
+
 		d->stats.commits++;
 		d->stats.changes += ck_delta_changes(&delta);
 		log_info("gen %" PRIu64 ": %zu up, %zu gone, %zu members (%u domains, %u skipped)",
 			 delta.new_gen, delta.n_upserts, delta.n_removed,
 			 ck_memberset_count(d->membership->members), result.domains,
 			 result.skipped);
+		log_debug("gen %" PRIu64 " committed at %" PRIu64 " us, %" PRIu64
+			  " us after the change was noticed (%u domains read)", delta.new_gen, now,
+			  now - noticed_usec, result.read);
 		convergence_commit(&d->convergence, delta.new_gen, noticed_usec);
 		if (d->source->ops->members_changed)
 			d->source->ops->members_changed(d->source, &delta);
@@ -89,6 +94,8 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	struct daemon *d = userdata;
 
 	log_info("SIGHUP: full rescan");
+	if (d->source->ops->forget)
+		d->source->ops->forget(d->source);
 	daemon_request_scan(d);
 	return 0;
 }

@@ -219,6 +219,8 @@ static int on_ack(struct guest *g, const struct ck_ack *ack)
 		g->last_latency_usec = latency;
 	g->acked_epoch = ack->epoch;
 	g->acked_gen = ack->gen;
+	log_debug("%s: gen %" PRIu64 " acked at %" PRIu64 " us, %" PRIu32 " us after noticed",
+		  label(g), ack->gen, ck_now_usec(), latency);
 	control_notify_ack(g->d->control, g->domid, ack->gen, latency);
 	return 0;
 }
@@ -358,8 +360,12 @@ void guests_broadcast(struct daemon *d, const struct ck_delta *delta)
 			g->conn->ops->want_write(g->conn, true);
 			continue;
 		}
-		if (send_delta(g, delta) < 0 || flush(g) < 0)
+		if (send_delta(g, delta) < 0 || flush(g) < 0) {
 			end_session(g, -EIO, "cannot send");
+			continue;
+		}
+		log_debug("%s: gen %" PRIu64 " sent at %" PRIu64 " us%s", label(g), delta->new_gen,
+			  ck_now_usec(), g->head ? " (partly queued)" : "");
 	}
 }
 

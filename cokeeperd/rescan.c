@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "clock.h"
+#include "logging.h"
 
 #include "rescan.h"
 
@@ -61,6 +63,7 @@ void rescan_request(struct rescan *r)
 	if (r->noticed)
 		return;
 	r->noticed = ck_now_usec();
+	log_debug("rescan requested at %" PRIu64 " us", r->noticed);
 	sd_event_source_set_enabled(r->defer, SD_EVENT_ONESHOT);
 }
 

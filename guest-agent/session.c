@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chunk.h"
+#include "clock.h"
 #include "frame.h"
 #include "logging.h"
 #include "session.h"
@@ -152,7 +153,7 @@ static int request_resync(struct session *s, const char *why)
 
 static int on_delta(struct session *s, const struct ck_delta *d)
 {
-	uint64_t before = s->replica->gen;
+	uint64_t before = s->replica->gen, applying;
 	int r;
 
 	r = ck_membership_apply(s->replica, d);
@@ -167,6 +168,7 @@ static int on_delta(struct session *s, const struct ck_delta *d)
 		return d->new_gen == before ? send_ack(s) : 0;
 	}
 	s->stats.deltas++;
+	applying = ck_now_usec();
 	if (s->sink_stale) {
 		r = sink_catch_up(s);
 	} else if ((r = s->sink->ops->apply(s->sink, d)) < 0) {
@@ -175,6 +177,8 @@ static int on_delta(struct session *s, const struct ck_delta *d)
 				     "replacing it whole", d->new_gen, s->sink->ops->name);
 		r = sink_catch_up(s);
 	}
+	log_debug("gen %" PRIu64 ": %s table written in %" PRIu64 " us", d->new_gen,
+		  s->sink->ops->name, ck_now_usec() - applying);
 	return r < 0 ? 0 : send_ack(s);
 }
 
