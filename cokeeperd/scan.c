@@ -144,14 +144,6 @@ static int by_domid(const void *a, const void *b)
 	return (int)x->domid - (int)y->domid;
 }
 
-static const struct domain_info *find_info(const struct domain_info *v, size_t n, unsigned int d)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].domid == d)
-			return &v[i];
-	return NULL;
-}
-
 /* Reads one domain; -ENOENT when it is not (or not yet, or no longer) a member. */
 static int read_member(const struct host *host, const struct domain_info *info,
 		       struct ck_member *m)
@@ -444,8 +436,6 @@ int scan_host(const struct host *host, const struct scan_options *opts, struct s
 	struct domain_info *infos = NULL;
 	struct ck_member *members = NULL;
 	size_t n_infos = 0, n = 0;
-	unsigned int num = 0;
-	char **doms;
 	int r;
 
 	memset(result, 0, sizeof(*result));
@@ -456,27 +446,21 @@ int scan_host(const struct host *host, const struct scan_options *opts, struct s
 		return r;
 	result->domains = n_infos;
 
-	/* xenstore's view decides which domains have been introduced and not yet released. */
-	doms = host->ops->directory(host->ctx, "/local/domain", &num);
-	if (!doms) {
-		r = -errno;
-		goto out;
-	}
-	members = calloc(num ? num : 1, sizeof(*members));
+	/*
+	 * The hypervisor's list, one call: a domain it lists that xenstore does not (not yet
+	 * introduced, or already released) has no name there, and read_member() skips it.
+	 */
+	members = calloc(n_infos ? n_infos : 1, sizeof(*members));
 	if (!members) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (unsigned int i = 0; i < num; i++) {
-		char *end;
-		unsigned long domid = strtoul(doms[i], &end, 10);
-		const struct domain_info *info;
+	for (size_t i = 0; i < n_infos; i++) {
+		const struct domain_info *info = &infos[i];
 
-		if (*end || end == doms[i] || domid >= CK_DOMID_LIMIT ||
-		    (domid == 0 && !opts->include_dom0))
+		if (info->domid >= CK_DOMID_LIMIT || (info->domid == 0 && !opts->include_dom0))
 			continue;
-		info = find_info(infos, n_infos, domid);
-		if (!info || get_member(host, cache, info, &members[n], result) < 0) {
+		if (get_member(host, cache, info, &members[n], result) < 0) {
 			result->skipped++;
 			continue;
 		}
@@ -499,7 +483,6 @@ int scan_host(const struct host *host, const struct scan_options *opts, struct s
 	r = 0;
 out:
 	free(members);
-	free(doms);
 	free(infos);
 	return r;
 }

@@ -27,8 +27,8 @@ struct scan_result {
 /*
  * What the event-driven sources keep between scans: each member's record as last read, so
  * that a watch fire costs the reads of the one domain it names, not of the whole host.  The
- * domain list (one hypercall) and /local/domain are read by every scan; a domain is read
- * again when a watch names it, when its run state changes, and until it becomes a member.
+ * domain list (one hypercall) is read by every scan; a domain is read again when a watch
+ * names it, when its run state changes, and until it becomes a member.
  */
 struct scan_cache;
 

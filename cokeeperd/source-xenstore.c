@@ -31,6 +31,7 @@ struct death_watch {
 	uint16_t domid;
 	libxl_evgen_domain_death *evgen;
 	char name_path[40];	/* "" when the watch could not be set */
+	bool name_fired;	/* the fire every new watch sends at once has come */
 };
 
 struct xenstore_source {
@@ -210,6 +211,31 @@ static const libxl_event_hooks event_hooks = {
 	.disaster = on_libxl_disaster,
 };
 
+/*
+ * A new name watch fires at once, right after the commit that made the domain a member and
+ * while the guests apply it; a scan then would only compete with them.  That first fire is
+ * news only if the name is no longer the one the member has.
+ */
+static bool name_fire_is_news(struct xenstore_source *src, const char *path)
+{
+	const struct ck_member *m;
+	struct death_watch *w;
+	unsigned int len;
+	bool news;
+	char *name;
+
+	for (w = src->deaths; w && strcmp(w->name_path, path); w = w->next)
+		;
+	if (!w || w->name_fired)
+		return true;
+	w->name_fired = true;
+	m = ck_memberset_find(src->base.daemon->membership->members, w->domid);
+	name = xs_read(src->xh->xs_reads, XBT_NULL, path, &len);
+	news = !m || !name || strcmp(m->name, name) != 0;
+	free(name);
+	return news;
+}
+
 static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct xenstore_source *src = userdata;
@@ -218,7 +244,14 @@ static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 	/* Every relevant fire means "rescan"; the rescan coalesces the burst. */
 	while ((ev = xs_check_watch(src->xh->xs))) {
-		n += scan_cache_watch_fired(src->cache, ev[XS_WATCH_PATH]);
+		const char *path = ev[XS_WATCH_PATH];
+
+		if (strcmp(ev[XS_WATCH_TOKEN], "name") || name_fire_is_news(src, path)) {
+			if (scan_cache_watch_fired(src->cache, path)) {
+				log_debug("watch %s fired: rescan", path);
+				n++;
+			}
+		}
 		free(ev);
 	}
 	if (errno != EAGAIN)
