@@ -4,7 +4,7 @@
  * table, measured from outside CoKeeper so that event-driven and polling modes are timed by
  * the same clock and the same rules.
  *
- *   ck-latency --observers 3,4,5 --present 10.99.0.9 -- xl create probe.cfg
+ *   ck-latency --observers 3,4,5 --present 10.99.0.9 [--control SOCKET] -- xl create probe.cfg
  *   ck-latency --observers 3,4,5 --absent 10.99.0.9 -- xl destroy probe
  *
  * Each observer guest publishes its kernel table's view in its own xenstore key
@@ -12,10 +12,20 @@
  * canonical members JSON, which holds the table's addresses).  The origin is the moment the change became visible
  * to any dom0 reader:
  *   --present: the first write of a vif backend "ip" key holding the address;
- *   --absent:  the first @releaseDomain, or the address leaving every vif backend (libxl
- *              removes the devices before it kills the domain), after the command starts.
- * The end is the last observer's report reflecting it.  Prints one line:
- *   latency_us=N origin_us=… observers=3 command_rc=0
+ *   --absent:  the first @releaseDomain, or the address leaving a vif backend key that held
+ *              it when the command started (libxl removes the devices before it kills the
+ *              domain).
+ * Each watch fire is judged by reading only the key it names, on a second xenstore handle,
+ * and timed when it is taken, so that the clock is not late by this tool's own work.
+ * The end is the last observer's report reflecting it.  With --control (cokeeperd's control
+ * socket) it also follows cokeeperd's watch stream: the first delta that carries the change,
+ * then each observer's Ack of it, which its agent sends once the kernel table holds it.
+ * Prints one line:
+ *   latency_us=N [ack_latency_us=N] origin_us=… observers=3 command_rc=0 origin_mono_us=…
+ *   dom3=…[/ack=…] dom4=… dom5=…
+ * (origin_us counts from the command's start; origin_mono_us is CLOCK_MONOTONIC, the clock
+ * cokeeperd's debug log uses; domN= is each observer's own latency, "(early)" when it
+ * reflected the change before the origin was seen: 0, and a sign the origin came late.)
  * Exit status 0 on success, 1 on timeout or error.
  */
 #include <errno.h>
@@ -26,34 +36,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <xenstore.h>
 
 #include "clock.h"
 
 #define MAX_OBSERVERS 32
+#define MAX_KEYS 16
 
 struct observer {
 	unsigned int domid;
 	char path[64];
-	uint64_t done_usec;
+	uint64_t done_usec;	/* its report reflected the change */
+	uint64_t acked_usec;	/* cokeeperd had its Ack of a generation with the change */
+	bool early;		/* reflected the change before the origin was seen */
 };
 
 static struct observer observers[MAX_OBSERVERS];
 static unsigned int n_observers;
 static const char *address;
 static bool want_present;
+/* --absent: the vif ip keys that hold the address when the command starts. */
+static char *held_by[MAX_KEYS];
+static unsigned int n_held;
+/* --control: cokeeperd's watch stream, and the first generation that holds the change. */
+static int control_fd = -1;
+static uint64_t change_gen;
 
-/* Does the report line list the address as a whole word? */
-static bool report_has(const char *report)
+/* Does the value list the address as a whole word? */
+static bool value_has(const char *value)
 {
 	size_t n = strlen(address);
 
-	for (const char *p = report; (p = strstr(p, address)); p += n) {
+	for (const char *p = value; (p = strstr(p, address)); p += n) {
 		/* Reports are JSON ("10.99.0.9"), vif ip keys space-separated. */
-		bool start = p == report || p[-1] == '"' || p[-1] == ' ';
+		bool start = p == value || p[-1] == '"' || p[-1] == ' ';
 		bool end = p[n] == '\0' || p[n] == '"' || p[n] == ' ' || p[n] == '\n';
 
 		if (start && end)
@@ -62,45 +84,201 @@ static bool report_has(const char *report)
 	return false;
 }
 
-static void check_observer(struct xs_handle *xs, struct observer *o, uint64_t now)
+static bool key_has(struct xs_handle *xs, const char *path)
 {
 	unsigned int len;
-	char *report;
+	char *value = xs_read(xs, XBT_NULL, path, &len);
+	bool has = value && value_has(value);
 
-	if (o->done_usec)
-		return;
-	report = xs_read(xs, XBT_NULL, o->path, &len);
-	if (report && report_has(report) == want_present)
-		o->done_usec = now;
-	free(report);
+	free(value);
+	return has;
 }
 
-/* Is the address in any vif backend's ip key yet? */
-static bool address_visible(struct xs_handle *xs)
+/* Every vif backend ip key that holds the address (a walk: only before the clock starts). */
+static void find_holders(struct xs_handle *xs)
 {
 	unsigned int n_doms = 0;
 	char **doms = xs_directory(xs, XBT_NULL, "/local/domain/0/backend/vif", &n_doms);
-	bool found = false;
 
-	for (unsigned int i = 0; doms && i < n_doms && !found; i++) {
+	for (unsigned int i = 0; doms && i < n_doms; i++) {
 		char path[128], **devs;
 		unsigned int n_devs = 0;
 
 		snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%s", doms[i]);
 		devs = xs_directory(xs, XBT_NULL, path, &n_devs);
-		for (unsigned int j = 0; devs && j < n_devs && !found; j++) {
-			char key[192], *ip;
-			unsigned int len;
+		for (unsigned int j = 0; devs && j < n_devs && n_held < MAX_KEYS; j++) {
+			char key[192];
 
 			snprintf(key, sizeof(key), "%s/%s/ip", path, devs[j]);
-			ip = xs_read(xs, XBT_NULL, key, &len);
-			found = ip && report_has(ip);
-			free(ip);
+			if (key_has(xs, key))
+				held_by[n_held++] = strdup(key);
 		}
 		free(devs);
 	}
 	free(doms);
-	return found;
+}
+
+/*
+ * Is this origin watch fire the change?  Only the key the fire names is read, so that
+ * seeing the origin costs one round trip, not a walk of every vif while xl keeps writing.
+ * --present: a vif device whose ip key holds the address.  --absent: @releaseDomain, or a key
+ * that held the address (or a directory above it) rewritten or removed without it.
+ */
+static bool is_origin(struct xs_handle *xs, const char *path)
+{
+	static const char vif[] = "/local/domain/0/backend/vif/";
+
+	/*
+	 * libxl writes a vif in one transaction, and xenstored fires the nodes it created one
+	 * by one: the device directory's fire comes first, tens of ms before the ip key's
+	 * under load, and the key is readable from the first (the order varies).  So any
+	 * fire in a domain's vif tree reads the ip keys of the devices it may concern.
+	 */
+	if (want_present && !strncmp(path, vif, sizeof(vif) - 1)) {
+		const char *domid = path + sizeof(vif) - 1, *dev = strchr(domid, '/'), *end;
+		char key[192];
+
+		if (!dev) {		/* a domain's vifs: every device's ip key */
+			unsigned int n = 0;
+			char **devs = xs_directory(xs, XBT_NULL, path, &n);
+			bool has = false;
+
+			for (unsigned int i = 0; devs && i < n && !has; i++) {
+				snprintf(key, sizeof(key), "%s/%s/ip", path, devs[i]);
+				has = key_has(xs, key);
+			}
+			free(devs);
+			return has;
+		}
+		end = strchr(dev + 1, '/');
+		snprintf(key, sizeof(key), "%.*s/ip", (int)(end ? end - path : (long)strlen(path)),
+			 path);
+		return key_has(xs, key);
+	}
+	if (want_present)
+		return false;
+	if (!strcmp(path, "@releaseDomain"))
+		return true;
+	for (unsigned int i = 0; i < n_held; i++)
+		if (!strncmp(held_by[i], path, strlen(path)) && !key_has(xs, held_by[i]))
+			return true;
+	return false;
+}
+
+static struct observer *observer_of(const char *path)
+{
+	for (unsigned int i = 0; i < n_observers; i++)
+		if (!strcmp(observers[i].path, path))
+			return &observers[i];
+	return NULL;
+}
+
+static bool reflects(struct xs_handle *xs, const struct observer *o)
+{
+	return key_has(xs, o->path) == want_present;
+}
+
+/* --absent: the domid whose vif held the address ("/local/domain/0/backend/vif/<domid>/…"). */
+static long holder_domid(void)
+{
+	static const char vif[] = "/local/domain/0/backend/vif/";
+
+	return n_held && !strncmp(held_by[0], vif, sizeof(vif) - 1) ?
+		       strtol(held_by[0] + sizeof(vif) - 1, NULL, 10) : -1;
+}
+
+static int control_open(const char *path)
+{
+	static const char watch[] = "{\"cmd\":\"watch\"}\n";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, watch, sizeof(watch) - 1) != sizeof(watch) - 1) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Does this delta (cokeeperd's watch event) carry the change? */
+static bool delta_is_change(struct json_object *ev)
+{
+	struct json_object *ups = NULL, *rm = NULL;
+	long holder = holder_domid();
+
+	json_object_object_get_ex(ev, "upserts", &ups);
+	json_object_object_get_ex(ev, "removed", &rm);
+	if (want_present)
+		return ups && value_has(json_object_to_json_string(ups));
+	for (size_t i = 0; rm && i < json_object_array_length(rm); i++)
+		if (json_object_get_int(json_object_array_get_idx(rm, i)) == holder)
+			return true;
+	for (size_t i = 0; ups && i < json_object_array_length(ups); i++) {
+		struct json_object *m = json_object_array_get_idx(ups, i), *d;
+
+		if (json_object_object_get_ex(m, "domid", &d) && json_object_get_int(d) == holder &&
+		    !value_has(json_object_to_json_string(m)))
+			return true;
+	}
+	return false;
+}
+
+static void control_line(const char *line, uint64_t now)
+{
+	struct json_object *ev = json_tokener_parse(line), *type, *v;
+	const char *t;
+
+	if (!ev || !json_object_object_get_ex(ev, "event", &type) ||
+	    !json_object_object_get_ex(ev, "gen", &v))
+		goto out;
+	t = json_object_get_string(type);
+	if (!strcmp(t, "delta") && !change_gen && delta_is_change(ev)) {
+		change_gen = json_object_get_int64(v);
+	} else if (!strcmp(t, "ack") && change_gen &&
+		   (uint64_t)json_object_get_int64(v) >= change_gen) {
+		struct json_object *d;
+
+		if (!json_object_object_get_ex(ev, "domid", &d))
+			goto out;
+		for (unsigned int i = 0; i < n_observers; i++)
+			if (observers[i].domid == (unsigned int)json_object_get_int(d) &&
+			    !observers[i].acked_usec)
+				observers[i].acked_usec = now;
+	}
+out:
+	json_object_put(ev);
+}
+
+/* Reads what the control socket has; -1 when it closed. */
+static int control_read(uint64_t now)
+{
+	static char buf[1 << 16];
+	static size_t used;
+	ssize_t n = read(control_fd, buf + used, sizeof(buf) - 1 - used);
+	char *line, *nl;
+
+	if (n <= 0)
+		return -1;
+	used += n;
+	buf[used] = '\0';
+	for (line = buf; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		control_line(line, now);
+	}
+	used -= line - buf;
+	memmove(buf, line, used);
+	if (used == sizeof(buf) - 1)
+		used = 0;	/* a line longer than the buffer: not one we need */
+	return 0;
 }
 
 static int parse_observers(char *list)
@@ -123,15 +301,17 @@ int main(int argc, char **argv)
 		{ "present", required_argument, NULL, 'p' },
 		{ "absent", required_argument, NULL, 'a' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "control", required_argument, NULL, 'c' },
 		{},
 	};
 	uint64_t origin = 0, start, deadline, timeout_ms = 60000;
 	int c, status = 0, command_rc = -1;
-	struct xs_handle *xs;
+	const char *control = NULL;
+	struct xs_handle *xs, *xr;
 	bool child_done = false;
 	pid_t child;
 
-	while ((c = getopt_long(argc, argv, "+o:p:a:t:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:p:a:t:c:", options, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (parse_observers(optarg) < 0)
@@ -145,12 +325,16 @@ int main(int argc, char **argv)
 		case 't':
 			timeout_ms = strtoull(optarg, NULL, 10);
 			break;
+		case 'c':
+			control = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!address || !n_observers || optind >= argc) {
-		fprintf(stderr, "usage: ck-latency --observers D,D… --present|--absent IP -- CMD…\n");
+		fprintf(stderr, "usage: ck-latency --observers D,D… --present|--absent IP "
+			"[--control SOCKET] [--timeout MS] -- CMD…\n");
 		return 2;
 	}
 	/*
@@ -167,10 +351,18 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ck-latency: no real-time priority (%s); timing is coarser\n",
 				strerror(errno));
 	}
+	/* Watches on one handle; reads on another, which then needs no reader-thread hops. */
 	xs = xs_open(0);
-	if (!xs) {
+	xr = xs ? xs_open(0) : NULL;
+	if (!xr) {
 		perror("ck-latency: xs_open");
 		return 1;
+	}
+	if (!want_present) {
+		find_holders(xr);
+		if (!n_held)
+			fprintf(stderr, "ck-latency: no vif holds %s; the origin is @releaseDomain\n",
+				address);
 	}
 	for (unsigned int i = 0; i < n_observers; i++)
 		if (!xs_watch(xs, observers[i].path, "report"))
@@ -178,6 +370,13 @@ int main(int argc, char **argv)
 	if (!xs_watch(xs, "/local/domain/0/backend/vif", "origin") ||
 	    (!want_present && !xs_watch(xs, "@releaseDomain", "origin")))
 		return perror("ck-latency: xs_watch"), 1;
+	if (control) {
+		control_fd = control_open(control);
+		if (control_fd < 0) {
+			fprintf(stderr, "ck-latency: %s: %s\n", control, strerror(-control_fd));
+			return 1;
+		}
+	}
 	/* Registering a watch fires it once: drain those before the clock starts. */
 	usleep(100000);
 	for (char **ev; (ev = xs_check_watch(xs));)
@@ -192,8 +391,8 @@ int main(int argc, char **argv)
 	}
 
 	for (;;) {
-		struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
-		uint64_t now = ck_now_usec();
+		struct pollfd pfd[2] = { { .fd = xs_fileno(xs), .events = POLLIN },
+					 { .fd = control_fd, .events = POLLIN } };
 		bool all = origin != 0;
 		char **ev;
 
@@ -202,44 +401,83 @@ int main(int argc, char **argv)
 			command_rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 		}
 		for (unsigned int i = 0; i < n_observers; i++)
-			all = all && observers[i].done_usec;
+			all = all && observers[i].done_usec &&
+			      (control_fd < 0 || observers[i].acked_usec);
 		if (all && child_done)
 			break;
-		if (now > deadline) {
+		if (ck_now_usec() > deadline) {
 			fprintf(stderr, "ck-latency: timeout (origin %s, %s)\n",
 				origin ? "seen" : "never seen", child_done ? "command done" :
 									      "command running");
-			for (unsigned int i = 0; i < n_observers; i++)
+			for (unsigned int i = 0; i < n_observers; i++) {
 				if (!observers[i].done_usec)
 					fprintf(stderr, "ck-latency: domid %u never reflected %s\n",
 						observers[i].domid, address);
+				if (control_fd >= 0 && !observers[i].acked_usec)
+					fprintf(stderr, "ck-latency: domid %u never acked it%s\n",
+						observers[i].domid,
+						change_gen ? "" : " (no delta carried it)");
+			}
 			return 1;
 		}
-		if (poll(&pfd, 1, 20) <= 0)
+		if (poll(pfd, control_fd >= 0 ? 2 : 1, 20) <= 0)
 			continue;
-		now = ck_now_usec();
-		while ((ev = xs_check_watch(xs))) {
-			bool is_origin = !strcmp(ev[XS_WATCH_TOKEN], "origin");
-
-			free(ev);
-			if (is_origin && !origin && address_visible(xs) == want_present)
-				origin = now;
+		if ((pfd[1].revents & (POLLIN | POLLHUP)) && control_read(ck_now_usec()) < 0) {
+			fprintf(stderr, "ck-latency: cokeeperd closed its control socket\n");
+			return 1;
 		}
-		/* Observers that reflected the change before the origin was seen count at it. */
-		for (unsigned int i = 0; origin && i < n_observers; i++)
-			check_observer(xs, &observers[i], now);
+		/* Each fire is timed when it is taken, not when the batch began. */
+		while ((ev = xs_check_watch(xs))) {
+			uint64_t now = ck_now_usec();
+			const char *path = ev[XS_WATCH_PATH];
+			struct observer *o;
+
+			if (!strcmp(ev[XS_WATCH_TOKEN], "origin")) {
+				if (!origin && is_origin(xr, path)) {
+					origin = now;
+					/* Observers can only be ahead of the origin if it was seen late. */
+					for (unsigned int i = 0; i < n_observers; i++)
+						if (!observers[i].done_usec && reflects(xr, &observers[i])) {
+							observers[i].done_usec = origin;
+							observers[i].early = true;
+						}
+				}
+			} else if (origin && (o = observer_of(path)) && !o->done_usec &&
+				   reflects(xr, o)) {
+				o->done_usec = now;
+			}
+			free(ev);
+		}
 	}
 
 	{
-		uint64_t last = 0;
+		uint64_t last = 0, last_ack = 0;
 
-		for (unsigned int i = 0; i < n_observers; i++)
+		for (unsigned int i = 0; i < n_observers; i++) {
 			if (observers[i].done_usec > last)
 				last = observers[i].done_usec;
-		printf("latency_us=%llu origin_us=%llu observers=%u command_rc=%d\n",
-		       (unsigned long long)(last - origin), (unsigned long long)(origin - start),
-		       n_observers, command_rc);
+			if (observers[i].acked_usec > last_ack)
+				last_ack = observers[i].acked_usec;
+		}
+		printf("latency_us=%llu", (unsigned long long)(last - origin));
+		/* An ack before the origin was seen: the origin came late; count it as 0. */
+		if (control_fd >= 0)
+			printf(" ack_latency_us=%llu",
+			       (unsigned long long)(last_ack > origin ? last_ack - origin : 0));
+		printf(" origin_us=%llu observers=%u command_rc=%d origin_mono_us=%llu",
+		       (unsigned long long)(origin - start), n_observers, command_rc,
+		       (unsigned long long)origin);
+		/* Each observer's own latency, to see how they spread and which was last. */
+		for (unsigned int i = 0; i < n_observers; i++) {
+			printf(" dom%u=%llu%s", observers[i].domid,
+			       (unsigned long long)(observers[i].done_usec - origin),
+			       observers[i].early ? "(early)" : "");
+			if (control_fd >= 0)
+				printf("/ack=%lld", (long long)observers[i].acked_usec - (long long)origin);
+		}
+		printf("\n");
 	}
+	xs_close(xr);
 	xs_close(xs);
 	return command_rc == 0 ? 0 : 1;
 }
