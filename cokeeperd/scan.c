@@ -14,9 +14,14 @@ static bool cache_oom;
 #include <uthash.h>
 
 /* One domain as the last scan read it: its run state and, if it was a member, its record. */
+enum {
+	STALE_NICS = 1,		/* a vif backend fired: its vifs are read again */
+	STALE_ALL = 2,		/* anything else: the whole domain is */
+};
+
 struct cached_domain {
 	uint16_t domid;
-	bool stale;		/* a watch said its keys changed since */
+	uint8_t stale;		/* STALE_*: what watches said changed since it was read */
 	uint64_t seen;		/* the scan that last listed it */
 	struct domain_info info;
 	struct ck_member m;	/* as read, before conflicts between members are resolved */
@@ -27,6 +32,14 @@ struct scan_cache {
 	struct cached_domain *domains;	/* uthash by domid; only members are kept */
 	bool all_stale;
 	uint64_t scans;
+	/*
+	 * The hypervisor's domain list as the last scan took it.  Domains come, go and change
+	 * run state only with @introduceDomain or @releaseDomain (or a libxl event) firing, so
+	 * until one does the list is reused rather than asked for again.
+	 */
+	struct domain_info *infos;
+	size_t n_infos;
+	bool list_stale;
 };
 
 #define INCOMING_SUFFIX "--incoming"
@@ -270,6 +283,7 @@ int scan_cache_new(struct scan_cache **ret)
 
 	if (!c)
 		return -ENOMEM;
+	c->list_stale = true;
 	*ret = c;
 	return 0;
 }
@@ -284,15 +298,22 @@ void scan_cache_free(struct scan_cache *c)
 		HASH_DEL(c->domains, e);
 		free(e);
 	}
+	free(c->infos);
 	free(c);
 }
 
 void scan_cache_forget(struct scan_cache *c)
 {
 	c->all_stale = true;
+	c->list_stale = true;
 }
 
-void scan_cache_forget_domain(struct scan_cache *c, unsigned int domid)
+void scan_cache_domains_changed(struct scan_cache *c)
+{
+	c->list_stale = true;
+}
+
+static void mark_stale(struct scan_cache *c, unsigned int domid, uint8_t what)
 {
 	struct cached_domain *e;
 	uint16_t key = domid;
@@ -301,7 +322,12 @@ void scan_cache_forget_domain(struct scan_cache *c, unsigned int domid)
 		return;
 	HASH_FIND(hh, c->domains, &key, sizeof(key), e);
 	if (e)
-		e->stale = true;
+		e->stale |= what;
+}
+
+void scan_cache_forget_domain(struct scan_cache *c, unsigned int domid)
+{
+	mark_stale(c, domid, STALE_ALL);
 }
 
 /* A decimal domid that ends at '/' or the string's end; -1 if there is none. */
@@ -326,9 +352,11 @@ bool scan_cache_watch_fired(struct scan_cache *c, const char *path)
 	unsigned int depth = 0;
 	long domid;
 
-	/* @introduceDomain, @releaseDomain: the domain list, which every scan reads anew. */
-	if (path[0] == '@')
+	/* @introduceDomain, @releaseDomain: the domain list. */
+	if (path[0] == '@') {
+		scan_cache_domains_changed(c);
 		return true;
+	}
 	if (!strncmp(path, vif, sizeof(vif) - 1) && (path[sizeof(vif) - 1] == '/' ||
 						     path[sizeof(vif) - 1] == '\0')) {
 		rest = path + sizeof(vif) - 1;
@@ -347,7 +375,7 @@ bool scan_cache_watch_fired(struct scan_cache *c, const char *path)
 		if (domid < 0)
 			scan_cache_forget(c);
 		else
-			scan_cache_forget_domain(c, domid);
+			mark_stale(c, domid, STALE_NICS);
 		return true;
 	}
 	/* A member's name (xl rename, a migration's handover). */
@@ -380,9 +408,19 @@ static int get_member(const struct host *host, struct scan_cache *c,
 
 	if (c) {
 		HASH_FIND(hh, c->domains, &key, sizeof(key), e);
-		if (e && !e->stale && !c->all_stale && same_run_state(&e->info, info)) {
+		if (e && !c->all_stale && same_run_state(&e->info, info) &&
+		    !(e->stale & STALE_ALL)) {
 			e->seen = c->scans;
 			*m = e->m;
+			if (!e->stale)
+				return 0;
+			/* Name and uuid stand; the vifs are read again. */
+			result->read++;
+			m->n_nics = 0;
+			memset(m->nics, 0, sizeof(m->nics));
+			read_nics(host, m);
+			e->m = *m;
+			e->stale = 0;
 			return 0;
 		}
 	}
@@ -410,7 +448,7 @@ static int get_member(const struct host *host, struct scan_cache *c,
 			return 0;
 		}
 	}
-	e->stale = false;
+	e->stale = 0;
 	e->seen = c->scans;
 	e->info = *info;
 	e->m = *m;
@@ -441,9 +479,28 @@ int scan_host(const struct host *host, const struct scan_options *opts, struct s
 	memset(result, 0, sizeof(*result));
 	if (cache)
 		cache->scans++;
-	r = host->ops->list_domains(host->ctx, &infos, &n_infos);
-	if (r < 0)
-		return r;
+	if (cache && !cache->list_stale) {
+		infos = malloc((cache->n_infos ? cache->n_infos : 1) * sizeof(*infos));
+		if (!infos)
+			return -ENOMEM;
+		memcpy(infos, cache->infos, cache->n_infos * sizeof(*infos));
+		n_infos = cache->n_infos;
+	} else {
+		r = host->ops->list_domains(host->ctx, &infos, &n_infos);
+		if (r < 0)
+			return r;
+		if (cache) {
+			struct domain_info *copy = malloc((n_infos ? n_infos : 1) * sizeof(*copy));
+
+			if (copy) {
+				memcpy(copy, infos, n_infos * sizeof(*copy));
+				free(cache->infos);
+				cache->infos = copy;
+				cache->n_infos = n_infos;
+				cache->list_stale = false;
+			}
+		}
+	}
 	result->domains = n_infos;
 
 	/*

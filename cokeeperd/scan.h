@@ -26,9 +26,11 @@ struct scan_result {
 
 /*
  * What the event-driven sources keep between scans: each member's record as last read, so
- * that a watch fire costs the reads of the one domain it names, not of the whole host.  The
- * domain list (one hypercall) is read by every scan; a domain is read again when a watch
- * names it, when its run state changes, and until it becomes a member.
+ * that a watch fire costs the reads of the one domain it names, not of the whole host.  A
+ * vif fire re-reads that domain's vifs; a name fire, a run-state change or a forget, the
+ * whole domain; a domain that is not a member yet is read every scan.  The hypervisor's
+ * domain list is asked for again only after @introduceDomain, @releaseDomain or a libxl
+ * event: nothing else adds, removes or shuts down a domain.
  */
 struct scan_cache;
 
@@ -48,6 +50,8 @@ bool scan_cache_watch_fired(struct scan_cache *c, const char *path);
 /* The next scan reads every domain again (SIGHUP, a lost event). */
 void scan_cache_forget(struct scan_cache *c);
 void scan_cache_forget_domain(struct scan_cache *c, unsigned int domid);
+/* A domain came, went or changed run state (a libxl event): the next scan lists them. */
+void scan_cache_domains_changed(struct scan_cache *c);
 
 /*
  * Fills out (which must be empty) with the host's members.  cache NULL reads every domain

@@ -182,11 +182,13 @@ static void on_libxl_event(void *user, libxl_event *ev)
 		log_debug("libxl: domid %u shut down (reason %d)", ev->domid,
 			  ev->u.domain_shutdown.shutdown_reason);
 		scan_cache_forget_domain(src->cache, ev->domid);
+		scan_cache_domains_changed(src->cache);
 		daemon_request_scan(src->base.daemon);
 		break;
 	case LIBXL_EVENT_TYPE_DOMAIN_DEATH:
 		log_debug("libxl: domid %u died", ev->domid);
 		scan_cache_forget_domain(src->cache, ev->domid);
+		scan_cache_domains_changed(src->cache);
 		daemon_request_scan(src->base.daemon);
 		break;
 	default:
@@ -236,19 +238,18 @@ static bool name_fire_is_news(struct xenstore_source *src, const char *path)
 	return news;
 }
 
-static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* Takes every fire that has arrived into the scan cache; returns how many need a scan. */
+static unsigned int take_fires(struct xenstore_source *src)
 {
-	struct xenstore_source *src = userdata;
-	char **ev;
 	unsigned int n = 0;
+	char **ev;
 
-	/* Every relevant fire means "rescan"; the rescan coalesces the burst. */
 	while ((ev = xs_check_watch(src->xh->xs))) {
 		const char *path = ev[XS_WATCH_PATH];
 
 		if (strcmp(ev[XS_WATCH_TOKEN], "name") || name_fire_is_news(src, path)) {
 			if (scan_cache_watch_fired(src->cache, path)) {
-				log_debug("watch %s fired: rescan", path);
+				log_debug("watch %s fired", path);
 				n++;
 			}
 		}
@@ -256,7 +257,15 @@ static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	}
 	if (errno != EAGAIN)
 		log_warning_errno(-errno, "xenstore watch");
-	if (n)
+	return n;
+}
+
+static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct xenstore_source *src = userdata;
+
+	/* Every relevant fire means "rescan"; the rescan coalesces the burst. */
+	if (take_fires(src))
 		daemon_request_scan(src->base.daemon);
 	return 0;
 }
@@ -318,7 +327,18 @@ static int xs_scan(struct source *base, struct ck_memberset *out, struct scan_re
 	struct xenstore_source *src = (struct xenstore_source *)base;
 	struct scan_options opts = { .include_dom0 = base->daemon->cfg.include_dom0 };
 	struct host host = xenhost_host(src->xh);
+	unsigned int len;
 
+	/*
+	 * A write fires its watches one by one (a vif's transaction: the device directory, mac,
+	 * ip, …), and the scan that the first fire asked for reads them all; the rest would
+	 * each ask for another scan, which then holds up the guests' acks.  xenstored sends a
+	 * connection's messages in order, so once a request on the watch connection has its
+	 * reply, every fire of a write committed before it is here: taken now, they are served
+	 * by this scan.  Fires of later writes arrive after and ask for the next one.
+	 */
+	free(xs_read(src->xh->xs, XBT_NULL, "/local/domain/0/name", &len));
+	take_fires(src);
 	return scan_host(&host, &opts, src->cache, out, result);
 }
 
