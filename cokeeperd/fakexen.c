@@ -217,6 +217,8 @@ struct host fakexen_host(struct fakexen *fx)
 }
 
 static int vwritef(struct fakexen *fx, bool fire, const char *value, const char *fmt,
+		   va_list ap) __attribute__((format(printf, 4, 0)));
+static int vwritef(struct fakexen *fx, bool fire, const char *value, const char *fmt,
 		   va_list ap)
 {
 	char path[256];
