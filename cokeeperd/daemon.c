@@ -58,12 +58,16 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 			  " us after the change was noticed (%u domains read)", delta.new_gen, now,
 			  now - noticed_usec, result.read);
 		convergence_commit(&d->convergence, delta.new_gen, noticed_usec);
+		/*
+		 * The guests first: following the members (libxl death events, name watches,
+		 * vchan servers) costs xenstore round trips, which the change need not wait for.
+		 */
+		guests_broadcast(d, &delta);
+		control_notify_delta(d->control, &delta);
 		if (d->source->ops->members_changed)
 			d->source->ops->members_changed(d->source, &delta);
 		if (d->transport->ops->members_changed)
 			d->transport->ops->members_changed(d->transport, &delta);
-		guests_broadcast(d, &delta);
-		control_notify_delta(d->control, &delta);
 	}
 	ck_delta_reset(&delta);
 

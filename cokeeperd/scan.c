@@ -31,6 +31,7 @@ struct cached_domain {
 struct scan_cache {
 	struct cached_domain *domains;	/* uthash by domid; only members are kept */
 	bool all_stale;
+	bool reading_all;	/* this scan serves an all_stale (which may be set again meanwhile) */
 	uint64_t scans;
 	/*
 	 * The hypervisor's domain list as the last scan took it.  Domains come, go and change
@@ -313,6 +314,18 @@ void scan_cache_domains_changed(struct scan_cache *c)
 	c->list_stale = true;
 }
 
+bool scan_cache_stale(const struct scan_cache *c)
+{
+	const struct cached_domain *e, *tmp;
+
+	if (c->all_stale || c->list_stale)
+		return true;
+	HASH_ITER(hh, c->domains, e, tmp)
+		if (e->stale)
+			return true;
+	return false;
+}
+
 static void mark_stale(struct scan_cache *c, unsigned int domid, uint8_t what)
 {
 	struct cached_domain *e;
@@ -408,7 +421,7 @@ static int get_member(const struct host *host, struct scan_cache *c,
 
 	if (c) {
 		HASH_FIND(hh, c->domains, &key, sizeof(key), e);
-		if (e && !c->all_stale && same_run_state(&e->info, info) &&
+		if (e && !c->reading_all && same_run_state(&e->info, info) &&
 		    !(e->stale & STALE_ALL)) {
 			e->seen = c->scans;
 			*m = e->m;
@@ -420,7 +433,8 @@ static int get_member(const struct host *host, struct scan_cache *c,
 			memset(m->nics, 0, sizeof(m->nics));
 			read_nics(host, m);
 			e->m = *m;
-			e->stale = 0;
+			/* A name fire taken while its vifs were read (a barrier) waits for the next scan. */
+			e->stale &= ~STALE_NICS;
 			return 0;
 		}
 	}
@@ -465,7 +479,6 @@ static void cache_sweep(struct scan_cache *c)
 			HASH_DEL(c->domains, e);
 			free(e);
 		}
-	c->all_stale = false;
 }
 
 int scan_host(const struct host *host, const struct scan_options *opts, struct scan_cache *cache,
@@ -477,18 +490,23 @@ int scan_host(const struct host *host, const struct scan_options *opts, struct s
 	int r;
 
 	memset(result, 0, sizeof(*result));
-	if (cache)
+	if (cache) {
 		cache->scans++;
+		cache->reading_all = cache->all_stale;
+		cache->all_stale = false;
+	}
 	if (cache && !cache->list_stale) {
 		infos = malloc((cache->n_infos ? cache->n_infos : 1) * sizeof(*infos));
-		if (!infos)
-			return -ENOMEM;
+		if (!infos) {
+			r = -ENOMEM;
+			goto out;
+		}
 		memcpy(infos, cache->infos, cache->n_infos * sizeof(*infos));
 		n_infos = cache->n_infos;
 	} else {
 		r = host->ops->list_domains(host->ctx, &infos, &n_infos);
 		if (r < 0)
-			return r;
+			goto out;
 		if (cache) {
 			struct domain_info *copy = malloc((n_infos ? n_infos : 1) * sizeof(*copy));
 
@@ -539,6 +557,9 @@ int scan_host(const struct host *host, const struct scan_options *opts, struct s
 	}
 	r = 0;
 out:
+	/* A failed scan served nothing: what it was to read everything for still stands. */
+	if (r < 0 && cache && cache->reading_all)
+		cache->all_stale = true;
 	free(members);
 	free(infos);
 	return r;

@@ -53,6 +53,9 @@ void scan_cache_forget_domain(struct scan_cache *c, unsigned int domid);
 /* A domain came, went or changed run state (a libxl event): the next scan lists them. */
 void scan_cache_domains_changed(struct scan_cache *c);
 
+/* Whether anything is marked to be read again: fires taken during a scan can leave some. */
+bool scan_cache_stale(const struct scan_cache *c);
+
 /*
  * Fills out (which must be empty) with the host's members.  cache NULL reads every domain
  * (the polling baseline); otherwise only what the cache says may have changed.  On error out

@@ -327,19 +327,29 @@ static int xs_scan(struct source *base, struct ck_memberset *out, struct scan_re
 	struct xenstore_source *src = (struct xenstore_source *)base;
 	struct scan_options opts = { .include_dom0 = base->daemon->cfg.include_dom0 };
 	struct host host = xenhost_host(src->xh);
-	unsigned int len;
+	int r;
 
 	/*
 	 * A write fires its watches one by one (a vif's transaction: the device directory, mac,
 	 * ip, …), and the scan that the first fire asked for reads them all; the rest would
 	 * each ask for another scan, which then holds up the guests' acks.  xenstored sends a
-	 * connection's messages in order, so once a request on the watch connection has its
-	 * reply, every fire of a write committed before it is here: taken now, they are served
-	 * by this scan.  Fires of later writes arrive after and ask for the next one.
+	 * connection's messages in order, so once the scan's first read, made on the watch
+	 * connection, has its reply, every fire of a write committed before that read is here,
+	 * and every read of the scan sees that write.  Taken then, those fires are served by
+	 * this scan.  Fires of later writes arrive after it and ask for the next one; so does
+	 * a fire taken for a domain the scan had already passed over.
 	 */
-	free(xs_read(src->xh->xs, XBT_NULL, "/local/domain/0/name", &len));
-	take_fires(src);
-	return scan_host(&host, &opts, src->cache, out, result);
+	src->xh->barrier_pending = true;
+	r = scan_host(&host, &opts, src->cache, out, result);
+	src->xh->barrier_pending = false;
+	if (r == 0 && scan_cache_stale(src->cache))
+		daemon_request_scan(src->base.daemon);
+	return r;
+}
+
+static void on_barrier(void *userdata)
+{
+	take_fires(userdata);
 }
 
 static void xs_forget(struct source *base)
@@ -381,6 +391,8 @@ static int xs_new(struct source **ret, struct daemon *d)
 		free(src);
 		return r;
 	}
+	src->xh->on_barrier = on_barrier;
+	src->xh->barrier_userdata = src;
 	libxl_osevent_register_hooks(src->xh->ctx, &os_hooks, src);
 	libxl_event_register_callbacks(src->xh->ctx, &event_hooks, src);
 	for (size_t i = 0; i < sizeof(watches) / sizeof(watches[0]); i++)

@@ -6,18 +6,39 @@
 #include "logging.h"
 #include "xenhost.h"
 
+/* The handle for the next read: the watch connection once, when a barrier is pending. */
+static struct xs_handle *read_handle(struct xenhost *xh)
+{
+	return xh->barrier_pending ? xh->xs : xh->xs_reads;
+}
+
+static void after_read(struct xenhost *xh)
+{
+	int saved = errno;
+
+	if (!xh->barrier_pending)
+		return;
+	xh->barrier_pending = false;
+	xh->on_barrier(xh->barrier_userdata);
+	errno = saved;
+}
+
 static char *xh_read(void *ctx, const char *path, unsigned int *len)
 {
 	struct xenhost *xh = ctx;
+	char *value = xs_read(read_handle(xh), XBT_NULL, path, len);
 
-	return xs_read(xh->xs_reads, XBT_NULL, path, len);
+	after_read(xh);
+	return value;
 }
 
 static char **xh_directory(void *ctx, const char *path, unsigned int *num)
 {
 	struct xenhost *xh = ctx;
+	char **entries = xs_directory(read_handle(xh), XBT_NULL, path, num);
 
-	return xs_directory(xh->xs_reads, XBT_NULL, path, num);
+	after_read(xh);
+	return entries;
 }
 
 static int xh_list_domains(void *ctx, struct domain_info **ret, size_t *n)

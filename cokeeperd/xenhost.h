@@ -18,6 +18,13 @@ struct xenhost {
 	 * than the read itself.  A handle without watches reads its replies directly.
 	 */
 	struct xs_handle *xs_reads;
+	/*
+	 * Set by the event-driven source before a scan: the scan's first read goes on the watch
+	 * connection instead, and on_barrier runs once it has its reply (see xs_scan()).
+	 */
+	bool barrier_pending;
+	void (*on_barrier)(void *userdata);
+	void *barrier_userdata;
 	libxl_ctx *ctx;
 	xentoollog_logger *logger;
 };

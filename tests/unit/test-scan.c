@@ -404,6 +404,120 @@ START_TEST(a_fire_costs_the_reads_of_the_domain_it_names)
 }
 END_TEST
 
+/*
+ * A host whose first read of a scan runs a hook first: a write committed just before the
+ * xenstore source's barrier (the scan's first read, on the watch connection), whose fire
+ * the source takes when that read returns.  The fake delivers fires synchronously, so
+ * writing in the hook is both.
+ */
+struct barrier_host {
+	struct host inner;
+	struct host_fixture *h;
+	int reads;
+	void (*hook)(struct host_fixture *h, uint16_t domid, const char *what);
+	uint16_t domid;
+	const char *what;
+};
+
+static void barrier_hook(struct barrier_host *b)
+{
+	if (b->reads++ == 0 && b->hook)
+		b->hook(b->h, b->domid, b->what);
+}
+
+static char *barrier_read(void *ctx, const char *path, unsigned int *len)
+{
+	struct barrier_host *b = ctx;
+
+	barrier_hook(b);
+	return b->inner.ops->read(b->inner.ctx, path, len);
+}
+
+static char **barrier_directory(void *ctx, const char *path, unsigned int *num)
+{
+	struct barrier_host *b = ctx;
+
+	barrier_hook(b);
+	return b->inner.ops->directory(b->inner.ctx, path, num);
+}
+
+static int barrier_list(void *ctx, struct domain_info **ret, size_t *n)
+{
+	struct barrier_host *b = ctx;
+
+	return b->inner.ops->list_domains(b->inner.ctx, ret, n);
+}
+
+static const struct host_ops barrier_ops = {
+	.read = barrier_read, .directory = barrier_directory, .list_domains = barrier_list,
+};
+
+static void write_during_barrier(struct host_fixture *h, uint16_t domid, const char *what)
+{
+	char path[96];
+
+	if (!strcmp(what, "ip")) {
+		ck_assert_int_eq(fakexen_set_vif(h->fx, domid, 0, "00:16:3e:00:00:0f", "10.99.0.77"),
+				 0);
+		return;
+	}
+	snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+	ck_assert_int_eq(fakexen_write(h->fx, path, "renamed"), 0);
+	fakexen_fire(h->fx, path);
+}
+
+/*
+ * One scan with a write at its barrier, then as many scans as scan_cache_stale() asks for
+ * (the source requests them): the end must equal a full scan.  Returns the scans it took.
+ */
+static int scan_with_barrier_write(struct host_fixture *h, uint16_t trigger, uint16_t domid,
+				   const char *what)
+{
+	struct barrier_host b = { .inner = fakexen_host(h->fx), .h = h,
+				  .hook = write_during_barrier, .domid = domid, .what = what };
+	struct host host = { .ops = &barrier_ops, .ctx = &b };
+	int scans = 0;
+
+	/* What asks for the scan: a vif write on trigger's domain. */
+	ck_assert_int_eq(fakexen_set_vif(h->fx, trigger, 0, "00:16:3e:00:00:0e", "10.99.0.66"), 0);
+	do {
+		_cleanup_memberset_ struct ck_memberset *set = NULL;
+		struct scan_result res;
+		struct ck_delta d;
+
+		ck_assert_int_eq(ck_memberset_new(&set), 0);
+		ck_assert_int_eq(scan_host(&host, &h->opts, h->cache, set, &res), 0);
+		ck_assert_int_eq(ck_membership_commit(h->m, set, &d), 0);
+		ck_delta_reset(&d);
+		b.hook = NULL;
+		scans++;
+	} while (scan_cache_stale(h->cache) && scans < 5);
+	ck_assert(!scan_cache_stale(h->cache));
+	rescan(h);	/* asserts the cached view equals a full scan */
+	return scans;
+}
+
+START_TEST(fires_taken_at_the_barrier_are_served)
+{
+	struct host_fixture h;
+	uint16_t a, b, c;
+
+	setup(&h);
+	a = create(&h, "a", "00:16:3e:00:00:01", "10.99.0.1");
+	b = create(&h, "b", "00:16:3e:00:00:02", "10.99.0.2");
+	c = create(&h, "c", "00:16:3e:00:00:03", "10.99.0.3");
+	rescan(&h);
+	/* The domain being read, or one read after it: the same scan serves the write. */
+	ck_assert_int_eq(scan_with_barrier_write(&h, b, b, "ip"), 1);
+	ck_assert_int_eq(scan_with_barrier_write(&h, b, c, "ip"), 1);
+	/* One the scan had passed over, or a rename while only vifs were read: one more. */
+	ck_assert_int_eq(scan_with_barrier_write(&h, b, a, "ip"), 2);
+	ck_assert_int_eq(scan_with_barrier_write(&h, b, b, "name"), 2);
+	ck_assert_str_eq(member(&h, b)->name, "renamed");
+	teardown(&h);
+}
+END_TEST
+
 /* Random toolstack operations; rescan() checks the cached scan against a full one each time. */
 START_TEST(cached_scan_equals_full_scan_through_random_changes)
 {
@@ -464,6 +578,7 @@ int main(void)
 	th_add(s, only_identity_writes_need_a_scan);
 	th_add(s, a_fire_costs_the_reads_of_the_domain_it_names);
 	th_add(s, cached_scan_equals_full_scan_through_random_changes);
+	th_add(s, fires_taken_at_the_barrier_are_served);
 	th_add(s, create_reads_toolstack_identity);
 	th_add(s, dom0_only_when_asked);
 	th_add(s, destroy_removes_at_first_release);
