@@ -158,7 +158,7 @@ done
 if [ -n "$ko" ]; then args+=(--domu-file "$ko:/lib/modules/cokeeper.ko"); else missing+=(cokeeper.ko); fi
 # iproute2's genl, so a guest can show the module's family in "genl ctrl list".
 [ -x /usr/sbin/genl ] && args+=(--domu-bin /usr/sbin/genl)
-# coreutils' nice: busybox-static has none, and cokeeperd runs at its unit's Nice=-10.
+# coreutils' nice: busybox-static has none; cokeeperd and xenstored run at Nice=-10, as packaged.
 [ -x /usr/bin/nice ] && args+=(--dom0-bin /usr/bin/nice)
 if [ ${#missing[@]} -gt 0 ] && [ "$require" = 1 ]; then
 	die "not built: ${missing[*]} (LAB_REQUIRE_COKEEPER=1)"
