@@ -23,7 +23,7 @@ done
 pass
 
 # shellcheck disable=SC2086 # a list of names on purpose
-bench_run "${LAB_BENCH_N:-8}" $OBSERVERS
+bench_run "${LAB_BENCH_N:-12}" $OBSERVERS
 
 step cleanup
 for n in $OBSERVERS; do domu_destroy "$n" || fail "destroy $n"; done

@@ -261,7 +261,7 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 	[ "$(ck_ctl stats | jq -r .epoch)" != "$epoch" ] || fail "the restarted cokeeperd kept its epoch"
 	pass
 
-	bench_run "${LAB_BENCH_N:-8}" pv1 pv2 pvh4
+	bench_run "${LAB_BENCH_N:-12}" pv1 pv2 pvh4
 fi
 
 step cleanup
