@@ -282,6 +282,16 @@ domu_destroy() {
 	wait_until 60 domain_gone "$_name" "$_d"
 }
 
+# domu_shutdown NAME: xl shutdown -w (the guest powers off), then waits until xl and xenstore
+# forget it.
+domu_shutdown() {
+	local _name=$1 _d
+	_d=$(domid_of "$_name") || { echo "domu_shutdown: no domain $_name"; return 1; }
+	timeout -k 10 120 xl shutdown -w "$_name" >"$LAB_DIR/xl-shutdown-$_name.log" 2>&1 ||
+		echo "xl shutdown $_name: $(tail -n 3 "$LAB_DIR/xl-shutdown-$_name.log" | tr '\n' ' ')"
+	wait_until 60 domain_gone "$_name" "$_d"
+}
+
 # domu_migrate NAME: localhost live migration; sets LAB_MIGRATE_OLD/NEW to the domids.
 # PVH only: Debian's Xen is built without shadow paging, which PV log-dirty needs.
 domu_migrate() {
