@@ -52,7 +52,15 @@ bold "cokeeperctl members"
 ctl members; nap 1.5
 
 bold "live-migrating web on this host (suspend: migrating-out, then a new domid)"
-ctl sim migrate web --pause-ms 300 >/dev/null; nap 1.5
+domid_of() {
+	ctl --json members | python3 -c 'import json,sys
+print(next((m["domid"] for m in json.load(sys.stdin) if m["name"] == sys.argv[1]), ""))' "$1"
+}
+old=$(domid_of web)
+ctl sim migrate web --pause-ms 300 >/dev/null
+# The migration ends on its own 300 ms later, pauses or not (DEMO_PAUSE=0): web's new domid.
+for _ in $(seq 50); do [ "$(domid_of web)" = "$old" ] || break; sleep 0.1; done
+nap 1.5
 bold "destroying db"
 ctl sim destroy db >/dev/null; nap 1
 bold "a burst: five guests created at once"
