@@ -338,10 +338,6 @@ static void mark_stale(struct scan_cache *c, unsigned int domid, uint8_t what)
 		e->stale |= what;
 }
 
-void scan_cache_forget_domain(struct scan_cache *c, unsigned int domid)
-{
-	mark_stale(c, domid, STALE_ALL);
-}
 
 /* A decimal domid that ends at '/' or the string's end; -1 if there is none. */
 static long path_domid(const char *p, const char **rest)
@@ -394,7 +390,7 @@ bool scan_cache_watch_fired(struct scan_cache *c, const char *path)
 	/* A member's name (xl rename, a migration's handover). */
 	if (!strncmp(path, home, sizeof(home) - 1) &&
 	    (domid = path_domid(path + sizeof(home) - 1, &rest)) >= 0 && !strcmp(rest, "/name")) {
-		scan_cache_forget_domain(c, domid);
+		mark_stale(c, domid, STALE_ALL);
 		return true;
 	}
 	/* Anything else watched is taken to change anything. */
@@ -484,7 +480,8 @@ static void cache_sweep(struct scan_cache *c)
 int scan_host(const struct host *host, const struct scan_options *opts, struct scan_cache *cache,
 	      struct ck_memberset *out, struct scan_result *result)
 {
-	struct domain_info *infos = NULL;
+	struct domain_info *owned = NULL;	/* the list when there is no cache to keep it */
+	const struct domain_info *infos;
 	struct ck_member *members = NULL;
 	size_t n_infos = 0, n = 0;
 	int r;
@@ -495,30 +492,21 @@ int scan_host(const struct host *host, const struct scan_options *opts, struct s
 		cache->reading_all = cache->all_stale;
 		cache->all_stale = false;
 	}
-	if (cache && !cache->list_stale) {
-		infos = malloc((cache->n_infos ? cache->n_infos : 1) * sizeof(*infos));
-		if (!infos) {
-			r = -ENOMEM;
-			goto out;
-		}
-		memcpy(infos, cache->infos, cache->n_infos * sizeof(*infos));
-		n_infos = cache->n_infos;
-	} else {
-		r = host->ops->list_domains(host->ctx, &infos, &n_infos);
+	/* The list is the cache's when there is one: read only, until the next scan's. */
+	if (!cache || cache->list_stale) {
+		r = host->ops->list_domains(host->ctx, &owned, &n_infos);
 		if (r < 0)
 			goto out;
 		if (cache) {
-			struct domain_info *copy = malloc((n_infos ? n_infos : 1) * sizeof(*copy));
-
-			if (copy) {
-				memcpy(copy, infos, n_infos * sizeof(*copy));
-				free(cache->infos);
-				cache->infos = copy;
-				cache->n_infos = n_infos;
-				cache->list_stale = false;
-			}
+			free(cache->infos);
+			cache->infos = owned;
+			cache->n_infos = n_infos;
+			cache->list_stale = false;
+			owned = NULL;
 		}
 	}
+	infos = cache ? cache->infos : owned;
+	n_infos = cache ? cache->n_infos : n_infos;
 	result->domains = n_infos;
 
 	/*
@@ -561,6 +549,6 @@ out:
 	if (r < 0 && cache && cache->reading_all)
 		cache->all_stale = true;
 	free(members);
-	free(infos);
+	free(owned);
 	return r;
 }

@@ -49,7 +49,6 @@ bool scan_cache_watch_fired(struct scan_cache *c, const char *path);
 
 /* The next scan reads every domain again (SIGHUP, a lost event). */
 void scan_cache_forget(struct scan_cache *c);
-void scan_cache_forget_domain(struct scan_cache *c, unsigned int domid);
 /* A domain came, went or changed run state (a libxl event): the next scan lists them. */
 void scan_cache_domains_changed(struct scan_cache *c);
 

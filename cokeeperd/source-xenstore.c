@@ -26,8 +26,8 @@ static const char *const watches[] = {
 };
 
 /* What follows one member: its libxl death events and a watch on its name. */
-struct death_watch {
-	struct death_watch *next;
+struct member_watch {
+	struct member_watch *next;
 	uint16_t domid;
 	libxl_evgen_domain_death *evgen;
 	char name_path[40];	/* "" when the watch could not be set */
@@ -38,7 +38,7 @@ struct xenstore_source {
 	struct source base;
 	struct xenhost *xh;
 	sd_event_source *xs_io;
-	struct death_watch *deaths;
+	struct member_watch *followed;
 	struct scan_cache *cache;
 };
 
@@ -181,13 +181,12 @@ static void on_libxl_event(void *user, libxl_event *ev)
 	case LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN:
 		log_debug("libxl: domid %u shut down (reason %d)", ev->domid,
 			  ev->u.domain_shutdown.shutdown_reason);
-		scan_cache_forget_domain(src->cache, ev->domid);
+		/* The next scan lists the domains, and re-reads one whose run state changed. */
 		scan_cache_domains_changed(src->cache);
 		daemon_request_scan(src->base.daemon);
 		break;
 	case LIBXL_EVENT_TYPE_DOMAIN_DEATH:
 		log_debug("libxl: domid %u died", ev->domid);
-		scan_cache_forget_domain(src->cache, ev->domid);
 		scan_cache_domains_changed(src->cache);
 		daemon_request_scan(src->base.daemon);
 		break;
@@ -221,12 +220,12 @@ static const libxl_event_hooks event_hooks = {
 static bool name_fire_is_news(struct xenstore_source *src, const char *path)
 {
 	const struct ck_member *m;
-	struct death_watch *w;
+	struct member_watch *w;
 	unsigned int len;
 	bool news;
 	char *name;
 
-	for (w = src->deaths; w && strcmp(w->name_path, path); w = w->next)
+	for (w = src->followed; w && strcmp(w->name_path, path); w = w->next)
 		;
 	if (!w || w->name_fired)
 		return true;
@@ -270,9 +269,9 @@ static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	return 0;
 }
 
-static void death_watch_drop(struct xenstore_source *src, struct death_watch **pp)
+static void member_watch_drop(struct xenstore_source *src, struct member_watch **pp)
 {
-	struct death_watch *w = *pp;
+	struct member_watch *w = *pp;
 
 	*pp = w->next;
 	if (w->evgen)
@@ -287,17 +286,17 @@ static void xs_members_changed(struct source *base, const struct ck_delta *delta
 	struct xenstore_source *src = (struct xenstore_source *)base;
 
 	for (size_t i = 0; i < delta->n_removed; i++)
-		for (struct death_watch **pp = &src->deaths; *pp; pp = &(*pp)->next)
+		for (struct member_watch **pp = &src->followed; *pp; pp = &(*pp)->next)
 			if ((*pp)->domid == delta->removed[i]) {
-				death_watch_drop(src, pp);
+				member_watch_drop(src, pp);
 				break;
 			}
 	for (size_t i = 0; i < delta->n_upserts; i++) {
 		uint16_t domid = delta->upserts[i].domid;
-		struct death_watch *w;
+		struct member_watch *w;
 		bool have = false;
 
-		for (w = src->deaths; w && !have; w = w->next)
+		for (w = src->followed; w && !have; w = w->next)
 			have = w->domid == domid;
 		if (have)
 			continue;
@@ -317,8 +316,8 @@ static void xs_members_changed(struct source *base, const struct ck_delta *delta
 					  "next change", w->name_path);
 			w->name_path[0] = '\0';
 		}
-		w->next = src->deaths;
-		src->deaths = w;
+		w->next = src->followed;
+		src->followed = w;
 	}
 }
 
@@ -363,8 +362,8 @@ static void xs_free(struct source *base)
 {
 	struct xenstore_source *src = (struct xenstore_source *)base;
 
-	while (src->deaths)
-		death_watch_drop(src, &src->deaths);
+	while (src->followed)
+		member_watch_drop(src, &src->followed);
 	sd_event_source_disable_unref(src->xs_io);
 	xenhost_close(src->xh);
 	scan_cache_free(src->cache);
