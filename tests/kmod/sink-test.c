@@ -126,6 +126,23 @@ static void make_member(struct ck_member *m, uint16_t domid, bool migrating)
 }
 
 /* One random change of the daemon's membership, pushed to the session as a delta. */
+/* The daemon's membership becomes domids first..last, and the agent gets its snapshot. */
+static int send_snapshot_of(struct ck_membership *daemon, uint16_t first, uint16_t last)
+{
+	struct ck_memberset *set;
+
+	ck_memberset_new(&set);
+	for (uint16_t d = first; d <= last; d++) {
+		struct ck_member m;
+
+		make_member(&m, d, false);
+		ck_memberset_put(set, &m);
+	}
+	ck_membership_commit(daemon, set, NULL);
+	ck_memberset_free(set);
+	return ck_chunk_snapshot(daemon, feed, NULL);
+}
+
 static int step(struct ck_membership *daemon)
 {
 	struct ck_memberset *next;
@@ -169,7 +186,6 @@ static void on_event(enum ck_client_event event, const struct ck_client_peer *pe
 int main(int argc, char **argv)
 {
 	struct ck_membership *daemon, *restarted;
-	struct ck_memberset *set;
 	struct ck_client_peer peer;
 	struct sink *sink;
 	char why[160] = "";
@@ -190,16 +206,7 @@ int main(int argc, char **argv)
 	session_start(session);
 
 	/* A snapshot of 100 members: the kernel table is replaced in one go. */
-	ck_memberset_new(&set);
-	for (uint16_t d = 1; d <= 100; d++) {
-		struct ck_member m;
-
-		make_member(&m, d, false);
-		ck_memberset_put(set, &m);
-	}
-	ck_membership_commit(daemon, set, NULL);
-	ck_memberset_free(set);
-	r = ck_chunk_snapshot(daemon, feed, NULL);
+	r = send_snapshot_of(daemon, 1, 100);
 	CHECK("snapshot-applied", r == 0 && kernel_equals(daemon, why, sizeof(why)), "%s %s",
 	      strerror(-r), why);
 
@@ -248,16 +255,7 @@ int main(int argc, char **argv)
 
 	/* cokeeperd restarts: a new epoch's snapshot leaves nothing of the old table. */
 	ck_membership_new(&restarted, 0x2222, 4096);
-	ck_memberset_new(&set);
-	for (uint16_t d = 200; d < 203; d++) {
-		struct ck_member m;
-
-		make_member(&m, d, false);
-		ck_memberset_put(set, &m);
-	}
-	ck_membership_commit(restarted, set, NULL);
-	ck_memberset_free(set);
-	r = ck_chunk_snapshot(restarted, feed, NULL);
+	r = send_snapshot_of(restarted, 200, 202);
 	CHECK("new-epoch-replaces-all", r == 0 && kernel_equals(restarted, why, sizeof(why)),
 	      "%s", why);
 
