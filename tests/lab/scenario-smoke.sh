@@ -139,9 +139,10 @@ step membership-2
 check_membership pv1 pv2 && pass
 
 step pvh-create
-domu_create pvh4 "$(ip_of pvh4)" "$(mac_of pvh4)" pvh cokeeper.selftest=0 || fatal "xl create pvh4"
-# PVH reaches userspace 15-21 s after xl create under TCG; leave room for a busy host.
-wait_until 300 guest_net_up pvh4 || fail "pvh4 did not report its network up"
+# PVH reaches userspace 15-21 s after xl create under TCG; domu_boot leaves room for a busy
+# host.  Every later step needs pvh4, so without it the scenario ends here.
+domu_boot pvh4 "$(ip_of pvh4)" "$(mac_of pvh4)" pvh cokeeper.selftest=0 || fatal "pvh4 did not boot"
+guest_net_up pvh4 || fatal "pvh4 reported its network as '$(guest_key pvh4 lab-net)'"
 ping -c 1 -W 3 "$(ip_of pvh4)" >/dev/null || fail "dom0 cannot ping pvh4"
 pass
 
