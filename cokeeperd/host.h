@@ -17,19 +17,11 @@ struct domain_info {
 	bool paused;
 };
 
-#define HOST_READ_MANY_MAX 16
-
 struct host_ops {
 	/* A xenstore value, NUL-terminated, in one malloc()ed block; NULL with errno set. */
 	char *(*read)(void *ctx, const char *path, unsigned int *len);
 	/* A xenstore directory's entries, one malloc()ed block freed with free(); NULL + errno. */
 	char **(*directory)(void *ctx, const char *path, unsigned int *num);
-	/*
-	 * Optional: several values at once, values[i] for paths[i] (NULL where there is none),
-	 * in one round trip where the host can.  0, or -errno for the whole batch, which the
-	 * caller then reads one key at a time.  n <= HOST_READ_MANY_MAX.
-	 */
-	int (*read_many)(void *ctx, const char *const *paths, size_t n, char **values);
 	/* Every domain the hypervisor knows, with its run state: a malloc()ed array. */
 	int (*list_domains)(void *ctx, struct domain_info **ret, size_t *n);
 };

@@ -115,40 +115,9 @@ static void parse_ips(struct ck_nic *nic, char *ips, unsigned int domid)
 	}
 }
 
-/* values[i] of paths[i], NULL where there is none: in one batch where the host can. */
-static void read_values(const struct host *host, const char *const *paths, size_t n,
-			char **values)
-{
-	unsigned int len;
-
-	if (host->ops->read_many && host->ops->read_many(host->ctx, paths, n, values) == 0)
-		return;
-	for (size_t i = 0; i < n; i++)
-		values[i] = host->ops->read(host->ctx, paths[i], &len);
-}
-
-/* One vif's backend keys; a vif without a valid mac is no nic of the member's. */
-static void add_nic(struct ck_member *m, const char *dev, const char *mac, char *ip)
-{
-	struct ck_nic *nic = &m->nics[m->n_nics];
-
-	if (!mac || ck_parse_mac(mac, nic->mac) < 0 || !ck_mac_valid(nic->mac)) {
-		log_debug("domid %u: vif %.16s without a valid mac", m->domid, dev);
-		memset(nic, 0, sizeof(*nic));
-		return;
-	}
-	if (ip)
-		parse_ips(nic, ip, m->domid);
-	m->n_nics++;
-}
-
-/* vifs read per batch: a mac and an ip each */
-#define NIC_BATCH (HOST_READ_MANY_MAX / 2)
-
 static void read_nics(const struct host *host, struct ck_member *m)
 {
-	char path[96], keys[2 * NIC_BATCH][160], *values[2 * NIC_BATCH];
-	const char *key_ptrs[2 * NIC_BATCH];
+	char path[96];
 	unsigned int num = 0;
 	char **devs;
 
@@ -157,23 +126,27 @@ static void read_nics(const struct host *host, struct ck_member *m)
 	if (!devs)
 		return;
 	qsort(devs, num, sizeof(*devs), by_number);
-	for (unsigned int start = 0; start < num && m->n_nics < CK_NICS_MAX; start += NIC_BATCH) {
-		unsigned int batch = num - start < NIC_BATCH ? num - start : NIC_BATCH;
+	for (unsigned int i = 0; i < num && m->n_nics < CK_NICS_MAX; i++) {
+		struct ck_nic *nic = &m->nics[m->n_nics];
+		char key[160], *mac, *ip;
+		unsigned int len;
 
-		for (unsigned int i = 0; i < batch; i++) {
-			snprintf(keys[2 * i], sizeof(keys[0]), "%s/%.16s/mac", path, devs[start + i]);
-			snprintf(keys[2 * i + 1], sizeof(keys[0]), "%s/%.16s/ip", path,
-				 devs[start + i]);
-			key_ptrs[2 * i] = keys[2 * i];
-			key_ptrs[2 * i + 1] = keys[2 * i + 1];
+		snprintf(key, sizeof(key), "%s/%.16s/mac", path, devs[i]);
+		mac = host->ops->read(host->ctx, key, &len);
+		if (!mac || ck_parse_mac(mac, nic->mac) < 0 || !ck_mac_valid(nic->mac)) {
+			log_debug("domid %u: vif %.16s without a valid mac", m->domid, devs[i]);
+			free(mac);
+			memset(nic, 0, sizeof(*nic));
+			continue;
 		}
-		read_values(host, key_ptrs, 2 * batch, values);
-		for (unsigned int i = 0; i < batch; i++) {
-			if (m->n_nics < CK_NICS_MAX)
-				add_nic(m, devs[start + i], values[2 * i], values[2 * i + 1]);
-			free(values[2 * i]);
-			free(values[2 * i + 1]);
+		free(mac);
+		snprintf(key, sizeof(key), "%s/%.16s/ip", path, devs[i]);
+		ip = host->ops->read(host->ctx, key, &len);
+		if (ip) {
+			parse_ips(nic, ip, m->domid);
+			free(ip);
 		}
+		m->n_nics++;
 	}
 	free(devs);
 }

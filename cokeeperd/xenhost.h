@@ -19,12 +19,6 @@ struct xenhost {
 	 */
 	struct xs_handle *xs_reads;
 	/*
-	 * Batches of reads, pipelined on a connection of its own to xenstored's socket (see
-	 * xspipe.h); NULL where xenstored has no socket (a stub domain's) or after it failed,
-	 * and then reads go one by one on xs_reads.
-	 */
-	struct xspipe *pipe;
-	/*
 	 * Set by the event-driven source before a scan: the scan's first read goes on the watch
 	 * connection instead, and on_barrier runs once it has its reply (see xs_scan()).
 	 */

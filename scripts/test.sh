@@ -69,17 +69,8 @@ printf '{"cmd":"members"}' >"$work/fuzz-control/members"
 printf '{"cmd":"sim-create","name":"web","ip":["10.0.0.1","fd00::1"],"mac":"00:16:3e:00:00:01"}' \
 	>"$work/fuzz-control/create"
 printf '{"cmd":"sim-migrate","name":"web","pause_ms":5}' >"$work/fuzz-control/migrate"
-# xs_reply TYPE REQ_ID VALUE: one xenstored reply (little-endian header, then the value).
-xs_reply() {
-	printf "$(printf '\\x%02x\\0\\0\\0\\x%02x\\0\\0\\0\\0\\0\\0\\0\\x%02x\\0\\0\\0' "$1" "$2" "${#3}")"
-	printf '%s' "$3"
-}
-mkdir "$work/fuzz-xspipe"
-{ xs_reply 2 0 00:16:3e:00:00:01; xs_reply 16 1 ENOENT; xs_reply 2 2 web; } \
-	>"$work/fuzz-xspipe/three"
 run_fuzzer fuzz-frame "$fuzz_runs" 140000
 run_fuzzer fuzz-control "${FUZZ_CONTROL_RUNS:-100000}" 4096
-run_fuzzer fuzz-xspipe "${FUZZ_XSPIPE_RUNS:-200000}" 16384
 
 step "kernel module: warning-free build and tests in QEMU (tests/kmod/run.sh)"
 tests/kmod/run.sh

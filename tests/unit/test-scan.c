@@ -518,117 +518,6 @@ START_TEST(fires_taken_at_the_barrier_are_served)
 }
 END_TEST
 
-/* A host that counts its calls and reads batches as xenhost does, or fails them. */
-struct counting_host {
-	struct host inner;
-	unsigned int reads, directories, batches, batch_keys;
-	bool fail_batches;
-};
-
-static char *counting_read(void *ctx, const char *path, unsigned int *len)
-{
-	struct counting_host *c = ctx;
-
-	c->reads++;
-	return c->inner.ops->read(c->inner.ctx, path, len);
-}
-
-static char **counting_directory(void *ctx, const char *path, unsigned int *num)
-{
-	struct counting_host *c = ctx;
-
-	c->directories++;
-	return c->inner.ops->directory(c->inner.ctx, path, num);
-}
-
-static int counting_read_many(void *ctx, const char *const *paths, size_t n, char **values)
-{
-	struct counting_host *c = ctx;
-	unsigned int len;
-
-	ck_assert_uint_le(n, HOST_READ_MANY_MAX);
-	c->batches++;
-	if (c->fail_batches)
-		return -EPROTO;
-	c->batch_keys += n;
-	for (size_t i = 0; i < n; i++)
-		values[i] = c->inner.ops->read(c->inner.ctx, paths[i], &len);
-	return 0;
-}
-
-static int counting_list(void *ctx, struct domain_info **ret, size_t *n)
-{
-	struct counting_host *c = ctx;
-
-	return c->inner.ops->list_domains(c->inner.ctx, ret, n);
-}
-
-static const struct host_ops counting_ops = {
-	.read = counting_read, .directory = counting_directory,
-	.read_many = counting_read_many, .list_domains = counting_list,
-};
-
-static void counted_scan(struct host_fixture *h, struct counting_host *c)
-{
-	_cleanup_memberset_ struct ck_memberset *set = NULL;
-	struct host host = { .ops = &counting_ops, .ctx = c };
-	struct scan_result res;
-	struct ck_delta d;
-
-	c->reads = c->directories = c->batches = c->batch_keys = 0;
-	ck_assert_int_eq(ck_memberset_new(&set), 0);
-	ck_assert_int_eq(scan_host(&host, &h->opts, h->cache, set, &res), 0);
-	ck_assert_int_eq(ck_membership_commit(h->m, set, &d), 0);
-	ck_delta_reset(&d);
-}
-
-/*
- * A vif fire costs its domain's vif directory and one batch of every vif's mac and ip (one
- * round trip on a real xenstored); a failed batch is read key by key, to the same members.
- */
-START_TEST(vif_keys_are_read_in_batches)
-{
-	struct fake_nic nics[10];
-	char macs[10][18], ips[10][16];
-	struct host_fixture h;
-	struct counting_host c;
-	uint8_t uuid[CK_UUID_LEN] = { 7 };
-	uint16_t d;
-
-	setup(&h);
-	for (int i = 0; i < 10; i++) {
-		/* vifs 0 and 1 have no valid mac: the eight nics a member may have are 2-9 */
-		snprintf(macs[i], sizeof(macs[i]), i < 2 ? "ff:ff:ff:ff:ff:%02x" :
-			 "00:16:3e:00:01:%02x", i);
-		snprintf(ips[i], sizeof(ips[i]), "10.99.1.%d", i + 1);
-		nics[i] = (struct fake_nic){ .mac = macs[i], .ip = ips[i] };
-	}
-	ck_assert_int_eq(fakexen_create(h.fx, "many", uuid, nics, 10, false, &d), 0);
-	rescan(&h);
-	ck_assert_uint_eq(member(&h, d)->n_nics, CK_NICS_MAX);
-	ck_assert_uint_eq(member(&h, d)->nics[0].mac[5], 2);
-
-	c = (struct counting_host){ .inner = fakexen_host(h.fx) };
-	ck_assert_int_eq(fakexen_set_vif(h.fx, d, 9, "00:16:3e:00:02:09", "10.99.2.9"), 0);
-	counted_scan(&h, &c);
-	ck_assert_uint_eq(c.directories, 1);
-	ck_assert_uint_eq(c.batches, 2);	/* vifs 0-7, then 8-9 for the last two nics */
-	ck_assert_uint_eq(c.batch_keys, 20);
-	ck_assert_uint_eq(c.reads, 0);
-	ck_assert_uint_eq(member(&h, d)->nics[7].mac[4], 2);
-	rescan(&h);
-
-	c.fail_batches = true;
-	ck_assert_int_eq(fakexen_set_vif(h.fx, d, 2, "00:16:3e:00:03:02", "10.99.3.2"), 0);
-	counted_scan(&h, &c);
-	ck_assert_uint_eq(c.batches, 2);
-	ck_assert_uint_eq(c.reads, 20);
-	ck_assert_uint_eq(member(&h, d)->nics[0].mac[4], 3);
-	rescan(&h);
-	teardown(&h);
-}
-END_TEST
-
 /* Random toolstack operations; rescan() checks the cached scan against a full one each time. */
 START_TEST(cached_scan_equals_full_scan_through_random_changes)
 {
@@ -690,7 +579,6 @@ int main(void)
 	th_add(s, a_fire_costs_the_reads_of_the_domain_it_names);
 	th_add(s, cached_scan_equals_full_scan_through_random_changes);
 	th_add(s, fires_taken_at_the_barrier_are_served);
-	th_add(s, vif_keys_are_read_in_batches);
 	th_add(s, create_reads_toolstack_identity);
 	th_add(s, dom0_only_when_asked);
 	th_add(s, destroy_removes_at_first_release);
