@@ -138,11 +138,17 @@ bench_run() {
 				for mode in poll-1000ms poll-100ms; do
 					po=$(bench_stats $col "$mode" "$kind" | cut -d' ' -f1)
 					awk -v p="$po" -v e="$ev" -v m="$mode" -v k="${kind:-both}" -v w="$what" 'BEGIN {
-						if (e > 0) printf "ratio %s/event, %s, %s median: %.1fx\n", m, k, w, p / e
+						if (e == "-" || p == "-") printf "ratio %s/event, %s, %s: no samples\n", m, k, w
+						else if (e > 0) printf "ratio %s/event, %s, %s median: %.1fx\n", m, k, w, p / e
 						else printf "ratio %s/event, %s, %s: event median below 0.1 ms\n", m, k, w }'
 				done
 			done
 		done
 	} | tee "$LAB_DIR/bench.txt" | sed 's/^/BENCH /'
+	# A table is only as good as its samples: every change of every mode must be in it.
+	for mode in event poll-1000ms poll-100ms; do
+		got=$(bench_stats 3 "$mode" | cut -d' ' -f4)
+		[ "$got" = $((2 * n)) ] || fail "$mode: $got of $((2 * n)) changes measured"
+	done
 	pass
 }
