@@ -31,6 +31,13 @@ SCENARIO=${SCENARIO:-$LAB/scenario-smoke.sh}
 require=${LAB_REQUIRE_COKEEPER:-0}
 
 mkdir -p "$OUT/runs"
+# One lab at a time: runs share $OUT's images, a second one would prune the first's run
+# directory, and two QEMUs on these two cores slow each other's benchmark down.
+exec 9>"$OUT/lock"
+if ! flock -n 9; then
+	printf 'lab: another lab run holds %s; waiting for it to end\n' "$OUT/lock"
+	flock 9
+fi
 RUN=$OUT/runs/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$RUN"
 # Bounded disk use: the oldest runs go (a serial log is a few hundred KB).
