@@ -338,7 +338,6 @@ static void mark_stale(struct scan_cache *c, unsigned int domid, uint8_t what)
 		e->stale |= what;
 }
 
-
 /* A decimal domid that ends at '/' or the string's end; -1 if there is none. */
 static long path_domid(const char *p, const char **rest)
 {

@@ -125,7 +125,6 @@ static void make_member(struct ck_member *m, uint16_t domid, bool migrating)
 	}
 }
 
-/* One random change of the daemon's membership, pushed to the session as a delta. */
 /* The daemon's membership becomes domids first..last, and the agent gets its snapshot. */
 static int send_snapshot_of(struct ck_membership *daemon, uint16_t first, uint16_t last)
 {
@@ -143,6 +142,7 @@ static int send_snapshot_of(struct ck_membership *daemon, uint16_t first, uint16
 	return ck_chunk_snapshot(daemon, feed, NULL);
 }
 
+/* One random change of the daemon's membership, pushed to the session as a delta. */
 static int step(struct ck_membership *daemon)
 {
 	struct ck_memberset *next;

@@ -7,7 +7,6 @@
 . /usr/lib/cokeeper-lab/bench-lib.sh
 
 OBSERVERS="pv1 pv2 pv3"
-init_done() { [ "$(guest_key "$1" lab-init)" = done ]; }
 
 step observers
 for n in $OBSERVERS; do

@@ -12,7 +12,8 @@
 #   SCENARIO PASS | SCENARIO FAIL: <steps>     printed once, by scenario_end
 #
 # Guests: domu_create, domu_boot, domu_destroy, domu_migrate, domid_of, domu_uuid, wait_until,
-# report_of (the guest's data/ck-report), ck_poke, guest_key, vif_backend_key, console_of.
+# report_of (the guest's data/ck-report), init_done, ck_poke, guest_key, vif_backend_key,
+# console_of.
 # CoKeeper hooks: ck_daemon_start, ck_daemon_stop, check_membership, ck_stats (see the end).
 
 LAB_DIR=${LAB_DIR:-/tmp/lab}
@@ -206,6 +207,8 @@ guest_key() {
 	xenstore-read "/local/domain/$d/data/$2" 2>/dev/null
 }
 report_of() { guest_key "$1" ck-report; }
+# init_done NAME: its domU-init has run to the end (module, agent, reporter started).
+init_done() { [ "$(guest_key "$1" lab-init)" = done ]; }
 # vif_backend_key NAME KEY: dom0's netback directory for the guest's first vif.
 vif_backend_key() {
 	local d

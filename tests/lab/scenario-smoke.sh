@@ -12,7 +12,6 @@ PV="pv1 pv2 pv3"
 ip_of() { echo "10.99.0.${1##*[!0-9]}"; }       # pv1 -> 10.99.0.1, pvh4 -> 10.99.0.4
 mac_of() { echo "00:16:3e:00:00:0${1##*[!0-9]}"; }
 in_xl_list() { xl list | awk -v n="$1" '$1 == n { f = 1 } END { exit !f }'; }
-init_done() { [ "$(guest_key "$1" lab-init)" = done ]; }
 guest_net_up() { [ "$(guest_key "$1" lab-net)" = "up $(ip_of "$1")/24" ]; }
 # A guest without cokeeper-query reports a fixed line (rootfs/ck-report); with it, its JSON,
 # which check_membership judges.
