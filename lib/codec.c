@@ -77,114 +77,152 @@ static bool chunks_valid(const struct ck_msg *msg)
 	return msg->chunks >= 1 && msg->chunks <= CK_CHUNKS_MAX && msg->chunk < msg->chunks;
 }
 
-int ck_codec_encode(const struct ck_msg *msg, size_t headroom, uint8_t **ret, size_t *len)
+/* Packs env behind headroom bytes into a new buffer; env's messages are the caller's. */
+static int pack(const Cokeeper__Envelope *env, size_t headroom, uint8_t **ret, size_t *len)
+{
+	size_t size = cokeeper__envelope__get_packed_size(env);
+	uint8_t *buf = malloc(headroom + size);
+
+	if (!buf)
+		return -ENOMEM;
+	cokeeper__envelope__pack(env, buf + headroom);
+	*ret = buf;
+	*len = headroom + size;
+	return 0;
+}
+
+static int encode_hello(const struct ck_hello *msg, size_t headroom, uint8_t **ret, size_t *len)
 {
 	Cokeeper__Envelope env = COKEEPER__ENVELOPE__INIT;
 	Cokeeper__Hello hello = COKEEPER__HELLO__INIT;
-	Cokeeper__Snapshot snapshot = COKEEPER__SNAPSHOT__INIT;
-	Cokeeper__Delta delta = COKEEPER__DELTA__INIT;
-	Cokeeper__Ack ack = COKEEPER__ACK__INIT;
-	Cokeeper__Bye bye = COKEEPER__BYE__INIT;
-	struct members_pb members = { 0 };
-	uint32_t *removed = NULL;
-	uint8_t *buf;
-	size_t size;
-	int r = 0;
 
-	switch (msg->type) {
-	case CK_MSG_HELLO:
-		if (msg->hello.domid >= CK_DOMID_LIMIT)
-			return -EINVAL;
-		hello.domid = msg->hello.domid;
-		hello.protocol_version = msg->hello.version;
-		hello.epoch = msg->hello.epoch;
-		hello.gen = msg->hello.gen;
-		env.msg_case = COKEEPER__ENVELOPE__MSG_HELLO;
-		env.hello = &hello;
-		break;
-	case CK_MSG_SNAPSHOT:
-		if (!chunks_valid(msg) || msg->snapshot.epoch == 0)
-			return -EINVAL;
-		r = members_pb_build(&members, msg->snapshot.members, msg->snapshot.n_members);
-		if (r < 0)
-			return r;
-		snapshot.epoch = msg->snapshot.epoch;
-		snapshot.gen = msg->snapshot.gen;
-		snapshot.chunk = msg->chunk;
-		snapshot.chunks = msg->chunks;
-		snapshot.n_members = msg->snapshot.n_members;
-		snapshot.members = members.ptrs;
-		env.msg_case = COKEEPER__ENVELOPE__MSG_SNAPSHOT;
-		env.snapshot = &snapshot;
-		break;
-	case CK_MSG_DELTA:
-		if (!chunks_valid(msg) || msg->delta.epoch == 0 ||
-		    msg->delta.new_gen < msg->delta.base_gen ||
-		    ck_delta_changes(&msg->delta) > msg->delta.new_gen - msg->delta.base_gen)
-			return -EINVAL;
-		if (msg->delta.n_removed > CK_FRAME_MAX_REMOVED)
-			return -EMSGSIZE;
-		r = members_pb_build(&members, msg->delta.upserts, msg->delta.n_upserts);
-		if (r < 0)
-			return r;
-		if (msg->delta.n_removed) {
-			removed = calloc(msg->delta.n_removed, sizeof(*removed));
-			if (!removed) {
-				r = -ENOMEM;
-				goto out;
-			}
-			for (size_t i = 0; i < msg->delta.n_removed; i++)
-				removed[i] = msg->delta.removed[i];
-		}
-		delta.epoch = msg->delta.epoch;
-		delta.base_gen = msg->delta.base_gen;
-		delta.new_gen = msg->delta.new_gen;
-		delta.chunk = msg->chunk;
-		delta.chunks = msg->chunks;
-		delta.n_upserts = msg->delta.n_upserts;
-		delta.upserts = members.ptrs;
-		delta.n_removed = msg->delta.n_removed;
-		delta.removed = removed;
-		env.msg_case = COKEEPER__ENVELOPE__MSG_DELTA;
-		env.delta = &delta;
-		break;
-	case CK_MSG_ACK:
-		if (msg->ack.epoch == 0)
-			return -EINVAL;
-		ack.epoch = msg->ack.epoch;
-		ack.gen = msg->ack.gen;
-		env.msg_case = COKEEPER__ENVELOPE__MSG_ACK;
-		env.ack = &ack;
-		break;
-	case CK_MSG_BYE: {
-		size_t n = strnlen(msg->bye.reason, sizeof(msg->bye.reason));
-
-		if (msg->bye.code == CK_BYE_UNSPEC || msg->bye.code > CK_BYE_MAX ||
-		    n > CK_BYE_REASON_MAX || !ck_printable(msg->bye.reason, n))
-			return -EINVAL;
-		bye.code = (Cokeeper__ByeCode)msg->bye.code;
-		bye.reason = (ProtobufCBinaryData){ n, (uint8_t *)msg->bye.reason };
-		env.msg_case = COKEEPER__ENVELOPE__MSG_BYE;
-		env.bye = &bye;
-		break;
-	}
-	default:
+	if (msg->domid >= CK_DOMID_LIMIT)
 		return -EINVAL;
-	}
+	hello.domid = msg->domid;
+	hello.protocol_version = msg->version;
+	hello.epoch = msg->epoch;
+	hello.gen = msg->gen;
+	env.msg_case = COKEEPER__ENVELOPE__MSG_HELLO;
+	env.hello = &hello;
+	return pack(&env, headroom, ret, len);
+}
 
-	size = cokeeper__envelope__get_packed_size(&env);
-	buf = malloc(headroom + size);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
+static int encode_snapshot(const struct ck_msg *msg, size_t headroom, uint8_t **ret, size_t *len)
+{
+	Cokeeper__Envelope env = COKEEPER__ENVELOPE__INIT;
+	Cokeeper__Snapshot snapshot = COKEEPER__SNAPSHOT__INIT;
+	struct members_pb members;
+	int r;
+
+	if (!chunks_valid(msg) || msg->snapshot.epoch == 0)
+		return -EINVAL;
+	r = members_pb_build(&members, msg->snapshot.members, msg->snapshot.n_members);
+	if (r < 0)
+		return r;
+	snapshot.epoch = msg->snapshot.epoch;
+	snapshot.gen = msg->snapshot.gen;
+	snapshot.chunk = msg->chunk;
+	snapshot.chunks = msg->chunks;
+	snapshot.n_members = msg->snapshot.n_members;
+	snapshot.members = members.ptrs;
+	env.msg_case = COKEEPER__ENVELOPE__MSG_SNAPSHOT;
+	env.snapshot = &snapshot;
+	r = pack(&env, headroom, ret, len);
+	members_pb_free(&members);
+	return r;
+}
+
+static int encode_delta(const struct ck_msg *msg, size_t headroom, uint8_t **ret, size_t *len)
+{
+	Cokeeper__Envelope env = COKEEPER__ENVELOPE__INIT;
+	Cokeeper__Delta delta = COKEEPER__DELTA__INIT;
+	const struct ck_delta *d = &msg->delta;
+	struct members_pb members;
+	uint32_t *removed = NULL;
+	int r;
+
+	if (!chunks_valid(msg) || d->epoch == 0 || d->new_gen < d->base_gen ||
+	    ck_delta_changes(d) > d->new_gen - d->base_gen)
+		return -EINVAL;
+	if (d->n_removed > CK_FRAME_MAX_REMOVED)
+		return -EMSGSIZE;
+	r = members_pb_build(&members, d->upserts, d->n_upserts);
+	if (r < 0)
+		return r;
+	/* The wire's removed list is uint32; ours holds uint16 domids. */
+	if (d->n_removed) {
+		removed = calloc(d->n_removed, sizeof(*removed));
+		if (!removed) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < d->n_removed; i++)
+			removed[i] = d->removed[i];
 	}
-	cokeeper__envelope__pack(&env, buf + headroom);
-	*ret = buf;
-	*len = headroom + size;
+	delta.epoch = d->epoch;
+	delta.base_gen = d->base_gen;
+	delta.new_gen = d->new_gen;
+	delta.chunk = msg->chunk;
+	delta.chunks = msg->chunks;
+	delta.n_upserts = d->n_upserts;
+	delta.upserts = members.ptrs;
+	delta.n_removed = d->n_removed;
+	delta.removed = removed;
+	env.msg_case = COKEEPER__ENVELOPE__MSG_DELTA;
+	env.delta = &delta;
+	r = pack(&env, headroom, ret, len);
 out:
 	free(removed);
 	members_pb_free(&members);
 	return r;
+}
+
+static int encode_ack(const struct ck_ack *msg, size_t headroom, uint8_t **ret, size_t *len)
+{
+	Cokeeper__Envelope env = COKEEPER__ENVELOPE__INIT;
+	Cokeeper__Ack ack = COKEEPER__ACK__INIT;
+
+	if (msg->epoch == 0)
+		return -EINVAL;
+	ack.epoch = msg->epoch;
+	ack.gen = msg->gen;
+	env.msg_case = COKEEPER__ENVELOPE__MSG_ACK;
+	env.ack = &ack;
+	return pack(&env, headroom, ret, len);
+}
+
+static int encode_bye(const struct ck_bye *msg, size_t headroom, uint8_t **ret, size_t *len)
+{
+	Cokeeper__Envelope env = COKEEPER__ENVELOPE__INIT;
+	Cokeeper__Bye bye = COKEEPER__BYE__INIT;
+	size_t n = strnlen(msg->reason, sizeof(msg->reason));
+
+	if (msg->code == CK_BYE_UNSPEC || msg->code > CK_BYE_MAX || n > CK_BYE_REASON_MAX ||
+	    !ck_printable(msg->reason, n))
+		return -EINVAL;
+	bye.code = (Cokeeper__ByeCode)msg->code;
+	bye.reason = (ProtobufCBinaryData){ n, (uint8_t *)msg->reason };
+	env.msg_case = COKEEPER__ENVELOPE__MSG_BYE;
+	env.bye = &bye;
+	return pack(&env, headroom, ret, len);
+}
+
+int ck_codec_encode(const struct ck_msg *msg, size_t headroom, uint8_t **ret, size_t *len)
+{
+	switch (msg->type) {
+	case CK_MSG_HELLO:
+		return encode_hello(&msg->hello, headroom, ret, len);
+	case CK_MSG_SNAPSHOT:
+		return encode_snapshot(msg, headroom, ret, len);
+	case CK_MSG_DELTA:
+		return encode_delta(msg, headroom, ret, len);
+	case CK_MSG_ACK:
+		return encode_ack(&msg->ack, headroom, ret, len);
+	case CK_MSG_BYE:
+		return encode_bye(&msg->bye, headroom, ret, len);
+	default:
+		return -EINVAL;
+	}
 }
 
 int ck_codec_decode(const uint8_t *untrusted, size_t len, struct ck_msg *out,
