@@ -10,16 +10,11 @@
 
 #include <json-c/json.h>
 
-#include "error.h"
 #include "memberset.h"
 
 struct json_object *ck_member_to_json(const struct ck_member *m);
 /* -ENOMEM only. */
 int ck_members_to_json(const struct ck_memberset *set, struct json_object **ret);
-
-/* Parses one member; -EINVAL with the reason in err for anything malformed. */
-int ck_member_from_json(struct json_object *untrusted, struct ck_member *out,
-			struct ck_error *err);
 
 /* Text forms shared by every tool. */
 void ck_format_mac(const uint8_t mac[CK_MAC_LEN], char out[18]);

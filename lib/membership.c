@@ -20,7 +20,7 @@ int ck_membership_new(struct ck_membership **ret, uint64_t epoch, size_t log_cap
 	if (r < 0)
 		goto err_free;
 	if (log_capacity) {
-		r = ck_log_new(&m->log, log_capacity);
+		r = ck_changelog_new(&m->changelog, log_capacity);
 		if (r < 0)
 			goto err_members;
 	}
@@ -38,7 +38,7 @@ void ck_membership_free(struct ck_membership *m)
 {
 	if (!m)
 		return;
-	ck_log_free(m->log);
+	ck_changelog_free(m->changelog);
 	ck_memberset_free(m->members);
 	free(m);
 }
@@ -51,7 +51,7 @@ int ck_membership_commit(struct ck_membership *m, const struct ck_memberset *nex
 	uint64_t gen;
 	int r;
 
-	if (!m->log)
+	if (!m->changelog)
 		return -EINVAL;
 	r = ck_delta_diff(m->members, next, &d);
 	if (r < 0)
@@ -68,9 +68,9 @@ int ck_membership_commit(struct ck_membership *m, const struct ck_memberset *nex
 	/* Removals then upserts, one generation each, in the order ck_delta_apply() uses. */
 	gen = m->gen;
 	for (size_t i = 0; i < d.n_removed; i++)
-		ck_log_append(m->log, ++gen, NULL, d.removed[i]);
+		ck_changelog_append(m->changelog, ++gen, NULL, d.removed[i]);
 	for (size_t i = 0; i < d.n_upserts; i++)
-		ck_log_append(m->log, ++gen, &d.upserts[i], d.upserts[i].domid);
+		ck_changelog_append(m->changelog, ++gen, &d.upserts[i], d.upserts[i].domid);
 
 	d.epoch = m->epoch;
 	d.base_gen = m->gen;
@@ -88,13 +88,13 @@ int ck_membership_delta_since(const struct ck_membership *m, uint64_t epoch, uin
 {
 	int r;
 
-	if (!m->log || epoch != m->epoch || gen > m->gen)
+	if (!m->changelog || epoch != m->epoch || gen > m->gen)
 		return -ESTALE;
 	if (gen == m->gen) {
 		*out = (struct ck_delta){ .epoch = m->epoch, .base_gen = gen, .new_gen = gen };
 		return 0;
 	}
-	r = ck_log_since(m->log, gen, out);
+	r = ck_changelog_since(m->changelog, gen, out);
 	if (r < 0)
 		return r;
 	out->epoch = m->epoch;

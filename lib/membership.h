@@ -10,13 +10,13 @@
 #pragma once
 
 #include "delta.h"
-#include "log.h"
+#include "changelog.h"
 
 struct ck_membership {
 	uint64_t epoch;		/* 0: no state yet (a fresh replica) */
 	uint64_t gen;
 	struct ck_memberset *members;
-	struct ck_log *log;	/* authority only; NULL in a replica */
+	struct ck_changelog *changelog;	/* authority only; NULL in a replica */
 };
 
 /* An authority (log_capacity > 0, epoch != 0) or a replica (log_capacity 0, epoch 0). */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "changelog.h"
 
 struct change {
 	uint64_t gen;
@@ -11,16 +11,16 @@ struct change {
 	struct ck_member member;	/* for a removal only member.domid is meaningful */
 };
 
-struct ck_log {
+struct ck_changelog {
 	size_t capacity;
 	size_t count;
 	size_t head;		/* index of the oldest change */
 	struct change *ring;
 };
 
-int ck_log_new(struct ck_log **ret, size_t capacity)
+int ck_changelog_new(struct ck_changelog **ret, size_t capacity)
 {
-	struct ck_log *log;
+	struct ck_changelog *log;
 
 	if (capacity == 0)
 		return -EINVAL;
@@ -37,7 +37,7 @@ int ck_log_new(struct ck_log **ret, size_t capacity)
 	return 0;
 }
 
-void ck_log_free(struct ck_log *log)
+void ck_changelog_free(struct ck_changelog *log)
 {
 	if (!log)
 		return;
@@ -45,29 +45,29 @@ void ck_log_free(struct ck_log *log)
 	free(log);
 }
 
-void ck_log_clear(struct ck_log *log)
+void ck_changelog_clear(struct ck_changelog *log)
 {
 	log->count = 0;
 	log->head = 0;
 }
 
-static const struct change *at(const struct ck_log *log, size_t i)
+static const struct change *at(const struct ck_changelog *log, size_t i)
 {
 	return &log->ring[(log->head + i) % log->capacity];
 }
 
-uint64_t ck_log_newest(const struct ck_log *log)
+uint64_t ck_changelog_newest(const struct ck_changelog *log)
 {
 	return log->count ? at(log, log->count - 1)->gen : 0;
 }
 
-void ck_log_append(struct ck_log *log, uint64_t gen, const struct ck_member *upsert,
+void ck_changelog_append(struct ck_changelog *log, uint64_t gen, const struct ck_member *upsert,
 		   uint16_t domid)
 {
 	struct change *c;
 
-	if (log->count && gen != ck_log_newest(log) + 1)
-		ck_log_clear(log);
+	if (log->count && gen != ck_changelog_newest(log) + 1)
+		ck_changelog_clear(log);
 	if (log->count == log->capacity) {
 		log->head = (log->head + 1) % log->capacity;
 		log->count--;
@@ -91,9 +91,9 @@ static int by_domid_then_gen(const void *a, const void *b)
 	return (*x)->gen < (*y)->gen ? -1 : (*x)->gen > (*y)->gen;
 }
 
-int ck_log_since(const struct ck_log *log, uint64_t since_gen, struct ck_delta *out)
+int ck_changelog_since(const struct ck_changelog *log, uint64_t since_gen, struct ck_delta *out)
 {
-	uint64_t newest = ck_log_newest(log);
+	uint64_t newest = ck_changelog_newest(log);
 	const struct change **v = NULL;
 	struct ck_delta d = { 0 };
 	size_t first, n;
