@@ -1,10 +1,21 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
 #include "verify.h"
+
+/* encode casts states and bye codes to the proto's enums, which must number them alike. */
+static_assert(CK_MEMBER_RUNNING == (int)COKEEPER__MEMBER_STATE__MEMBER_STATE_RUNNING &&
+	      CK_MEMBER_MIGRATING_OUT == (int)COKEEPER__MEMBER_STATE__MEMBER_STATE_MIGRATING_OUT,
+	      "member states differ from proto/cokeeper.proto's");
+static_assert(CK_BYE_SHUTDOWN == (int)COKEEPER__BYE_CODE__BYE_CODE_SHUTDOWN &&
+	      CK_BYE_PROTOCOL_ERROR == (int)COKEEPER__BYE_CODE__BYE_CODE_PROTOCOL_ERROR &&
+	      CK_BYE_VERSION == (int)COKEEPER__BYE_CODE__BYE_CODE_VERSION &&
+	      CK_BYE_OVERLOAD == (int)COKEEPER__BYE_CODE__BYE_CODE_OVERLOAD,
+	      "bye codes differ from proto/cokeeper.proto's");
 
 /* The protobuf-c view of one member, pointing into the struct ck_member it describes. */
 struct member_pb {

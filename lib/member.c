@@ -1,8 +1,26 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
 #include "member.h"
+
+/*
+ * The kernel's table takes members as the daemon and the agent hold them: the uapi header
+ * states the same limits and states for the kernel's side, and lib/ may not drift from it.
+ * Only its #defines and enums are read here; nothing of netlink is.
+ */
+#include "linux/cokeeper.h"
+
+static_assert(CK_DOMID_LIMIT == COKEEPER_DOMID_LIMIT, "domid limit differs from the uapi's");
+static_assert(CK_UUID_LEN == COKEEPER_UUID_LEN, "uuid length differs from the uapi's");
+static_assert(CK_NAME_MAX == COKEEPER_NAME_MAX, "name length differs from the uapi's");
+static_assert(CK_NICS_MAX == COKEEPER_NICS_MAX, "NICs per member differ from the uapi's");
+static_assert(CK_ADDRS_MAX == COKEEPER_ADDRS_MAX, "addresses per NIC differ from the uapi's");
+static_assert(CK_MEMBER_RUNNING == (int)COKEEPER_STATE_RUNNING &&
+	      CK_MEMBER_MIGRATING_OUT == (int)COKEEPER_STATE_MIGRATING_OUT &&
+	      CK_MEMBER_STATE_MAX == (int)COKEEPER_STATE_MAX,
+	      "member states differ from the uapi's: the client passes them through as they are");
 
 static bool nic_equal(const struct ck_nic *a, const struct ck_nic *b)
 {
