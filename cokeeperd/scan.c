@@ -8,9 +8,25 @@
 #include "member-json.h"
 #include "scan.h"
 
-/* An allocation failure inside uthash must fail the one insert, not abort the daemon. */
+/*
+ * An allocation failure inside uthash must fail the one insert, not abort the daemon: without
+ * HASH_NONFATAL_OOM set to 1, uthash ignores uthash_nonfatal_oom() and calls exit(-1).
+ */
+#define HASH_NONFATAL_OOM 1
 static bool cache_oom;
 #define uthash_nonfatal_oom(elt) (cache_oom = true)
+#define uthash_malloc(sz) scan_hash_malloc(sz)
+
+/*
+ * uthash's own allocations (the table, its buckets).  Weak so that tests/unit/test-scan.c
+ * can replace it and make an insert fail; nothing else does.
+ */
+void *scan_hash_malloc(size_t size);
+__attribute__((weak)) void *scan_hash_malloc(size_t size)
+{
+	return malloc(size);
+}
+
 #include <uthash.h>
 
 /* One domain as the last scan read it: its run state and, if it was a member, its record. */
@@ -402,6 +418,23 @@ static bool same_run_state(const struct domain_info *a, const struct domain_info
 	return a->dying == b->dying && a->shutdown == b->shutdown && a->suspended == b->suspended;
 }
 
+static int cache_insert(struct scan_cache *c, uint16_t domid, struct cached_domain **ret)
+{
+	struct cached_domain *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->domid = domid;
+	cache_oom = false;
+	HASH_ADD(hh, c->domains, domid, sizeof(e->domid), e);
+	if (cache_oom) {
+		free(e);
+		return -ENOMEM;
+	}
+	*ret = e;
+	return 0;
+}
+
 /*
  * One domain's member record: the cache's, unless a watch or its run state says it may have
  * changed, else read from the host (and cached).  -ENOENT: not (yet, or any more) a member.
@@ -446,14 +479,10 @@ static int get_member(const struct host *host, struct scan_cache *c,
 		return r;
 	}
 	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e)
-			return 0;	/* uncached: read again next time */
-		e->domid = key;
-		cache_oom = false;
-		HASH_ADD(hh, c->domains, domid, sizeof(e->domid), e);
-		if (cache_oom) {
-			free(e);
+		r = cache_insert(c, key, &e);
+		if (r < 0) {
+			/* The member still counts; uncached, it is read again next scan. */
+			log_debug("domid %u: not cached: %s", key, strerror(-r));
 			return 0;
 		}
 	}

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fakexen.h"
@@ -67,6 +68,20 @@ static size_t rescan(struct host_fixture *h)
 	changes = ck_delta_changes(&d);
 	ck_delta_reset(&d);
 	return changes;
+}
+
+/* Replaces scan.c's weak scan_hash_malloc(): uthash's allocations fail while this is set. */
+static bool hash_malloc_fails;
+static unsigned int hash_mallocs_refused;
+
+void *scan_hash_malloc(size_t size);
+void *scan_hash_malloc(size_t size)
+{
+	if (hash_malloc_fails) {
+		hash_mallocs_refused++;
+		return NULL;
+	}
+	return malloc(size);
 }
 
 static uint16_t create(struct host_fixture *h, const char *name, const char *mac, const char *ip)
@@ -405,6 +420,35 @@ START_TEST(a_fire_costs_the_reads_of_the_domain_it_names)
 END_TEST
 
 /*
+ * uthash failing to allocate its table fails the one cache insert: the daemon does not
+ * exit, the scan still serves the member, and the next scan reads it again.
+ */
+START_TEST(cache_insert_out_of_memory_serves_uncached)
+{
+	struct host_fixture h;
+	uint16_t a;
+
+	setup(&h);
+	a = create(&h, "a", "00:16:3e:00:00:01", "10.99.0.1");
+	hash_malloc_fails = true;
+	ck_assert_uint_eq(rescan(&h), 1);
+	ck_assert_uint_gt(hash_mallocs_refused, 0);
+	ck_assert_ptr_nonnull(member(&h, a));
+	ck_assert_uint_eq(h.last.read, 1);
+	ck_assert_uint_eq(rescan(&h), 0);
+	ck_assert_uint_eq(h.last.read, 1);	/* not cached: read again */
+
+	hash_malloc_fails = false;
+	ck_assert_uint_eq(rescan(&h), 0);
+	ck_assert_uint_eq(h.last.read, 1);
+	ck_assert_uint_eq(rescan(&h), 0);
+	ck_assert_uint_eq(h.last.read, 0);	/* cached at last */
+	ck_assert_ptr_nonnull(member(&h, a));
+	teardown(&h);
+}
+END_TEST
+
+/*
  * A host whose first read of a scan runs a hook first: a write committed just before the
  * xenstore source's barrier (the scan's first read, on the watch connection), whose fire
  * the source takes when that read returns.  The fake delivers fires synchronously, so
@@ -577,6 +621,7 @@ int main(void)
 
 	th_add(s, only_identity_writes_need_a_scan);
 	th_add(s, a_fire_costs_the_reads_of_the_domain_it_names);
+	th_add(s, cache_insert_out_of_memory_serves_uncached);
 	th_add(s, cached_scan_equals_full_scan_through_random_changes);
 	th_add(s, fires_taken_at_the_barrier_are_served);
 	th_add(s, create_reads_toolstack_identity);
