@@ -1,29 +1,34 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <netinet/ether.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uuid/uuid.h>
 
 #include "member-json.h"
 
+/*
+ * Zero-padded lowercase, two digits a byte, as xl and xenstore write a vif's mac: not
+ * ether_ntoa_r's form, which drops leading zeros ("0:16:3e:0:0:3").
+ */
 void ck_format_mac(const uint8_t m[CK_MAC_LEN], char out[18])
 {
 	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
-void ck_format_uuid(const uint8_t u[CK_UUID_LEN], char out[37])
+void ck_format_uuid(const uint8_t uuid[CK_UUID_LEN], char out[37])
 {
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
-		 u[13], u[14], u[15]);
+	uuid_unparse_lower(uuid, out);
 }
 
 void ck_format_ipv4(uint32_t addr, char out[16])
 {
-	snprintf(out, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
-		 addr & 0xff);
+	struct in_addr a = { .s_addr = htonl(addr) };
+
+	inet_ntop(AF_INET, &a, out, 16);
 }
 
 void ck_format_ipv6(const uint8_t addr[CK_IPV6_LEN], char out[46])
@@ -31,47 +36,29 @@ void ck_format_ipv6(const uint8_t addr[CK_IPV6_LEN], char out[46])
 	inet_ntop(AF_INET6, addr, out, 46);
 }
 
+/*
+ * Only the canonical shape, two hex digits a byte: ether_aton_r alone also takes one digit a
+ * byte and ignores whatever follows the sixth.
+ */
 int ck_parse_mac(const char *s, uint8_t mac[CK_MAC_LEN])
 {
-	unsigned int b[CK_MAC_LEN];
-	char end;
+	struct ether_addr a;
 
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &end) != 6 || strlen(s) != 17)
+	if (strlen(s) != 17)
 		return -EINVAL;
-	for (int i = 0; i < CK_MAC_LEN; i++)
-		mac[i] = b[i];
+	for (size_t i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return -EINVAL;
+	if (!ether_aton_r(s, &a))
+		return -EINVAL;
+	memcpy(mac, a.ether_addr_octet, CK_MAC_LEN);
 	return 0;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
+/* 36 characters, hyphens at 8, 13, 18 and 23, hex digits of either case elsewhere. */
 int ck_parse_uuid(const char *s, uint8_t uuid[CK_UUID_LEN])
 {
-	size_t n = 0;
-
-	if (strlen(s) != 36)
-		return -EINVAL;
-	for (size_t i = 0; i < 36;) {
-		int hi, lo;
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i++] != '-')
-				return -EINVAL;
-			continue;
-		}
-		hi = hexval(s[i]);
-		lo = hexval(s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		uuid[n++] = hi << 4 | lo;
-		i += 2;
-	}
-	return 0;
+	return uuid_parse(s, uuid) == 0 ? 0 : -EINVAL;
 }
 
 int ck_parse_ipv4(const char *s, uint32_t *addr)

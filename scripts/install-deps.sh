@@ -20,7 +20,7 @@ build_pkgs=(
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev make
 	protobuf-c-compiler libprotobuf-c-dev
 	libsystemd-dev libxen-dev libnl-3-dev libnl-genl-3-dev
-	check uthash-dev libjson-c-dev sparse
+	check uthash-dev libjson-c-dev uuid-dev sparse
 )
 lab_pkgs=(
 	qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
