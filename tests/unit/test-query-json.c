@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * cokeeper-query's output (tools/query-print.c) against a stub of libcokeeper-client: what
+ * --json prints must be JSON, whatever a member's name holds.  ck_name_valid and the
+ * kernel's policy both allow '"' and '\' in a name, and a printf("\"%s\"") of one is not
+ * JSON: these cases fail on such code.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "helpers.h"
+#include "query-print.h"
+
+#define NASTY_NAME "a\"b\\c"
+#define PEER_IP "10.0.0.7"
+
+/* The stub client's one peer. */
+static void stub_peer(struct ck_client_peer *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->domid = 7;
+	p->state = CK_CLIENT_STATE_RUNNING;
+	p->n_nics = 1;
+	p->uuid[15] = 7;
+	strcpy(p->name, NASTY_NAME);
+	memcpy(p->nics[0].mac, "\x00\x16\x3e\x00\x00\x07", 6);
+	p->nics[0].n_ipv4 = 1;
+	inet_pton(AF_INET, PEER_IP, &p->nics[0].ipv4[0]);
+}
+
+int ck_client_foreach(struct ck_client *c,
+	int (*fn)(const struct ck_client_peer *peer, void *userdata), void *userdata)
+{
+	struct ck_client_peer p;
+
+	stub_peer(&p);
+	return fn(&p, userdata);
+}
+
+int ck_client_lookup_ipv4(
+	struct ck_client *c, const struct in_addr *addr, struct ck_client_peer *peer)
+{
+	stub_peer(peer);
+	return addr->s_addr == peer->nics[0].ipv4[0].s_addr ? 0 : -ENOENT;
+}
+
+int ck_client_lookup_ipv6(
+	struct ck_client *c, const struct in6_addr *addr, struct ck_client_peer *peer)
+{
+	return -ENOENT;
+}
+
+int ck_client_lookup_mac(struct ck_client *c, const uint8_t mac[6], struct ck_client_peer *peer)
+{
+	stub_peer(peer);
+	return memcmp(mac, peer->nics[0].mac, 6) ? -ENOENT : 0;
+}
+
+int ck_client_lookup_domid(struct ck_client *c, uint16_t domid, struct ck_client_peer *peer)
+{
+	stub_peer(peer);
+	return domid == peer->domid ? 0 : -ENOENT;
+}
+
+int ck_client_status(
+	struct ck_client *c, uint64_t *epoch, uint64_t *gen, uint32_t *count, uint32_t *max_entries)
+{
+	*epoch = 0xfedcba9876543210ULL;
+	*gen = 42;
+	*count = 1;
+	*max_entries = 4096;
+	return 0;
+}
+
+/*
+ * Runs one printing function into a buffer and parses all of it as one JSON value, strictly:
+ * a single line, nothing after the value.
+ */
+static struct json_object *run_json(
+	int (*fn)(FILE *out, const char *arg), const char *arg, int want)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(fn(out, arg), want);
+	ck_assert_int_eq(fclose(out), 0);
+	ck_assert_uint_gt(len, 1);
+	ck_assert_msg(buf[len - 1] == '\n' && !memchr(buf, '\n', len - 1), "not one line: %s", buf);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, buf, (int)len - 1);
+	ck_assert_msg(o && json_tokener_get_error(tok) == json_tokener_success &&
+			json_tokener_get_parse_end(tok) == len - 1,
+		"not JSON: %s", buf);
+	json_tokener_free(tok);
+	free(buf);
+	return o;
+}
+
+static const char *get_s(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no \"%s\"", key);
+	ck_assert(json_object_is_type(v, json_type_string));
+	return json_object_get_string(v);
+}
+
+static int members(FILE *out, const char *arg)
+{
+	return query_members(NULL, true, out);
+}
+
+static int lookup(FILE *out, const char *key)
+{
+	return query_lookup(NULL, key, true, out);
+}
+
+static int status(FILE *out, const char *arg)
+{
+	return query_status(NULL, true, out);
+}
+
+START_TEST(members_json_keeps_quote_and_backslash)
+{
+	struct json_object *arr = run_json(members, NULL, 0), *m;
+
+	ck_assert(json_object_is_type(arr, json_type_array));
+	ck_assert_uint_eq(json_object_array_length(arr), 1);
+	m = json_object_array_get_idx(arr, 0);
+	ck_assert_str_eq(get_s(m, "name"), NASTY_NAME);
+	json_object_put(arr);
+}
+END_TEST
+
+START_TEST(lookup_json_keeps_quote_and_backslash)
+{
+	/* By address, MAC and domid: each path prints the peer the same way. */
+	static const char *const keys[] = {PEER_IP, "00:16:3e:00:00:07", "7"};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct json_object *o = run_json(lookup, keys[i], 0), *v;
+
+		ck_assert_str_eq(get_s(o, "name"), NASTY_NAME);
+		ck_assert(json_object_object_get_ex(o, "co_resident", &v));
+		ck_assert(json_object_get_boolean(v));
+		ck_assert(json_object_object_get_ex(o, "domid", &v));
+		ck_assert_int_eq(json_object_get_int(v), 7);
+		json_object_put(o);
+	}
+}
+END_TEST
+
+START_TEST(lookup_json_not_co_resident)
+{
+	struct json_object *o = run_json(lookup, "10.0.0.8", -ENOENT), *v;
+
+	ck_assert(json_object_object_get_ex(o, "co_resident", &v));
+	ck_assert(!json_object_get_boolean(v));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(lookup_rejects_what_is_no_key)
+{
+	FILE *out = fopen("/dev/null", "w");
+
+	ck_assert_int_eq(query_lookup(NULL, "web1", true, out), -EINVAL);
+	ck_assert_int_eq(query_lookup(NULL, "7x", true, out), -EINVAL);
+	ck_assert_int_eq(query_lookup(NULL, "99999", true, out), -EINVAL);
+	fclose(out);
+}
+END_TEST
+
+START_TEST(status_json)
+{
+	struct json_object *o = run_json(status, NULL, 0), *v;
+
+	/* The epoch as a hex string: a 64-bit number is not safe in every JSON reader. */
+	ck_assert_str_eq(get_s(o, "epoch"), "fedcba9876543210");
+	ck_assert(json_object_object_get_ex(o, "gen", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 42);
+	json_object_put(o);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("query-json");
+
+	th_add(s, members_json_keeps_quote_and_backslash);
+	th_add(s, lookup_json_keeps_quote_and_backslash);
+	th_add(s, lookup_json_not_co_resident);
+	th_add(s, lookup_rejects_what_is_no_key);
+	th_add(s, status_json);
+	return th_run(s);
+}

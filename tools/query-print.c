@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/ether.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "member-json.h"
+#include "peer.h"
+#include "query-print.h"
+
+/* Xen's first reserved domid (DOMID_FIRST_RESERVED): every guest's domid is below it. */
+#define DOMID_LIMIT 0x7ff0
+
+static int put_json(struct json_object *o, FILE *out)
+{
+	const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
+	int r = s ? (fprintf(out, "%s\n", s) < 0 ? -EIO : 0) : -ENOMEM;
+
+	json_object_put(o);
+	return r;
+}
+
+struct collect {
+	struct ck_memberset *set;
+	bool json;
+	FILE *out;
+};
+
+static int collect_peer(const struct ck_client_peer *p, void *userdata)
+{
+	struct collect *c = userdata;
+	char mac[18] = "-", addr[INET6_ADDRSTRLEN] = "-";
+	struct ck_member m;
+	int r;
+
+	if (c->json) {
+		ck_peer_to_member(p, &m);
+		r = ck_memberset_put(c->set, &m);
+		return r < 0 ? r : 0;
+	}
+	if (p->n_nics) {
+		ck_format_mac(p->nics[0].mac, mac);
+		if (p->nics[0].n_ipv4)
+			inet_ntop(AF_INET, &p->nics[0].ipv4[0], addr, sizeof(addr));
+		else if (p->nics[0].n_ipv6)
+			inet_ntop(AF_INET6, &p->nics[0].ipv6[0], addr, sizeof(addr));
+	}
+	fprintf(c->out, "%-6u %-20.20s %-14s %-17s %-18s %10" PRIu64 " %12" PRIu64 "\n", p->domid,
+		p->name, ck_member_state_name(p->state), mac, addr, p->tx_packets, p->tx_bytes);
+	return 0;
+}
+
+int query_members(struct ck_client *c, bool json, FILE *out)
+{
+	struct collect col = {.json = json, .out = out};
+	struct json_object *arr;
+	int r;
+
+	if (!json) {
+		fprintf(out, "%-6s %-20s %-14s %-17s %-18s %10s %12s\n", "DOMID", "NAME", "STATE",
+			"MAC", "ADDRESS", "TX_PKTS", "TX_BYTES");
+		return ck_client_foreach(c, collect_peer, &col);
+	}
+	/* Through a memberset: the canonical form, sorted as cokeeperctl prints it. */
+	r = ck_memberset_new(&col.set);
+	if (r < 0)
+		return r;
+	r = ck_client_foreach(c, collect_peer, &col);
+	if (r == 0)
+		r = ck_members_to_json(col.set, &arr);
+	if (r == 0)
+		r = put_json(arr, out);
+	ck_memberset_free(col.set);
+	return r;
+}
+
+static struct json_object *peer_json(const struct ck_client_peer *p)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "co_resident", json_object_new_boolean(true));
+	json_object_object_add(o, "domid", json_object_new_int(p->domid));
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "state", json_object_new_string(ck_member_state_name(p->state)));
+	return o;
+}
+
+int query_lookup(struct ck_client *c, const char *key, bool json, FILE *out)
+{
+	struct ck_client_peer peer;
+	struct ether_addr mac;
+	struct in_addr a4;
+	struct in6_addr a6;
+	char *end;
+	long domid;
+	int r;
+
+	if (inet_pton(AF_INET, key, &a4) == 1) {
+		r = ck_client_lookup_ipv4(c, &a4, &peer);
+	} else if (inet_pton(AF_INET6, key, &a6) == 1) {
+		r = ck_client_lookup_ipv6(c, &a6, &peer);
+	} else if (strchr(key, ':') && ether_aton_r(key, &mac)) {
+		r = ck_client_lookup_mac(c, mac.ether_addr_octet, &peer);
+	} else {
+		if (key[0] < '0' || key[0] > '9')
+			return -EINVAL;
+		errno = 0;
+		domid = strtol(key, &end, 10);
+		if (errno || *end || domid >= DOMID_LIMIT)
+			return -EINVAL;
+		r = ck_client_lookup_domid(c, domid, &peer);
+	}
+	if (r == -ENOENT) {
+		if (json) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "co_resident", json_object_new_boolean(false));
+			r = put_json(o, out);
+		} else {
+			fprintf(out, "%s: not co-resident\n", key);
+			r = 0;
+		}
+		return r < 0 ? r : -ENOENT;
+	}
+	if (r < 0)
+		return r;
+	if (json)
+		return put_json(peer_json(&peer), out);
+	fprintf(out, "%s: co-resident, domid %u (%s, %s)\n", key, peer.domid, peer.name,
+		ck_member_state_name(peer.state));
+	return 0;
+}
+
+int query_status(struct ck_client *c, bool json, FILE *out)
+{
+	uint64_t epoch, gen;
+	uint32_t count, max;
+	char hex[17];
+	struct json_object *o;
+	int r = ck_client_status(c, &epoch, &gen, &count, &max);
+
+	if (r < 0)
+		return r;
+	/* 64-bit epochs do not survive JSON numbers in every reader: a hex string. */
+	snprintf(hex, sizeof(hex), "%016" PRIx64, epoch);
+	if (!json) {
+		fprintf(out, "epoch %s gen %" PRIu64 ", %u of at most %u entries%s\n", hex, gen,
+			count, max, epoch ? "" : " (never written by an agent)");
+		return 0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "epoch", json_object_new_string(hex));
+	json_object_object_add(o, "gen", json_object_new_uint64(gen));
+	json_object_object_add(o, "count", json_object_new_int64(count));
+	json_object_object_add(o, "max_entries", json_object_new_int64(max));
+	return put_json(o, out);
+}
+
+void query_event(
+	enum ck_client_event ev, const struct ck_client_peer *p, uint64_t gen, bool json, FILE *out)
+{
+	static const char *const names[] = {[CK_CLIENT_EVENT_SET] = "set",
+		[CK_CLIENT_EVENT_DEL] = "del",
+		[CK_CLIENT_EVENT_REPLACE] = "replace",
+		[CK_CLIENT_EVENT_FLUSH] = "flush"};
+	const char *name = (unsigned int)ev < sizeof(names) / sizeof(names[0]) && names[ev]
+		? names[ev]
+		: "unknown";
+
+	if (json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "event", json_object_new_string(name));
+		json_object_object_add(o, "gen", json_object_new_uint64(gen));
+		json_object_object_add(o, "domid", json_object_new_int(p ? p->domid : -1));
+		json_object_object_add(o, "state",
+			json_object_new_string(p ? ck_member_state_name(p->state) : ""));
+		put_json(o, out);
+	} else if (p) {
+		fprintf(out, "%-8s gen %-6" PRIu64 " domid %-5u %s %s\n", name, gen, p->domid,
+			ev == CK_CLIENT_EVENT_SET ? p->name : "",
+			ev == CK_CLIENT_EVENT_SET ? ck_member_state_name(p->state) : "");
+	} else {
+		fprintf(out, "%-8s gen %" PRIu64 "\n", name, gen);
+	}
+	fflush(out);
+}
