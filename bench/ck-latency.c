@@ -18,8 +18,10 @@
  * Each watch fire is judged by reading only the key it names, on a second xenstore handle,
  * and timed when it is taken, so that the clock is not late by this tool's own work.
  * The end is the last observer's report reflecting it.  With --control (cokeeperd's control
- * socket) it also follows cokeeperd's watch stream: the first delta that carries the change,
- * then each observer's Ack of it, which its agent sends once the kernel table holds it.
+ * socket) it also follows cokeeperd's watch stream, as `cokeeperctl wait` does and with the
+ * same code (tools/watch-follow.c): the first generation after the command started whose
+ * membership holds (lacks) the address, then each observer's Ack of it, which its agent
+ * sends once the kernel table holds it.
  * Prints one line:
  *   latency_us=N [ack_latency_us=N] origin_us=… observers=3 command_rc=0 origin_mono_us=…
  *   dom3=…[/ack=…] dom4=… dom5=…
@@ -36,15 +38,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
 #include <xenstore.h>
 
 #include "clock.h"
+#include "watch-follow.h"
 
 #define MAX_OBSERVERS 32
 #define MAX_KEYS 16
@@ -64,9 +64,8 @@ static bool want_present;
 /* --absent: the vif ip keys that hold the address when the command starts. */
 static char *held_by[MAX_KEYS];
 static unsigned int n_held;
-/* --control: cokeeperd's watch stream, and the first generation that holds the change. */
-static int control_fd = -1;
-static uint64_t change_gen;
+/* --control: cokeeperd's watch stream (tools/watch-follow.c, as cokeeperctl wait has it). */
+static struct follow *follow;
 
 /* Does the value list the address as a whole word? */
 static bool value_has(const char *value)
@@ -178,106 +177,40 @@ static bool reflects(struct xs_handle *xs, const struct observer *o)
 	return key_has(xs, o->path) == want_present;
 }
 
-/* --absent: the domid whose vif held the address ("/local/domain/0/backend/vif/<domid>/…"). */
-static long holder_domid(void)
+/* Each observer's first Ack of a generation with the change, as the follower timed it. */
+static void take_acks(void)
 {
-	static const char vif[] = "/local/domain/0/backend/vif/";
+	size_t n;
+	const struct follow_guest *g = follow_guests(follow, &n);
 
-	return n_held && !strncmp(held_by[0], vif, sizeof(vif) - 1) ?
-		       strtol(held_by[0] + sizeof(vif) - 1, NULL, 10) : -1;
+	for (unsigned int i = 0; i < n_observers; i++)
+		for (size_t k = 0; !observers[i].acked_usec && k < n; k++)
+			if (g[k].domid == (int)observers[i].domid && !g[k].closed && g[k].acked_usec)
+				observers[i].acked_usec = g[k].acked_usec;
 }
 
-static int control_open(const char *path)
+/* Connects to cokeeperd and waits for its state before the change: 0 or -errno. */
+static int follow_start(const char *path)
 {
-	static const char watch[] = "{\"cmd\":\"watch\"}\n";
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	struct follow_key key;
+	uint64_t deadline = ck_now_usec() + 10000000;
+	int r;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    write(fd, watch, sizeof(watch) - 1) != sizeof(watch) - 1) {
-		int r = -errno;
-
-		close(fd);
+	r = follow_key_parse(&key, address);
+	if (r < 0)
 		return r;
+	r = follow_new(&follow, path, &key, !want_present);
+	if (r < 0)
+		return r;
+	while (!follow_ready(follow)) {
+		struct pollfd pfd = { .fd = follow_fd(follow), .events = POLLIN };
+
+		if (ck_now_usec() > deadline)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, 100) > 0 && (r = follow_read(follow, ck_now_usec())) < 0)
+			return r;
 	}
-	return fd;
-}
-
-/* Does this delta (cokeeperd's watch event) carry the change? */
-static bool delta_is_change(struct json_object *ev)
-{
-	struct json_object *ups = NULL, *rm = NULL;
-	long holder = holder_domid();
-
-	json_object_object_get_ex(ev, "upserts", &ups);
-	json_object_object_get_ex(ev, "removed", &rm);
-	if (want_present)
-		return ups && value_has(json_object_to_json_string(ups));
-	for (size_t i = 0; rm && i < json_object_array_length(rm); i++)
-		if (json_object_get_int(json_object_array_get_idx(rm, i)) == holder)
-			return true;
-	for (size_t i = 0; ups && i < json_object_array_length(ups); i++) {
-		struct json_object *m = json_object_array_get_idx(ups, i), *d;
-
-		if (json_object_object_get_ex(m, "domid", &d) && json_object_get_int(d) == holder &&
-		    !value_has(json_object_to_json_string(m)))
-			return true;
-	}
-	return false;
-}
-
-static void control_line(const char *line, uint64_t now)
-{
-	struct json_object *ev = json_tokener_parse(line), *type, *v;
-	const char *t;
-
-	if (!ev || !json_object_object_get_ex(ev, "event", &type) ||
-	    !json_object_object_get_ex(ev, "gen", &v))
-		goto out;
-	t = json_object_get_string(type);
-	if (!strcmp(t, "delta") && !change_gen && delta_is_change(ev)) {
-		change_gen = json_object_get_int64(v);
-	} else if (!strcmp(t, "ack") && change_gen &&
-		   (uint64_t)json_object_get_int64(v) >= change_gen) {
-		struct json_object *d;
-
-		if (!json_object_object_get_ex(ev, "domid", &d))
-			goto out;
-		for (unsigned int i = 0; i < n_observers; i++)
-			if (observers[i].domid == (unsigned int)json_object_get_int(d) &&
-			    !observers[i].acked_usec)
-				observers[i].acked_usec = now;
-	}
-out:
-	json_object_put(ev);
-}
-
-/* Reads what the control socket has; -1 when it closed. */
-static int control_read(uint64_t now)
-{
-	static char buf[1 << 16];
-	static size_t used;
-	ssize_t n = read(control_fd, buf + used, sizeof(buf) - 1 - used);
-	char *line, *nl;
-
-	if (n <= 0)
-		return -1;
-	used += n;
-	buf[used] = '\0';
-	for (line = buf; (nl = strchr(line, '\n')); line = nl + 1) {
-		*nl = '\0';
-		control_line(line, now);
-	}
-	used -= line - buf;
-	memmove(buf, line, used);
-	if (used == sizeof(buf) - 1)
-		used = 0;	/* a line longer than the buffer: not one we need */
+	follow_set_after(follow, follow_gen(follow));
 	return 0;
 }
 
@@ -371,9 +304,10 @@ int main(int argc, char **argv)
 	    (!want_present && !xs_watch(xs, "@releaseDomain", "origin")))
 		return perror("ck-latency: xs_watch"), 1;
 	if (control) {
-		control_fd = control_open(control);
-		if (control_fd < 0) {
-			fprintf(stderr, "ck-latency: %s: %s\n", control, strerror(-control_fd));
+		int r = follow_start(control);
+
+		if (r < 0) {
+			fprintf(stderr, "ck-latency: %s: %s\n", control, strerror(-r));
 			return 1;
 		}
 	}
@@ -392,7 +326,7 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		struct pollfd pfd[2] = { { .fd = xs_fileno(xs), .events = POLLIN },
-					 { .fd = control_fd, .events = POLLIN } };
+					 { .fd = follow ? follow_fd(follow) : -1, .events = POLLIN } };
 		bool all = origin != 0;
 		char **ev;
 
@@ -402,7 +336,7 @@ int main(int argc, char **argv)
 		}
 		for (unsigned int i = 0; i < n_observers; i++)
 			all = all && observers[i].done_usec &&
-			      (control_fd < 0 || observers[i].acked_usec);
+			      (!follow || observers[i].acked_usec);
 		if (all && child_done)
 			break;
 		if (ck_now_usec() > deadline) {
@@ -413,18 +347,25 @@ int main(int argc, char **argv)
 				if (!observers[i].done_usec)
 					fprintf(stderr, "ck-latency: domid %u never reflected %s\n",
 						observers[i].domid, address);
-				if (control_fd >= 0 && !observers[i].acked_usec)
+				if (follow && !observers[i].acked_usec)
 					fprintf(stderr, "ck-latency: domid %u never acked it%s\n",
 						observers[i].domid,
-						change_gen ? "" : " (no delta carried it)");
+						follow_target(follow, &(uint64_t){ 0 }, NULL) ? "" :
+						" (no delta carried it)");
 			}
 			return 1;
 		}
-		if (poll(pfd, control_fd >= 0 ? 2 : 1, 20) <= 0)
+		if (poll(pfd, follow ? 2 : 1, 20) <= 0)
 			continue;
-		if ((pfd[1].revents & (POLLIN | POLLHUP)) && control_read(ck_now_usec()) < 0) {
-			fprintf(stderr, "ck-latency: cokeeperd closed its control socket\n");
-			return 1;
+		if (pfd[1].revents & (POLLIN | POLLHUP)) {
+			int r = follow_read(follow, ck_now_usec());
+
+			if (r < 0) {
+				fprintf(stderr, "ck-latency: cokeeperd's watch stream: %s\n",
+					r == -ECONNRESET ? "closed" : strerror(-r));
+				return 1;
+			}
+			take_acks();
 		}
 		/* Each fire is timed when it is taken, not when the batch began. */
 		while ((ev = xs_check_watch(xs))) {
@@ -461,7 +402,7 @@ int main(int argc, char **argv)
 		}
 		printf("latency_us=%llu", (unsigned long long)(last - origin));
 		/* An ack before the origin was seen: the origin came late; count it as 0. */
-		if (control_fd >= 0)
+		if (follow)
 			printf(" ack_latency_us=%llu",
 			       (unsigned long long)(last_ack > origin ? last_ack - origin : 0));
 		printf(" origin_us=%llu observers=%u command_rc=%d origin_mono_us=%llu",
@@ -472,11 +413,12 @@ int main(int argc, char **argv)
 			printf(" dom%u=%llu%s", observers[i].domid,
 			       (unsigned long long)(observers[i].done_usec - origin),
 			       observers[i].early ? "(early)" : "");
-			if (control_fd >= 0)
+			if (follow)
 				printf("/ack=%lld", (long long)observers[i].acked_usec - (long long)origin);
 		}
 		printf("\n");
 	}
+	follow_free(follow);
 	xs_close(xr);
 	xs_close(xs);
 	return command_rc == 0 ? 0 : 1;

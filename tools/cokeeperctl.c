@@ -2,83 +2,26 @@
 /*
  * cokeeperctl: cokeeperd's control socket from the command line.  A table for people,
  * --json for scripts (the members array in the canonical form of lib/member-json.h).
+ * One table of subcommands, as wg(8) has; wait and latency live in ctl-wait.c.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
-#include "member-json.h"
+#include "cokeeperctl.h"
+#include "control-client.h"
 
-static const char *control_path = "/run/cokeeper/control.sock";
-static bool json_out;
+struct ctl_options ctl = {.control_path = CONTROL_DEFAULT_PATH};
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: cokeeperctl [--control=PATH] [--json] COMMAND\n"
-		"Commands:\n"
-		"  members                  the host's members\n"
-		"  guests                   each agent session: acked generation, lag, latency\n"
-		"  stats                    counters and convergence percentiles\n"
-		"  watch                    follow changes and acknowledgements as they happen\n"
-		"  rescan                   force a full rescan\n"
-		"  sim create NAME [--ip ADDR]... [--mac MAC]   (simulated source only)\n"
-		"  sim destroy NAME|DOMID\n"
-		"  sim migrate NAME|DOMID [--pause-ms MS]\n"
-		"  sim fire [TOKEN]         a spurious watch fire\n");
-}
-
-static int connect_control(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(control_path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, control_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-/* Reads one line of at most 64 MiB (a members reply of a large host) into *line. */
-static int read_line(FILE *f, char **line)
-{
-	size_t cap = 0;
-	ssize_t n = getline(line, &cap, f);
-
-	if (n <= 0)
-		return n == 0 || feof(f) ? -ECONNRESET : -errno;
-	if (n > (64 << 20))
-		return -EMSGSIZE;
-	return 0;
-}
-
-static struct json_object *parse_reply(const char *line)
-{
-	struct json_object *o = json_tokener_parse(line);
-
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
+static const char *prog = "cokeeperctl";
 
 static struct json_object *get(struct json_object *o, const char *key)
 {
@@ -100,35 +43,39 @@ static void print_members(struct json_object *members)
 	size_t n = json_object_array_length(members);
 
 	printf("%-6s %-20s %-14s %-17s %-31s %s\n", "DOMID", "NAME", "STATE", "MAC", "ADDRESSES",
-	       "UUID");
+		"UUID");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *m = json_object_array_get_idx(members, i);
 		struct json_object *nics = get(m, "nics");
 		size_t n_nics = nics ? json_object_array_length(nics) : 0;
 
 		for (size_t k = 0; k < (n_nics ? n_nics : 1); k++) {
-			struct json_object *nic = n_nics ? json_object_array_get_idx(nics, k) : NULL;
+			struct json_object *nic =
+				n_nics ? json_object_array_get_idx(nics, k) : NULL;
 			char addrs[256] = "";
 
-			for (const char *fam = "ipv4"; nic && fam; fam = fam[3] == '4' ? "ipv6" : NULL) {
+			for (const char *fam = "ipv4"; nic && fam;
+				fam = fam[3] == '4' ? "ipv6" : NULL) {
 				struct json_object *a = get(nic, fam);
 
 				for (size_t j = 0; a && j < json_object_array_length(a); j++) {
 					if (*addrs)
-						strncat(addrs, ",", sizeof(addrs) - strlen(addrs) - 1);
+						strncat(addrs, ",",
+							sizeof(addrs) - strlen(addrs) - 1);
 					strncat(addrs,
-						json_object_get_string(json_object_array_get_idx(a, j)),
+						json_object_get_string(
+							json_object_array_get_idx(a, j)),
 						sizeof(addrs) - strlen(addrs) - 1);
 				}
 			}
 			if (k == 0)
 				printf("%-6d %-20.20s %-14s %-17s %-31s %s\n",
-				       json_object_get_int(get(m, "domid")), get_s(m, "name"),
-				       get_s(m, "state"), nic ? get_s(nic, "mac") : "-",
-				       *addrs ? addrs : "-", get_s(m, "uuid"));
+					json_object_get_int(get(m, "domid")), get_s(m, "name"),
+					get_s(m, "state"), nic ? get_s(nic, "mac") : "-",
+					*addrs ? addrs : "-", get_s(m, "uuid"));
 			else
-				printf("%-6s %-20s %-14s %-17s %-31s\n", "", "", "", get_s(nic, "mac"),
-				       *addrs ? addrs : "-");
+				printf("%-6s %-20s %-14s %-17s %-31s\n", "", "", "",
+					get_s(nic, "mac"), *addrs ? addrs : "-");
 		}
 	}
 }
@@ -136,16 +83,16 @@ static void print_members(struct json_object *members)
 static void print_guests(struct json_object *guests)
 {
 	printf("%-6s %-12s %-12s %-10s %-6s %-12s %s\n", "DOMID", "CHANNEL", "STATE", "ACKED",
-	       "LAG", "LATENCY", "QUEUED");
+		"LAG", "LATENCY", "QUEUED");
 	for (size_t i = 0; i < json_object_array_length(guests); i++) {
 		struct json_object *g = json_object_array_get_idx(guests, i);
 
 		printf("%-6d %-12s %-12s %-10" PRId64 " %-6" PRId64 " %-12.3f %" PRId64 "\n",
-		       json_object_get_int(get(g, "domid")), get_s(g, "channel"), get_s(g, "state"),
-		       json_object_get_int64(get(g, "acked_gen")),
-		       json_object_get_int64(get(g, "lag")),
-		       json_object_get_int64(get(g, "last_latency_us")) / 1000.0,
-		       json_object_get_int64(get(g, "queued_bytes")));
+			json_object_get_int(get(g, "domid")), get_s(g, "channel"),
+			get_s(g, "state"), json_object_get_int64(get(g, "acked_gen")),
+			json_object_get_int64(get(g, "lag")),
+			json_object_get_int64(get(g, "last_latency_us")) / 1000.0,
+			json_object_get_int64(get(g, "queued_bytes")));
 	}
 }
 
@@ -154,16 +101,18 @@ static void print_stats(struct json_object *o)
 	struct json_object *c = get(o, "counters"), *conv = get(o, "convergence");
 
 	printf("source %s, epoch %s, gen %" PRId64 "\n", get_s(o, "source"), get_s(o, "epoch"),
-	       json_object_get_int64(get(o, "gen")));
-	json_object_object_foreach(c, key, val)
-		printf("  %-18s %" PRId64 "\n", key, json_object_get_int64(val));
+		json_object_get_int64(get(o, "gen")));
+	if (c && json_object_is_type(c, json_type_object)) {
+		json_object_object_foreach(c, key, val)
+			printf("  %-18s %" PRId64 "\n", key, json_object_get_int64(val));
+	}
 	printf("convergence over %" PRId64 " guest acks: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, "
 	       "max %.3f ms\n",
-	       json_object_get_int64(get(conv, "count")),
-	       json_object_get_int64(get(conv, "p50_us")) / 1000.0,
-	       json_object_get_int64(get(conv, "p90_us")) / 1000.0,
-	       json_object_get_int64(get(conv, "p99_us")) / 1000.0,
-	       json_object_get_int64(get(conv, "max_us")) / 1000.0);
+		json_object_get_int64(get(conv, "count")),
+		json_object_get_int64(get(conv, "p50_us")) / 1000.0,
+		json_object_get_int64(get(conv, "p90_us")) / 1000.0,
+		json_object_get_int64(get(conv, "p99_us")) / 1000.0,
+		json_object_get_int64(get(conv, "max_us")) / 1000.0);
 }
 
 static void print_event(struct json_object *ev)
@@ -171,202 +120,378 @@ static void print_event(struct json_object *ev)
 	const char *type = get_s(ev, "event");
 
 	if (!strcmp(type, "ack")) {
-		printf("  ack   domid %-5d gen %-6" PRId64 " %8.3f ms\n",
-		       json_object_get_int(get(ev, "domid")), json_object_get_int64(get(ev, "gen")),
-		       json_object_get_int64(get(ev, "latency_us")) / 1000.0);
+		printf("  ack   domid %-5d gen %-6" PRId64 " %8.3f ms %s\n",
+			json_object_get_int(get(ev, "domid")),
+			json_object_get_int64(get(ev, "gen")),
+			json_object_get_int64(get(ev, "latency_us")) / 1000.0,
+			get_s(ev, "channel"));
 	} else if (!strcmp(type, "delta")) {
 		struct json_object *ups = get(ev, "upserts"), *rm = get(ev, "removed");
 
-		printf("delta gen %" PRId64 " -> %" PRId64 ":", json_object_get_int64(get(ev, "base_gen")),
-		       json_object_get_int64(get(ev, "gen")));
-		for (size_t i = 0; i < json_object_array_length(ups); i++) {
+		printf("delta gen %" PRId64 " -> %" PRId64 ":",
+			json_object_get_int64(get(ev, "base_gen")),
+			json_object_get_int64(get(ev, "gen")));
+		for (size_t i = 0; ups && i < json_object_array_length(ups); i++) {
 			struct json_object *m = json_object_array_get_idx(ups, i);
 
 			printf(" +%s(%d%s)", get_s(m, "name"), json_object_get_int(get(m, "domid")),
-			       strcmp(get_s(m, "state"), "running") ? ",migrating-out" : "");
+				strcmp(get_s(m, "state"), "running") ? ",migrating-out" : "");
 		}
-		for (size_t i = 0; i < json_object_array_length(rm); i++)
+		for (size_t i = 0; rm && i < json_object_array_length(rm); i++)
 			printf(" -domid %d", json_object_get_int(json_object_array_get_idx(rm, i)));
 		printf("\n");
+	} else if (!strcmp(type, "guest-closed")) {
+		printf("  closed domid %-5d %s\n", json_object_get_int(get(ev, "domid")),
+			get_s(ev, "channel"));
 	}
 	fflush(stdout);
 }
 
-/* Sends one request and handles its reply (and, for watch, what follows). */
-static int request(struct json_object *req, const char *cmd)
+static struct json_object *parse_object(const char *line)
 {
-	const char *line_out = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	struct json_object *reply;
-	char *line = NULL;
-	FILE *f;
-	int fd, r;
+	struct json_object *o = json_tokener_parse(line);
 
-	fd = connect_control();
-	if (fd < 0) {
-		fprintf(stderr, "cokeeperctl: cannot reach cokeeperd at %s: %s\n", control_path,
-			strerror(-fd));
-		return 1;
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
 	}
-	f = fdopen(fd, "r+");
-	if (!f || fprintf(f, "%s\n", line_out) < 0 || fflush(f) != 0) {
-		fprintf(stderr, "cokeeperctl: cannot send the request: %s\n", strerror(errno));
-		return 1;
-	}
-	r = read_line(f, &line);
-	if (r < 0 || !(reply = parse_reply(line))) {
-		fprintf(stderr, "cokeeperctl: no valid reply from cokeeperd\n");
-		free(line);
-		fclose(f);
-		return 1;
-	}
-	if (!json_object_get_boolean(get(reply, "ok"))) {
-		fprintf(stderr, "cokeeperctl: %s: %s\n", cmd, get_s(reply, "error"));
-		r = 1;
-	} else if (json_out) {
+	return o;
+}
+
+static void print_reply(const char *cmd, struct json_object *reply)
+{
+	if (ctl.json) {
 		/* For members, exactly the canonical array, so views can be diffed. */
 		struct json_object *members = get(reply, "members");
 
-		puts(json_object_to_json_string_ext(!strcmp(cmd, "members") && members ? members :
-						    reply, JSON_C_TO_STRING_PLAIN));
-		r = 0;
-	} else {
-		if (!strcmp(cmd, "members") || !strcmp(cmd, "watch")) {
-			printf("epoch %s gen %" PRId64 "\n", get_s(reply, "epoch"),
-			       json_object_get_int64(get(reply, "gen")));
-			print_members(get(reply, "members"));
-		} else if (!strcmp(cmd, "guests")) {
-			print_guests(get(reply, "guests"));
-		} else if (!strcmp(cmd, "stats")) {
-			print_stats(reply);
-		} else if (get(reply, "domid")) {
-			printf("domid %d\n", json_object_get_int(get(reply, "domid")));
-		}
-		r = 0;
+		puts(json_object_to_json_string_ext(
+			!strcmp(cmd, "members") && members ? members : reply,
+			JSON_C_TO_STRING_PLAIN));
+	} else if (!strcmp(cmd, "members") || !strcmp(cmd, "watch")) {
+		printf("epoch %s gen %" PRId64 "\n", get_s(reply, "epoch"),
+			json_object_get_int64(get(reply, "gen")));
+		print_members(get(reply, "members"));
+	} else if (!strcmp(cmd, "guests")) {
+		print_guests(get(reply, "guests"));
+	} else if (!strcmp(cmd, "stats")) {
+		print_stats(reply);
+	} else if (get(reply, "domid")) {
+		printf("domid %d\n", json_object_get_int(get(reply, "domid")));
 	}
-	json_object_put(reply);
 	fflush(stdout);
+}
 
-	while (r == 0 && !strcmp(cmd, "watch") && read_line(f, &line) == 0) {
-		struct json_object *ev = parse_reply(line);
+/* Sends one request and handles its reply (and, for watch, what follows): an exit status. */
+static int request(struct json_object *req, const char *cmd)
+{
+	size_t len;
+	const char *out = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &len);
+	struct line_reader reader;
+	struct json_object *reply;
+	char *line, *buf;
+	int fd, r;
 
-		if (!ev)
-			break;
-		if (json_out)
-			puts(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN)), fflush(stdout);
-		else
+	fd = control_connect(ctl.control_path);
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot reach cokeeperd at %s: %s\n", prog, ctl.control_path,
+			strerror(-fd));
+		return CTL_EXIT_FAIL;
+	}
+	line_reader_init(&reader, CONTROL_REPLY_MAX);
+	buf = malloc(len + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto err;
+	}
+	memcpy(buf, out, len);
+	buf[len] = '\n';
+	r = control_send(fd, buf, len + 1);
+	free(buf);
+	if (r < 0)
+		goto err;
+	r = line_reader_getline(&reader, fd, &line, &len);
+	if (r < 0)
+		goto err;
+	reply = parse_object(line);
+	if (!reply) {
+		fprintf(stderr, "%s: %s: cokeeperd's reply is not a JSON object\n", prog, cmd);
+		r = CTL_EXIT_FAIL;
+		goto out;
+	}
+	if (!json_object_get_boolean(get(reply, "ok"))) {
+		fprintf(stderr, "%s: %s: %s\n", prog, cmd, get_s(reply, "error"));
+		json_object_put(reply);
+		r = CTL_EXIT_FAIL;
+		goto out;
+	}
+	print_reply(cmd, reply);
+	json_object_put(reply);
+	r = CTL_EXIT_OK;
+
+	while (!strcmp(cmd, "watch")) {
+		struct json_object *ev;
+
+		r = line_reader_getline(&reader, fd, &line, &len);
+		if (r < 0)
+			goto err;
+		ev = parse_object(line);
+		if (!ev) {
+			fprintf(stderr, "%s: watch: an event that is not a JSON object\n", prog);
+			r = CTL_EXIT_FAIL;
+			goto out;
+		}
+		if (ctl.json) {
+			puts(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+			fflush(stdout);
+		} else {
 			print_event(ev);
+		}
 		json_object_put(ev);
 	}
-	free(line);
-	fclose(f);
+out:
+	line_reader_release(&reader);
+	close(fd);
+	return r;
+
+err:
+	fprintf(stderr, "%s: %s: %s\n", prog, cmd,
+		r == -ECONNRESET	 ? "cokeeperd closed the connection"
+			: r == -EMSGSIZE ? "cokeeperd's reply is longer than 64 MiB"
+					 : strerror(-r));
+	r = CTL_EXIT_FAIL;
+	goto out;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", prog);
+	return CTL_EXIT_USAGE;
+}
+
+/* members, guests, stats, watch, rescan: the request is the subcommand's name. */
+static int cmd_plain(int argc, char **argv)
+{
+	struct json_object *req;
+	int r;
+
+	if (argc > 1)
+		return usage_error("%s takes no arguments", argv[0]);
+	req = json_object_new_object();
+	if (!req || json_object_object_add(req, "cmd", json_object_new_string(argv[0])) < 0) {
+		json_object_put(req);
+		fprintf(stderr, "%s: %s\n", prog, strerror(ENOMEM));
+		return CTL_EXIT_FAIL;
+	}
+	r = request(req, argv[0]);
+	json_object_put(req);
 	return r;
 }
 
-static int sim_command(int argc, char **argv, struct json_object *req)
+/* A decimal in [min, max], the whole string: 0 or -EINVAL / -ERANGE. */
+static int parse_long(const char *s, long min, long max, long *ret)
+{
+	char *end;
+	long v;
+
+	/* strtol alone would take " 12", "+12" and, for a minimum of 0, "-0". */
+	if (!isdigit((unsigned char)s[0]) && !(s[0] == '-' && min < 0))
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+/* Xen's first reserved domid (DOMID_FIRST_RESERVED): every guest's domid is below it. */
+#define DOMID_LIMIT 0x7ff0
+
+static void json_free(struct json_object **o)
+{
+	json_object_put(*o);
+}
+
+/* sim VERB ...: the simulated source's verbs (cokeeperd --source sim only). */
+static int cmd_sim(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "ip", required_argument, NULL, 'i' },
-		{ "mac", required_argument, NULL, 'm' },
-		{ "pause-ms", required_argument, NULL, 'p' },
+		{"ip", required_argument, NULL, 'i'},
+		{"mac", required_argument, NULL, 'm'},
+		{"pause-ms", required_argument, NULL, 'p'},
 		{},
 	};
+	static const char *const verbs[] = {"create", "destroy", "migrate", "fire"};
+	struct json_object *req __attribute__((cleanup(json_free))) = json_object_new_object();
 	struct json_object *ips = json_object_new_array();
-	const char *verb = argv[0];
+	const char *verb = argc > 1 ? argv[1] : "";
+	bool known = false;
 	char cmd[32];
+	long v;
 	int c;
 
-	/* 0, not 1: GNU getopt re-reads its mode ('+' in main) only on a full reset. */
-	optind = 0;
+	if (!req || !ips) {
+		json_object_put(ips);
+		fprintf(stderr, "%s: %s\n", prog, strerror(ENOMEM));
+		return CTL_EXIT_FAIL;
+	}
+	/* Owned by req from here, whether or not create uses it. */
+	json_object_object_add(req, "ip", ips);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		known = known || !strcmp(verb, verbs[i]);
+	if (!known)
+		return usage_error("sim needs create, destroy, migrate or fire");
+	argc--;
+	argv++;
+	ctl_getopt_reset();
+	/* Permuting: "create NAME --ip ADDR" as well as "create --ip ADDR NAME". */
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		if (c == 'i')
+		switch (c) {
+		case 'i':
 			json_object_array_add(ips, json_object_new_string(optarg));
-		else if (c == 'm')
+			break;
+		case 'm':
 			json_object_object_add(req, "mac", json_object_new_string(optarg));
-		else if (c == 'p')
-			json_object_object_add(req, "pause_ms", json_object_new_int(atoi(optarg)));
-		else
-			return -EINVAL;
+			break;
+		case 'p':
+			if (parse_long(optarg, 0, 3600 * 1000, &v) < 0)
+				return usage_error("--pause-ms: '%s' is not a number of ms from 0 "
+						   "to 3600000",
+					optarg);
+			json_object_object_add(req, "pause_ms", json_object_new_int(v));
+			break;
+		default:
+			return usage_error("sim %s: bad option", verb);
+		}
 	}
 	snprintf(cmd, sizeof(cmd), "sim-%s", verb);
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
-	if (!strcmp(verb, "create")) {
-		if (optind >= argc)
-			return -EINVAL;
-		json_object_object_add(req, "name", json_object_new_string(argv[optind]));
-		json_object_object_add(req, "ip", ips);
-		return 0;
-	}
-	json_object_put(ips);
 	if (!strcmp(verb, "fire")) {
+		if (argc - optind > 1)
+			return usage_error("sim fire takes at most one token");
 		if (optind < argc)
 			json_object_object_add(req, "token", json_object_new_string(argv[optind]));
-		return 0;
-	}
-	if ((strcmp(verb, "destroy") && strcmp(verb, "migrate")) || optind >= argc)
-		return -EINVAL;
-	if (strspn(argv[optind], "0123456789") == strlen(argv[optind]))
-		json_object_object_add(req, "domid", json_object_new_int(atoi(argv[optind])));
-	else
+		json_object_object_del(req, "ip");
+	} else if (argc - optind != 1) {
+		return usage_error("sim %s takes one %s", verb,
+			strcmp(verb, "create") ? "NAME or DOMID" : "NAME");
+	} else if (!strcmp(verb, "create")) {
 		json_object_object_add(req, "name", json_object_new_string(argv[optind]));
-	return 0;
+	} else {
+		const char *who = argv[optind];
+
+		json_object_object_del(req, "ip");
+		/* All digits is a domid, which then must be one; anything else is a name. */
+		if (strspn(who, "0123456789") == strlen(who)) {
+			if (parse_long(who, 0, DOMID_LIMIT - 1, &v) < 0)
+				return usage_error(
+					"'%s' is not a domid (0 to %d)", who, DOMID_LIMIT - 1);
+			json_object_object_add(req, "domid", json_object_new_int(v));
+		} else {
+			json_object_object_add(req, "name", json_object_new_string(who));
+		}
+	}
+	return request(req, cmd);
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct {
+	const char *name;
+	int (*handler)(int argc, char **argv);
+	const char *help;
+} subcommands[] = {
+	{"members", cmd_plain, "the host's members"},
+	{"guests", cmd_plain, "each agent session: acked generation, lag, latency"},
+	{"stats", cmd_plain, "counters and convergence percentiles"},
+	{"watch", cmd_plain, "follow changes and acknowledgements as they happen"},
+	{"rescan", cmd_plain, "force a full rescan"},
+	{"wait", ctl_wait,
+		"[--absent] [--timeout S] KEY|--gen N: until every guest acked KEY (a domid, "
+		"name,\n"
+		"                IP or MAC) present (or gone), or generation N; exit 0, 1 on "
+		"timeout"},
+	{"latency", ctl_latency,
+		"[--present KEY|--absent KEY] [--timeout S] -- COMMAND...: run a toolstack\n"
+		"                command; when every guest's table reflected its change"},
+	{"sim", cmd_sim,
+		"create NAME [--ip ADDR]... [--mac MAC] | destroy NAME|DOMID |\n"
+		"                migrate NAME|DOMID [--pause-ms MS] | fire [TOKEN] (simulated "
+		"source)"},
+	{"help", cmd_help, "this text"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [--control PATH] [--json] COMMAND [ARGS]\n"
+		"       %s --version\n"
+		"Talks to cokeeperd's control socket (default " CONTROL_DEFAULT_PATH ").\n"
+		"Commands:\n",
+		prog, prog);
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %-13s %s\n", subcommands[i].name, subcommands[i].help);
+	fprintf(f, "Exit status: 0 success, 1 failure or timeout, 2 usage error.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	usage(stdout);
+	return CTL_EXIT_OK;
+}
+
+void ctl_getopt_reset(void)
+{
+	/* 0, not 1: GNU getopt re-reads its mode ('+') only on a full reset. */
+	optind = 0;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "control", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		{"control", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{},
 	};
-	struct json_object *req;
-	const char *cmd;
-	int c, r;
+	int c;
 
-	while ((c = getopt_long(argc, argv, "+c:jh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:jhV", options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			control_path = optarg;
+			ctl.control_path = optarg;
 			break;
 		case 'j':
-			json_out = true;
+			ctl.json = true;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("%s %s\n", prog, CK_VERSION);
+			return CTL_EXIT_OK;
 		default:
-			usage(stderr);
-			return 2;
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
-		return 2;
+		return CTL_EXIT_USAGE;
 	}
-	cmd = argv[optind];
-	req = json_object_new_object();
-	if (!strcmp(cmd, "sim")) {
-		if (optind + 1 >= argc ||
-		    sim_command(argc - optind - 1, argv + optind + 1, req) < 0) {
-			usage(stderr);
-			json_object_put(req);
-			return 2;
-		}
-	} else if (!strcmp(cmd, "members") || !strcmp(cmd, "guests") || !strcmp(cmd, "stats") ||
-		   !strcmp(cmd, "watch") || !strcmp(cmd, "rescan")) {
-		if (optind + 1 < argc) {
-			fprintf(stderr, "cokeeperctl: %s takes no arguments\n", cmd);
-			json_object_put(req);
-			return 2;
-		}
-		json_object_object_add(req, "cmd", json_object_new_string(cmd));
-	} else {
-		fprintf(stderr, "cokeeperctl: unknown command '%s'\n", cmd);
-		usage(stderr);
-		json_object_put(req);
-		return 2;
-	}
-	r = request(req, cmd);
-	json_object_put(req);
-	return r;
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(argv[optind], subcommands[i].name))
+			return subcommands[i].handler(argc - optind, argv + optind);
+	return usage_error("unknown command '%s'", argv[optind]);
 }
