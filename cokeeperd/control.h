@@ -1,42 +1,42 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The control socket for orchestrators and cokeeperctl: a Unix stream socket speaking JSON
- * lines.  Each request is one object with a "cmd" key; each reply is one object with "ok".
- *   members   {"ok":true,"epoch":"…","gen":N,"members":[…]}
- *   guests    {"ok":true,"guests":[…]}             one entry per agent session
- *   stats     {"ok":true,"counters":{…},"convergence":{"count":N,"p50_us":…}}
- *   watch     {"ok":true,…members reply…} then one line per change:
- *             {"event":"delta","gen":N,"base_gen":N,"upserts":[…],"removed":[…]}
- *             {"event":"ack","domid":N,"gen":N,"latency_us":N}
- *   rescan    {"ok":true}
- *   sim-*     verbs of the simulated source (source-sim.c)
- * Failures: {"ok":false,"error":"…"}.  Requests are untrusted: a line is at most
- * CONTROL_LINE_MAX bytes and a client whose replies pile up unread is disconnected.
+ * A JSON-lines server on a Unix stream socket: cokeeperd's control socket for orchestrators
+ * and cokeeperctl.  It owns its clients and their buffers, turns each request line into one
+ * object with a "cmd" string, hands it to the handler it was created with, and writes the
+ * reply; clients that asked to watch also get every event it is handed to broadcast.  What
+ * the commands mean it does not know (daemon.c does; the protocol is written out there).
+ *
+ * Requests are untrusted: a line is at most CONTROL_LINE_MAX bytes, a client whose replies
+ * pile up unread past CONTROL_OUTPUT_MAX is disconnected.
  */
 #pragma once
 
-#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
 
-#include "daemon.h"
+#include <json-c/json.h>
 
 #define CONTROL_LINE_MAX 4096
 #define CONTROL_OUTPUT_MAX (4u << 20)
 
 struct control;
 
-int control_new(struct control **ret, struct daemon *d, const char *path);
+/*
+ * One request: returns the reply (owned by the caller), never NULL.  Setting *watch makes
+ * the client a watcher from the reply on.
+ */
+typedef struct json_object *(*control_handler_fn)(const char *cmd, struct json_object *request,
+						  bool *watch, void *userdata);
+
+int control_new(struct control **ret, sd_event *event, const char *path, mode_t mode,
+		control_handler_fn handler, void *userdata);
 void control_free(struct control *c);
 
-void control_notify_delta(struct control *c, const struct ck_delta *delta);
-void control_notify_ack(struct control *c, uint16_t domid, uint64_t gen, uint32_t latency_usec);
+bool control_has_watchers(const struct control *c);
+/* Sends o to every watcher; one that does not read is dropped. */
+void control_broadcast(struct control *c, struct json_object *o);
 
-/* Replies for handlers (the sources' verbs too): {"ok":true} and {"ok":false,"error":…}. */
-struct json_object *control_reply_ok(void);
-struct json_object *control_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/*
- * Handles one request line (also used by the simulation's scenario files and the fuzzer):
- * returns the reply object.  *watch is set when the client asked to follow changes.
- */
-struct json_object *control_handle(struct daemon *d, const char *untrusted_line, size_t len,
-				   bool *watch);
+/* One request line through the handler (for the server, and for the fuzzer). */
+struct json_object *control_handle_line(const char *untrusted_line, size_t len,
+					control_handler_fn handler, void *userdata, bool *watch);

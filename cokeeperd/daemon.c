@@ -1,7 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The control protocol (JSON lines on the control socket, control.c): each request is one
+ * object with a "cmd" key; each reply is one object with "ok".
+ *   members   {"ok":true,"epoch":"…","gen":N,"members":[…]}
+ *   guests    {"ok":true,"epoch":"…","gen":N,"guests":[…]}   one entry per agent session
+ *   stats     {"ok":true,"counters":{…},"convergence":{"count":N,"p50_us":…}}
+ *   watch     {"ok":true,…members reply…} then one line per event:
+ *             {"event":"delta","gen":N,"base_gen":N,"upserts":[…],"removed":[…]}
+ *             {"event":"ack","channel":"vchan:7","domid":N,"gen":N,"latency_us":N}
+ *             {"event":"guest-closed","channel":"vchan:7","domid":N}
+ *   rescan    {"ok":true}
+ *   sim-*     verbs of the simulated source (source-sim.c)
+ * Failures: {"ok":false,"error":"…"}.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -9,18 +24,58 @@
 
 #include "clock.h"
 #include "control.h"
+#include "convergence.h"
 #include "daemon.h"
-#include "guest.h"
+#include "guests.h"
 #include "logging.h"
+#include "member-json.h"
+#include "rescan.h"
+#include "reply.h"
 
 #define LOG_CAPACITY 4096	/* changes a reconnecting agent can catch up on without a snapshot */
 
-static const struct source_ops *const sources[] = {
-	&source_xenstore_ops, &source_poll_ops, &source_sim_ops,
+struct daemon_counters {
+	uint64_t scans_failed;
+	uint64_t commits;		/* commits that changed something */
+	uint64_t changes;		/* member-level changes */
 };
-static const struct transport_ops *const transports[] = {
-	&transport_vchan_ops, &transport_unix_ops,
+
+struct daemon {
+	sd_event *event;
+	struct daemon_config cfg;
+	struct ck_membership *membership;
+	struct rescan *rescan;
+	struct source *source;
+	struct transport *transport;
+	struct guests *guests;
+	struct control *control;
+	struct convergence convergence;
+	struct daemon_counters counters;
+	bool ready;			/* the first full scan is committed */
 };
+
+static struct json_object *delta_event(const struct ck_delta *delta)
+{
+	struct json_object *o = json_object_new_object(), *ups = json_object_new_array(),
+			   *rm = json_object_new_array();
+
+	json_object_object_add(o, "event", json_object_new_string("delta"));
+	json_object_object_add(o, "base_gen", json_object_new_int64(delta->base_gen));
+	json_object_object_add(o, "gen", json_object_new_int64(delta->new_gen));
+	for (size_t i = 0; i < delta->n_upserts; i++)
+		json_object_array_add(ups, ck_member_to_json(&delta->upserts[i]));
+	for (size_t i = 0; i < delta->n_removed; i++)
+		json_object_array_add(rm, json_object_new_int(delta->removed[i]));
+	json_object_object_add(o, "upserts", ups);
+	json_object_object_add(o, "removed", rm);
+	return o;
+}
+
+static void broadcast(struct daemon *d, struct json_object *event)
+{
+	control_broadcast(d->control, event);
+	json_object_put(event);
+}
 
 static void on_scan(uint64_t noticed_usec, void *userdata)
 {
@@ -34,7 +89,7 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 	if (r == 0)
 		r = d->source->ops->scan(d->source, set, &result);
 	if (r < 0) {
-		d->stats.scans_failed++;
+		d->counters.scans_failed++;
 		log_error_errno(r, "scan failed; membership unchanged");
 		ck_memberset_free(set);
 		return;
@@ -48,8 +103,8 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 	if (ck_delta_changes(&delta) > 0) {
 		uint64_t now = ck_now_usec();
 
-		d->stats.commits++;
-		d->stats.changes += ck_delta_changes(&delta);
+		d->counters.commits++;
+		d->counters.changes += ck_delta_changes(&delta);
 		log_info("gen %" PRIu64 ": %zu up, %zu gone, %zu members (%u domains, %u skipped)",
 			 delta.new_gen, delta.n_upserts, delta.n_removed,
 			 ck_memberset_count(d->membership->members), result.domains,
@@ -62,8 +117,11 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 		 * The guests first: following the members (libxl death events, name watches,
 		 * vchan servers) costs xenstore round trips, which the change need not wait for.
 		 */
-		guests_broadcast(d, &delta);
-		control_notify_delta(d->control, &delta);
+		guests_broadcast(d->guests, &delta);
+		if (control_has_watchers(d->control))
+			broadcast(d, delta_event(&delta));
+		for (size_t i = 0; i < delta.n_removed; i++)
+			guests_detach_domid(d->guests, delta.removed[i]);
 		if (d->source->ops->members_changed)
 			d->source->ops->members_changed(d->source, &delta);
 		if (d->transport->ops->members_changed)
@@ -79,9 +137,158 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 	}
 }
 
-void daemon_request_scan(struct daemon *d)
+static void on_source_changed(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	rescan_request(d->rescan);
+}
+
+static int on_connected(struct ck_stream *s, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return guests_attach(d->guests, s);
+}
+
+static void on_acked(const struct guest_ack *ack, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct json_object *o;
+
+	if (!control_has_watchers(d->control))
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "event", json_object_new_string("ack"));
+	json_object_object_add(o, "channel", json_object_new_string(ack->channel));
+	json_object_object_add(o, "domid", json_object_new_int(ack->domid));
+	json_object_object_add(o, "gen", json_object_new_int64(ack->gen));
+	json_object_object_add(o, "latency_us", json_object_new_int64(ack->latency_usec));
+	broadcast(d, o);
+}
+
+static void on_guest_closed(struct ck_stream *s, uint16_t domid, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (control_has_watchers(d->control)) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "event", json_object_new_string("guest-closed"));
+		json_object_object_add(o, "channel", json_object_new_string(s->label));
+		json_object_object_add(o, "domid", json_object_new_int(domid));
+		broadcast(d, o);
+	}
+	d->transport->ops->stream_closed(d->transport, s);
+}
+
+/* The control socket's commands, each answered from what it reads. */
+
+static void add_generation(struct json_object *o, const struct ck_membership *m)
+{
+	char epoch[17];
+
+	/* 64-bit epochs do not survive JSON numbers in every reader: a hex string. */
+	snprintf(epoch, sizeof(epoch), "%016" PRIx64, m->epoch);
+	json_object_object_add(o, "epoch", json_object_new_string(epoch));
+	json_object_object_add(o, "gen", json_object_new_int64(m->gen));
+}
+
+static struct json_object *cmd_members(struct daemon *d, struct json_object *req, bool *watch)
+{
+	struct json_object *o = reply_ok(), *members;
+
+	add_generation(o, d->membership);
+	if (ck_members_to_json(d->membership->members, &members) < 0) {
+		json_object_put(o);
+		return reply_error("out of memory");
+	}
+	json_object_object_add(o, "members", members);
+	return o;
+}
+
+static struct json_object *cmd_watch(struct daemon *d, struct json_object *req, bool *watch)
+{
+	*watch = true;
+	return cmd_members(d, req, watch);
+}
+
+static struct json_object *cmd_guests(struct daemon *d, struct json_object *req, bool *watch)
+{
+	struct json_object *o = reply_ok();
+
+	add_generation(o, d->membership);
+	json_object_object_add(o, "guests", guests_to_json(d->guests));
+	return o;
+}
+
+static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, bool *watch)
+{
+	const struct guests_counters *g = guests_counters(d->guests);
+	struct json_object *o = reply_ok(), *c = json_object_new_object(),
+			   *conv = json_object_new_object();
+	struct convergence_summary s;
+
+	add_generation(o, d->membership);
+#define COUNTER(name, value) json_object_object_add(c, name, json_object_new_int64(value))
+	COUNTER("members", ck_memberset_count(d->membership->members));
+	COUNTER("rescan_requests", rescan_requests(d->rescan));
+	COUNTER("scans", rescan_scans(d->rescan));
+	COUNTER("scans_failed", d->counters.scans_failed);
+	COUNTER("commits", d->counters.commits);
+	COUNTER("changes", d->counters.changes);
+	COUNTER("guests", guests_count(d->guests));
+	COUNTER("guests_connected", g->connected);
+	COUNTER("guests_rejected", g->rejected);
+	COUNTER("queue_overflows", g->queue_overflows);
+	COUNTER("snapshots_sent", g->snapshots_sent);
+	COUNTER("deltas_sent", g->deltas_sent);
+#undef COUNTER
+	json_object_object_add(o, "source", json_object_new_string(d->source->ops->name));
+	json_object_object_add(o, "counters", c);
+	convergence_summarize(&d->convergence, &s);
+	json_object_object_add(conv, "count", json_object_new_int64(s.count));
+	json_object_object_add(conv, "p50_us", json_object_new_int64(s.p50_usec));
+	json_object_object_add(conv, "p90_us", json_object_new_int64(s.p90_usec));
+	json_object_object_add(conv, "p99_us", json_object_new_int64(s.p99_usec));
+	json_object_object_add(conv, "max_us", json_object_new_int64(s.max_usec));
+	json_object_object_add(o, "convergence", conv);
+	return o;
+}
+
+static struct json_object *cmd_rescan(struct daemon *d, struct json_object *req, bool *watch)
 {
 	rescan_request(d->rescan);
+	return reply_ok();
+}
+
+static const struct {
+	const char *name;
+	struct json_object *(*handle)(struct daemon *d, struct json_object *req, bool *watch);
+} commands[] = {
+	{ "members", cmd_members },
+	{ "watch", cmd_watch },
+	{ "guests", cmd_guests },
+	{ "stats", cmd_stats },
+	{ "rescan", cmd_rescan },
+};
+
+struct json_object *daemon_handle_request(const char *cmd, struct json_object *request,
+					  bool *watch, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct json_object *reply = NULL;
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, cmd))
+			return commands[i].handle(d, request, watch);
+	if (d->source->ops->control) {
+		int r = d->source->ops->control(d->source, cmd, request, &reply);
+
+		if (r < 0 && !reply)
+			reply = reply_error("%s: %s", cmd, strerror(-r));
+	}
+	return reply ? reply : reply_error("unknown command '%.32s'", cmd);
 }
 
 static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -100,7 +307,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 	log_info("SIGHUP: full rescan");
 	if (d->source->ops->forget)
 		d->source->ops->forget(d->source);
-	daemon_request_scan(d);
+	rescan_request(d->rescan);
 	return 0;
 }
 
@@ -115,38 +322,10 @@ static uint64_t random_epoch(void)
 	return epoch;
 }
 
-static const struct source_ops *find_source(const char *name)
+static int setup_event(struct daemon *d)
 {
-	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
-		if (!strcmp(sources[i]->name, name))
-			return sources[i];
-	return NULL;
-}
-
-static const struct transport_ops *find_transport(const char *name)
-{
-	for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++)
-		if (!strcmp(transports[i]->name, name))
-			return transports[i];
-	return NULL;
-}
-
-int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
-{
-	const struct source_ops *source = find_source(cfg->source);
-	const struct transport_ops *transport = find_transport(cfg->transport);
-	struct daemon *d;
 	sigset_t mask;
 	int r;
-
-	if (!source)
-		return log_error_errno(-EINVAL, "unknown source '%s'", cfg->source);
-	if (!transport)
-		return log_error_errno(-EINVAL, "unknown transport '%s'", cfg->transport);
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->cfg = *cfg;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -157,32 +336,62 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 
 	r = sd_event_default(&d->event);
 	if (r < 0)
-		goto err;
+		return r;
 	/* Pings the watchdog when WATCHDOG_USEC is set, from the loop itself. */
 	(void)sd_event_set_watchdog(d->event, true);
 	r = sd_event_add_signal(d->event, NULL, SIGTERM, on_term, d);
 	r = r < 0 ? r : sd_event_add_signal(d->event, NULL, SIGINT, on_term, d);
-	r = r < 0 ? r : sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d);
+	return r < 0 ? r : sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d);
+}
+
+int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
+{
+	static const struct source_callbacks source_cb = { .changed = on_source_changed };
+	static const struct transport_callbacks transport_cb = { .connected = on_connected };
+	static const struct guests_callbacks guests_cb = {
+		.acked = on_acked,
+		.closed = on_guest_closed,
+	};
+	struct source_config source_cfg = {
+		.include_dom0 = cfg->include_dom0,
+		.poll_interval_ms = cfg->poll_interval_ms,
+	};
+	struct transport_config transport_cfg = { .agent_socket = cfg->agent_socket };
+	struct guests_config guests_cfg = { .queue_limit = cfg->queue_limit };
+	struct daemon *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->cfg = *cfg;
+	r = setup_event(d);
 	if (r < 0)
 		goto err;
-
 	r = ck_membership_new(&d->membership, random_epoch(), LOG_CAPACITY);
 	if (r < 0)
 		goto err;
 	r = rescan_new(&d->rescan, d->event, on_scan, d);
 	if (r < 0)
 		goto err;
-	r = control_new(&d->control, d, cfg->control_path);
+	r = guests_new(&d->guests, d->membership, &d->convergence, &guests_cfg, &guests_cb, d);
 	if (r < 0)
 		goto err;
-	r = transport->new(&d->transport, d);
+	r = control_new(&d->control, d->event, cfg->control_path, cfg->control_mode,
+			daemon_handle_request, d);
 	if (r < 0)
 		goto err;
-	r = source->new(&d->source, d);
+	transport_cfg.event = d->event;
+	transport_cfg.membership = d->membership;
+	r = cfg->transport->new(&d->transport, &transport_cfg, &transport_cb, d);
+	if (r < 0)
+		goto err;
+	source_cfg.event = d->event;
+	source_cfg.membership = d->membership;
+	r = cfg->source->new(&d->source, &source_cfg, &source_cb, d);
 	if (r < 0)
 		goto err;
 	/* The first scan runs as soon as the loop starts; READY=1 follows its commit. */
-	daemon_request_scan(d);
+	rescan_request(d->rescan);
 	*ret = d;
 	return 0;
 err:
@@ -194,8 +403,8 @@ void daemon_free(struct daemon *d)
 {
 	if (!d)
 		return;
-	if (d->transport)
-		guest_detach_all(d);
+	/* The guests hand their streams back to the transport as they go (none without one). */
+	guests_free(d->guests);
 	if (d->source)
 		d->source->ops->free(d->source);
 	if (d->transport)

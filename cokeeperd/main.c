@@ -12,6 +12,29 @@
 #include "daemon.h"
 #include "logging.h"
 
+static const struct source_ops *const sources[] = {
+	&source_xenstore_ops, &source_poll_ops, &source_sim_ops,
+};
+static const struct transport_ops *const transports[] = {
+	&transport_vchan_ops, &transport_unix_ops,
+};
+
+static const struct source_ops *find_source(const char *name)
+{
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
+		if (!strcmp(sources[i]->name, name))
+			return sources[i];
+	return NULL;
+}
+
+static const struct transport_ops *find_transport(const char *name)
+{
+	for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++)
+		if (!strcmp(transports[i]->name, name))
+			return transports[i];
+	return NULL;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -27,6 +50,7 @@ static void usage(FILE *f)
 		"                            (default 4194304)\n"
 		"      --include-dom0        make dom0 a member too\n"
 		"  -v, --verbose             debug messages\n"
+		"  -V, --version             the version\n"
 		"  -h, --help                this text\n");
 }
 
@@ -55,11 +79,13 @@ int main(int argc, char **argv)
 		{ "include-dom0", no_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
+	const char *source = "xenstore", *transport = NULL;
 	struct daemon_config cfg = {
-		.source = "xenstore",
 		.control_path = "/run/cokeeper/control.sock",
+		.control_mode = 0660,
 		.agent_socket = "/run/cokeeper/agent.sock",
 		.poll_interval_ms = 1000,
 		.queue_limit = 4u << 20,
@@ -69,13 +95,13 @@ int main(int argc, char **argv)
 	bool verbose = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "s:t:i:c:a:q:vh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:t:i:c:a:q:vVh", options, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			cfg.source = optarg;
+			source = optarg;
 			break;
 		case 't':
-			cfg.transport = optarg;
+			transport = optarg;
 			break;
 		case 'i':
 			if (parse_uint(optarg, 10, 3600000, &v) < 0) {
@@ -106,6 +132,9 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("cokeeperd %s\n", CK_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -115,10 +144,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cokeeperd: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (!cfg.transport)
-		cfg.transport = strcmp(cfg.source, "sim") ? "vchan" : "unix";
+	if (!transport)
+		transport = strcmp(source, "sim") ? "vchan" : "unix";
+	cfg.source = find_source(source);
+	cfg.transport = find_transport(transport);
+	if (!cfg.source || !cfg.transport) {
+		fprintf(stderr, "cokeeperd: unknown %s '%s'\n", cfg.source ? "transport" : "source",
+			cfg.source ? transport : source);
+		return 2;
+	}
 	/* A Unix socket cannot tell which domain is at its other end: simulation only. */
-	if (strcmp(cfg.transport, "unix") == 0 && strcmp(cfg.source, "sim") != 0) {
+	if (cfg.transport == &transport_unix_ops && cfg.source != &source_sim_ops) {
 		fprintf(stderr, "cokeeperd: --transport=unix runs only with --source=sim\n");
 		return 2;
 	}
@@ -126,8 +162,7 @@ int main(int argc, char **argv)
 	ck_log_setup("cokeeperd", verbose);
 	r = daemon_new(&d, &cfg);
 	if (r < 0) {
-		log_error_errno(r, "cannot start (source %s, transport %s)", cfg.source,
-				cfg.transport);
+		log_error_errno(r, "cannot start (source %s, transport %s)", source, transport);
 		return 1;
 	}
 	r = daemon_run(d);

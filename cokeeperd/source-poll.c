@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "daemon.h"
+#include "source.h"
 #include "logging.h"
 #include "xenhost.h"
 
@@ -22,7 +22,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct poll_source *src = userdata;
 
-	daemon_request_scan(src->base.daemon);
+	source_changed(&src->base);
 	sd_event_source_set_time(s, usec + src->interval_usec);
 	return 0;
 }
@@ -30,7 +30,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 static int poll_scan(struct source *base, struct ck_memberset *out, struct scan_result *result)
 {
 	struct poll_source *src = (struct poll_source *)base;
-	struct scan_options opts = { .include_dom0 = base->daemon->cfg.include_dom0 };
+	struct scan_options opts = { .include_dom0 = base->cfg.include_dom0 };
 	struct host host = xenhost_host(src->xh);
 
 	/* No cache: a poller cannot know what changed, so every tick reads every domain. */
@@ -46,7 +46,8 @@ static void poll_free(struct source *base)
 	free(src);
 }
 
-static int poll_new(struct source **ret, struct daemon *d)
+static int poll_new(struct source **ret, const struct source_config *cfg,
+		   const struct source_callbacks *cb, void *userdata)
 {
 	struct poll_source *src = calloc(1, sizeof(*src));
 	uint64_t now;
@@ -54,23 +55,22 @@ static int poll_new(struct source **ret, struct daemon *d)
 
 	if (!src)
 		return -ENOMEM;
-	src->base.ops = &source_poll_ops;
-	src->base.daemon = d;
-	src->interval_usec = (uint64_t)d->cfg.poll_interval_ms * 1000;
+	source_init(&src->base, &source_poll_ops, cfg, cb, userdata);
+	src->interval_usec = (uint64_t)cfg->poll_interval_ms * 1000;
 	r = xenhost_open(&src->xh);
 	if (r < 0) {
 		free(src);
 		return r;
 	}
-	sd_event_now(d->event, CLOCK_MONOTONIC, &now);
-	r = sd_event_add_time(d->event, &src->timer, CLOCK_MONOTONIC, now + src->interval_usec,
+	sd_event_now(cfg->event, CLOCK_MONOTONIC, &now);
+	r = sd_event_add_time(cfg->event, &src->timer, CLOCK_MONOTONIC, now + src->interval_usec,
 			      0, on_tick, src);
 	if (r < 0) {
 		poll_free(&src->base);
 		return r;
 	}
 	sd_event_source_set_enabled(src->timer, SD_EVENT_ON);
-	log_info("poll source: full rescan every %u ms (baseline mode)", d->cfg.poll_interval_ms);
+	log_info("poll source: full rescan every %u ms (baseline mode)", cfg->poll_interval_ms);
 	*ret = &src->base;
 	return 0;
 }

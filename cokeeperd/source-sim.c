@@ -17,15 +17,16 @@
 #include <sys/random.h>
 
 #include <json-c/json.h>
+#include <utlist.h>
 
-#include "control.h"
-#include "daemon.h"
+#include "reply.h"
+#include "source.h"
 #include "fakexen.h"
 #include "logging.h"
 #include "member-json.h"
 
 struct migration {
-	struct migration *next;
+	struct migration *prev, *next;
 	struct sim_source *src;
 	uint16_t from, to;
 	sd_event_source *timer;
@@ -45,13 +46,13 @@ static void on_fire(const char *path, void *userdata)
 
 	/* As the xenstore source does: the fire says which domain to read again. */
 	if (scan_cache_watch_fired(src->cache, path))
-		daemon_request_scan(src->base.daemon);
+		source_changed(&src->base);
 }
 
 static int sim_scan(struct source *base, struct ck_memberset *out, struct scan_result *result)
 {
 	struct sim_source *src = (struct sim_source *)base;
-	struct scan_options opts = { .include_dom0 = base->daemon->cfg.include_dom0 };
+	struct scan_options opts = { .include_dom0 = base->cfg.include_dom0 };
 	struct host host = fakexen_host(src->fx);
 
 	return scan_host(&host, &opts, src->cache, out, result);
@@ -67,7 +68,7 @@ static const char *get_str(struct json_object *req, const char *key)
 
 static struct json_object *ok_domid(int domid)
 {
-	struct json_object *o = control_reply_ok();
+	struct json_object *o = reply_ok();
 
 	if (domid >= 0)
 		json_object_object_add(o, "domid", json_object_new_int(domid));
@@ -113,11 +114,11 @@ static struct json_object *sim_create(struct sim_source *src, struct json_object
 	int r;
 
 	if (!name || !ck_name_valid(name, strlen(name)) || strstr(name, "--"))
-		return control_reply_error("sim-create needs a \"name\" of 1..%d printable characters", CK_NAME_MAX);
+		return reply_error("sim-create needs a \"name\" of 1..%d printable characters", CK_NAME_MAX);
 	if (find_domain(src, req) >= 0)
-		return control_reply_error("a domain named '%s' exists", name);
+		return reply_error("a domain named '%s' exists", name);
 	if (mac && (ck_parse_mac(mac, parsed) < 0 || !ck_mac_valid(parsed)))
-		return control_reply_error("bad mac '%.20s'", mac);
+		return reply_error("bad mac '%.20s'", mac);
 	if (!mac) {
 		uint8_t m[CK_MAC_LEN] = { 0x00, 0x16, 0x3e, 0x5f, 0, 0 };
 
@@ -132,7 +133,7 @@ static struct json_object *sim_create(struct sim_source *src, struct json_object
 				   json_object_array_length(ip_arr) : SIZE_MAX;
 
 		if (n > CK_ADDRS_MAX)
-			return control_reply_error("\"ip\" must be an array of at most %d addresses", CK_ADDRS_MAX);
+			return reply_error("\"ip\" must be an array of at most %d addresses", CK_ADDRS_MAX);
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *a = json_object_array_get_idx(ip_arr, i);
 			const char *s = json_object_is_type(a, json_type_string) ?
@@ -141,20 +142,20 @@ static struct json_object *sim_create(struct sim_source *src, struct json_object
 			uint8_t v6[CK_IPV6_LEN];
 
 			if (ck_parse_ipv4(s, &v4) < 0 && ck_parse_ipv6(s, v6) < 0)
-				return control_reply_error("bad address '%.46s'", s);
+				return reply_error("bad address '%.46s'", s);
 			if (*ips)
 				strcat(ips, " ");
 			strncat(ips, s, 46);
 		}
 	}
 	if (getrandom(uuid, sizeof(uuid), 0) != sizeof(uuid))
-		return control_reply_error("no randomness for a uuid");
+		return reply_error("no randomness for a uuid");
 	uuid[6] = (uuid[6] & 0x0f) | 0x40;	/* a version 4 uuid, as xl makes */
 	uuid[8] = (uuid[8] & 0x3f) | 0x80;
 	nic = (struct fake_nic){ .mac = mac, .ip = *ips ? ips : NULL };
 	r = fakexen_create(src->fx, name, uuid, &nic, 1, false, &domid);
 	if (r < 0)
-		return control_reply_error("cannot create: %s", strerror(-r));
+		return reply_error("cannot create: %s", strerror(-r));
 	log_info("sim: created %s as domid %u", name, domid);
 	return ok_domid(domid);
 }
@@ -164,7 +165,7 @@ static struct json_object *sim_destroy(struct sim_source *src, struct json_objec
 	int domid = find_domain(src, req);
 
 	if (domid < 0)
-		return control_reply_error("no such domain");
+		return reply_error("no such domain");
 	fakexen_destroy(src->fx, domid);
 	log_info("sim: destroyed domid %d", domid);
 	return ok_domid(domid);
@@ -172,13 +173,7 @@ static struct json_object *sim_destroy(struct sim_source *src, struct json_objec
 
 static void migration_free(struct migration *mig)
 {
-	struct migration **pp;
-
-	for (pp = &mig->src->migrations; *pp; pp = &(*pp)->next)
-		if (*pp == mig) {
-			*pp = mig->next;
-			break;
-		}
+	DL_DELETE(mig->src->migrations, mig);
 	sd_event_source_disable_unref(mig->timer);
 	free(mig);
 }
@@ -235,21 +230,21 @@ static struct json_object *sim_migrate(struct sim_source *src, struct json_objec
 	int r;
 
 	if (domid < 0)
-		return control_reply_error("no such domain");
-	for (mig = src->migrations; mig; mig = mig->next)
+		return reply_error("no such domain");
+	DL_FOREACH(src->migrations, mig)
 		if (mig->from == domid)
-			return control_reply_error("domid %d is migrating already", domid);
+			return reply_error("domid %d is migrating already", domid);
 	if (json_object_object_get_ex(req, "pause_ms", &v)) {
 		pause_ms = json_object_get_int64(v);
 		if (pause_ms < 0 || pause_ms > 60000)
-			return control_reply_error("pause_ms must be 0..60000");
+			return reply_error("pause_ms must be 0..60000");
 	}
 	r = fakexen_domain(src->fx, domid, uuid, name);
 	if (r < 0)
-		return control_reply_error("cannot read domid %d", domid);
+		return reply_error("cannot read domid %d", domid);
 	mig = calloc(1, sizeof(*mig));
 	if (!mig)
-		return control_reply_error("out of memory");
+		return reply_error("out of memory");
 	mig->src = src;
 	mig->from = domid;
 
@@ -258,16 +253,15 @@ static struct json_object *sim_migrate(struct sim_source *src, struct json_objec
 	r = fakexen_create(src->fx, name, uuid, nics, n, true, &mig->to);
 	if (r == 0)
 		r = fakexen_shutdown(src->fx, domid, true);
-	sd_event_now(src->base.daemon->event, CLOCK_MONOTONIC, &now);
+	sd_event_now(src->base.cfg.event, CLOCK_MONOTONIC, &now);
 	if (r == 0)
-		r = sd_event_add_time(src->base.daemon->event, &mig->timer, CLOCK_MONOTONIC,
+		r = sd_event_add_time(src->base.cfg.event, &mig->timer, CLOCK_MONOTONIC,
 				      now + pause_ms * 1000, 0, on_handover, mig);
 	if (r < 0) {
 		free(mig);
-		return control_reply_error("cannot migrate: %s", strerror(-r));
+		return reply_error("cannot migrate: %s", strerror(-r));
 	}
-	mig->next = src->migrations;
-	src->migrations = mig;
+	DL_PREPEND(src->migrations, mig);
 	log_info("sim: migrating %s (domid %d) to domid %u", name, domid, mig->to);
 	return ok_domid(mig->to);
 }
@@ -311,15 +305,15 @@ static void sim_forget(struct source *base)
 	scan_cache_forget(src->cache);
 }
 
-static int sim_new(struct source **ret, struct daemon *d)
+static int sim_new(struct source **ret, const struct source_config *cfg,
+		   const struct source_callbacks *cb, void *userdata)
 {
 	struct sim_source *src = calloc(1, sizeof(*src));
 	int r;
 
 	if (!src)
 		return -ENOMEM;
-	src->base.ops = &source_sim_ops;
-	src->base.daemon = d;
+	source_init(&src->base, &source_sim_ops, cfg, cb, userdata);
 	r = scan_cache_new(&src->cache);
 	if (r < 0) {
 		free(src);

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include <utlist.h>
+
+#include "source.h"
 #include "logging.h"
 #include "xenhost.h"
 
@@ -27,7 +29,7 @@ static const char *const watches[] = {
 
 /* What follows one member: its libxl death events and a watch on its name. */
 struct member_watch {
-	struct member_watch *next;
+	struct member_watch *prev, *next;
 	uint16_t domid;
 	libxl_evgen_domain_death *evgen;
 	char name_path[40];	/* "" when the watch could not be set */
@@ -83,7 +85,7 @@ static int fd_register(void *user, int fd, void **reg_out, short events, void *f
 	reg->src = src;
 	reg->for_libxl = for_libxl;
 	reg->events = events;
-	r = sd_event_add_io(src->base.daemon->event, &reg->source, fd, to_epoll(events),
+	r = sd_event_add_io(src->base.cfg.event, &reg->source, fd, to_epoll(events),
 			    on_libxl_fd, reg);
 	if (r < 0) {
 		free(reg);
@@ -138,7 +140,7 @@ static int timeout_register(void *user, void **reg_out, struct timeval abs, void
 	reg->src = src;
 	reg->for_libxl = for_libxl;
 	/* libxl's deadlines are wall-clock times (gettimeofday). */
-	r = sd_event_add_time(src->base.daemon->event, &reg->source, CLOCK_REALTIME,
+	r = sd_event_add_time(src->base.cfg.event, &reg->source, CLOCK_REALTIME,
 			      timeval_usec(abs), 1000, on_libxl_timeout, reg);
 	if (r < 0) {
 		free(reg);
@@ -183,12 +185,12 @@ static void on_libxl_event(void *user, libxl_event *ev)
 			  ev->u.domain_shutdown.shutdown_reason);
 		/* The next scan lists the domains, and re-reads one whose run state changed. */
 		scan_cache_domains_changed(src->cache);
-		daemon_request_scan(src->base.daemon);
+		source_changed(&src->base);
 		break;
 	case LIBXL_EVENT_TYPE_DOMAIN_DEATH:
 		log_debug("libxl: domid %u died", ev->domid);
 		scan_cache_domains_changed(src->cache);
-		daemon_request_scan(src->base.daemon);
+		source_changed(&src->base);
 		break;
 	default:
 		break;
@@ -202,7 +204,7 @@ static void on_libxl_disaster(void *user, libxl_event_type type, const char *msg
 
 	log_error("libxl event disaster (%s, errno %d): rescanning", msg, errnoval);
 	scan_cache_forget(src->cache);
-	daemon_request_scan(src->base.daemon);
+	source_changed(&src->base);
 }
 
 static const libxl_event_hooks event_hooks = {
@@ -225,12 +227,13 @@ static bool name_fire_is_news(struct xenstore_source *src, const char *path)
 	bool news;
 	char *name;
 
-	for (w = src->followed; w && strcmp(w->name_path, path); w = w->next)
-		;
+	DL_FOREACH(src->followed, w)
+		if (!strcmp(w->name_path, path))
+			break;
 	if (!w || w->name_fired)
 		return true;
 	w->name_fired = true;
-	m = ck_memberset_find(src->base.daemon->membership->members, w->domid);
+	m = ck_memberset_find(src->base.cfg.membership->members, w->domid);
 	name = xs_read(src->xh->xs_reads, XBT_NULL, path, &len);
 	news = !m || !name || strcmp(m->name, name) != 0;
 	free(name);
@@ -265,15 +268,13 @@ static int on_xs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 	/* Every relevant fire means "rescan"; the rescan coalesces the burst. */
 	if (take_fires(src))
-		daemon_request_scan(src->base.daemon);
+		source_changed(&src->base);
 	return 0;
 }
 
-static void member_watch_drop(struct xenstore_source *src, struct member_watch **pp)
+static void member_watch_drop(struct xenstore_source *src, struct member_watch *w)
 {
-	struct member_watch *w = *pp;
-
-	*pp = w->next;
+	DL_DELETE(src->followed, w);
 	if (w->evgen)
 		libxl_evdisable_domain_death(src->xh->ctx, w->evgen);
 	if (w->name_path[0])
@@ -285,24 +286,26 @@ static void xs_members_changed(struct source *base, const struct ck_delta *delta
 {
 	struct xenstore_source *src = (struct xenstore_source *)base;
 
-	for (size_t i = 0; i < delta->n_removed; i++)
-		for (struct member_watch **pp = &src->followed; *pp; pp = &(*pp)->next)
-			if ((*pp)->domid == delta->removed[i]) {
-				member_watch_drop(src, pp);
-				break;
-			}
+	struct member_watch *w;
+
+	for (size_t i = 0; i < delta->n_removed; i++) {
+		DL_SEARCH_SCALAR(src->followed, w, domid, delta->removed[i]);
+		if (w)
+			member_watch_drop(src, w);
+	}
 	for (size_t i = 0; i < delta->n_upserts; i++) {
 		uint16_t domid = delta->upserts[i].domid;
-		struct member_watch *w;
-		bool have = false;
 
-		for (w = src->followed; w && !have; w = w->next)
-			have = w->domid == domid;
-		if (have)
+		DL_SEARCH_SCALAR(src->followed, w, domid, domid);
+		if (w)
 			continue;
 		w = calloc(1, sizeof(*w));
-		if (!w)
+		if (!w) {
+			/* The watches on @releaseDomain and the vifs still see it leave. */
+			log_error_errno(-ENOMEM, "domid %u: cannot follow its death events and name",
+					domid);
 			continue;
+		}
 		w->domid = domid;
 		if (libxl_evenable_domain_death(src->xh->ctx, domid, 0, &w->evgen) != 0) {
 			log_warning("libxl: cannot follow domid %u's death; xenstore watches remain",
@@ -316,15 +319,14 @@ static void xs_members_changed(struct source *base, const struct ck_delta *delta
 					  "next change", w->name_path);
 			w->name_path[0] = '\0';
 		}
-		w->next = src->followed;
-		src->followed = w;
+		DL_PREPEND(src->followed, w);
 	}
 }
 
 static int xs_scan(struct source *base, struct ck_memberset *out, struct scan_result *result)
 {
 	struct xenstore_source *src = (struct xenstore_source *)base;
-	struct scan_options opts = { .include_dom0 = base->daemon->cfg.include_dom0 };
+	struct scan_options opts = { .include_dom0 = base->cfg.include_dom0 };
 	struct host host = xenhost_host(src->xh);
 	int r;
 
@@ -342,7 +344,7 @@ static int xs_scan(struct source *base, struct ck_memberset *out, struct scan_re
 	r = scan_host(&host, &opts, src->cache, out, result);
 	src->xh->barrier_pending = false;
 	if (r == 0 && scan_cache_stale(src->cache))
-		daemon_request_scan(src->base.daemon);
+		source_changed(&src->base);
 	return r;
 }
 
@@ -363,22 +365,22 @@ static void xs_free(struct source *base)
 	struct xenstore_source *src = (struct xenstore_source *)base;
 
 	while (src->followed)
-		member_watch_drop(src, &src->followed);
+		member_watch_drop(src, src->followed);
 	sd_event_source_disable_unref(src->xs_io);
 	xenhost_close(src->xh);
 	scan_cache_free(src->cache);
 	free(src);
 }
 
-static int xs_new(struct source **ret, struct daemon *d)
+static int xs_new(struct source **ret, const struct source_config *cfg,
+		   const struct source_callbacks *cb, void *userdata)
 {
 	struct xenstore_source *src = calloc(1, sizeof(*src));
 	int r;
 
 	if (!src)
 		return -ENOMEM;
-	src->base.ops = &source_xenstore_ops;
-	src->base.daemon = d;
+	source_init(&src->base, &source_xenstore_ops, cfg, cb, userdata);
 	r = scan_cache_new(&src->cache);
 	if (r < 0) {
 		free(src);
@@ -399,7 +401,7 @@ static int xs_new(struct source **ret, struct daemon *d)
 			r = log_error_errno(-errno, "xenstore: cannot watch %s", watches[i]);
 			goto err;
 		}
-	r = sd_event_add_io(d->event, &src->xs_io, xs_fileno(src->xh->xs), EPOLLIN, on_xs, src);
+	r = sd_event_add_io(cfg->event, &src->xs_io, xs_fileno(src->xh->xs), EPOLLIN, on_xs, src);
 	if (r < 0)
 		goto err;
 	log_info("xenstore source: watching %s, %s, %s; libxl death events per member",

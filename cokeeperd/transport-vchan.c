@@ -2,7 +2,7 @@
 /*
  * The Xen transport: dom0 is the libxenvchan server of one channel per member domU, at
  * /local/domain/<domid>/data/cokeeper-vchan; the guest's agent is the client.  The channel
- * itself identifies the peer, so a Hello claiming another domid is refused (guest.c).
+ * itself identifies the peer, so a Hello claiming another domid is refused (guests.c).
  *
  * Setting a channel up takes several xenstore writes, and xenstored caps a domain's
  * concurrent transactions, so set-ups are serialised through one queue and paced; a failed
@@ -16,22 +16,18 @@
 #include <libxenvchan.h>
 #include <xentoollog.h>
 
+#include <utlist.h>
+
 #include "clock.h"
-#include "daemon.h"
-#include "guest.h"
 #include "logging.h"
+#include "stream-vchan.h"
+#include "transport.h"
 
 #define VCHAN_RING_BYTES 65536
 #define SETUP_INTERVAL_USEC 2000	/* at most one set-up per 2 ms */
 #define SETUP_RETRY_USEC 200000
 #define SETUP_MAX_TRIES 20
-
-struct vchan_conn {
-	struct conn conn;
-	struct vchan_transport *t;
-	struct libxenvchan *ctrl;
-	sd_event_source *io;
-};
+#define DOMID_COUNT 65536
 
 struct pending {
 	struct pending *next;
@@ -42,105 +38,62 @@ struct pending {
 
 struct vchan_transport {
 	struct transport base;
+	sd_event *event;
+	const struct ck_membership *membership;
+	struct transport_callbacks cb;
+	void *userdata;
 	xentoollog_logger *logger;
 	struct pending *queue;
 	sd_event_source *timer;
+	/* The domids with a channel served now (connected or waiting for its agent). */
+	uint8_t served[DOMID_COUNT / 8];
 };
 
-static ssize_t vchan_read(struct conn *c, void *buf, size_t len)
+static bool is_served(const struct vchan_transport *t, uint16_t domid)
 {
-	struct vchan_conn *v = (struct vchan_conn *)c;
-	int n;
-
-	if (libxenvchan_data_ready(v->ctrl) == 0)
-		return libxenvchan_is_open(v->ctrl) == 0 ? 0 : -EAGAIN;
-	n = libxenvchan_read(v->ctrl, buf, len);
-	return n < 0 ? -EIO : n == 0 ? -EAGAIN : n;
+	return t->served[domid / 8] & (1u << (domid % 8));
 }
 
-static ssize_t vchan_write(struct conn *c, const void *buf, size_t len)
+static void set_served(struct vchan_transport *t, uint16_t domid, bool on)
 {
-	struct vchan_conn *v = (struct vchan_conn *)c;
-	int n;
-
-	if (libxenvchan_is_open(v->ctrl) == 0)
-		return -EPIPE;
-	n = libxenvchan_write(v->ctrl, buf, len);
-	return n < 0 ? -EIO : n == 0 ? -EAGAIN : n;
-}
-
-/* The event channel wakes us for both directions: nothing to change. */
-static void vchan_want_write(struct conn *c, bool on)
-{
-}
-
-static void vchan_close(struct conn *c)
-{
-	struct vchan_conn *v = (struct vchan_conn *)c;
-
-	sd_event_source_disable_unref(v->io);
-	libxenvchan_close(v->ctrl);
-	free(v);
-}
-
-static const struct conn_ops vchan_conn_ops = {
-	.read = vchan_read,
-	.write = vchan_write,
-	.want_write = vchan_want_write,
-	.close = vchan_close,
-};
-
-static int on_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct vchan_conn *v = userdata;
-
-	/* Acknowledge the notification first so none that arrives meanwhile is lost. */
-	libxenvchan_wait(v->ctrl);
-	v->conn.on_io(&v->conn, v->conn.userdata);
-	return 0;
+	if (on)
+		t->served[domid / 8] |= 1u << (domid % 8);
+	else
+		t->served[domid / 8] &= ~(1u << (domid % 8));
 }
 
 static int channel_open(struct vchan_transport *t, uint16_t domid)
 {
-	struct daemon *d = t->base.daemon;
-	struct vchan_conn *v;
+	struct libxenvchan *ctrl;
+	struct ck_stream *stream;
 	char path[64];
 	int r;
 
 	snprintf(path, sizeof(path), "/local/domain/%u/data/cokeeper-vchan", domid);
-	v = calloc(1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
 	errno = 0;
-	v->ctrl = libxenvchan_server_init(t->logger, domid, path, VCHAN_RING_BYTES,
-					  VCHAN_RING_BYTES);
-	if (!v->ctrl) {
-		r = errno ? -errno : -EIO;
-		free(v);
+	ctrl = libxenvchan_server_init(t->logger, domid, path, VCHAN_RING_BYTES, VCHAN_RING_BYTES);
+	if (!ctrl)
+		return errno ? -errno : -EIO;
+	r = stream_vchan_new(&stream, t->event, ctrl, domid);
+	if (r < 0) {
+		libxenvchan_close(ctrl);
 		return r;
 	}
-	v->ctrl->blocking = 0;
-	v->t = t;
-	v->conn.ops = &vchan_conn_ops;
-	v->conn.domid = domid;
-	snprintf(v->conn.label, sizeof(v->conn.label), "vchan:%u", domid);
-	r = sd_event_add_io(d->event, &v->io, libxenvchan_fd_for_select(v->ctrl), EPOLLIN,
-			    on_event, v);
-	if (r == 0)
-		r = guest_attach(d, &v->conn);
+	r = t->cb.connected(stream, t->userdata);
 	if (r < 0) {
-		sd_event_source_disable_unref(v->io);
-		libxenvchan_close(v->ctrl);
-		free(v);
+		ck_stream_free(stream);
+		return r;
 	}
-	return r;
+	set_served(t, domid, true);
+	return 0;
 }
 
 static void arm_timer(struct vchan_transport *t)
 {
 	uint64_t when = UINT64_MAX;
+	struct pending *p;
 
-	for (struct pending *p = t->queue; p; p = p->next)
+	LL_FOREACH(t->queue, p)
 		if (p->not_before < when)
 			when = p->not_before;
 	if (when == UINT64_MAX) {
@@ -153,24 +106,24 @@ static void arm_timer(struct vchan_transport *t)
 
 static bool is_member(struct vchan_transport *t, uint16_t domid)
 {
-	return ck_memberset_find(t->base.daemon->membership->members, domid) != NULL;
+	return ck_memberset_find(t->membership->members, domid) != NULL;
 }
 
 static void enqueue_setup(struct vchan_transport *t, uint16_t domid, uint64_t delay)
 {
-	struct pending *p, **tail;
+	struct pending *p;
 
-	for (tail = &t->queue; *tail; tail = &(*tail)->next)
-		if ((*tail)->domid == domid)
-			return;
+	LL_SEARCH_SCALAR(t->queue, p, domid, domid);
+	if (p)
+		return;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		log_error("vchan: domid %u: no memory to queue its channel", domid);
+		log_error_errno(-ENOMEM, "vchan: domid %u: cannot queue its channel", domid);
 		return;
 	}
 	p->domid = domid;
 	p->not_before = ck_now_usec() + delay;
-	*tail = p;
+	LL_APPEND(t->queue, p);
 	arm_timer(t);
 }
 
@@ -179,18 +132,18 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct vchan_transport *t = userdata;
 	uint64_t now = ck_now_usec();
-	struct pending **pp, *p;
+	struct pending *p;
 	int r;
 
-	for (pp = &t->queue; *pp && (*pp)->not_before > now; pp = &(*pp)->next)
-		;
-	p = *pp;
+	LL_FOREACH(t->queue, p)
+		if (p->not_before <= now)
+			break;
 	if (!p) {
 		arm_timer(t);
 		return 0;
 	}
-	*pp = p->next;
-	if (!is_member(t, p->domid)) {
+	LL_DELETE(t->queue, p);
+	if (!is_member(t, p->domid) || is_served(t, p->domid)) {
 		free(p);
 	} else if ((r = channel_open(t, p->domid)) == 0) {
 		log_debug("vchan: domid %u: channel ready", p->domid);
@@ -203,11 +156,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		log_warning_errno(r, "vchan: domid %u: channel set-up failed (try %u), retrying",
 				  p->domid, p->tries);
 		p->not_before = now + SETUP_RETRY_USEC * p->tries;
-		p->next = t->queue;
-		t->queue = p;
+		LL_PREPEND(t->queue, p);
 	}
 	/* Pace the next one. */
-	for (p = t->queue; p; p = p->next)
+	LL_FOREACH(t->queue, p)
 		if (p->not_before < now + SETUP_INTERVAL_USEC)
 			p->not_before = now + SETUP_INTERVAL_USEC;
 	arm_timer(t);
@@ -218,25 +170,25 @@ static void vchan_members_changed(struct transport *base, const struct ck_delta 
 {
 	struct vchan_transport *t = (struct vchan_transport *)base;
 
-	for (size_t i = 0; i < delta->n_removed; i++)
-		guest_detach_domid(base->daemon, delta->removed[i]);
 	for (size_t i = 0; i < delta->n_upserts; i++)
-		if (!guest_has_domid(base->daemon, delta->upserts[i].domid))
+		if (!is_served(t, delta->upserts[i].domid))
 			enqueue_setup(t, delta->upserts[i].domid, 0);
 }
 
-static void vchan_conn_closed(struct transport *base, struct conn *c)
+static void vchan_stream_closed(struct transport *base, struct ck_stream *s)
 {
 	struct vchan_transport *t = (struct vchan_transport *)base;
-	uint16_t domid = c->domid;
+	uint16_t domid = s->domid;
 
-	c->ops->close(c);
+	ck_stream_free(s);
+	set_served(t, domid, false);
 	/* A vchan serves one client once: a member whose agent left gets a fresh server. */
 	if (is_member(t, domid))
 		enqueue_setup(t, domid, SETUP_RETRY_USEC);
 }
 
-static int vchan_new(struct transport **ret, struct daemon *d)
+static int vchan_new(struct transport **ret, const struct transport_config *cfg,
+		     const struct transport_callbacks *cb, void *userdata)
 {
 	struct vchan_transport *t = calloc(1, sizeof(*t));
 	int r;
@@ -244,9 +196,12 @@ static int vchan_new(struct transport **ret, struct daemon *d)
 	if (!t)
 		return -ENOMEM;
 	t->base.ops = &transport_vchan_ops;
-	t->base.daemon = d;
+	t->event = cfg->event;
+	t->membership = cfg->membership;
+	t->cb = *cb;
+	t->userdata = userdata;
 	t->logger = (xentoollog_logger *)xtl_createlogger_stdiostream(stderr, XTL_WARN, 0);
-	r = sd_event_add_time(d->event, &t->timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_timer,
+	r = sd_event_add_time(cfg->event, &t->timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_timer,
 			      t);
 	if (r < 0 || !t->logger) {
 		if (t->logger)
@@ -262,13 +217,10 @@ static int vchan_new(struct transport **ret, struct daemon *d)
 static void vchan_free(struct transport *base)
 {
 	struct vchan_transport *t = (struct vchan_transport *)base;
+	struct pending *p, *tmp;
 
-	while (t->queue) {
-		struct pending *p = t->queue;
-
-		t->queue = p->next;
+	LL_FOREACH_SAFE(t->queue, p, tmp)
 		free(p);
-	}
 	sd_event_source_disable_unref(t->timer);
 	xtl_logger_destroy(t->logger);
 	free(t);
@@ -278,6 +230,6 @@ const struct transport_ops transport_vchan_ops = {
 	.name = "vchan",
 	.new = vchan_new,
 	.members_changed = vchan_members_changed,
-	.conn_closed = vchan_conn_closed,
+	.stream_closed = vchan_stream_closed,
 	.free = vchan_free,
 };

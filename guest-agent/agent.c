@@ -5,51 +5,43 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
 
 #include "agent.h"
 #include "clock.h"
 #include "logging.h"
+#include "session.h"
+#include "sink.h"
+#include "stream.h"
+#include "transport.h"
 
 #define BACKOFF_MIN_USEC 50000
 #define BACKOFF_MAX_USEC 5000000
 #define OUTPUT_MAX (1u << 20)	/* Hellos and Acks only: this is never near full */
 
-static void disconnect(struct agent *a, int r);
+struct agent {
+	sd_event *event;
+	struct agent_config cfg;
+	struct transport *transport;
+	struct ck_stream *stream;	/* NULL while disconnected */
+	struct sink *sink;
+	struct session *session;
+	bool ready_sent;
+	sd_event_source *retry;
+	uint64_t backoff_usec;
+};
 
-static int flush(struct agent *a)
-{
-	while (a->out_len > 0) {
-		ssize_t n = a->channel->ops->write(a->channel, a->out, a->out_len);
+static const struct transport_ops *const transports[] = {
+	&transport_vchan_ops, &transport_unix_ops,
+};
 
-		if (n == -EAGAIN)
-			break;
-		if (n < 0)
-			return (int)n;
-		memmove(a->out, a->out + n, a->out_len - n);
-		a->out_len -= n;
-	}
-	a->channel->ops->want_write(a->channel, a->out_len > 0);
-	return 0;
-}
+static void disconnect(struct agent *a, int r, const char *why, bool dead);
 
 static int send_frame(const uint8_t *frame, size_t len, void *userdata)
 {
 	struct agent *a = userdata;
 
-	if (a->out_len + len > OUTPUT_MAX)
-		return -ENOBUFS;
-	if (a->out_len + len > a->out_cap) {
-		size_t cap = (a->out_len + len) * 2;
-		uint8_t *grown = realloc(a->out, cap);
-
-		if (!grown)
-			return -ENOMEM;
-		a->out = grown;
-		a->out_cap = cap;
-	}
-	memcpy(a->out + a->out_len, frame, len);
-	a->out_len += len;
-	return flush(a);
+	return a->stream ? ck_stream_send(a->stream, frame, len) : -ENOTCONN;
 }
 
 static void schedule_retry(struct agent *a)
@@ -63,81 +55,93 @@ static void schedule_retry(struct agent *a)
 								   a->backoff_usec * 2;
 }
 
+static void on_io(struct ck_stream *s, void *userdata);
+
 static void try_connect(struct agent *a)
 {
 	int r;
 
-	if (a->connected)
+	if (a->stream)
 		return;
-	r = a->channel->ops->connect(a->channel);
+	r = a->transport->ops->connect(a->transport, a->cfg.domid, &a->stream);
 	if (r < 0) {
+		a->stream = NULL;
 		if (r != -EAGAIN)
-			log_debug("connect over %s: %s", a->channel->ops->name, strerror(-r));
+			log_debug("connect over %s: %s", a->transport->ops->name, strerror(-r));
 		schedule_retry(a);
 		return;
 	}
-	a->connected = true;
-	a->out_len = 0;
+	ck_stream_set_output_max(a->stream, OUTPUT_MAX);
+	ck_stream_set_handler(a->stream, on_io, a);
 	sd_event_source_set_enabled(a->retry, SD_EVENT_OFF);
-	log_info("connected to cokeeperd over %s", a->channel->ops->name);
+	log_info("connected to cokeeperd over %s", a->transport->ops->name);
 	r = session_start(a->session);
 	if (r < 0)
-		disconnect(a, r);
+		disconnect(a, r, "cannot send Hello", false);
 }
 
-static void disconnect(struct agent *a, int r)
+/* The one place a lost connection is reported. */
+static void disconnect(struct agent *a, int r, const char *why, bool dead)
 {
-	if (!a->connected)
+	if (!a->stream)
 		return;
-	log_notice("connection to cokeeperd lost (%s); reconnecting", strerror(-r));
-	if (r == -EHOSTDOWN && a->channel->ops->abandon)
-		a->channel->ops->abandon(a->channel);
+	if (r == -ECONNRESET && why)
+		log_notice("%s; reconnecting", why);
 	else
-		a->channel->ops->close(a->channel);
-	a->connected = false;
-	a->out_len = 0;
+		log_notice_errno(r, "connection to cokeeperd lost%s%s; reconnecting",
+				 why ? ": " : "", why ? why : "");
+	a->transport->ops->release(a->transport, a->stream, dead);
+	a->stream = NULL;
 	a->backoff_usec = BACKOFF_MIN_USEC;
 	schedule_retry(a);
 }
 
-void agent_kick(struct agent *a)
+static void on_kick(void *userdata)
 {
+	struct agent *a = userdata;
+
 	a->backoff_usec = BACKOFF_MIN_USEC;
 	try_connect(a);
 }
 
-void agent_domid_changed(struct agent *a, int domid)
+static void on_domid_changed(int domid, void *userdata)
 {
+	struct agent *a = userdata;
+
 	log_notice("our domid changed from %d to %d (live migration): reconnecting",
 		   a->cfg.domid, domid);
 	a->cfg.domid = domid;
 	session_set_domid(a->session, domid);
-	disconnect(a, -EHOSTDOWN);	/* the old peer is gone for good: abandon, do not close */
-	agent_kick(a);
+	/* The old peer is gone for good: abandon the stream, do not close it. */
+	disconnect(a, -EHOSTDOWN, "the domid changed", true);
+	on_kick(a);
 }
 
-void agent_on_io(struct agent *a)
+static void on_io(struct ck_stream *s, void *userdata)
 {
+	struct agent *a = userdata;
 	uint8_t buf[65536];
 	int r = 0;
 
-	while (a->connected) {
-		ssize_t n = a->channel->ops->read(a->channel, buf, sizeof(buf));
+	for (;;) {
+		struct ck_error err = { "" };
+		ssize_t n = ck_stream_read(s, buf, sizeof(buf));
 
 		if (n == -EAGAIN)
 			break;
 		if (n <= 0) {
-			disconnect(a, n == 0 ? -ECONNRESET : (int)n);
+			disconnect(a, n == 0 ? -ECONNRESET : (int)n, NULL, false);
 			return;
 		}
-		r = session_receive(a->session, buf, n);
+		r = session_receive(a->session, buf, n, &err);
 		if (r < 0) {
-			disconnect(a, r);
+			disconnect(a, r, err.msg[0] ? err.msg : NULL, false);
 			return;
 		}
 	}
-	if (a->connected && (r = flush(a)) < 0) {
-		disconnect(a, r);
+	r = ck_stream_flush(s);
+	if (r < 0) {
+		disconnect(a, r, NULL, false);
 		return;
 	}
 	if (!a->ready_sent && session_synced(a->session)) {
@@ -162,23 +166,27 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 	return sd_event_exit(a->event, 0);
 }
 
-static const struct channel_ops *find_channel(const char *name)
+static const struct transport_ops *find_transport(const char *name)
 {
-	if (!strcmp(name, "unix"))
-		return &channel_unix_ops;
-	if (!strcmp(name, "vchan"))
-		return &channel_vchan_ops;
+	for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++)
+		if (!strcmp(transports[i]->name, name))
+			return transports[i];
 	return NULL;
 }
 
 int agent_new(struct agent **ret, const struct agent_config *cfg)
 {
-	const struct channel_ops *channel = find_channel(cfg->transport);
+	static const struct transport_callbacks transport_cb = {
+		.kick = on_kick,
+		.domid_changed = on_domid_changed,
+	};
+	const struct transport_ops *transport = find_transport(cfg->transport);
+	struct transport_config transport_cfg = { .socket_path = cfg->socket_path };
 	struct agent *a;
 	sigset_t mask;
 	int r;
 
-	if (!channel)
+	if (!transport)
 		return log_error_errno(-EINVAL, "unknown transport '%s'", cfg->transport);
 	a = calloc(1, sizeof(*a));
 	if (!a)
@@ -210,10 +218,11 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 		r = log_error_errno(-EINVAL, "unknown sink '%s'", cfg->sink);
 	if (r < 0)
 		goto err;
-	r = channel->new(&a->channel, a);
+	transport_cfg.event = a->event;
+	r = transport->new(&a->transport, &transport_cfg, &a->cfg.domid, &transport_cb, a);
 	if (r < 0)
 		goto err;
-	/* The channel may have learned our domid (vchan reads it from xenstore). */
+	/* The transport may have learned our domid (vchan reads it from xenstore). */
 	r = session_new(&a->session, a->sink, a->cfg.domid < 0 ? 0 : a->cfg.domid, send_frame, a);
 	if (r < 0)
 		goto err;
@@ -230,16 +239,15 @@ void agent_free(struct agent *a)
 	if (!a)
 		return;
 	session_free(a->session);
-	if (a->channel) {
-		if (a->connected)
-			a->channel->ops->close(a->channel);
-		a->channel->ops->free(a->channel);
+	if (a->transport) {
+		if (a->stream)
+			a->transport->ops->release(a->transport, a->stream, false);
+		a->transport->ops->free(a->transport);
 	}
 	if (a->sink)
 		a->sink->ops->free(a->sink);
 	sd_event_source_disable_unref(a->retry);
 	sd_event_unref(a->event);
-	free(a->out);
 	free(a);
 }
 

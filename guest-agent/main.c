@@ -26,6 +26,7 @@ static void usage(FILE *f)
 		"                         generic netlink) or memory (no module needed)\n"
 		"      --dump=FILE        memory: write the table there as JSON after each change\n"
 		"  -v, --verbose          debug messages\n"
+		"  -V, --version          the version\n"
 		"  -h, --help             this text\n");
 }
 
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
 		{ "dump", required_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	struct agent_config cfg = {
@@ -53,7 +55,7 @@ int main(int argc, char **argv)
 	long v;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "t:S:d:k:vh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:S:d:k:vVh", options, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			cfg.transport = optarg;
@@ -81,6 +83,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("cokeeper-agent %s\n", CK_VERSION);
 			return 0;
 		default:
 			usage(stderr);

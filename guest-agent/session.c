@@ -22,6 +22,7 @@ struct session {
 	bool sink_stale;	/* the sink missed a change: replace it at the next chance */
 	bool resync_pending;	/* a Hello asking for a resync is on its way */
 	struct session_stats stats;
+	struct ck_error *err;	/* the caller's, while session_receive runs */
 };
 
 int session_new(struct session **ret, struct sink *sink, uint16_t domid, session_send_fn send,
@@ -201,28 +202,26 @@ static int on_msg(struct ck_msg *msg, void *userdata)
 		r = on_delta(s, &whole.delta);
 		break;
 	case CK_MSG_BYE:
-		log_notice("cokeeperd said bye: %s", whole.bye.reason);
-		r = -ECONNRESET;
+		r = ck_error_set(s->err, -ECONNRESET, "cokeeperd said bye: %s", whole.bye.reason);
 		break;
 	default:
-		log_warning("unexpected %s from cokeeperd", ck_msg_type_name(whole.type));
-		r = -EPROTO;
+		r = ck_error_set(s->err, -EPROTO, "unexpected %s from cokeeperd",
+				 ck_msg_type_name(whole.type));
 		break;
 	}
 	ck_msg_reset(&whole);
 	return r;
 }
 
-int session_receive(struct session *s, const void *untrusted, size_t len)
+int session_receive(struct session *s, const void *untrusted, size_t len, struct ck_error *err)
 {
-	struct ck_error err = { "" };
 	int r;
 
 	if (!s->dec)
-		return -ENOTCONN;
-	r = ck_frame_decoder_feed(s->dec, untrusted, len, on_msg, s, &err);
-	if (r < 0 && err.msg[0])
-		log_warning("bad input from cokeeperd: %s", err.msg);
+		return ck_error_set(err, -ENOTCONN, "no session");
+	s->err = err;
+	r = ck_frame_decoder_feed(s->dec, untrusted, len, on_msg, s, err);
+	s->err = NULL;
 	return r;
 }
 

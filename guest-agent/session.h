@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "membership.h"
 #include "sink.h"
 
@@ -27,10 +28,11 @@ int session_start(struct session *s);
 
 /*
  * Bytes from the daemon (untrusted).  -errno means the connection must be dropped
- * (undecodable stream, protocol violation, the daemon said bye); the replica and the sink
- * stay as they were before the offending message.
+ * (undecodable stream, protocol violation, the daemon said bye), with the reason in *err
+ * (if not NULL) for the caller to report; the replica and the sink stay as they were before
+ * the offending message.
  */
-int session_receive(struct session *s, const void *untrusted, size_t len);
+int session_receive(struct session *s, const void *untrusted, size_t len, struct ck_error *err);
 
 /* The guest's domid changed (live migration): later Hellos carry the new one. */
 void session_set_domid(struct session *s, uint16_t domid);

@@ -58,10 +58,13 @@ void ck_logf(int priority, const char *fmt, ...)
 
 int ck_log_errno(int priority, int r, const char *fmt, ...)
 {
-	char suffix[96];
+	int e = r < 0 ? -r : r;
+	const char *name = strerrorname_np(e);
+	char suffix[128];
 	va_list ap;
 
-	snprintf(suffix, sizeof(suffix), ": %s", strerror(r < 0 ? -r : r));
+	/* The name too: "ENOBUFS" finds the code that returned it, the text does not. */
+	snprintf(suffix, sizeof(suffix), ": %s (%s)", strerror(e), name ? name : "?");
 	va_start(ap, fmt);
 	vlog(priority, suffix, fmt, ap);
 	va_end(ap);

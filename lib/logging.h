@@ -23,3 +23,4 @@ int ck_log_errno(int priority, int r, const char *fmt, ...) __attribute__((forma
 #define log_error(...) ck_logf(LOG_ERR, __VA_ARGS__)
 #define log_error_errno(r, ...) ck_log_errno(LOG_ERR, (r), __VA_ARGS__)
 #define log_warning_errno(r, ...) ck_log_errno(LOG_WARNING, (r), __VA_ARGS__)
+#define log_notice_errno(r, ...) ck_log_errno(LOG_NOTICE, (r), __VA_ARGS__)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libFuzzer target for cokeeperd's control socket: every input is one request line handed to
- * the daemon's own handler (control_handle), with the simulated source so the sim verbs run
- * too.  Replies must always be JSON objects with an "ok" member.
+ * the control server's parsing (control_handle_line) and the daemon's own handler, with the
+ * simulated source so the sim verbs run too.  It links no Xen library: the hub and its Xen-free
+ * spokes are a library of their own.  Replies must always be JSON objects with an "ok" member.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "control.h"
+#include "daemon.h"
 #include "logging.h"
 
 static struct daemon *daemon_instance;
@@ -25,8 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!daemon_instance) {
 		static char dir[] = "/tmp/cokeeper-fuzz-XXXXXX";
 		static char control[64], agent[64];
-		struct daemon_config cfg = { .source = "sim", .transport = "unix",
-					     .queue_limit = 1 << 20 };
+		struct daemon_config cfg = { .source = &source_sim_ops,
+					     .transport = &transport_unix_ops,
+					     .control_mode = 0600, .queue_limit = 1 << 20 };
 
 		if (!mkdtemp(dir))
 			abort();
@@ -41,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size > CONTROL_LINE_MAX)
 		return 0;
-	reply = control_handle(daemon_instance, (const char *)data, size, &watch);
+	reply = control_handle_line((const char *)data, size, daemon_handle_request,
+				    daemon_instance, &watch);
 	if (!reply || !json_object_is_type(reply, json_type_object) ||
 	    !json_object_object_get_ex(reply, "ok", &ok))
 		abort();

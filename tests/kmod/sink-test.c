@@ -48,7 +48,7 @@ static int feed(struct ck_msg *msg, void *userdata)
 
 	if (r < 0)
 		return r;
-	r = session_receive(session, buf, len);
+	r = session_receive(session, buf, len, NULL);
 	free(buf);
 	return r;
 }

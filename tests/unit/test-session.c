@@ -103,7 +103,7 @@ static int feed(struct ck_msg *msg, void *userdata)
 	int r;
 
 	ck_assert_int_eq(ck_frame_encode(msg, &buf, &len), 0);
-	r = session_receive(f->session, buf, len);
+	r = session_receive(f->session, buf, len, NULL);
 	free(buf);
 	return r;
 }
@@ -285,11 +285,11 @@ START_TEST(garbage_ends_connection_and_changes_nothing)
 	session_start(f.session);
 	sync_snapshot(&f);
 	gen = session_replica(f.session)->gen;
-	ck_assert_int_eq(session_receive(f.session, garbage, sizeof(garbage)), -EBADMSG);
+	ck_assert_int_eq(session_receive(f.session, garbage, sizeof(garbage), NULL), -EBADMSG);
 	ck_assert_uint_eq(session_replica(f.session)->gen, gen);
 	ck_assert_uint_eq(f.sink.replaces, 1);
 	/* The dead stream refuses more; a reconnect (session_start) resumes with a Hello. */
-	ck_assert_int_eq(session_receive(f.session, garbage, 1), -EPIPE);
+	ck_assert_int_eq(session_receive(f.session, garbage, 1, NULL), -EPIPE);
 	f.hellos = 0;
 	ck_assert_int_eq(session_start(f.session), 0);
 	ck_assert_uint_eq(f.hellos, 1);

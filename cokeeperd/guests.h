@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The agents' sessions, one per stream: Hello, then a snapshot or deltas from the log, then
+ * a delta per change, each acknowledged.  A guest never slows another: its frames wait in a
+ * bounded queue, and one that stops reading loses the queue and gets a snapshot once it
+ * drains.  Whatever it sends is verified and can end its session, never change membership.
+ *
+ * The object reads the membership it is given and reports through its callbacks; it owns
+ * its sessions and their counters, and calls nothing else in the daemon.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "convergence.h"
+#include "membership.h"
+#include "stream.h"
+
+struct guests;
+
+struct guests_config {
+	size_t queue_limit;	/* bytes queued per guest before it is resynced */
+};
+
+struct guest_ack {
+	const char *channel;	/* the stream's label */
+	uint16_t domid;
+	uint64_t gen;
+	uint32_t latency_usec;	/* from the newest change it covers being noticed; 0: none */
+};
+
+struct guests_callbacks {
+	/* A guest acknowledged a new generation. */
+	void (*acked)(const struct guest_ack *ack, void *userdata);
+	/* A session ended: the stream goes back to whoever handed it over. */
+	void (*closed)(struct ck_stream *s, uint16_t domid, void *userdata);
+};
+
+struct guests_counters {
+	uint64_t connected;	/* sessions ever started */
+	uint64_t rejected;	/* ended for a protocol error or a bad Hello */
+	uint64_t queue_overflows;
+	uint64_t snapshots_sent;
+	uint64_t deltas_sent;
+};
+
+/* m (read only) is what they are sent; each Ack is timed in conv. */
+int guests_new(struct guests **ret, const struct ck_membership *m, struct convergence *conv,
+	       const struct guests_config *cfg, const struct guests_callbacks *cb,
+	       void *userdata);
+/* Says goodbye to every guest and hands each stream back (closed). */
+void guests_free(struct guests *gs);
+
+/* Takes over s: a session waiting for its Hello. */
+int guests_attach(struct guests *gs, struct ck_stream *s);
+
+/* Ends every session on streams that carry this domid (vchan: the member left). */
+void guests_detach_domid(struct guests *gs, uint16_t domid);
+
+/* A committed change, for every active session. */
+void guests_broadcast(struct guests *gs, const struct ck_delta *delta);
+
+unsigned int guests_count(const struct guests *gs);
+const struct guests_counters *guests_counters(const struct guests *gs);
+/* The sessions, for `cokeeperctl guests`. */
+struct json_object *guests_to_json(const struct guests *gs);

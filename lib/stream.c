@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "stream.h"
+
+void ck_stream_init(struct ck_stream *s, const struct ck_stream_ops *ops, uint16_t domid)
+{
+	s->ops = ops;
+	s->domid = domid;
+	s->label[0] = '\0';
+	ck_outbuf_init(&s->out, SIZE_MAX);
+	s->on_io = NULL;
+	s->userdata = NULL;
+}
+
+void ck_stream_notify(struct ck_stream *s)
+{
+	if (s->on_io)
+		s->on_io(s, s->userdata);
+}
+
+void ck_stream_set_handler(struct ck_stream *s, ck_stream_io_fn on_io, void *userdata)
+{
+	s->on_io = on_io;
+	s->userdata = userdata;
+}
+
+void ck_stream_set_output_max(struct ck_stream *s, size_t max)
+{
+	s->out.max = max;
+}
+
+ssize_t ck_stream_read(struct ck_stream *s, void *buf, size_t len)
+{
+	return s->ops->read(s, buf, len);
+}
+
+int ck_stream_flush(struct ck_stream *s)
+{
+	while (ck_outbuf_pending(&s->out) > 0) {
+		ssize_t n = s->ops->write(s, ck_outbuf_front(&s->out), ck_outbuf_pending(&s->out));
+
+		if (n == -EAGAIN || n == 0)
+			break;
+		if (n < 0)
+			return (int)n;
+		ck_outbuf_consume(&s->out, (size_t)n);
+	}
+	s->ops->want_write(s, ck_outbuf_pending(&s->out) > 0);
+	return 0;
+}
+
+int ck_stream_sendv(struct ck_stream *s, const struct iovec *iov, size_t n)
+{
+	int r = ck_outbuf_pushv(&s->out, iov, n);
+
+	return r < 0 ? r : ck_stream_flush(s);
+}
+
+int ck_stream_queue(struct ck_stream *s, const void *msg, size_t len)
+{
+	return ck_outbuf_push(&s->out, msg, len);
+}
+
+int ck_stream_send(struct ck_stream *s, const void *msg, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+
+	return ck_stream_sendv(s, &iov, 1);
+}
+
+void ck_stream_free(struct ck_stream *s)
+{
+	if (!s)
+		return;
+	ck_outbuf_release(&s->out);
+	s->ops->free(s);
+}

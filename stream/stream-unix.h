@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Unix stream sockets: a ck_stream over a connected socket (an agent's in the simulation, a
+ * control client's), and the listening socket both servers open the same way.
+ */
+#pragma once
+
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "stream.h"
+
+/* Takes over fd (non-blocking, connected) on success; label "unix:<fd>". */
+int stream_unix_new(struct ck_stream **ret, sd_event *event, int fd, uint16_t domid);
+
+/*
+ * A non-blocking listening socket at path with the given mode, which it has from its first
+ * moment (the umask is set around bind), replacing a stale socket file.  Returns the fd.
+ */
+int unix_listen(const char *path, mode_t mode, int backlog);
+
+/* Connects (blocking: a local socket answers at once) and returns a non-blocking fd. */
+int unix_connect(const char *path);

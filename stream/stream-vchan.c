@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <libxenvchan.h>
+
+#include "stream-vchan.h"
+
+struct vchan_stream {
+	struct ck_stream base;
+	struct libxenvchan *ctrl;
+	sd_event_source *io;
+};
+
+static ssize_t vchan_read(struct ck_stream *s, void *buf, size_t len)
+{
+	struct vchan_stream *v = (struct vchan_stream *)s;
+	int n;
+
+	if (libxenvchan_data_ready(v->ctrl) == 0)
+		return libxenvchan_is_open(v->ctrl) == 0 ? 0 : -EAGAIN;
+	n = libxenvchan_read(v->ctrl, buf, len);
+	return n < 0 ? -EIO : n == 0 ? -EAGAIN : n;
+}
+
+static ssize_t vchan_write(struct ck_stream *s, const void *buf, size_t len)
+{
+	struct vchan_stream *v = (struct vchan_stream *)s;
+	int n;
+
+	if (libxenvchan_is_open(v->ctrl) == 0)
+		return -EPIPE;
+	n = libxenvchan_write(v->ctrl, buf, len);
+	return n < 0 ? -EIO : n == 0 ? -EAGAIN : n;
+}
+
+/* The event channel wakes us for both directions: nothing to change. */
+static void vchan_want_write(struct ck_stream *s, bool on)
+{
+}
+
+struct libxenvchan *stream_vchan_release(struct ck_stream *s)
+{
+	struct vchan_stream *v = (struct vchan_stream *)s;
+	struct libxenvchan *ctrl = v->ctrl;
+
+	ck_outbuf_release(&s->out);
+	sd_event_source_disable_unref(v->io);
+	free(v);
+	return ctrl;
+}
+
+static void vchan_free(struct ck_stream *s)
+{
+	struct vchan_stream *v = (struct vchan_stream *)s;
+
+	sd_event_source_disable_unref(v->io);
+	libxenvchan_close(v->ctrl);
+	free(v);
+}
+
+static const struct ck_stream_ops vchan_stream_ops = {
+	.read = vchan_read,
+	.write = vchan_write,
+	.want_write = vchan_want_write,
+	.free = vchan_free,
+};
+
+static int on_event(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+	struct vchan_stream *v = userdata;
+
+	/* Acknowledge the notification first so none that arrives meanwhile is lost. */
+	libxenvchan_wait(v->ctrl);
+	ck_stream_notify(&v->base);
+	return 0;
+}
+
+int stream_vchan_new(struct ck_stream **ret, sd_event *event, struct libxenvchan *ctrl,
+		     uint16_t domid)
+{
+	struct vchan_stream *v = calloc(1, sizeof(*v));
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	ck_stream_init(&v->base, &vchan_stream_ops, domid);
+	snprintf(v->base.label, sizeof(v->base.label), "vchan:%u", domid);
+	ctrl->blocking = 0;
+	v->ctrl = ctrl;
+	r = sd_event_add_io(event, &v->io, libxenvchan_fd_for_select(ctrl), EPOLLIN, on_event, v);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = &v->base;
+	return 0;
+}
