@@ -19,8 +19,12 @@
 # Output: "BENCH <mode> <create|destroy> <i> <acked µs> <reported µs> (details)" per sample,
 # cokeeperd's own convergence (notice to ack) per mode, and a summary table with the
 # poll/event ratios, also written to $LAB_DIR/bench.txt.
+# In event mode, one more create and destroy are timed by the supported user-facing
+# commands, `cokeeperctl latency` and `cokeeperctl wait --absent` (bench_ctl): "CKCTL" lines,
+# to be compared with the event rows of the table.
 
 CK_LATENCY=${CK_LATENCY:-/usr/local/bin/ck-latency}
+CK_CTL=${CK_CTL:-/usr/local/bin/cokeeperctl}
 BENCH_IP=10.99.0.99
 BENCH_MAC=00:16:3e:00:00:99
 
@@ -85,8 +89,73 @@ bench_mode() {
 		bench_sample "$mode" destroy "$i" --observers "$obs_domids" --absent "$BENCH_IP" \
 			-- xl destroy probe || break
 	done
+	[ "$mode" = event ] && bench_ctl "$obs_domids"
 	echo "BENCH $mode cokeeperd-convergence $(ck_ctl stats | jq -c .convergence)"
 	pass
+}
+
+# bench_ctl_check KIND DOMIDS JSON: cokeeperctl's report lists every observer, each having
+# acked; prints its numbers as one CKCTL line (also in $LAB_DIR/ckctl.txt).
+bench_ctl_check() {
+	local kind=$1 want got line
+	want=$(echo "$2" | tr ',' '\n' | sort -n | tr '\n' ' ')
+	got=$(echo "$3" | jq -r '.guests[].domid' 2>/dev/null | sort -n | tr '\n' ' ')
+	if [ "$got" != "$want" ]; then
+		fail "cokeeperctl $kind: guests '$got', not the observers' agents '$want': $3"
+		return 1
+	fi
+	if ! echo "$3" | jq -e '.converged and all(.guests[]; .acked_us != null)' >/dev/null; then
+		fail "cokeeperctl $kind: not every guest acked: $3"
+		return 1
+	fi
+	# From cokeeperd's notice to the last ack: what the BENCH table's acked column measures
+	# from the change's appearance in xenstore, which cokeeperd's notice follows closely.
+	line=$(echo "$3" | jq -r --arg k "$kind" '"CKCTL event \($k) guests=\(.guests | length)" +
+		" notice_to_last_ack_us=\([.guests[].latency_us] | if any(. == null) then "-" else max end)" +
+		(if .latency_us then " command_start_to_last_ack_us=\(.latency_us)" else "" end) +
+		" gen=\(.gen) " + ([.guests[] | "dom\(.domid)=\(.latency_us // "-")"] | join(" "))')
+	echo "$line"
+	echo "$line" >>"$LAB_DIR/ckctl.txt"
+	if echo "$3" | jq -e 'any(.guests[]; .latency_us == null)' >/dev/null; then
+		note "cokeeperctl $kind: an ack came before cokeeperctl was following; no notice time"
+	fi
+}
+
+# bench_ctl OBSERVER-DOMIDS: one create timed by `cokeeperctl latency -- xl create`, and one
+# `xl destroy` whose convergence `cokeeperctl wait --absent` reports, as a CI job would use
+# them (issue 10).  The wait starts before the destroy, so that it reads every guest's ack
+# as it comes (with cokeeperd's latency_us) rather than finding it done.  Both must report
+# every observer's agent and exit 0.
+bench_ctl() {
+	local out rc wpid
+	if [ ! -x "$CK_CTL" ]; then
+		skip "no cokeeperctl in the image"
+		return 0
+	fi
+	bench_pause
+	out=$(timeout -k 10 150 "$CK_CTL" --json latency --present "$BENCH_IP" --timeout 120 \
+		-- xl create -q -p "$LAB_DIR/probe.cfg" 2>"$LAB_DIR/ckctl.err")
+	rc=$?
+	if [ $rc != 0 ]; then
+		fail "cokeeperctl latency -- xl create: exit $rc: $out $(tail -c 300 "$LAB_DIR/ckctl.err")"
+		xl destroy probe >/dev/null 2>&1
+		return 1
+	fi
+	bench_ctl_check create "$1" "$out"
+	bench_pause
+	timeout -k 10 150 "$CK_CTL" --json wait --absent "$BENCH_IP" --timeout 120 \
+		>"$LAB_DIR/ckctl-wait.json" 2>>"$LAB_DIR/ckctl.err" &
+	wpid=$!
+	# Time for it to connect and read cokeeperd's state, in which the probe is present.
+	sleep 1
+	xl destroy probe || fail "xl destroy probe"
+	wait "$wpid"
+	rc=$?
+	if [ $rc != 0 ]; then
+		fail "cokeeperctl wait --absent $BENCH_IP: exit $rc: $(cat "$LAB_DIR/ckctl-wait.json") $(tail -c 300 "$LAB_DIR/ckctl.err")"
+		return 1
+	fi
+	bench_ctl_check destroy "$1" "$(cat "$LAB_DIR/ckctl-wait.json")"
 }
 
 # bench_stats COLUMN MODE [KIND]: median, p90, max (ms) and the count of one mode's samples,
