@@ -63,6 +63,13 @@ run_fuzzer() {
 	echo "$name: $runs executions, no finding"
 }
 
+# The control socket's fuzzer drives the hub and its Xen-free spokes: no Xen library at all.
+if ldd build-fuzz/tests/fuzz/fuzz-control | grep -E 'libxen(light|store)'; then
+	echo "fuzz-control links a Xen library (above): the hub must not need one" >&2
+	exit 1
+fi
+echo "fuzz-control: links neither libxenlight nor libxenstore"
+
 mkdir "$work/fuzz-frame" "$work/fuzz-control"
 build-fuzz/tests/fuzz/make-seeds "$work/fuzz-frame"
 printf '{"cmd":"members"}' >"$work/fuzz-control/members"
