@@ -84,6 +84,23 @@ def frame(payload):
     return struct.pack(">I", len(payload)) + payload
 
 
+def stop_all(procs, tmp, show_logs):
+    """Stops every process started (TERM, then KILL), and shows their logs' tails."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if show_logs:
+        for log in sorted(os.listdir(tmp)):
+            if log.endswith(".log"):
+                print(f"--- {log}")
+                print(open(os.path.join(tmp, log)).read()[-3000:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -261,19 +278,7 @@ def main():
         failed += 1
         print(f"FAIL setup: {e}", flush=True)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if failed:
-            for log in sorted(os.listdir(tmp)):
-                if log.endswith(".log"):
-                    print(f"--- {log}")
-                    print(open(os.path.join(tmp, log)).read()[-3000:])
+        stop_all(procs, tmp, show_logs=failed > 0)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

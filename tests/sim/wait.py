@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline import Control, Failure, converge, wait_for  # noqa: E402
+from pipeline import Control, Failure, converge, stop_all, wait_for  # noqa: E402
 
 HANG = 60  # seconds: a hang guard for each command, never a verdict on speed
 
@@ -242,19 +242,7 @@ def main():
         failed += 1
         print(f"FAIL setup: {e}", flush=True)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if failed:
-            for log in sorted(os.listdir(tmp)):
-                if log.endswith(".log"):
-                    print(f"--- {log}")
-                    print(open(os.path.join(tmp, log)).read()[-3000:])
+        stop_all(procs, tmp, show_logs=failed > 0)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
