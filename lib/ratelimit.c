@@ -3,8 +3,10 @@
 
 bool ck_ratelimit_allow(struct ck_ratelimit *rl, uint64_t now_usec, unsigned int *suppressed)
 {
-	if (rl->begin_usec == 0 || now_usec - rl->begin_usec >= rl->interval_usec) {
-		rl->begin_usec = now_usec ? now_usec : 1;
+	if (!rl->started || now_usec < rl->begin_usec ||
+	    now_usec - rl->begin_usec >= rl->interval_usec) {
+		rl->started = true;
+		rl->begin_usec = now_usec;
 		rl->done = 0;
 	}
 	if (rl->done >= rl->burst) {

@@ -12,7 +12,8 @@
 struct ck_ratelimit {
 	uint64_t interval_usec;
 	unsigned int burst;
-	uint64_t begin_usec;
+	uint64_t begin_usec;	/* the current interval's start */
+	bool started;
 	unsigned int done;
 	unsigned int suppressed;	/* since the last message that got through */
 };
