@@ -9,8 +9,13 @@
 struct ck_frame_decoder {
 	uint8_t header[CK_FRAME_HEADER_LEN];
 	size_t header_len;	/* bytes of header collected */
-	uint8_t *payload;	/* allocated once the header is complete and checked */
-	size_t payload_len;	/* the frame's length, from the header */
+	/*
+	 * Grows with the bytes that arrive, never to the declared length at once: a peer that
+	 * announces 128 KiB and sends nothing more costs what it sent, not what it announced.
+	 */
+	uint8_t *payload;
+	size_t payload_cap;
+	size_t payload_len;	/* the frame's length, from the header (capped) */
 	size_t payload_have;
 	int failed;		/* the first error; the stream is unusable after it */
 };
@@ -59,6 +64,32 @@ void ck_frame_decoder_free(struct ck_frame_decoder *dec)
 size_t ck_frame_decoder_pending(const struct ck_frame_decoder *dec)
 {
 	return dec->header_len + dec->payload_have;
+}
+
+size_t ck_frame_decoder_allocated(const struct ck_frame_decoder *dec)
+{
+	return dec->payload_cap;
+}
+
+/* Room for `more` bytes of the partial frame: doubling, up to its declared length. */
+static int reserve(struct ck_frame_decoder *dec, size_t more)
+{
+	size_t need = dec->payload_have + more, cap = dec->payload_cap;
+	uint8_t *grown;
+
+	if (need <= cap)
+		return 0;
+	cap = cap ? cap * 2 : 1024;
+	if (cap < need)
+		cap = need;
+	if (cap > dec->payload_len)
+		cap = dec->payload_len;
+	grown = realloc(dec->payload, cap);
+	if (!grown)
+		return -ENOMEM;
+	dec->payload = grown;
+	dec->payload_cap = cap;
+	return 0;
 }
 
 static int deliver(const uint8_t *payload, size_t len, ck_frame_handler_t handler,
@@ -123,13 +154,11 @@ static int feed(struct ck_frame_decoder *dec, const uint8_t *in, size_t len,
 			continue;
 		}
 
-		if (!dec->payload) {
-			dec->payload = malloc(dec->payload_len);
-			if (!dec->payload)
-				return -ENOMEM;
-		}
 		take = dec->payload_len - dec->payload_have;
 		take = take < len ? take : len;
+		r = reserve(dec, take);
+		if (r < 0)
+			return r;
 		memcpy(dec->payload + dec->payload_have, in, take);
 		dec->payload_have += take;
 		in += take;
@@ -142,6 +171,7 @@ static int feed(struct ck_frame_decoder *dec, const uint8_t *in, size_t len,
 		r = deliver(dec->payload, dec->payload_len, handler, userdata, err);
 		free(dec->payload);
 		dec->payload = NULL;
+		dec->payload_cap = 0;
 		if (r < 0)
 			return r;
 	}

@@ -45,3 +45,5 @@ int ck_frame_decoder_feed(struct ck_frame_decoder *dec, const void *untrusted, s
 
 /* Bytes of a partial frame held, waiting for the rest (0 between frames). */
 size_t ck_frame_decoder_pending(const struct ck_frame_decoder *dec);
+/* Bytes allocated for it: at most twice what arrived (or 1 KiB), never the declared length. */
+size_t ck_frame_decoder_allocated(const struct ck_frame_decoder *dec);

@@ -283,6 +283,50 @@ START_TEST(oversized_length_rejected_before_payload)
 }
 END_TEST
 
+/* A peer that announces a large frame costs what it sent, not what it announced. */
+START_TEST(buffer_grows_as_bytes_arrive)
+{
+	static struct ck_member members[CK_FRAME_MAX_MEMBERS];
+	const struct ck_msg msg = { .type = CK_MSG_SNAPSHOT, .chunks = 1,
+		.snapshot = { .epoch = 1, .gen = 1, .members = members,
+			      .n_members = CK_FRAME_MAX_MEMBERS } };
+	const uint8_t announce[] = { 0x00, 0x02, 0x00, 0x00, 1, 2, 3 };	/* 128 KiB, 3 bytes */
+	struct ck_frame_decoder *dec;
+	struct sink sink = { 0 };
+	uint8_t *buf;
+	size_t len, fed;
+
+	ck_assert_int_eq(ck_frame_decoder_new(&dec), 0);
+	ck_assert_int_eq(ck_frame_decoder_feed(dec, announce, sizeof(announce), on_msg, &sink,
+					       NULL), 0);
+	ck_assert_uint_eq(ck_frame_decoder_pending(dec), sizeof(announce));
+	ck_assert_uint_le(ck_frame_decoder_allocated(dec), 1024);
+	ck_frame_decoder_free(dec);
+
+	/* A real large frame, fed in pieces: never more than twice what is held. */
+	for (unsigned int i = 0; i < CK_FRAME_MAX_MEMBERS; i++)
+		th_max_member(&members[i], 1 + i);
+	encode(&msg, &buf, &len);
+	ck_assert_uint_gt(len, 64 * 1024);
+	ck_assert_int_eq(ck_frame_decoder_new(&dec), 0);
+	for (fed = 0; fed < len; fed += 1000) {
+		size_t piece = len - fed < 1000 ? len - fed : 1000;
+		size_t held;
+
+		ck_assert_int_eq(ck_frame_decoder_feed(dec, buf + fed, piece, on_msg, &sink,
+						       NULL), 0);
+		held = ck_frame_decoder_pending(dec);
+		ck_assert_uint_le(ck_frame_decoder_allocated(dec), held * 2 > 1024 ? held * 2 :
+										       1024);
+	}
+	ck_assert_int_eq(sink.count, 1);
+	ck_assert_uint_eq(ck_frame_decoder_allocated(dec), 0);	/* freed once delivered */
+	free(buf);
+	free(sink.bytes);
+	ck_frame_decoder_free(dec);
+}
+END_TEST
+
 START_TEST(garbage_fails_and_poisons_stream)
 {
 	const uint8_t garbage[] = { 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -373,6 +417,7 @@ int main(void)
 	th_add(s, split_stream_decodes_identically);
 	th_add(s, truncated_frame_waits);
 	th_add(s, oversized_length_rejected_before_payload);
+	th_add(s, buffer_grows_as_bytes_arrive);
 	th_add(s, garbage_fails_and_poisons_stream);
 	th_add(s, handler_error_stops_decoding);
 	th_add(s, largest_frame_fits_cap);
