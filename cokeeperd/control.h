@@ -2,12 +2,21 @@
 /*
  * A JSON-lines server on a Unix stream socket: cokeeperd's control socket for orchestrators
  * and cokeeperctl.  It owns its clients and their buffers, turns each request line into one
- * object with a "cmd" string, hands it to the handler it was created with, and writes the
- * reply; clients that asked to watch also get every event it is handed to broadcast.  What
- * the commands mean it does not know (daemon.c does; the protocol is written out there).
+ * object with a "cmd" string, hands it to the handler it was created with along with who
+ * asked (the peer's credentials and role), and writes the reply; clients that asked to watch
+ * also get every event it is handed to broadcast.  What the commands mean, and which of them
+ * need the admin role, it does not know (daemon.c does; the protocol is written out there).
  *
- * Requests are untrusted: a line is at most CONTROL_LINE_MAX bytes, a client whose replies
- * pile up unread past CONTROL_OUTPUT_MAX is disconnected.
+ * Clients are untrusted and their number is bounded: at most max_clients at once (one more
+ * is told so and closed), at most max_watchers of them watching, a client that sends no
+ * request for idle_timeout_sec is closed (watchers excepted), a line is at most
+ * CONTROL_LINE_MAX bytes (a longer one closes the connection and nothing after it is read
+ * as a request), and a client whose replies pile up unread past CONTROL_OUTPUT_MAX
+ * (CONTROL_WATCHER_OUTPUT_MAX for a watcher) is disconnected.
+ *
+ * Roles come from SO_PEERCRED and SO_PEERGROUPS at accept: root, and a peer whose primary or
+ * supplementary groups include admin_gid, are admins; every other peer the socket's mode
+ * lets in is read-only.
  */
 #pragma once
 
@@ -19,17 +28,47 @@
 
 #define CONTROL_LINE_MAX 4096
 #define CONTROL_OUTPUT_MAX (4u << 20)
+/*
+ * A watcher's replies are the members (about 300 bytes each: 300 KiB for 1,024 guests) and
+ * then events; 1 MiB leaves room for a burst, and max_watchers non-reading watchers hold at
+ * most max_watchers MiB.
+ */
+#define CONTROL_WATCHER_OUTPUT_MAX (1u << 20)
+
+/* Sized for a 1,024-guest host: orchestrators and cokeeperctl, not one client per guest. */
+#define CONTROL_MAX_CLIENTS_DEFAULT 64
+#define CONTROL_MAX_WATCHERS_DEFAULT 16
+#define CONTROL_IDLE_TIMEOUT_DEFAULT_SEC 60
 
 struct control;
 
+struct control_config {
+	const char *path;
+	mode_t mode;
+	unsigned int max_clients;	/* 0: CONTROL_MAX_CLIENTS_DEFAULT */
+	unsigned int max_watchers;	/* 0: CONTROL_MAX_WATCHERS_DEFAULT */
+	unsigned int idle_timeout_sec;	/* 0: CONTROL_IDLE_TIMEOUT_DEFAULT_SEC */
+	bool admin_group;		/* false: only root is an admin */
+	gid_t admin_gid;
+};
+
+/* Who sent a request, as the kernel told at connect time. */
+struct control_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool admin;		/* may run commands that change state */
+};
+
 /*
  * One request: returns the reply (owned by the caller), never NULL.  Setting *watch makes
- * the client a watcher from the reply on.
+ * the client a watcher from the reply on (unless max_watchers are: it gets an error instead).
  */
 typedef struct json_object *(*control_handler_fn)(const char *cmd, struct json_object *request,
-						  bool *watch, void *userdata);
+						  const struct control_peer *peer, bool *watch,
+						  void *userdata);
 
-int control_new(struct control **ret, sd_event *event, const char *path, mode_t mode,
+int control_new(struct control **ret, sd_event *event, const struct control_config *cfg,
 		control_handler_fn handler, void *userdata);
 void control_free(struct control *c);
 
@@ -37,6 +76,7 @@ bool control_has_watchers(const struct control *c);
 /* Sends o to every watcher; one that does not read is dropped. */
 void control_broadcast(struct control *c, struct json_object *o);
 
-/* One request line through the handler (for the server, and for the fuzzer). */
+/* One request line through the handler (for the server, and for the fuzzers). */
 struct json_object *control_handle_line(const char *untrusted_line, size_t len,
+					const struct control_peer *peer,
 					control_handler_fn handler, void *userdata, bool *watch);

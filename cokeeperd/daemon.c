@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The control protocol (JSON lines on the control socket, control.c): each request is one
- * object with a "cmd" key; each reply is one object with "ok".
+ * line of at most 4096 bytes holding one object with a "cmd" key; each reply is one object
+ * with "ok".  Who may ask what: members, guests, stats and watch are read-only and open to
+ * every client the socket's mode lets in; rescan and the source's verbs (sim-*) change state
+ * and need the admin role (root, or a member of --admin-group).
  *   members   {"ok":true,"epoch":"…","gen":N,"members":[…]}
  *   guests    {"ok":true,"epoch":"…","gen":N,"guests":[…]}   one entry per agent session
  *   stats     {"ok":true,"counters":{…},"convergence":{"count":N,"p50_us":…}}
@@ -9,9 +12,14 @@
  *             {"event":"delta","gen":N,"base_gen":N,"upserts":[…],"removed":[…]}
  *             {"event":"ack","channel":"vchan:7","domid":N,"gen":N,"latency_us":N}
  *             {"event":"guest-closed","channel":"vchan:7","domid":N}
- *   rescan    {"ok":true}
- *   sim-*     verbs of the simulated source (source-sim.c)
- * Failures: {"ok":false,"error":"…"}.
+ *   rescan    {"ok":true}                                     admin
+ *   sim-*     verbs of the simulated source (source-sim.c)    admin
+ * Failures: {"ok":false,"error":"…"}, for instance "'rescan' needs the admin role".  The
+ * server's own limits answer the same way: "too many control clients" (then it closes),
+ * "too many watchers (at most N)", "request longer than 4096 bytes: closing" (nothing after
+ * an over-long line is read as a request).  A client that is not watching is closed after
+ * --control-idle-timeout seconds without a request; a client that does not read its replies
+ * (a watcher its events) is dropped.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -262,26 +270,44 @@ static struct json_object *cmd_rescan(struct daemon *d, struct json_object *req,
 	return reply_ok();
 }
 
+/* write: the command changes state and needs the admin role. */
 static const struct {
 	const char *name;
 	struct json_object *(*handle)(struct daemon *d, struct json_object *req, bool *watch);
+	bool write;
 } commands[] = {
-	{ "members", cmd_members },
-	{ "watch", cmd_watch },
-	{ "guests", cmd_guests },
-	{ "stats", cmd_stats },
-	{ "rescan", cmd_rescan },
+	{ "members", cmd_members, false },
+	{ "watch", cmd_watch, false },
+	{ "guests", cmd_guests, false },
+	{ "stats", cmd_stats, false },
+	{ "rescan", cmd_rescan, true },
 };
 
+static struct json_object *needs_admin(const char *cmd)
+{
+	return reply_error("'%.32s' needs the admin role", cmd);
+}
+
 struct json_object *daemon_handle_request(const char *cmd, struct json_object *request,
-					  bool *watch, void *userdata)
+					  const struct control_peer *peer, bool *watch,
+					  void *userdata)
 {
 	struct daemon *d = userdata;
 	struct json_object *reply = NULL;
 
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(commands[i].name, cmd))
-			return commands[i].handle(d, request, watch);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, cmd))
+			continue;
+		if (commands[i].write && !peer->admin)
+			return needs_admin(cmd);
+		return commands[i].handle(d, request, watch);
+	}
+	/*
+	 * Every verb of the source changes state (sim-create …).  Which verbs it has only it
+	 * knows, so a read-only client is not asked to tell a typo from a refusal.
+	 */
+	if (d->source->ops->control && !peer->admin)
+		return needs_admin(cmd);
 	if (d->source->ops->control) {
 		int r = d->source->ops->control(d->source, cmd, request, &reply);
 
@@ -357,6 +383,15 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 		.poll_interval_ms = cfg->poll_interval_ms,
 	};
 	struct transport_config transport_cfg = { .agent_socket = cfg->agent_socket };
+	struct control_config control_cfg = {
+		.path = cfg->control_path,
+		.mode = cfg->control_mode,
+		.max_clients = cfg->max_control_clients,
+		.max_watchers = cfg->max_watchers,
+		.idle_timeout_sec = cfg->control_idle_timeout_sec,
+		.admin_group = cfg->admin_group,
+		.admin_gid = cfg->admin_gid,
+	};
 	struct guests_config guests_cfg = { .queue_limit = cfg->queue_limit };
 	struct daemon *d = calloc(1, sizeof(*d));
 	int r;
@@ -376,8 +411,7 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 	r = guests_new(&d->guests, d->membership, &d->convergence, &guests_cfg, &guests_cb, d);
 	if (r < 0)
 		goto err;
-	r = control_new(&d->control, d->event, cfg->control_path, cfg->control_mode,
-			daemon_handle_request, d);
+	r = control_new(&d->control, d->event, &control_cfg, daemon_handle_request, d);
 	if (r < 0)
 		goto err;
 	transport_cfg.event = d->event;

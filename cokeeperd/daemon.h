@@ -19,12 +19,18 @@
 #include "transport.h"
 
 struct daemon;
+struct control_peer;
 
 struct daemon_config {
 	const struct source_ops *source;
 	const struct transport_ops *transport;
 	const char *control_path;
 	mode_t control_mode;
+	unsigned int max_control_clients;	/* 0 here and below: control.h's default */
+	unsigned int max_watchers;
+	unsigned int control_idle_timeout_sec;
+	bool admin_group;			/* false: only root may change state */
+	gid_t admin_gid;
 	const char *agent_socket;	/* unix transport */
 	unsigned int poll_interval_ms;
 	size_t queue_limit;		/* bytes queued per guest before it is resynced */
@@ -40,4 +46,5 @@ int daemon_run(struct daemon *d);
  * reply, never NULL; *watch when the client is to follow changes.
  */
 struct json_object *daemon_handle_request(const char *cmd, struct json_object *request,
-					  bool *watch, void *userdata);
+					  const struct control_peer *peer, bool *watch,
+					  void *userdata);

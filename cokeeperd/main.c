@@ -5,10 +5,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "daemon.h"
 #include "logging.h"
 
@@ -35,6 +37,14 @@ static const struct transport_ops *find_transport(const char *name)
 	return NULL;
 }
 
+/* Long options without a short one: values past any character. */
+enum {
+	OPT_MAX_CONTROL_CLIENTS = 0x1100,
+	OPT_MAX_WATCHERS,
+	OPT_CONTROL_IDLE_TIMEOUT,
+	OPT_ADMIN_GROUP,
+};
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -49,6 +59,14 @@ static void usage(FILE *f)
 		"  -q, --queue-limit=BYTES   unread bytes per guest before it is resynced\n"
 		"                            (default 4194304)\n"
 		"      --include-dom0        make dom0 a member too\n"
+		"      --max-control-clients=N\n"
+		"                            control clients at once (default 64)\n"
+		"      --max-watchers=N      control clients following changes (default 16)\n"
+		"      --control-idle-timeout=S\n"
+		"                            close a control client after S seconds without a\n"
+		"                            request; watchers excepted (default 60)\n"
+		"      --admin-group=NAME    besides root, this group may change state (rescan,\n"
+		"                            sim-*); others on the control socket read only\n"
 		"  -v, --verbose             debug messages\n"
 		"  -V, --version             the version\n"
 		"  -h, --help                this text\n");
@@ -77,6 +95,10 @@ int main(int argc, char **argv)
 		{ "agent-socket", required_argument, NULL, 'a' },
 		{ "queue-limit", required_argument, NULL, 'q' },
 		{ "include-dom0", no_argument, NULL, 'D' },
+		{ "max-control-clients", required_argument, NULL, OPT_MAX_CONTROL_CLIENTS },
+		{ "max-watchers", required_argument, NULL, OPT_MAX_WATCHERS },
+		{ "control-idle-timeout", required_argument, NULL, OPT_CONTROL_IDLE_TIMEOUT },
+		{ "admin-group", required_argument, NULL, OPT_ADMIN_GROUP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -89,6 +111,9 @@ int main(int argc, char **argv)
 		.agent_socket = "/run/cokeeper/agent.sock",
 		.poll_interval_ms = 1000,
 		.queue_limit = 4u << 20,
+		.max_control_clients = CONTROL_MAX_CLIENTS_DEFAULT,
+		.max_watchers = CONTROL_MAX_WATCHERS_DEFAULT,
+		.control_idle_timeout_sec = CONTROL_IDLE_TIMEOUT_DEFAULT_SEC,
 	};
 	struct daemon *d;
 	unsigned long v;
@@ -126,6 +151,40 @@ int main(int argc, char **argv)
 		case 'D':
 			cfg.include_dom0 = true;
 			break;
+		case OPT_MAX_CONTROL_CLIENTS:
+			if (parse_uint(optarg, 1, 4096, &v) < 0) {
+				fprintf(stderr, "cokeeperd: --max-control-clients takes 1..4096\n");
+				return 2;
+			}
+			cfg.max_control_clients = v;
+			break;
+		case OPT_MAX_WATCHERS:
+			if (parse_uint(optarg, 1, 4096, &v) < 0) {
+				fprintf(stderr, "cokeeperd: --max-watchers takes 1..4096\n");
+				return 2;
+			}
+			cfg.max_watchers = v;
+			break;
+		case OPT_CONTROL_IDLE_TIMEOUT:
+			if (parse_uint(optarg, 1, 86400, &v) < 0) {
+				fprintf(stderr,
+					"cokeeperd: --control-idle-timeout takes 1..86400 s\n");
+				return 2;
+			}
+			cfg.control_idle_timeout_sec = v;
+			break;
+		case OPT_ADMIN_GROUP: {
+			/* At start, before any client: a name service lookup may block. */
+			const struct group *g = getgrnam(optarg);
+
+			if (!g) {
+				fprintf(stderr, "cokeeperd: --admin-group: no group '%s'\n", optarg);
+				return 2;
+			}
+			cfg.admin_group = true;
+			cfg.admin_gid = g->gr_gid;
+			break;
+		}
 		case 'v':
 			verbose = true;
 			break;
@@ -142,6 +201,10 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "cokeeperd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (cfg.max_watchers > cfg.max_control_clients) {
+		fprintf(stderr, "cokeeperd: --max-watchers exceeds --max-control-clients\n");
 		return 2;
 	}
 	if (!transport)

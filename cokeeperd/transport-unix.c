@@ -5,10 +5,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "listener.h"
 #include "logging.h"
 #include "stream-unix.h"
 #include "transport.h"
@@ -18,25 +17,20 @@
 struct unix_transport {
 	struct transport base;
 	sd_event *event;
-	int fd;
-	char *path;
-	sd_event_source *listen;
+	struct listener *listener;
 	struct transport_callbacks cb;
 	void *userdata;
 };
 
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void on_accept(int fd, void *userdata)
 {
 	struct unix_transport *t = userdata;
 	struct ck_stream *stream;
-	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	int r;
 
-	if (cfd < 0)
-		return 0;
-	r = stream_unix_new(&stream, t->event, cfd, CK_STREAM_DOMID_ANY);
+	r = stream_unix_new(&stream, t->event, fd, CK_STREAM_DOMID_ANY);
 	if (r < 0) {
-		close(cfd);
+		close(fd);
 	} else {
 		r = t->cb.connected(stream, t->userdata);
 		if (r < 0)
@@ -44,7 +38,6 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	}
 	if (r < 0)
 		log_warning_errno(r, "unix: cannot take a connection");
-	return 0;
 }
 
 static int unix_new(struct transport **ret, const struct transport_config *cfg,
@@ -59,44 +52,31 @@ static int unix_new(struct transport **ret, const struct transport_config *cfg,
 	t->event = cfg->event;
 	t->cb = *cb;
 	t->userdata = userdata;
-	t->path = strdup(cfg->agent_socket);
-	if (!t->path) {
+	r = listener_new(&t->listener, cfg->event, "agent socket", cfg->agent_socket,
+			 AGENT_SOCKET_MODE, 64, on_accept, t);
+	if (r < 0) {
+		log_error_errno(r, "agent socket %s", cfg->agent_socket);
 		free(t);
-		return -ENOMEM;
+		return r;
 	}
-	t->fd = unix_listen(t->path, AGENT_SOCKET_MODE, 64);
-	if (t->fd < 0) {
-		r = log_error_errno(t->fd, "agent socket %s", t->path);
-		goto err;
-	}
-	r = sd_event_add_io(cfg->event, &t->listen, t->fd, EPOLLIN, on_accept, t);
-	if (r < 0)
-		goto err_fd;
-	log_info("unix transport: agents connect to %s", t->path);
+	log_info("unix transport: agents connect to %s", cfg->agent_socket);
 	*ret = &t->base;
 	return 0;
-err_fd:
-	close(t->fd);
-	(void)unlink(t->path);
-err:
-	free(t->path);
-	free(t);
-	return r;
 }
 
-static void unix_stream_closed(struct transport *t, struct ck_stream *s)
+static void unix_stream_closed(struct transport *base, struct ck_stream *s)
 {
+	struct unix_transport *t = (struct unix_transport *)base;
+
 	ck_stream_free(s);
+	listener_resume(t->listener);	/* its descriptor is free again */
 }
 
 static void unix_free(struct transport *base)
 {
 	struct unix_transport *t = (struct unix_transport *)base;
 
-	sd_event_source_disable_unref(t->listen);
-	close(t->fd);
-	(void)unlink(t->path);
-	free(t->path);
+	listener_free(t->listener);
 	free(t);
 }
 

@@ -21,6 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* Root: the sim verbs need the admin role, and they are what this target is about. */
+	static const struct control_peer admin = { .admin = true };
 	struct json_object *reply, *ok;
 	bool watch;
 
@@ -44,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size > CONTROL_LINE_MAX)
 		return 0;
-	reply = control_handle_line((const char *)data, size, daemon_handle_request,
+	reply = control_handle_line((const char *)data, size, &admin, daemon_handle_request,
 				    daemon_instance, &watch);
 	if (!reply || !json_object_is_type(reply, json_type_object) ||
 	    !json_object_object_get_ex(reply, "ok", &ok))
