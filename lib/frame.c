@@ -140,6 +140,8 @@ static int feed(struct ck_frame_decoder *dec, const uint8_t *in, size_t len,
 			if (r < 0)
 				return r;
 			dec->payload_have = 0;
+			if (len == 0)
+				return 0;	/* nothing of the payload yet, nothing allocated */
 		}
 
 		/* A whole frame in the input is decoded where it lies, without a copy. */
