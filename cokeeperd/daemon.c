@@ -392,7 +392,11 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 		.admin_group = cfg->admin_group,
 		.admin_gid = cfg->admin_gid,
 	};
-	struct guests_config guests_cfg = { .queue_limit = cfg->queue_limit };
+	struct guests_config guests_cfg = {
+		.queue_limit = cfg->queue_limit,
+		.max_guests = cfg->max_guests,
+		.hello_timeout_usec = cfg->hello_timeout_usec,
+	};
 	struct daemon *d = calloc(1, sizeof(*d));
 	int r;
 
@@ -408,7 +412,8 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 	r = rescan_new(&d->rescan, d->event, on_scan, d);
 	if (r < 0)
 		goto err;
-	r = guests_new(&d->guests, d->membership, &d->convergence, &guests_cfg, &guests_cb, d);
+	r = guests_new(&d->guests, d->event, d->membership, &d->convergence, &guests_cfg,
+		       &guests_cb, d);
 	if (r < 0)
 		goto err;
 	r = control_new(&d->control, d->event, &control_cfg, daemon_handle_request, d);

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <json-c/json.h>
@@ -34,6 +35,8 @@ struct daemon_config {
 	const char *agent_socket;	/* unix transport */
 	unsigned int poll_interval_ms;
 	size_t queue_limit;		/* bytes queued per guest before it is resynced */
+	unsigned int max_guests;	/* agent sessions at once; 0: guests.h's default */
+	uint64_t hello_timeout_usec;	/* a new session's deadline for its Hello; 0: default */
 	bool include_dom0;
 };
 

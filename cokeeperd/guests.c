@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,32 @@
 #include "frame.h"
 #include "guests.h"
 #include "logging.h"
+#include "ratelimit.h"
+
+/*
+ * One wake-up reads at most this much of one guest, then the loop serves the others and the
+ * control socket; the frame count is checked between reads.  A Hello is 15 bytes: 64 KiB of
+ * them would be four thousand answers' worth of work without the frame bound.
+ */
+#define SLICE_BYTES (64u * 1024)
+#define SLICE_FRAMES 1024u
+#define READ_CHUNK (16u * 1024)
+
+/* What peers can make us log: per connection event, and per session. */
+#define CONNECTIONS_RATELIMIT CK_RATELIMIT_INIT(5 * 1000000ull, 10)
+#define SESSION_RATELIMIT CK_RATELIMIT_INIT(10 * 1000000ull, 3)
 
 enum guest_state {
 	GUEST_AWAIT_HELLO,
 	GUEST_ACTIVE,
+	GUEST_REFUSED,		/* over max_guests: said Bye, ends on the next loop iteration */
+};
+
+/* What a guest is owed once its queue drains; a stronger one absorbs a weaker. */
+enum resync {
+	RESYNC_NONE,
+	RESYNC_HELLO,		/* answer its latest Hello: the changes since, or a snapshot */
+	RESYNC_SNAPSHOT,	/* its queue overflowed: only a snapshot will do */
 };
 
 struct guest {
@@ -29,19 +52,27 @@ struct guest {
 	uint64_t measured_from;	/* convergence counts changes after this gen only */
 	uint64_t connected_usec;
 	uint32_t last_latency_usec;
-	bool needs_snapshot;	/* its queue overflowed: resync once it drains */
+	enum resync resync;
+	uint64_t resync_epoch, resync_gen;	/* RESYNC_HELLO: where its latest Hello was */
+	unsigned int slice_frames;	/* frames handled in this wake-up */
+	sd_event_source *hello_timer;	/* until its first valid Hello */
+	sd_event_source *resume;	/* reads on after a slice that may have left input */
+	struct ck_ratelimit rl;		/* what its session makes us log */
 	int local_error;	/* our own failure while answering it: not the guest's fault */
 	char fault[64];		/* what it did wrong, for the log and its Bye */
 	bool bye_sent;
 };
 
 struct guests {
+	sd_event *event;
 	const struct ck_membership *m;
 	struct convergence *conv;
 	struct guests_config cfg;
 	struct guests_callbacks cb;
 	void *userdata;
 	struct guest *list;
+	unsigned int count;		/* sessions in the list, the refused ones not counted */
+	struct ck_ratelimit rl;		/* what connecting and disconnecting make us log */
 	struct guests_counters counters;
 };
 
@@ -59,11 +90,39 @@ static const char *label(const struct guest *g)
 	return g->stream->label;
 }
 
+/*
+ * Logs through a rate limit (r: a negative errno to append, or 0); what was held back is
+ * counted in the next line that gets through.
+ */
+static void __attribute__((format(printf, 4, 5)))
+log_limited(struct ck_ratelimit *rl, int priority, int r, const char *fmt, ...)
+{
+	unsigned int suppressed;
+	char line[256], more[48] = "";
+	va_list ap;
+
+	if (!ck_ratelimit_allow(rl, ck_now_usec(), &suppressed))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (suppressed)
+		snprintf(more, sizeof(more), " (%u similar suppressed)", suppressed);
+	if (r < 0)
+		(void)ck_log_errno(priority, r, "%s%s", line, more);
+	else
+		ck_logf(priority, "%s%s", line, more);
+}
+
 static void guest_free(struct guest *g)
 {
 	struct guests *gs = g->gs;
 
 	DL_DELETE(gs->list, g);
+	if (g->state != GUEST_REFUSED)
+		gs->count--;
+	sd_event_source_disable_unref(g->hello_timer);
+	sd_event_source_disable_unref(g->resume);
 	ck_frame_decoder_free(g->dec);
 	gs->cb.closed(g->stream, g->stream->domid, gs->userdata);
 	free(g);
@@ -118,17 +177,21 @@ static void send_bye(struct guest *g, enum ck_bye_code code, const char *reason)
 
 static void end_session(struct guest *g, enum end_cause cause, int r, const char *why)
 {
+	struct ck_ratelimit *rl = &g->gs->rl;
+
 	switch (cause) {
 	case END_PEER_CLOSED:
-		log_info("%s: domid %u disconnected", label(g), g->domid);
+		log_limited(rl, LOG_INFO, 0, "%s: domid %u disconnected", label(g), g->domid);
 		break;
 	case END_PEER_FAULT:
 		g->gs->counters.rejected++;
-		log_warning_errno(r, "%s: domid %u: disconnecting: %s", label(g), g->domid, why);
+		log_limited(rl, LOG_WARNING, r, "%s: domid %u: disconnecting: %s", label(g),
+			    g->domid, why);
 		send_bye(g, CK_BYE_PROTOCOL_ERROR, why);
 		break;
 	case END_WRITE_FAILED:
-		log_warning_errno(r, "%s: domid %u: cannot write to it", label(g), g->domid);
+		log_limited(rl, LOG_WARNING, r, "%s: domid %u: cannot write to it", label(g),
+			    g->domid);
 		break;
 	case END_LOCAL_FAILURE:
 		log_error_errno(r, "%s: domid %u: %s; ending its session", label(g), g->domid, why);
@@ -139,12 +202,50 @@ static void end_session(struct guest *g, enum end_cause cause, int r, const char
 	guest_free(g);
 }
 
-static int on_hello(struct guest *g, const struct ck_hello *hello)
+/*
+ * Answers what the guest is owed, only once its queue has drained: however many Hellos it
+ * sent meanwhile, this is one answer, and the queue never holds more than its limit and one
+ * snapshot.
+ */
+static int resync(struct guest *g)
 {
 	const struct ck_membership *m = g->gs->m;
+	enum resync what = g->resync;
 	struct ck_delta delta;
 	int r;
 
+	g->resync = RESYNC_NONE;
+	if (what == RESYNC_HELLO) {
+		/*
+		 * A guest that (re)joins catches up on changes made before it was there; those
+		 * acks measure its boot, not propagation, so convergence starts from here.
+		 */
+		g->measured_from = m->gen;
+		r = ck_membership_delta_since(m, g->resync_epoch, g->resync_gen, &delta);
+		if (r == 0) {
+			/* Everything up to its generation it holds already: nothing to measure. */
+			g->acked_epoch = m->epoch;
+			g->acked_gen = g->resync_gen;
+			log_limited(&g->rl, LOG_INFO, 0,
+				    "%s: domid %u resumes at gen %" PRIu64 ", %zu changes behind",
+				    label(g), g->domid, g->resync_gen, ck_delta_changes(&delta));
+			r = send_delta(g, &delta);
+			ck_delta_reset(&delta);
+			return r;
+		}
+		log_limited(&g->rl, LOG_INFO, 0,
+			    "%s: domid %u joins (had epoch %" PRIx64 "), sending a snapshot of gen %"
+			    PRIu64, label(g), g->domid, g->resync_epoch, m->gen);
+	} else {
+		log_limited(&g->rl, LOG_INFO, 0,
+			    "%s: domid %u drained its queue, resyncing it with a snapshot", label(g),
+			    g->domid);
+	}
+	return send_snapshot(g);
+}
+
+static int on_hello(struct guest *g, const struct ck_hello *hello)
+{
 	if (hello->version != CK_PROTOCOL_VERSION) {
 		snprintf(g->fault, sizeof(g->fault), "protocol version %u", hello->version);
 		send_bye(g, CK_BYE_VERSION, "protocol version mismatch");
@@ -157,27 +258,19 @@ static int on_hello(struct guest *g, const struct ck_hello *hello)
 		return -EPERM;
 	}
 	g->domid = hello->domid;
-	g->state = GUEST_ACTIVE;
-	/*
-	 * A guest that (re)joins catches up on changes made before it was there; those acks
-	 * measure its boot, not propagation, so convergence starts from here.
-	 */
-	g->measured_from = m->gen;
-
-	r = ck_membership_delta_since(m, hello->epoch, hello->gen, &delta);
-	if (r == 0) {
-		/* Everything up to its generation it holds already: no convergence to measure. */
-		g->acked_epoch = m->epoch;
-		g->acked_gen = hello->gen;
-		log_info("%s: domid %u resumes at gen %" PRIu64 ", %zu changes behind", label(g),
-			 g->domid, hello->gen, ck_delta_changes(&delta));
-		r = send_delta(g, &delta);
-		ck_delta_reset(&delta);
-		return r;
+	if (g->state == GUEST_AWAIT_HELLO) {
+		g->state = GUEST_ACTIVE;
+		g->hello_timer = sd_event_source_disable_unref(g->hello_timer);
 	}
-	log_info("%s: domid %u joins (had epoch %" PRIx64 "), sending a snapshot of gen %" PRIu64,
-		 label(g), g->domid, hello->epoch, m->gen);
-	return send_snapshot(g);
+	/* Answered once its queue drains (on_io); until then the latest Hello is what counts. */
+	if (g->resync != RESYNC_NONE)
+		g->gs->counters.hellos_coalesced++;
+	if (g->resync == RESYNC_SNAPSHOT)
+		return 0;
+	g->resync = RESYNC_HELLO;
+	g->resync_epoch = hello->epoch;
+	g->resync_gen = hello->gen;
+	return 0;
 }
 
 static int on_ack(struct guest *g, const struct ck_ack *ack)
@@ -217,6 +310,7 @@ static int on_msg(struct ck_msg *msg, void *userdata)
 {
 	struct guest *g = userdata;
 
+	g->slice_frames++;
 	switch (msg->type) {
 	case CK_MSG_HELLO:
 		/* A second Hello is an agent asking for a resync from the generation it names. */
@@ -226,7 +320,8 @@ static int on_msg(struct ck_msg *msg, void *userdata)
 			break;
 		return on_ack(g, &msg->ack);
 	case CK_MSG_BYE:
-		log_info("%s: domid %u said bye: %s", label(g), g->domid, msg->bye.reason);
+		log_limited(&g->gs->rl, LOG_INFO, 0, "%s: domid %u said bye: %s", label(g),
+			    g->domid, msg->bye.reason);
 		return -ECONNRESET;
 	default:
 		break;
@@ -235,15 +330,45 @@ static int on_msg(struct ck_msg *msg, void *userdata)
 	return -EPROTO;
 }
 
+/*
+ * Writes what the guest takes, and answers what it is owed once nothing waits.  False if
+ * that ended its session (g is gone).
+ */
+static bool flush(struct guest *g)
+{
+	int r = ck_stream_flush(g->stream);
+
+	if (r == 0 && g->resync != RESYNC_NONE && ck_stream_queued(g->stream) == 0) {
+		r = resync(g);
+		if (r < 0) {
+			end_session(g, END_LOCAL_FAILURE, r, "cannot queue its resync");
+			return false;
+		}
+		r = ck_stream_flush(g->stream);
+	}
+	if (r < 0) {
+		end_session(g, END_WRITE_FAILED, r, NULL);
+		return false;
+	}
+	return true;
+}
+
 static void on_io(struct ck_stream *s, void *userdata)
 {
 	struct guest *g = userdata;
-	uint8_t buf[16384];
+	uint8_t buf[READ_CHUNK];
 	struct ck_error err = { "" };
+	size_t budget = SLICE_BYTES;
 	int r;
 
-	for (;;) {
-		ssize_t n = ck_stream_read(s, buf, sizeof(buf));
+	if (g->state == GUEST_REFUSED) {
+		(void)ck_stream_flush(s);	/* its Bye; input is left unread */
+		return;
+	}
+	sd_event_source_set_enabled(g->resume, SD_EVENT_OFF);
+	g->slice_frames = 0;
+	while (budget > 0 && g->slice_frames < SLICE_FRAMES) {
+		ssize_t n = ck_stream_read(s, buf, budget < sizeof(buf) ? budget : sizeof(buf));
 
 		if (n == -EAGAIN)
 			break;
@@ -255,6 +380,7 @@ static void on_io(struct ck_stream *s, void *userdata)
 			end_session(g, END_WRITE_FAILED, (int)n, NULL);
 			return;
 		}
+		budget -= n;
 		g->local_error = 0;
 		r = ck_frame_decoder_feed(g->dec, buf, n, on_msg, g, &err);
 		if (r == -ECONNRESET) {
@@ -271,39 +397,54 @@ static void on_io(struct ck_stream *s, void *userdata)
 			return;
 		}
 	}
-	r = ck_stream_flush(s);
-	if (r < 0) {
-		end_session(g, END_WRITE_FAILED, r, NULL);
-		return;
-	}
-	if (g->needs_snapshot && ck_stream_queued(s) == 0) {
-		g->needs_snapshot = false;
-		log_info("%s: domid %u drained its queue, resyncing it with a snapshot", label(g),
-			 g->domid);
-		r = send_snapshot(g);
-		if (r < 0) {
-			end_session(g, END_LOCAL_FAILURE, r, "cannot queue a snapshot");
-			return;
-		}
-		r = ck_stream_flush(s);
-		if (r < 0)
-			end_session(g, END_WRITE_FAILED, r, NULL);
-	}
+	/*
+	 * The slice ended with input perhaps left: a vchan's event channel will not fire for
+	 * it again, so the loop comes back here itself, after the others have had their turn.
+	 */
+	if (budget == 0 || g->slice_frames >= SLICE_FRAMES)
+		sd_event_source_set_enabled(g->resume, SD_EVENT_ONESHOT);
+	(void)flush(g);
 }
 
-int guests_new(struct guests **ret, const struct ck_membership *m, struct convergence *conv,
-	       const struct guests_config *cfg, const struct guests_callbacks *cb,
-	       void *userdata)
+static int on_resume(sd_event_source *es, void *userdata)
+{
+	struct guest *g = userdata;
+
+	if (g->state == GUEST_REFUSED)
+		end_session(g, END_GONE, 0, NULL);
+	else
+		on_io(g->stream, g);
+	return 0;
+}
+
+static int on_hello_deadline(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct guest *g = userdata;
+
+	g->gs->counters.hello_timeouts++;
+	end_session(g, END_PEER_FAULT, -ETIMEDOUT, "no Hello in time");
+	return 0;
+}
+
+int guests_new(struct guests **ret, sd_event *event, const struct ck_membership *m,
+	       struct convergence *conv, const struct guests_config *cfg,
+	       const struct guests_callbacks *cb, void *userdata)
 {
 	struct guests *gs = calloc(1, sizeof(*gs));
 
 	if (!gs)
 		return -ENOMEM;
+	gs->event = event;
 	gs->m = m;
 	gs->conv = conv;
 	gs->cfg = *cfg;
+	if (!gs->cfg.max_guests)
+		gs->cfg.max_guests = GUESTS_MAX_DEFAULT;
+	if (!gs->cfg.hello_timeout_usec)
+		gs->cfg.hello_timeout_usec = GUESTS_HELLO_TIMEOUT_DEFAULT_USEC;
 	gs->cb = *cb;
 	gs->userdata = userdata;
+	gs->rl = (struct ck_ratelimit)CONNECTIONS_RATELIMIT;
 	*ret = gs;
 	return 0;
 }
@@ -319,6 +460,19 @@ void guests_free(struct guests *gs)
 	free(gs);
 }
 
+/* Over the limit: a Bye that says why, and the session ends on the next loop iteration. */
+static int refuse(struct guest *g)
+{
+	struct guests *gs = g->gs;
+
+	g->state = GUEST_REFUSED;
+	gs->counters.refused++;
+	log_limited(&gs->rl, LOG_WARNING, 0, "%s: refused: %u guests connected already (the limit)",
+		    label(g), gs->count);
+	send_bye(g, CK_BYE_OVERLOAD, "too many guests on this host");
+	return sd_event_source_set_enabled(g->resume, SD_EVENT_ONESHOT);
+}
+
 int guests_attach(struct guests *gs, struct ck_stream *s)
 {
 	struct guest *g = calloc(1, sizeof(*g));
@@ -326,19 +480,43 @@ int guests_attach(struct guests *gs, struct ck_stream *s)
 
 	if (!g)
 		return -ENOMEM;
-	r = ck_frame_decoder_new(&g->dec);
-	if (r < 0) {
-		free(g);
-		return r;
-	}
 	g->gs = gs;
 	g->stream = s;
 	g->domid = s->domid;
 	g->connected_usec = ck_now_usec();
+	g->rl = (struct ck_ratelimit)SESSION_RATELIMIT;
+	r = ck_frame_decoder_new(&g->dec);
+	if (r < 0)
+		goto err;
+	r = sd_event_add_defer(gs->event, &g->resume, on_resume, g);
+	if (r < 0)
+		goto err;
+	r = sd_event_source_set_enabled(g->resume, SD_EVENT_OFF);
+	if (r < 0)
+		goto err;
+	if (gs->count >= gs->cfg.max_guests) {
+		r = refuse(g);
+		if (r < 0)
+			goto err;
+	} else {
+		r = sd_event_add_time_relative(gs->event, &g->hello_timer, CLOCK_MONOTONIC,
+					       gs->cfg.hello_timeout_usec, 0, on_hello_deadline,
+					       g);
+		if (r < 0)
+			goto err;
+		gs->count++;
+	}
 	ck_stream_set_handler(s, on_io, g);
 	DL_PREPEND(gs->list, g);
-	gs->counters.connected++;
+	if (g->state != GUEST_REFUSED)
+		gs->counters.connected++;
 	return 0;
+err:
+	sd_event_source_disable_unref(g->hello_timer);
+	sd_event_source_disable_unref(g->resume);
+	ck_frame_decoder_free(g->dec);
+	free(g);
+	return r;
 }
 
 void guests_detach_domid(struct guests *gs, uint16_t domid)
@@ -356,16 +534,19 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 	int r;
 
 	DL_FOREACH_SAFE(gs->list, g, tmp) {
-		if (g->state != GUEST_ACTIVE || g->needs_snapshot)
+		/* A resync owed covers this change too, whenever the queue lets it go. */
+		if (g->state != GUEST_ACTIVE || g->resync != RESYNC_NONE)
 			continue;
 		if (ck_stream_queued(g->stream) > gs->cfg.queue_limit) {
 			/* It stopped reading: drop what waits, resync it when it drains. */
 			size_t dropped = ck_outbuf_drop_unsent(&g->stream->out);
 
 			gs->counters.queue_overflows++;
-			log_warning("%s: domid %u left %zu bytes unread; dropped, it gets a snapshot",
+			log_limited(&g->rl, LOG_WARNING, 0,
+				    "%s: domid %u left %zu bytes unread; dropped, it gets a snapshot",
 				    label(g), g->domid, dropped);
-			g->needs_snapshot = true;
+			/* Answered on its next write wake-up: when it reads again. */
+			g->resync = RESYNC_SNAPSHOT;
 			g->stream->ops->want_write(g->stream, true);
 			continue;
 		}
@@ -386,11 +567,7 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 
 unsigned int guests_count(const struct guests *gs)
 {
-	struct guest *g;
-	unsigned int n = 0;
-
-	DL_COUNT(gs->list, g, n);
-	return n;
+	return gs->count;
 }
 
 const struct guests_counters *guests_counters(const struct guests *gs)
@@ -405,13 +582,17 @@ struct json_object *guests_to_json(const struct guests *gs)
 	struct guest *g;
 
 	DL_FOREACH(gs->list, g) {
-		struct json_object *o = json_object_new_object();
+		struct json_object *o;
 		bool current = g->acked_epoch == epoch;
+
+		if (g->state == GUEST_REFUSED)
+			continue;
+		o = json_object_new_object();
 
 		json_object_object_add(o, "channel", json_object_new_string(label(g)));
 		json_object_object_add(o, "domid", json_object_new_int(g->domid));
 		json_object_object_add(o, "state", json_object_new_string(
-			g->state == GUEST_ACTIVE ? (g->needs_snapshot ? "resync" : "active") :
+			g->state == GUEST_ACTIVE ? (g->resync ? "resync" : "active") :
 						   "await-hello"));
 		json_object_object_add(o, "acked_gen",
 				       json_object_new_int64(current ? (int64_t)g->acked_gen : -1));

@@ -12,7 +12,18 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "guests.h"
 #include "logging.h"
+
+/* Long options without a short one: values past any character. */
+enum {
+	OPT_MAX_GUESTS = 0x1100,
+	OPT_HELLO_TIMEOUT,
+	OPT_MAX_CONTROL_CLIENTS,
+	OPT_MAX_WATCHERS,
+	OPT_CONTROL_IDLE_TIMEOUT,
+	OPT_ADMIN_GROUP,
+};
 
 static const struct source_ops *const sources[] = {
 	&source_xenstore_ops, &source_poll_ops, &source_sim_ops,
@@ -37,14 +48,6 @@ static const struct transport_ops *find_transport(const char *name)
 	return NULL;
 }
 
-/* Long options without a short one: values past any character. */
-enum {
-	OPT_MAX_CONTROL_CLIENTS = 0x1100,
-	OPT_MAX_WATCHERS,
-	OPT_CONTROL_IDLE_TIMEOUT,
-	OPT_ADMIN_GROUP,
-};
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -58,6 +61,10 @@ static void usage(FILE *f)
 		"  -a, --agent-socket=PATH   unix transport socket (default /run/cokeeper/agent.sock)\n"
 		"  -q, --queue-limit=BYTES   unread bytes per guest before it is resynced\n"
 		"                            (default 4194304)\n"
+		"      --max-guests=N        agent sessions at once; more get a Bye (default 1100,\n"
+		"                            sized for a 1,024-guest host)\n"
+		"      --hello-timeout=MS    a new agent session that sends no valid Hello within\n"
+		"                            MS is ended (default 10000)\n"
 		"      --include-dom0        make dom0 a member too\n"
 		"      --max-control-clients=N\n"
 		"                            control clients at once (default 64)\n"
@@ -95,6 +102,8 @@ int main(int argc, char **argv)
 		{ "agent-socket", required_argument, NULL, 'a' },
 		{ "queue-limit", required_argument, NULL, 'q' },
 		{ "include-dom0", no_argument, NULL, 'D' },
+		{ "max-guests", required_argument, NULL, OPT_MAX_GUESTS },
+		{ "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
 		{ "max-control-clients", required_argument, NULL, OPT_MAX_CONTROL_CLIENTS },
 		{ "max-watchers", required_argument, NULL, OPT_MAX_WATCHERS },
 		{ "control-idle-timeout", required_argument, NULL, OPT_CONTROL_IDLE_TIMEOUT },
@@ -111,6 +120,8 @@ int main(int argc, char **argv)
 		.agent_socket = "/run/cokeeper/agent.sock",
 		.poll_interval_ms = 1000,
 		.queue_limit = 4u << 20,
+		.max_guests = GUESTS_MAX_DEFAULT,
+		.hello_timeout_usec = GUESTS_HELLO_TIMEOUT_DEFAULT_USEC,
 		.max_control_clients = CONTROL_MAX_CLIENTS_DEFAULT,
 		.max_watchers = CONTROL_MAX_WATCHERS_DEFAULT,
 		.control_idle_timeout_sec = CONTROL_IDLE_TIMEOUT_DEFAULT_SEC,
@@ -147,6 +158,20 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.queue_limit = v;
+			break;
+		case OPT_MAX_GUESTS:
+			if (parse_uint(optarg, 1, 65535, &v) < 0) {
+				fprintf(stderr, "cokeeperd: --max-guests takes 1..65535\n");
+				return 2;
+			}
+			cfg.max_guests = v;
+			break;
+		case OPT_HELLO_TIMEOUT:
+			if (parse_uint(optarg, 100, 3600000, &v) < 0) {
+				fprintf(stderr, "cokeeperd: --hello-timeout takes 100..3600000 ms\n");
+				return 2;
+			}
+			cfg.hello_timeout_usec = (uint64_t)v * 1000;
 			break;
 		case 'D':
 			cfg.include_dom0 = true;

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * cokeeperd's agent sessions (guests.c) against a real membership, through a fake stream
+ * that the test fills and drains by hand: what one peer can cost the daemon (coalesced
+ * Hellos, bounded queues and slices, the guest limit, the Hello deadline).  The event loop
+ * runs only when a test says so, and no verdict waits on a clock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "guests.h"
+#include "helpers.h"
+
+#define EPOCH 0xabcdull
+#define SLICE_BYTES (64u * 1024)	/* guests.c's bound on one wake-up */
+
+struct fake {
+	struct ck_stream base;
+	struct fixture *f;
+	uint8_t *in;
+	size_t in_len, in_pos;
+	bool eof, blocked;	/* blocked: writes return -EAGAIN */
+	bool closed;		/* handed back by guests */
+	struct ck_frame_decoder *dec;	/* what the daemon wrote */
+	unsigned int got[CK_MSG_MAX + 1];
+	uint32_t bye_code;
+};
+
+struct fixture {
+	sd_event *event;
+	struct ck_membership *m;
+	struct convergence conv;
+	struct guests *gs;
+	unsigned int closed;
+};
+
+static ssize_t fake_read(struct ck_stream *s, void *buf, size_t len)
+{
+	struct fake *k = (struct fake *)s;
+	size_t n = k->in_len - k->in_pos;
+
+	if (n == 0)
+		return k->eof ? 0 : -EAGAIN;
+	n = n < len ? n : len;
+	memcpy(buf, k->in + k->in_pos, n);
+	k->in_pos += n;
+	return n;
+}
+
+static int on_written(struct ck_msg *msg, void *userdata)
+{
+	struct fake *k = userdata;
+
+	k->got[msg->type]++;
+	if (msg->type == CK_MSG_BYE)
+		k->bye_code = msg->bye.code;
+	return 0;
+}
+
+static ssize_t fake_write(struct ck_stream *s, const void *buf, size_t len)
+{
+	struct fake *k = (struct fake *)s;
+
+	if (k->blocked)
+		return -EAGAIN;
+	ck_assert_int_eq(ck_frame_decoder_feed(k->dec, buf, len, on_written, k, NULL), 0);
+	return len;
+}
+
+static void fake_want_write(struct ck_stream *s, bool on)
+{
+}
+
+/* Freed by the test, not here: it reads what the stream saw after the session ended. */
+static void fake_free(struct ck_stream *s)
+{
+}
+
+static const struct ck_stream_ops fake_ops = {
+	.read = fake_read, .write = fake_write, .want_write = fake_want_write, .free = fake_free,
+};
+
+static void on_acked(const struct guest_ack *ack, void *userdata)
+{
+}
+
+static void on_closed(struct ck_stream *s, uint16_t domid, void *userdata)
+{
+	struct fixture *f = userdata;
+
+	((struct fake *)s)->closed = true;
+	f->closed++;
+}
+
+static void setup(struct fixture *f, const struct guests_config *cfg)
+{
+	static const struct guests_callbacks cb = { .acked = on_acked, .closed = on_closed };
+	_cleanup_memberset_ struct ck_memberset *set = NULL;
+	struct ck_member mb;
+
+	memset(f, 0, sizeof(*f));
+	ck_assert_int_eq(sd_event_new(&f->event), 0);
+	ck_assert_int_eq(ck_membership_new(&f->m, EPOCH, 64), 0);
+	ck_assert_int_eq(ck_memberset_new(&set), 0);
+	for (uint16_t d = 1; d <= 100; d++) {
+		th_member(&mb, d, 0);
+		ck_assert_int_eq(ck_memberset_put(set, &mb), 0);
+	}
+	ck_assert_int_eq(ck_membership_commit(f->m, set, NULL), 0);
+	ck_assert_int_eq(guests_new(&f->gs, f->event, f->m, &f->conv, cfg, &cb, f), 0);
+}
+
+static void teardown(struct fixture *f)
+{
+	guests_free(f->gs);
+	ck_membership_free(f->m);
+	sd_event_unref(f->event);
+}
+
+static struct fake *fake_new(struct fixture *f)
+{
+	struct fake *k = calloc(1, sizeof(*k));
+
+	ck_assert_ptr_nonnull(k);
+	ck_stream_init(&k->base, &fake_ops, CK_STREAM_DOMID_ANY);
+	strcpy(k->base.label, "fake");
+	ck_assert_int_eq(ck_frame_decoder_new(&k->dec), 0);
+	k->f = f;
+	return k;
+}
+
+static void fake_destroy(struct fake *k)
+{
+	ck_outbuf_release(&k->base.out);
+	ck_frame_decoder_free(k->dec);
+	free(k->in);
+	free(k);
+}
+
+/* Appends one framed message to what the peer will have sent. */
+static void peer_sends(struct fake *k, const struct ck_msg *msg)
+{
+	uint8_t *buf;
+	size_t len;
+
+	ck_assert_int_eq(ck_frame_encode(msg, &buf, &len), 0);
+	k->in = realloc(k->in, k->in_len + len);
+	memcpy(k->in + k->in_len, buf, len);
+	k->in_len += len;
+	free(buf);
+}
+
+static void peer_hellos(struct fake *k, unsigned int n, uint64_t epoch, uint64_t gen)
+{
+	const struct ck_msg hello = { .type = CK_MSG_HELLO,
+		.hello = { .domid = 7, .version = CK_PROTOCOL_VERSION, .epoch = epoch,
+			   .gen = gen } };
+
+	while (n--)
+		peer_sends(k, &hello);
+}
+
+/* Runs the loop's ready work (defer sources) until the fake's input is consumed. */
+static void run_until_read(struct fixture *f, struct fake *k)
+{
+	for (unsigned int i = 0; i < 100000 && k->in_pos < k->in_len && !k->closed; i++)
+		ck_assert_int_ge(sd_event_run(f->event, 0), 0);
+}
+
+START_TEST(hello_flood_answered_once_per_drained_queue)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fixture f;
+	struct fake *k;
+	size_t queued;
+
+	setup(&f, &cfg);
+	k = fake_new(&f);
+	ck_assert_int_eq(guests_attach(f.gs, &k->base), 0);
+	k->blocked = true;
+	peer_hellos(k, 1, 0, 0);
+	ck_stream_notify(&k->base);
+	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 1);
+	queued = ck_stream_queued(&k->base);
+	ck_assert_uint_gt(queued, 0);
+
+	/* It never reads: twenty thousand Hellos later the queue holds the same snapshot. */
+	peer_hellos(k, 20000, 0, 0);
+	ck_stream_notify(&k->base);
+	run_until_read(&f, k);
+	ck_assert_uint_eq(k->in_pos, k->in_len);
+	ck_assert(!k->closed);
+	ck_assert_uint_eq(ck_stream_queued(&k->base), queued);
+	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 1);
+	ck_assert_uint_eq(guests_counters(f.gs)->hellos_coalesced, 19999);
+
+	/* It reads: one answer for all of them, then nothing more. */
+	k->blocked = false;
+	ck_stream_notify(&k->base);
+	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 2);
+	ck_assert_uint_eq(ck_stream_queued(&k->base), 0);
+	ck_stream_notify(&k->base);
+	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 2);
+	ck_assert_uint_eq(k->got[CK_MSG_SNAPSHOT], 4);	/* 100 members: two chunks each */
+	teardown(&f);
+	fake_destroy(k);
+}
+END_TEST
+
+/* A Hello that names the current generation is answered with an empty delta, once. */
+START_TEST(resync_hello_from_current_gen_gets_delta)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fixture f;
+	struct fake *k;
+
+	setup(&f, &cfg);
+	k = fake_new(&f);
+	ck_assert_int_eq(guests_attach(f.gs, &k->base), 0);
+	peer_hellos(k, 50, EPOCH, f.m->gen);
+	ck_stream_notify(&k->base);
+	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 0);
+	ck_assert_uint_eq(guests_counters(f.gs)->deltas_sent, 1);
+	ck_assert_uint_eq(guests_counters(f.gs)->hellos_coalesced, 49);
+	teardown(&f);
+	fake_destroy(k);
+}
+END_TEST
+
+START_TEST(one_wakeup_reads_a_bounded_slice)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	const uint8_t header[] = { 0x00, 0x01, 0x90, 0x00 };	/* a 100 KiB frame */
+	struct fixture f;
+	struct fake *k;
+
+	setup(&f, &cfg);
+	k = fake_new(&f);
+	ck_assert_int_eq(guests_attach(f.gs, &k->base), 0);
+	k->in_len = sizeof(header) + 0x19000;
+	k->in = calloc(1, k->in_len);
+	memcpy(k->in, header, sizeof(header));
+	ck_stream_notify(&k->base);
+	ck_assert_uint_le(k->in_pos, SLICE_BYTES);
+	ck_assert(!k->closed);
+
+	/* No new wake-up from the channel (vchan gives none): the loop reads on by itself. */
+	run_until_read(&f, k);
+	ck_assert(k->closed);	/* all zeros: not an envelope */
+	ck_assert_uint_eq(k->bye_code, CK_BYE_PROTOCOL_ERROR);
+	ck_assert_uint_eq(guests_counters(f.gs)->rejected, 1);
+	teardown(&f);
+	fake_destroy(k);
+}
+END_TEST
+
+/* Frames are bounded too: a slice of tiny frames stops long before 64 KiB. */
+START_TEST(one_wakeup_handles_a_bounded_number_of_frames)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fixture f;
+	struct fake *k;
+
+	setup(&f, &cfg);
+	k = fake_new(&f);
+	ck_assert_int_eq(guests_attach(f.gs, &k->base), 0);
+	peer_hellos(k, 4000, 0, 0);	/* 60,000 bytes */
+	ck_stream_notify(&k->base);
+	ck_assert_uint_lt(k->in_pos, k->in_len);
+	run_until_read(&f, k);
+	ck_assert_uint_eq(k->in_pos, k->in_len);
+	teardown(&f);
+	fake_destroy(k);
+}
+END_TEST
+
+START_TEST(queue_limit_holds_for_snapshots)
+{
+	const struct guests_config cfg = { .queue_limit = 4096 };
+	_cleanup_memberset_ struct ck_memberset *set = NULL;
+	size_t snapshot_bytes, most = 0;
+	struct ck_delta delta;
+	struct ck_member mb;
+	struct fixture f;
+	struct fake *k;
+
+	setup(&f, &cfg);
+	k = fake_new(&f);
+	ck_assert_int_eq(guests_attach(f.gs, &k->base), 0);
+	k->blocked = true;
+	peer_hellos(k, 1, 0, 0);
+	ck_stream_notify(&k->base);
+	snapshot_bytes = ck_stream_queued(&k->base);
+	ck_assert_int_eq(ck_memberset_copy(f.m->members, &set), 0);
+	for (unsigned int i = 0; i < 200; i++) {
+		th_member(&mb, 1 + i % 100, i + 1);
+		ck_assert_int_eq(ck_memberset_put(set, &mb), 0);
+		ck_assert_int_eq(ck_membership_commit(f.m, set, &delta), 0);
+		guests_broadcast(f.gs, &delta);
+		ck_delta_reset(&delta);
+		/* A write wake-up and more Hellos in between: still no second snapshot. */
+		peer_hellos(k, 10, 0, 0);
+		ck_stream_notify(&k->base);
+		if (ck_stream_queued(&k->base) > most)
+			most = ck_stream_queued(&k->base);
+	}
+	ck_assert_uint_ge(guests_counters(f.gs)->queue_overflows, 1);
+	ck_assert_uint_le(most, cfg.queue_limit + snapshot_bytes);
+	teardown(&f);
+	fake_destroy(k);
+}
+END_TEST
+
+START_TEST(over_max_guests_gets_bye_and_is_closed)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20, .max_guests = 2 };
+	struct fake *k[3];
+	struct fixture f;
+
+	setup(&f, &cfg);
+	for (int i = 0; i < 3; i++) {
+		k[i] = fake_new(&f);
+		ck_assert_int_eq(guests_attach(f.gs, &k[i]->base), 0);
+	}
+	ck_assert_uint_eq(guests_count(f.gs), 2);
+	ck_assert_uint_eq(guests_counters(f.gs)->refused, 1);
+	ck_assert_uint_eq(k[2]->got[CK_MSG_BYE], 1);
+	ck_assert_uint_eq(k[2]->bye_code, CK_BYE_OVERLOAD);
+	ck_assert(!k[2]->closed);	/* handed back from the loop, not from attach */
+	ck_assert_int_ge(sd_event_run(f.event, 0), 0);
+	ck_assert(k[2]->closed);
+	ck_assert(!k[0]->closed && !k[1]->closed);
+	/* A slot freed is a slot taken. */
+	k[0]->eof = true;
+	ck_stream_notify(&k[0]->base);
+	ck_assert(k[0]->closed);
+	ck_assert_uint_eq(guests_count(f.gs), 1);
+	teardown(&f);
+	for (int i = 0; i < 3; i++)
+		fake_destroy(k[i]);
+}
+END_TEST
+
+START_TEST(no_hello_in_time_ends_the_session)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20, .hello_timeout_usec = 1000 };
+	struct fake *idle, *polite;
+	struct fixture f;
+
+	setup(&f, &cfg);
+	idle = fake_new(&f);
+	polite = fake_new(&f);
+	ck_assert_int_eq(guests_attach(f.gs, &idle->base), 0);
+	ck_assert_int_eq(guests_attach(f.gs, &polite->base), 0);
+	peer_hellos(polite, 1, 0, 0);
+	ck_stream_notify(&polite->base);
+	/* Waits for the deadline however long the machine takes to reach it. */
+	while (!idle->closed)
+		ck_assert_int_ge(sd_event_run(f.event, UINT64_MAX), 0);
+	ck_assert_uint_eq(idle->bye_code, CK_BYE_PROTOCOL_ERROR);
+	ck_assert_uint_eq(guests_counters(f.gs)->hello_timeouts, 1);
+	/* Its Hello disarmed the polite one's deadline: nothing is left to fire for it. */
+	ck_assert_int_eq(sd_event_run(f.event, 0), 0);
+	ck_assert(!polite->closed);
+	teardown(&f);
+	fake_destroy(idle);
+	fake_destroy(polite);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("guests");
+
+	th_add(s, hello_flood_answered_once_per_drained_queue);
+	th_add(s, resync_hello_from_current_gen_gets_delta);
+	th_add(s, one_wakeup_reads_a_bounded_slice);
+	th_add(s, one_wakeup_handles_a_bounded_number_of_frames);
+	th_add(s, queue_limit_holds_for_snapshots);
+	th_add(s, over_max_guests_gets_bye_and_is_closed);
+	th_add(s, no_hello_in_time_ends_the_session);
+	return th_run(s);
+}
