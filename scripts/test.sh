@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The project's test command (README, .ci/run): installs what is missing, then builds and runs
-#   1. the unit and sim suites, plain                 (build/)
-#   2. the unit and sim suites under ASan + UBSan     (build-asan/)
+#   1. the unit, sim and hostile suites, plain               (build/)
+#   2. the unit, sim and hostile suites under ASan + UBSan   (build-asan/)
 #   3. the libFuzzer targets for bounded runs         (build-fuzz/, clang)
 #   4. cokeeper.ko: built warning-free against the pinned linux-headers, then loaded in
 #      Debian's kernel under QEMU with its self-test, the netlink probe, the agent's kernel
@@ -33,6 +33,8 @@ step "unit tests (plain)"
 meson test -C build --suite unit -v --print-errorlogs
 step "sim: cokeeperd + agents, the whole pipeline without Xen (plain)"
 meson test -C build --suite sim -v --print-errorlogs
+step "hostile: an attacker against cokeeperd and its agents (plain)"
+meson test -C build --suite hostile -v --print-errorlogs
 
 step "build (ASan + UBSan)"
 setup build-asan -Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all
@@ -42,6 +44,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 step "sim (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C build-asan --suite sim -v --print-errorlogs
+step "hostile (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	meson test -C build-asan --suite hostile -v --print-errorlogs
 
 CC=clang setup build-fuzz -Dfuzzing=true -Dtests=disabled -Db_sanitize=address,undefined \
 	-Db_lundef=false
