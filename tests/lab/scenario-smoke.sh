@@ -258,6 +258,56 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 	done
 	pass
 
+	step hello-flood-on-channel
+	# Issue 11 on real Xen: pv2's agent is stopped and ck-evil floods pv2's channel with valid
+	# Hellos, never reading.  While it floods, cokeeperd must answer its control socket, pv1
+	# and pvh4 must converge on a create and a destroy, cokeeperd's RSS must stay within
+	# +64 MB and its log must gain at most 30 lines about pv2; then pv2's agent resyncs.
+	d2=$(domid_of pv2)
+	rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$CK_DAEMON_PID/status"; }
+	rss0=$(rss_kb)
+	lines0=$(wc -l <"$CK_LOG")
+	guest_run pv2 "killall cokeeper-agent; sleep 1; ck-evil hello-flood 300 >/tmp/flood.out 2>&1 </dev/null &" >/dev/null ||
+		fail "pv2: cannot start ck-evil hello-flood"
+	flooding() { guest_run pv2 "grep -q 'EVIL hello-flood: flooding' /tmp/flood.out" >/dev/null; }
+	wait_until 30 flooding || fail "pv2: ck-evil hello-flood did not start: $(guest_run pv2 'cat /tmp/flood.out')"
+	sleep 3    # a flood under way, not its first frame
+	members_answer() {    # a freeze detector, not a speed test
+		local t
+		t=$(now_ms)
+		if ! timeout 10 "$CK_CTL" members >/dev/null 2>"$LAB_DIR/flood-members.err"; then
+			fail "cokeeperctl members did not answer within 10 s while pv2 floods ($1): $(head -c 200 "$LAB_DIR/flood-members.err")"
+			return 1
+		fi
+		note "cokeeperctl members answered in $(fmt_ms $(($(now_ms) - t)))s while pv2 floods ($1)"
+	}
+	members_answer "before the create"
+	bench_probe_cfg
+	xl create -q -p "$LAB_DIR/probe.cfg" || fail "xl create -p probe during the flood"
+	# =pv2: a member whose view is not checked (its agent is stopped; ck-evil holds its channel).
+	check_membership pv1 =pv2 pvh4 =probe || fail "pv1 and pvh4 did not converge on the probe's create while pv2 floods"
+	members_answer "after the create"
+	domu_destroy probe || fail "destroy probe during the flood"
+	check_membership pv1 =pv2 pvh4 || fail "pv1 and pvh4 did not converge on the probe's destroy while pv2 floods"
+	members_answer "after the destroy"
+	ck_daemon_dead && fatal "cokeeperd died during the Hello flood: $(tail -n 20 "$CK_LOG")"
+	rss1=$(rss_kb)
+	out=$(guest_run pv2 "killall ck-evil; sleep 1; cat /tmp/flood.out")
+	note "pv2: $out"
+	case $out in
+	*"EVIL hello-flood: disconnected by cokeeperd"* | *"channel still open"*) ;;
+	*) fail "pv2: ck-evil hello-flood did not report how its flood ended: $out" ;;
+	esac
+	note "cokeeperd RSS ${rss0} kB before the flood, ${rss1} kB after"
+	[ "$((rss1 - rss0))" -le 65536 ] || fail "cokeeperd grew by $(((rss1 - rss0) / 1024)) MB during the flood (bound 64 MB)"
+	about_pv2=$(tail -n +"$((lines0 + 1))" "$CK_LOG" | grep -E "vchan:$d2([^0-9]|\$)|domid $d2([^0-9]|\$)")
+	n=$(printf '%s' "$about_pv2" | grep -c .)
+	note "cokeeperd logged $n lines about pv2 (domid $d2) during the flood"
+	[ "$n" -le 30 ] || fail "cokeeperd logged $n lines about pv2 during the flood (bound 30): $(printf '%s\n' "$about_pv2" | head -n 3 | tr '\n' ' ')"
+	guest_run pv2 "cokeeper-agent </dev/null >/dev/console 2>&1 &" >/dev/null
+	check_membership pv1 pv2 pvh4 || fail "pv2's agent did not resync after the flood"
+	pass
+
 	step cokeeperd-restart
 	epoch=$(ck_ctl stats | jq -r .epoch)
 	ck_daemon_stop
