@@ -8,6 +8,7 @@
 #      Debian's kernel under QEMU with its self-test, the netlink probe, the agent's kernel
 #      sink and cokeeper-query (tests/kmod/run.sh)
 # FUZZ_RUNS (default 1000000) and FUZZ_CONTROL_RUNS (100000) set the fuzzing budgets.  Exits non-zero on the first failure.
+# FUZZ_GUEST_RUNS (default 1000000) sets fuzz-guest's (the agent sessions, guests.c).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,6 +84,20 @@ printf '{"cmd":"sim-create","name":"web","ip":["10.0.0.1","fd00::1"],"mac":"00:1
 printf '{"cmd":"sim-migrate","name":"web","pause_ms":5}' >"$work/fuzz-control/migrate"
 run_fuzzer fuzz-frame "$fuzz_runs" 140000
 run_fuzzer fuzz-control "${FUZZ_CONTROL_RUNS:-100000}" 4096
+
+# fuzz-guest: byte 0 is the read slice, byte 1 the write behaviour, then what a guest sends:
+# a Hello of no epoch (a new agent), test-frame.c's golden Hello (the target's epoch 0x1122,
+# gen 3: it resumes from the log), an Ack of gen 9 in that epoch, repeated, and garbage.
+mkdir "$work/fuzz-guest"
+hello_new='\x00\x00\x00\x06\x0a\x04\x08\x05\x20\x01'
+hello_resume='\x00\x00\x00\x0b\x0a\x09\x08\x05\x10\xa2\x22\x18\x03\x20\x01'
+ack='\x00\x00\x00\x07\x22\x05\x08\xa2\x22\x10\x09'
+printf "\x00\x00$hello_new" >"$work/fuzz-guest/hello"
+printf "\x03\x08$hello_resume$ack$hello_resume$hello_resume" >"$work/fuzz-guest/resume-ack-hellos"
+printf "\x07\x02$hello_new$hello_new\x00\x00\x00\x05\xff\xff\xff\xff\xff" >"$work/fuzz-guest/garbage"
+printf "\x00\x04$hello_new" >"$work/fuzz-guest/over-limit"
+printf "\x05\x19$hello_new$ack$ack" >"$work/fuzz-guest/short-writes-fail"
+run_fuzzer fuzz-guest "${FUZZ_GUEST_RUNS:-1000000}" 16384
 
 step "kernel module: warning-free build and tests in QEMU (tests/kmod/run.sh)"
 tests/kmod/run.sh

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * libFuzzer target for cokeeperd's agent sessions (guests.c): the input is what one guest
+ * sends, read through a fake stream in slices, into a guests object attached to a real
+ * membership, with the event loop run in between as cokeeperd's would (the resume of a slice
+ * that ended on its budget, the refusal of a session over the limit).  Writes are taken
+ * whole, in random short pieces, or not at all, so the queue, its limit and the coalesced
+ * resyncs run too.  Every session ends, every stream is handed back; ASan checks for leaks.
+ *
+ * Input: byte 0 picks the read slice (1..64 bytes, or whatever is there), byte 1 the write
+ * behaviour and what else happens (a second guest over the limit, changes committed while
+ * it talks); the rest is the guest's byte stream.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guests.h"
+#include "logging.h"
+#include "memberset.h"
+
+#define EPOCH 0x1122ull	/* tests/unit/test-frame.c's golden Hello names it */
+#define MEMBERS 20
+
+enum {
+	F_WRITE_SHORT = 1 << 0,		/* random short writes */
+	F_WRITE_BLOCKED = 1 << 1,	/* -EAGAIN until the input is read (then whole) */
+	F_SECOND_GUEST = 1 << 2,	/* another attaches first: this one is over the limit */
+	F_CHANGES = 1 << 3,		/* commits a change between slices */
+	F_WRITE_FAILS = 1 << 4,		/* the channel breaks after the input is read */
+};
+
+struct fake {
+	struct ck_stream base;
+	const uint8_t *in;
+	size_t len, pos, slice;
+	unsigned int flags;
+	uint32_t rng;
+	bool closed;
+};
+
+static ssize_t fake_read(struct ck_stream *s, void *buf, size_t len)
+{
+	struct fake *k = (struct fake *)s;
+	size_t n = k->len - k->pos;
+
+	if (n == 0)
+		return 0;	/* the guest hung up after its last byte */
+	if (k->slice && n > k->slice)
+		n = k->slice;
+	n = n < len ? n : len;
+	memcpy(buf, k->in + k->pos, n);
+	k->pos += n;
+	return n;
+}
+
+static ssize_t fake_write(struct ck_stream *s, const void *buf, size_t len)
+{
+	struct fake *k = (struct fake *)s;
+
+	if (k->flags & F_WRITE_FAILS && k->pos == k->len)
+		return -EPIPE;
+	if (k->flags & F_WRITE_BLOCKED && k->pos < k->len)
+		return -EAGAIN;
+	if (k->flags & F_WRITE_SHORT) {
+		k->rng ^= k->rng << 13;
+		k->rng ^= k->rng >> 17;
+		k->rng ^= k->rng << 5;
+		len = k->rng % (len + 1);
+		return len ? (ssize_t)len : -EAGAIN;
+	}
+	return len;
+}
+
+static void fake_want_write(struct ck_stream *s, bool on)
+{
+}
+
+static void fake_free(struct ck_stream *s)
+{
+}
+
+static const struct ck_stream_ops fake_ops = {
+	.read = fake_read, .write = fake_write, .want_write = fake_want_write, .free = fake_free,
+};
+
+static void on_acked(const struct guest_ack *ack, void *userdata)
+{
+}
+
+static void on_closed(struct ck_stream *s, uint16_t domid, void *userdata)
+{
+	struct fake *k = (struct fake *)s;
+
+	k->closed = true;
+	ck_outbuf_release(&k->base.out);
+}
+
+static void fake_init(struct fake *k, const uint8_t *in, size_t len, unsigned int slice,
+		      unsigned int flags)
+{
+	memset(k, 0, sizeof(*k));
+	ck_stream_init(&k->base, &fake_ops, CK_STREAM_DOMID_ANY);
+	strcpy(k->base.label, "fuzz");
+	k->in = in;
+	k->len = len;
+	k->slice = slice;
+	k->flags = flags;
+	k->rng = 0x9e3779b9u ^ (flags << 8) ^ slice;
+}
+
+static void member(struct ck_member *mb, uint16_t domid, unsigned int variant)
+{
+	memset(mb, 0, sizeof(*mb));
+	mb->domid = domid;
+	mb->state = CK_MEMBER_RUNNING;
+	snprintf(mb->name, sizeof(mb->name), "guest-%u-%u", domid, variant);
+	mb->uuid[0] = domid;
+	mb->n_nics = 1;
+	mb->nics[0].mac[1] = 0x16;
+	mb->nics[0].mac[5] = domid;
+	mb->nics[0].n_ipv4 = 1;
+	mb->nics[0].ipv4[0] = 0x0a630000u | domid;
+}
+
+static struct ck_membership *membership(void)
+{
+	struct ck_memberset *set;
+	struct ck_membership *m;
+
+	if (ck_membership_new(&m, EPOCH, 16) < 0 || ck_memberset_new(&set) < 0)
+		abort();
+	for (uint16_t d = 1; d <= MEMBERS; d++) {
+		struct ck_member mb;
+
+		member(&mb, d, 0);
+		if (ck_memberset_put(set, &mb) < 0)
+			abort();
+	}
+	/* One generation per member: a Hello naming gen 3 of this epoch resumes from the log. */
+	if (ck_membership_commit(m, set, NULL) < 0)
+		abort();
+	ck_memberset_free(set);
+	return m;
+}
+
+/* One more member changes, and the guests hear of it. */
+static void change(struct ck_membership *m, struct guests *gs, unsigned int i)
+{
+	struct ck_memberset *set;
+	struct ck_member mb;
+	struct ck_delta delta;
+
+	member(&mb, 1 + i % MEMBERS, i + 1);
+	if (ck_memberset_copy(m->members, &set) < 0 || ck_memberset_put(set, &mb) < 0 ||
+	    ck_membership_commit(m, set, &delta) < 0)
+		abort();
+	guests_broadcast(gs, &delta);
+	ck_delta_reset(&delta);
+	ck_memberset_free(set);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct guests_callbacks cb = { .acked = on_acked, .closed = on_closed };
+	static struct convergence conv;
+	static sd_event *event;
+	struct guests_config cfg = { .queue_limit = 4096 };
+	struct fake guest, other;
+	struct ck_membership *m;
+	struct guests *gs;
+	unsigned int flags, i;
+
+	if (!event) {
+		ck_log_setup("fuzz-guest", false);
+		ck_log_set_max_priority(LOG_CRIT);	/* every session logs its end */
+		if (sd_event_new(&event) < 0)
+			abort();
+	}
+	if (size < 2)
+		return 0;
+	flags = data[1];
+	fake_init(&guest, data + 2, size - 2, data[0] % 65, flags);
+	fake_init(&other, NULL, 0, 0, 0);
+	cfg.max_guests = flags & F_SECOND_GUEST ? 1 : 0;
+	m = membership();
+	memset(&conv, 0, sizeof(conv));
+	if (guests_new(&gs, event, m, &conv, &cfg, &cb, NULL) < 0)
+		abort();
+	if (flags & F_SECOND_GUEST && guests_attach(gs, &other.base) < 0)
+		abort();
+	if (guests_attach(gs, &guest.base) < 0)
+		abort();
+
+	/* A level-triggered channel wakes its owner while there is input; the loop in between. */
+	for (i = 0; !guest.closed && i < 100000; i++) {
+		ck_stream_notify(&guest.base);
+		if (flags & F_CHANGES && !guest.closed)
+			change(m, gs, i);
+		while (sd_event_run(event, 0) > 0)
+			;
+	}
+	if (!guest.closed)
+		abort();	/* its input ends with a hang-up: the session must have ended */
+
+	guests_free(gs);
+	if (!other.closed && flags & F_SECOND_GUEST)
+		abort();
+	ck_membership_free(m);
+	return 0;
+}
