@@ -8,6 +8,7 @@
 #      Debian's kernel under QEMU with its self-test, the netlink probe, the agent's kernel
 #      sink and cokeeper-query (tests/kmod/run.sh)
 # FUZZ_RUNS (default 1000000) and FUZZ_CONTROL_RUNS (100000) set the fuzzing budgets.  Exits non-zero on the first failure.
+# FUZZ_CONTROL_LINES_RUNS (default 1000000) sets fuzz-control-lines' (the control socket's lines).
 # FUZZ_GUEST_RUNS (default 1000000) sets fuzz-guest's (the agent sessions, guests.c).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,6 +85,18 @@ printf '{"cmd":"sim-create","name":"web","ip":["10.0.0.1","fd00::1"],"mac":"00:1
 printf '{"cmd":"sim-migrate","name":"web","pause_ms":5}' >"$work/fuzz-control/migrate"
 run_fuzzer fuzz-frame "$fuzz_runs" 140000
 run_fuzzer fuzz-control "${FUZZ_CONTROL_RUNS:-100000}" 4096
+
+# fuzz-control-lines: byte 0 is bit 0 admin, bits 1-4 the read size; then a client's bytes:
+# requests split across reads, a read-only peer trying sim-create, and issue 11's smuggling
+# (an over-long line whose tail is a request).
+mkdir "$work/fuzz-control-lines"
+printf '\x01{"cmd":"members"}\n{"cmd":"sim-create","name":"a","ip":["10.0.0.1"]}\n{"cmd":"watch"}\n' \
+	>"$work/fuzz-control-lines/admin"
+printf '\x00{"cmd":"sim-create","name":"b"}\n{"cmd":"rescan"}\n{"cmd":"stats"}\n' \
+	>"$work/fuzz-control-lines/read-only"
+{ printf '\x19'; head -c 4100 /dev/zero | tr '\0' x; printf '{"cmd":"sim-create","name":"s"}\n'; } \
+	>"$work/fuzz-control-lines/smuggle"
+run_fuzzer fuzz-control-lines "${FUZZ_CONTROL_LINES_RUNS:-1000000}" 16384
 
 # fuzz-guest: byte 0 is the read slice, byte 1 the write behaviour, then what a guest sends:
 # a Hello of no epoch (a new agent), test-frame.c's golden Hello (the target's epoch 0x1122,
