@@ -248,6 +248,9 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("guests", guests_count(d->guests));
 	COUNTER("guests_connected", g->connected);
 	COUNTER("guests_rejected", g->rejected);
+	COUNTER("guests_refused", g->refused);
+	COUNTER("hello_timeouts", g->hello_timeouts);
+	COUNTER("hellos_coalesced", g->hellos_coalesced);
 	COUNTER("queue_overflows", g->queue_overflows);
 	COUNTER("snapshots_sent", g->snapshots_sent);
 	COUNTER("deltas_sent", g->deltas_sent);

@@ -158,6 +158,26 @@ bench_ctl() {
 	bench_ctl_check destroy "$1" "$(cat "$LAB_DIR/ckctl-wait.json")"
 }
 
+# bench_ctl_compare: each cokeeperctl measurement (ckctl.txt) beside the event mode's acked
+# samples of the same kind, which time the same path (cokeeperd's notice follows the change
+# in xenstore closely): its value, their range and median, and whether it lies in that range.
+bench_ctl_compare() {
+	local kind us
+	[ -s "$LAB_DIR/ckctl.txt" ] || return 0
+	while read -r _ _ kind _ us _; do
+		us=${us#notice_to_last_ack_us=}
+		awk -v m=event -v k="$kind" '$1 == m && $2 == k { print $3 }' "$LAB_DIR/bench.samples" |
+			sort -n | awk -v k="$kind" -v us="$us" '
+			{ v[NR] = $1 }
+			END {
+				if (NR == 0 || us == "-") { printf "cokeeperctl %s: nothing to compare\n", k; exit }
+				printf "cokeeperctl %s: %.1f ms notice to last ack; event %ss acked %.1f-%.1f ms, median %.1f: %s\n",
+					k, us / 1000, k, v[1] / 1000, v[NR] / 1000, v[int((NR - 1) / 2) + 1] / 1000,
+					(us >= v[1] && us <= v[NR]) ? "within their range" : "OUTSIDE their range"
+			}'
+	done <"$LAB_DIR/ckctl.txt"
+}
+
 # bench_stats COLUMN MODE [KIND]: median, p90, max (ms) and the count of one mode's samples,
 # of one kind (create, destroy) or of both; COLUMN 3 is acked, 4 reported.
 bench_stats() {
@@ -213,6 +233,7 @@ bench_run() {
 				done
 			done
 		done
+		bench_ctl_compare
 	} | tee "$LAB_DIR/bench.txt" | sed 's/^/BENCH /'
 	# A table is only as good as its samples: every change of every mode must be in it.
 	for mode in event poll-1000ms poll-100ms; do

@@ -138,7 +138,7 @@ start=$(now_us)
 QPID=$!
 exec 3<"$FIFO" 5>"$IN"
 
-show_re='LAB (STEP|PASS|FAIL|SKIP|NOTE|dom0)|BENCH |SCENARIO (PASS|FAIL)|^  \| |Xen version [0-9]|Linux version [0-9]'
+show_re='LAB (STEP|PASS|FAIL|SKIP|NOTE|dom0)|BENCH |CKCTL |SCENARIO (PASS|FAIL)|^  \| |Xen version [0-9]|Linux version [0-9]'
 fatal_re='Hardware Dom0 crashed|Domain 0 crashed|Panic on CPU|Kernel panic - not syncing|LAB dom0 FATAL'
 verdict=
 kill_at=0
