@@ -209,13 +209,10 @@ static void refuse(struct control *c, int fd, const char *why)
 {
 	char line[128];
 	int n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\"}\n", why);
-	unsigned int suppressed = 0;
 
 	(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
-	if (ck_ratelimit_allow(&c->refuse_rl, ck_now_usec(), &suppressed))
-		log_warning("control: refused a client: %s (%u earlier refusals not logged)",
-			    why, suppressed);
+	ck_log_limited(&c->refuse_rl, LOG_WARNING, 0, "control: refused a client: %s", why);
 }
 
 static void on_accept(int fd, void *userdata)

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,30 +89,6 @@ static const char *label(const struct guest *g)
 	return g->stream->label;
 }
 
-/*
- * Logs through a rate limit (r: a negative errno to append, or 0); what was held back is
- * counted in the next line that gets through.
- */
-static void __attribute__((format(printf, 4, 5)))
-log_limited(struct ck_ratelimit *rl, int priority, int r, const char *fmt, ...)
-{
-	unsigned int suppressed;
-	char line[256], more[48] = "";
-	va_list ap;
-
-	if (!ck_ratelimit_allow(rl, ck_now_usec(), &suppressed))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (suppressed)
-		snprintf(more, sizeof(more), " (%u similar suppressed)", suppressed);
-	if (r < 0)
-		(void)ck_log_errno(priority, r, "%s%s", line, more);
-	else
-		ck_logf(priority, "%s%s", line, more);
-}
-
 static void guest_free(struct guest *g)
 {
 	struct guests *gs = g->gs;
@@ -181,16 +156,16 @@ static void end_session(struct guest *g, enum end_cause cause, int r, const char
 
 	switch (cause) {
 	case END_PEER_CLOSED:
-		log_limited(rl, LOG_INFO, 0, "%s: domid %u disconnected", label(g), g->domid);
+		ck_log_limited(rl, LOG_INFO, 0, "%s: domid %u disconnected", label(g), g->domid);
 		break;
 	case END_PEER_FAULT:
 		g->gs->counters.rejected++;
-		log_limited(rl, LOG_WARNING, r, "%s: domid %u: disconnecting: %s", label(g),
+		ck_log_limited(rl, LOG_WARNING, r, "%s: domid %u: disconnecting: %s", label(g),
 			    g->domid, why);
 		send_bye(g, CK_BYE_PROTOCOL_ERROR, why);
 		break;
 	case END_WRITE_FAILED:
-		log_limited(rl, LOG_WARNING, r, "%s: domid %u: cannot write to it", label(g),
+		ck_log_limited(rl, LOG_WARNING, r, "%s: domid %u: cannot write to it", label(g),
 			    g->domid);
 		break;
 	case END_LOCAL_FAILURE:
@@ -226,18 +201,18 @@ static int resync(struct guest *g)
 			/* Everything up to its generation it holds already: nothing to measure. */
 			g->acked_epoch = m->epoch;
 			g->acked_gen = g->resync_gen;
-			log_limited(&g->rl, LOG_INFO, 0,
+			ck_log_limited(&g->rl, LOG_INFO, 0,
 				    "%s: domid %u resumes at gen %" PRIu64 ", %zu changes behind",
 				    label(g), g->domid, g->resync_gen, ck_delta_changes(&delta));
 			r = send_delta(g, &delta);
 			ck_delta_reset(&delta);
 			return r;
 		}
-		log_limited(&g->rl, LOG_INFO, 0,
+		ck_log_limited(&g->rl, LOG_INFO, 0,
 			    "%s: domid %u joins (had epoch %" PRIx64 "), sending a snapshot of gen %"
 			    PRIu64, label(g), g->domid, g->resync_epoch, m->gen);
 	} else {
-		log_limited(&g->rl, LOG_INFO, 0,
+		ck_log_limited(&g->rl, LOG_INFO, 0,
 			    "%s: domid %u drained its queue, resyncing it with a snapshot", label(g),
 			    g->domid);
 	}
@@ -320,7 +295,7 @@ static int on_msg(struct ck_msg *msg, void *userdata)
 			break;
 		return on_ack(g, &msg->ack);
 	case CK_MSG_BYE:
-		log_limited(&g->gs->rl, LOG_INFO, 0, "%s: domid %u said bye: %s", label(g),
+		ck_log_limited(&g->gs->rl, LOG_INFO, 0, "%s: domid %u said bye: %s", label(g),
 			    g->domid, msg->bye.reason);
 		return -ECONNRESET;
 	default:
@@ -467,7 +442,7 @@ static int refuse(struct guest *g)
 
 	g->state = GUEST_REFUSED;
 	gs->counters.refused++;
-	log_limited(&gs->rl, LOG_WARNING, 0, "%s: refused: %u guests connected already (the limit)",
+	ck_log_limited(&gs->rl, LOG_WARNING, 0, "%s: refused: %u guests connected already (the limit)",
 		    label(g), gs->count);
 	send_bye(g, CK_BYE_OVERLOAD, "too many guests on this host");
 	return sd_event_source_set_enabled(g->resume, SD_EVENT_ONESHOT);
@@ -542,7 +517,7 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 			size_t dropped = ck_outbuf_drop_unsent(&g->stream->out);
 
 			gs->counters.queue_overflows++;
-			log_limited(&g->rl, LOG_WARNING, 0,
+			ck_log_limited(&g->rl, LOG_WARNING, 0,
 				    "%s: domid %u left %zu bytes unread; dropped, it gets a snapshot",
 				    label(g), g->domid, dropped);
 			/* Answered on its next write wake-up: when it reads again. */

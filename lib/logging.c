@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "logging.h"
 
 static const char *prog = "cokeeper";
@@ -69,4 +70,24 @@ int ck_log_errno(int priority, int r, const char *fmt, ...)
 	vlog(priority, suffix, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+bool ck_log_limited(struct ck_ratelimit *rl, int priority, int r, const char *fmt, ...)
+{
+	unsigned int suppressed;
+	char line[256], more[48] = "";
+	va_list ap;
+
+	if (!ck_ratelimit_allow(rl, ck_now_usec(), &suppressed))
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (suppressed)
+		snprintf(more, sizeof(more), " (%u similar suppressed)", suppressed);
+	if (r < 0)
+		(void)ck_log_errno(priority, r, "%s%s", line, more);
+	else
+		ck_logf(priority, "%s%s", line, more);
+	return true;
 }

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <syslog.h>
 
+#include "ratelimit.h"
+
 void ck_log_setup(const char *program, bool verbose);
 /* Messages less urgent than priority are dropped (LOG_INFO by default). */
 void ck_log_set_max_priority(int priority);
@@ -15,6 +17,13 @@ void ck_logf(int priority, const char *fmt, ...) __attribute__((format(printf, 2
 
 /* Logs with strerror(-r) appended and returns r (a negative errno), for `return log_error_errno(r, ...)`. */
 int ck_log_errno(int priority, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * For what a peer can make us log: through rl, with strerror(-r) appended when r < 0; the
+ * next line that gets through says how many were held back.  True if it was logged.
+ */
+bool ck_log_limited(struct ck_ratelimit *rl, int priority, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #define log_debug(...) ck_logf(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) ck_logf(LOG_INFO, __VA_ARGS__)

@@ -54,16 +54,12 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
  */
 static void pause_accepting(struct listener *l, int r)
 {
-	unsigned int suppressed = 0;
 	int q;
 
 	l->refused++;
-	if (l->refused == 1 && ck_ratelimit_allow(&l->log_rl, ck_now_usec(), &suppressed)) {
-		l->logged = true;
-		log_warning_errno(r, "%s %s: cannot accept, paused until a descriptor is "
-				  "freed (%u earlier pauses not logged)", l->what, l->path,
-				  suppressed);
-	}
+	if (l->refused == 1)
+		l->logged = ck_log_limited(&l->log_rl, LOG_WARNING, r, "%s %s: cannot accept, "
+					   "paused until a descriptor is freed", l->what, l->path);
 	l->paused = true;
 	(void)sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
 	q = sd_event_source_set_time_relative(l->retry, LISTENER_RETRY_USEC);
