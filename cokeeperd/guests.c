@@ -466,6 +466,14 @@ int guests_attach(struct guests *gs, struct ck_stream *s)
 	r = sd_event_add_defer(gs->event, &g->resume, on_resume, g);
 	if (r < 0)
 		goto err;
+	/*
+	 * Below every descriptor: at the same priority sd-event dispatches a defer source that
+	 * re-arms itself on every iteration before any I/O, so a guest that keeps its channel
+	 * full would starve the control socket and the other guests (seen on real Xen).
+	 */
+	r = sd_event_source_set_priority(g->resume, SD_EVENT_PRIORITY_IDLE);
+	if (r < 0)
+		goto err;
 	r = sd_event_source_set_enabled(g->resume, SD_EVENT_OFF);
 	if (r < 0)
 		goto err;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "frame.h"
 #include "guests.h"
@@ -26,6 +27,7 @@ struct fake {
 	struct ck_frame_decoder *dec;	/* what the daemon wrote */
 	unsigned int got[CK_MSG_MAX + 1];
 	uint32_t bye_code;
+	size_t served_others_at;	/* in_pos when another source got its turn */
 };
 
 struct fixture {
@@ -370,6 +372,49 @@ START_TEST(no_hello_in_time_ends_the_session)
 }
 END_TEST
 
+static int on_pipe(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+	struct fake *k = userdata;
+	char c;
+
+	ck_assert_int_eq(read(fd, &c, 1), 1);
+	/* Where the flood stood when the loop served someone else: 0 means never. */
+	if (!k->served_others_at)
+		k->served_others_at = k->in_pos ? k->in_pos : 1;
+	return 0;
+}
+
+/*
+ * A guest whose input never runs dry in time (vchan: a flooder keeps the ring full) must not
+ * starve the loop's other sources, such as the control socket: another readable descriptor is
+ * served while the flood is still being read (issue 11, seen on real Xen).
+ */
+START_TEST(a_flooding_guest_does_not_starve_the_loop)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fixture f;
+	struct fake *k;
+	int p[2];
+
+	setup(&f, &cfg);
+	k = fake_new(&f);
+	ck_assert_int_eq(guests_attach(f.gs, &k->base), 0);
+	peer_hellos(k, 20000, 0, 0);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	ck_assert_int_eq(sd_event_add_io(f.event, NULL, p[0], EPOLLIN, on_pipe, k), 0);
+	ck_stream_notify(&k->base);
+	run_until_read(&f, k);
+	ck_assert_uint_eq(k->in_pos, k->in_len);
+	ck_assert_uint_gt(k->served_others_at, 0);
+	ck_assert_uint_lt(k->served_others_at, k->in_len);
+	teardown(&f);
+	fake_destroy(k);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("guests");
@@ -381,5 +426,6 @@ int main(void)
 	th_add(s, queue_limit_holds_for_snapshots);
 	th_add(s, over_max_guests_gets_bye_and_is_closed);
 	th_add(s, no_hello_in_time_ends_the_session);
+	th_add(s, a_flooding_guest_does_not_starve_the_loop);
 	return th_run(s);
 }
