@@ -23,9 +23,10 @@
  * membership holds (lacks) the address, then each observer's Ack of it, which its agent
  * sends once the kernel table holds it.
  * Prints one line:
- *   latency_us=N [ack_latency_us=N] origin_us=… observers=3 command_rc=0 origin_mono_us=…
- *   dom3=…[/ack=…] dom4=… dom5=…
- * (origin_us counts from the command's start; origin_mono_us is CLOCK_MONOTONIC, the clock
+ *   latency_us=N [ack_latency_us=N [notice_latency_us=N]] origin_us=… observers=3
+ *   command_rc=0 origin_mono_us=… dom3=…[/ack=…] dom4=… dom5=…
+ * (notice_latency_us is cokeeperd's own, from its source's notice to the last Ack;
+ * origin_us counts from the command's start; origin_mono_us is CLOCK_MONOTONIC, the clock
  * cokeeperd's debug log uses; domN= is each observer's own latency, "(early)" when it
  * reflected the change before the origin was seen: 0, and a sign the origin came late.)
  * Exit status 0 on success, 1 on timeout or error.
@@ -54,6 +55,7 @@ struct observer {
 	char path[64];
 	uint64_t done_usec;	/* its report reflected the change */
 	uint64_t acked_usec;	/* cokeeperd had its Ack of a generation with the change */
+	int64_t notice_latency_us;	/* cokeeperd's own: its notice to that Ack; -1 unknown */
 	bool early;		/* reflected the change before the origin was seen */
 };
 
@@ -185,8 +187,10 @@ static void take_acks(void)
 
 	for (unsigned int i = 0; i < n_observers; i++)
 		for (size_t k = 0; !observers[i].acked_usec && k < n; k++)
-			if (g[k].domid == (int)observers[i].domid && !g[k].closed && g[k].acked_usec)
+			if (g[k].domid == (int)observers[i].domid && !g[k].closed && g[k].acked_usec) {
 				observers[i].acked_usec = g[k].acked_usec;
+				observers[i].notice_latency_us = g[k].latency_us;
+			}
 }
 
 /* Connects to cokeeperd and waits for its state before the change: 0 or -errno. */
@@ -220,6 +224,7 @@ static int parse_observers(char *list)
 		if (n_observers == MAX_OBSERVERS)
 			return -E2BIG;
 		observers[n_observers].domid = strtoul(tok, NULL, 10);
+		observers[n_observers].notice_latency_us = -1;
 		snprintf(observers[n_observers].path, sizeof(observers[0].path),
 			 "/local/domain/%u/data/ck-report", observers[n_observers].domid);
 		n_observers++;
@@ -393,18 +398,26 @@ int main(int argc, char **argv)
 
 	{
 		uint64_t last = 0, last_ack = 0;
+		int64_t notice = 0;
 
 		for (unsigned int i = 0; i < n_observers; i++) {
 			if (observers[i].done_usec > last)
 				last = observers[i].done_usec;
 			if (observers[i].acked_usec > last_ack)
 				last_ack = observers[i].acked_usec;
+			if (notice >= 0)
+				notice = observers[i].notice_latency_us < 0 ? -1 :
+					 observers[i].notice_latency_us > notice ?
+					 observers[i].notice_latency_us : notice;
 		}
 		printf("latency_us=%llu", (unsigned long long)(last - origin));
 		/* An ack before the origin was seen: the origin came late; count it as 0. */
 		if (follow)
 			printf(" ack_latency_us=%llu",
 			       (unsigned long long)(last_ack > origin ? last_ack - origin : 0));
+		/* cokeeperd's notice to the last Ack: what `cokeeperctl wait` and `latency` report. */
+		if (follow && notice >= 0)
+			printf(" notice_latency_us=%lld", (long long)notice);
 		printf(" origin_us=%llu observers=%u command_rc=%d origin_mono_us=%llu",
 		       (unsigned long long)(origin - start), n_observers, command_rc,
 		       (unsigned long long)origin);

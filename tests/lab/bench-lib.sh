@@ -51,17 +51,18 @@ bench_pause() {
 
 # bench_sample MODE KIND I ARGS...: one timed change; appends its line to bench.samples.
 bench_sample() {
-	local mode=$1 kind=$2 i=$3 out us ack
+	local mode=$1 kind=$2 i=$3 out us ack notice
 	shift 3
 	out=$(timeout -k 10 150 "$CK_LATENCY" --timeout 120000 --control "$CK_SOCK" "$@" 2>&1)
 	us=$(echo "$out" | sed -n 's/^latency_us=\([0-9]*\) .*/\1/p')
 	ack=$(echo "$out" | sed -n 's/.* ack_latency_us=\([0-9]*\) .*/\1/p')
+	notice=$(echo "$out" | sed -n 's/.* notice_latency_us=\([0-9]*\) .*/\1/p')
 	if [ -z "$us" ] || [ -z "$ack" ]; then
 		fail "$mode $kind $i: $(echo "$out" | tr '\n' ' ')"
 		return 1
 	fi
 	echo "BENCH $mode $kind $i $ack $us (${out#* ack_latency_us=$ack })"
-	echo "$mode $kind $ack $us" >>"$LAB_DIR/bench.samples"
+	echo "$mode $kind $ack $us ${notice:--}" >>"$LAB_DIR/bench.samples"
 }
 
 # bench_mode MODE N OBSERVERS DAEMON-ARGS...
@@ -108,8 +109,8 @@ bench_ctl_check() {
 		fail "cokeeperctl $kind: not every guest acked: $3"
 		return 1
 	fi
-	# From cokeeperd's notice to the last ack: what the BENCH table's acked column measures
-	# from the change's appearance in xenstore, which cokeeperd's notice follows closely.
+	# From cokeeperd's notice to the last ack: what ck-latency's notice_latency_us measures
+	# for each BENCH row (bench_ctl_compare sets the two side by side).
 	line=$(echo "$3" | jq -r --arg k "$kind" '"CKCTL event \($k) guests=\(.guests | length)" +
 		" notice_to_last_ack_us=\([.guests[].latency_us] | if any(. == null) then "-" else max end)" +
 		(if .latency_us then " command_start_to_last_ack_us=\(.latency_us)" else "" end) +
@@ -158,20 +159,22 @@ bench_ctl() {
 	bench_ctl_check destroy "$1" "$(cat "$LAB_DIR/ckctl-wait.json")"
 }
 
-# bench_ctl_compare: each cokeeperctl measurement (ckctl.txt) beside the event mode's acked
-# samples of the same kind, which time the same path (cokeeperd's notice follows the change
-# in xenstore closely): its value, their range and median, and whether it lies in that range.
+# bench_ctl_compare: each cokeeperctl measurement (ckctl.txt) beside the event mode's samples
+# of the same kind measured the same way: cokeeperd's notice to the last observer's Ack
+# (ck-latency's notice_latency_us, column 5): its value, their range and median, and whether
+# it lies in that range.
 bench_ctl_compare() {
 	local kind us
 	[ -s "$LAB_DIR/ckctl.txt" ] || return 0
 	while read -r _ _ kind _ us _; do
 		us=${us#notice_to_last_ack_us=}
-		awk -v m=event -v k="$kind" '$1 == m && $2 == k { print $3 }' "$LAB_DIR/bench.samples" |
+		awk -v m=event -v k="$kind" '$1 == m && $2 == k && $5 != "-" { print $5 }' \
+			"$LAB_DIR/bench.samples" |
 			sort -n | awk -v k="$kind" -v us="$us" '
 			{ v[NR] = $1 }
 			END {
 				if (NR == 0 || us == "-") { printf "cokeeperctl %s: nothing to compare\n", k; exit }
-				printf "cokeeperctl %s: %.1f ms notice to last ack; event %ss acked %.1f-%.1f ms, median %.1f: %s\n",
+				printf "cokeeperctl %s: %.1f ms notice to last ack; event %ss %.1f-%.1f ms, median %.1f: %s\n",
 					k, us / 1000, k, v[1] / 1000, v[NR] / 1000, v[int((NR - 1) / 2) + 1] / 1000,
 					(us >= v[1] && us <= v[NR]) ? "within their range" : "OUTSIDE their range"
 			}'
