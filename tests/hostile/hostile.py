@@ -52,32 +52,6 @@ ATTACKER_DOMID = 4242
 CTL_MAX = 4096     # the control line limit at 6bf8d0a; the over-long line goes past it
 
 
-class TimedControl(Control):
-    """pipeline.Control with a timeout: a frozen daemon fails the case instead of hanging."""
-
-    def call(self, **req):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(HANG)
-            try:
-                s.connect(self.path)
-                s.sendall((json.dumps(req) + "\n").encode())
-                buf = b""
-                while not buf.endswith(b"\n"):
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    buf += chunk
-            except OSError as e:
-                raise Failure(f"{req['cmd']}: no answer within {HANG:.0f} s ({e})")
-        try:
-            reply = json.loads(buf)
-        except ValueError:
-            raise Failure(f"{req['cmd']}: not a reply: {buf[:200]!r}")
-        if not reply.get("ok"):
-            raise Failure(f"{req['cmd']}: {reply.get('error')}")
-        return reply
-
-
 # ---- protobuf by hand (proto/cokeeper.proto) -------------------------------------------------
 
 def varint(n):
@@ -290,7 +264,7 @@ def attack_watchers(a):
             refused += 1
         socks.append(s)     # and never read it again
     # Churn, so that every watcher's queue has something to hold.
-    ctl = TimedControl(a.control)
+    ctl = Control(a.control, timeout=HANG)
     deadline = time.monotonic() + a.seconds / 2
     n = 0
     while time.monotonic() < deadline:
@@ -397,7 +371,7 @@ class Setup:
         self.agent_path = os.path.join(self.tmp, "agent.sock")
         self.log_path = os.path.join(self.tmp, "cokeeperd.log")
         self.procs, self.dumps = [], []
-        self.ctl = TimedControl(self.ctl_path)
+        self.ctl = Control(self.ctl_path, timeout=HANG)
 
         def pre():
             if nofile:

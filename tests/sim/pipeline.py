@@ -28,20 +28,33 @@ class Failure(Exception):
 
 
 class Control:
-    def __init__(self, path):
+    """One request per connection.  With a timeout, a frozen daemon fails the caller's case
+    (Failure) instead of hanging it."""
+
+    def __init__(self, path, timeout=None):
         self.path = path
+        self.timeout = timeout
 
     def call(self, **req):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.connect(self.path)
-            s.sendall((json.dumps(req) + "\n").encode())
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        reply = json.loads(buf)
+            s.settimeout(self.timeout)
+            try:
+                s.connect(self.path)
+                s.sendall((json.dumps(req) + "\n").encode())
+                buf = b""
+                while not buf.endswith(b"\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+            except OSError as e:
+                if self.timeout is None:
+                    raise
+                raise Failure(f"{req['cmd']}: no answer within {self.timeout:.0f} s ({e})")
+        try:
+            reply = json.loads(buf)
+        except ValueError:
+            raise Failure(f"{req['cmd']}: not a reply: {buf[:200]!r}")
         if not reply.get("ok"):
             raise Failure(f"{req['cmd']}: {reply.get('error')}")
         return reply
