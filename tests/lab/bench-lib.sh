@@ -161,8 +161,9 @@ bench_ctl() {
 
 # bench_ctl_compare: each cokeeperctl measurement (ckctl.txt) beside the event mode's samples
 # of the same kind measured the same way: cokeeperd's notice to the last observer's Ack
-# (ck-latency's notice_latency_us, column 5): its value, their range and median, and whether
-# it lies in that range.
+# (ck-latency's notice_latency_us, column 5): its value, their range and median, and where it
+# ranks among them.  One more sample of the same spread falls outside the range of n with
+# probability 2/(n+1), so the rank says more than inside/outside.
 bench_ctl_compare() {
 	local kind us
 	[ -s "$LAB_DIR/ckctl.txt" ] || return 0
@@ -171,12 +172,13 @@ bench_ctl_compare() {
 		awk -v m=event -v k="$kind" '$1 == m && $2 == k && $5 != "-" { print $5 }' \
 			"$LAB_DIR/bench.samples" |
 			sort -n | awk -v k="$kind" -v us="$us" '
-			{ v[NR] = $1 }
+			{ v[NR] = $1; if ($1 < us) below++ }
 			END {
 				if (NR == 0 || us == "-") { printf "cokeeperctl %s: nothing to compare\n", k; exit }
-				printf "cokeeperctl %s: %.1f ms notice to last ack; event %ss %.1f-%.1f ms, median %.1f: %s\n",
+				printf "cokeeperctl %s: %.1f ms notice to last ack; event %ss %.1f-%.1f ms, median %.1f; %d of %d faster, %s\n",
 					k, us / 1000, k, v[1] / 1000, v[NR] / 1000, v[int((NR - 1) / 2) + 1] / 1000,
-					(us >= v[1] && us <= v[NR]) ? "within their range" : "OUTSIDE their range"
+					below, NR, (us >= v[1] && us <= v[NR]) ? "within their range" :
+					"outside their range, where one more of their samples falls 2 times in " NR + 1
 			}'
 	done <"$LAB_DIR/ckctl.txt"
 }
