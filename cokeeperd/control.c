@@ -207,10 +207,17 @@ static bool peer_in_group(int fd, const struct ucred *cred, gid_t gid)
  */
 static void refuse(struct control *c, int fd, const char *why)
 {
-	char line[128];
-	int n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\"}\n", why);
+	struct json_object *reply = reply_error("%s", why);
+	size_t len;
+	const char *s = json_object_to_json_string_length(reply, JSON_C_TO_STRING_PLAIN, &len);
+	struct iovec line[] = {
+		{ .iov_base = (void *)s, .iov_len = len },
+		{ .iov_base = "\n", .iov_len = 1 },
+	};
+	struct msghdr msg = { .msg_iov = line, .msg_iovlen = 2 };
 
-	(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	json_object_put(reply);
 	close(fd);
 	ck_log_limited(&c->refuse_rl, LOG_WARNING, 0, "control: refused a client: %s", why);
 }

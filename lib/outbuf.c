@@ -113,11 +113,3 @@ size_t ck_outbuf_drop_unsent(struct ck_outbuf *b)
 	b->tail = b->head + keep;
 	return before - keep;
 }
-
-void ck_outbuf_clear(struct ck_outbuf *b)
-{
-	b->sent += ck_outbuf_pending(b);
-	b->sent_msg_end = b->sent;
-	b->head = b->tail = 0;
-	b->ends_head = b->ends_tail = 0;
-}

@@ -49,6 +49,3 @@ void ck_outbuf_consume(struct ck_outbuf *b, size_t n);
  * finished.  Returns the bytes dropped.
  */
 size_t ck_outbuf_drop_unsent(struct ck_outbuf *b);
-
-/* Forgets everything (a new connection). */
-void ck_outbuf_clear(struct ck_outbuf *b);
