@@ -25,6 +25,9 @@
 #include "logging.h"
 #include "member-json.h"
 
+/* A migration's pause is tens of ms: sd-event's default accuracy (250 ms) would swamp it. */
+#define SIM_TIMER_ACCURACY_USEC 1000
+
 struct migration {
 	struct migration *prev, *next;
 	struct sim_source *src;
@@ -256,7 +259,8 @@ static struct json_object *sim_migrate(struct sim_source *src, struct json_objec
 	sd_event_now(src->base.cfg.event, CLOCK_MONOTONIC, &now);
 	if (r == 0)
 		r = sd_event_add_time(src->base.cfg.event, &mig->timer, CLOCK_MONOTONIC,
-				      now + pause_ms * 1000, 0, on_handover, mig);
+				      now + pause_ms * 1000, SIM_TIMER_ACCURACY_USEC, on_handover,
+				      mig);
 	if (r < 0) {
 		free(mig);
 		return reply_error("cannot migrate: %s", strerror(-r));

@@ -17,6 +17,8 @@
 
 #define BACKOFF_MIN_USEC 50000
 #define BACKOFF_MAX_USEC 5000000
+/* sd-event's default accuracy (250 ms) would make the first 50 ms retry five times longer. */
+#define RETRY_ACCURACY_USEC 1000
 #define OUTPUT_MAX (1u << 20)	/* Hellos and Acks only: this is never near full */
 
 struct agent {
@@ -205,7 +207,8 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 	(void)sd_event_set_watchdog(a->event, true);
 	r = sd_event_add_signal(a->event, NULL, SIGTERM, on_term, a);
 	r = r < 0 ? r : sd_event_add_signal(a->event, NULL, SIGINT, on_term, a);
-	r = r < 0 ? r : sd_event_add_time(a->event, &a->retry, CLOCK_MONOTONIC, 0, 0, on_retry, a);
+	r = r < 0 ? r : sd_event_add_time(a->event, &a->retry, CLOCK_MONOTONIC, 0, RETRY_ACCURACY_USEC,
+						  on_retry, a);
 	if (r < 0)
 		goto err;
 	sd_event_source_set_enabled(a->retry, SD_EVENT_OFF);

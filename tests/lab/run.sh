@@ -182,17 +182,38 @@ fi
 # ---- 5. boot and scenario -----------------------------------------------------------------
 t=$(now_us)
 say "boot: Xen + dom0 in QEMU, scenario $(basename "$SCENARIO") (a few minutes under TCG)"
-# In the background, with a wait: bash runs a trap (SIGTERM from a CI timeout) only once
-# the foreground command ends, which here would be minutes later.
-{
-	brc=0
-	LOG=$RUN/serial.log CONSOLE_DIR=$RUN PIDFILE=$RUN/qemu.pid "$LAB/boot.sh" 2>&1 || brc=$?
-	echo "$brc" >"$RUN/boot.rc"
-} | while IFS= read -r l; do printf 'lab:   %s\n' "$l"; done &
-wait $!
-rc=$(cat "$RUN/boot.rc" 2>/dev/null || echo 1)
+# boot_once: one boot of the scenario; its exit status in $RUN/boot.rc.
+boot_once() {
+	# In the background, with a wait: bash runs a trap (SIGTERM from a CI timeout) only once
+	# the foreground command ends, which here would be minutes later.
+	{
+		brc=0
+		LOG=$RUN/serial.log CONSOLE_DIR=$RUN PIDFILE=$RUN/qemu.pid "$LAB/boot.sh" 2>&1 || brc=$?
+		echo "$brc" >"$RUN/boot.rc"
+	} | while IFS= read -r l; do printf 'lab:   %s\n' "$l"; done &
+	wait $!
+	rc=$(cat "$RUN/boot.rc" 2>/dev/null || echo 1)
+}
+touch "$RUN/.boot-start"
+boot_once
+# Xen under TCG (QEMU's emulated SVM) has been seen to kill a PVH guest with a triple fault:
+# in its boot, during a live migration and minutes after one, once in five to ten runs, with
+# no oops on the guest's console (a bug in the guest kernel or in cokeeper.ko oopses first).
+# Such a run measured the emulator, not CoKeeper: it is shown, kept in try1/, and run once
+# more.  Any other failure, or a second triple fault, is the verdict.
+triple=$(grep -m1 -E '\(XEN\) d[1-9][0-9]*v[0-9]+ Triple fault' "$RUN/serial.log" 2>/dev/null || true)
+if [ "$rc" != 0 ] && [ -n "$triple" ] &&
+	! grep -h -q -E 'Oops|BUG:|Kernel panic' "$RUN"/guest-*.log 2>/dev/null; then
+	mkdir -p "$RUN/try1"
+	find "$RUN" -maxdepth 1 -type f -newer "$RUN/.boot-start" -exec mv -t "$RUN/try1" {} +
+	say "RETRY: the scenario failed and Xen reports a guest's triple fault under TCG:"
+	say "  ${triple#*\] }"
+	say "  first attempt's logs in $RUN/try1/; booting the scenario once more"
+	retried=1
+	boot_once
+fi
 if [ "$rc" = 0 ]; then
-	phase_done boot "$t" ok "SCENARIO PASS"
+	phase_done boot "$t" ok "SCENARIO PASS${retried:+ (second attempt, after a triple fault in a guest)}"
 else
 	phase_done boot "$t" FAIL "rc=$rc"
 fi
