@@ -57,28 +57,5 @@ out:
 
 int ck_delta_apply(struct ck_memberset *set, const struct ck_delta *d)
 {
-	_cleanup_memberset_ struct ck_memberset *next = NULL;
-	int r;
-
-	/* Check every upsert first so a bad one cannot leave the set half-changed. */
-	for (size_t i = 0; i < d->n_upserts; i++)
-		if (ck_member_check(&d->upserts[i]) < 0)
-			return -EINVAL;
-
-	/*
-	 * Building the result aside and swapping it in keeps the all-or-nothing promise through
-	 * allocation failures too; sets are host-sized (tens to hundreds of members).
-	 */
-	r = ck_memberset_copy(set, &next);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < d->n_removed; i++)
-		(void)ck_memberset_remove(next, d->removed[i]);
-	for (size_t i = 0; i < d->n_upserts; i++) {
-		r = ck_memberset_put(next, &d->upserts[i]);
-		if (r < 0)
-			return r;
-	}
-	ck_memberset_swap(set, next);
-	return 0;
+	return ck_memberset_apply(set, d->upserts, d->n_upserts, d->removed, d->n_removed);
 }

@@ -23,8 +23,9 @@ int ck_delta_diff(const struct ck_memberset *from, const struct ck_memberset *to
 		  struct ck_delta *out);
 
 /*
- * Applies d's changes to set, all or nothing: on error set is unchanged.  Removing an absent
- * domid is not an error (the change is already there).
+ * Applies d's changes to set (removals, then upserts), all or nothing: on error set is
+ * unchanged.  Removing an absent domid is not an error (the change is already there).  In
+ * place, at the cost of d's changes whatever the set's size (ck_memberset_apply()).
  */
 int ck_delta_apply(struct ck_memberset *set, const struct ck_delta *d);
 

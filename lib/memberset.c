@@ -12,9 +12,17 @@ static __thread bool hash_oom;
 
 #include "memberset.h"
 
+/* What ck_memberset_apply() knows of an entry while it runs; MARK_NONE at any other time. */
+enum mark {
+	MARK_NONE,
+	MARK_UPSERTED,	/* was in the set, is upserted: no removal may take it */
+	MARK_NEW,	/* added for an upsert: taken out again if the apply fails */
+};
+
 struct entry {
 	struct ck_member m;
 	UT_hash_handle hh;
+	enum mark mark;
 };
 
 struct ck_memberset {
@@ -70,6 +78,25 @@ static struct entry *find(const struct ck_memberset *set, uint16_t domid)
 	return e;
 }
 
+/* Adds m, whose domid is not in the set: a failure leaves the set as it was. */
+static int insert(struct ck_memberset *set, const struct ck_member *m, struct entry **ret)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->m = *m;
+	hash_oom = false;
+	HASH_ADD(hh, set->head, m.domid, sizeof(e->m.domid), e);
+	if (hash_oom) {
+		free(e);
+		return -ENOMEM;
+	}
+	if (ret)
+		*ret = e;
+	return 0;
+}
+
 int ck_memberset_put(struct ck_memberset *set, const struct ck_member *m)
 {
 	struct entry *e;
@@ -81,15 +108,72 @@ int ck_memberset_put(struct ck_memberset *set, const struct ck_member *m)
 		e->m = *m;
 		return 0;
 	}
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	e->m = *m;
-	hash_oom = false;
-	HASH_ADD(hh, set->head, m.domid, sizeof(e->m.domid), e);
-	if (hash_oom) {
-		free(e);
-		return -ENOMEM;
+	return insert(set, m, NULL);
+}
+
+/* Undoes the marking pass of ck_memberset_apply() over its first n upserts. */
+static void unmark(struct ck_memberset *set, const struct ck_member *upserts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e = find(set, upserts[i].domid);
+
+		if (!e)
+			continue;	/* a second upsert of a domid already taken out */
+		if (e->mark == MARK_NEW) {
+			HASH_DEL(set->head, e);
+			free(e);
+		} else {
+			e->mark = MARK_NONE;
+		}
+	}
+}
+
+int ck_memberset_apply(struct ck_memberset *set, const struct ck_member *upserts,
+		       size_t n_upserts, const uint16_t *removed, size_t n_removed)
+{
+	int r;
+
+	for (size_t i = 0; i < n_upserts; i++)
+		if (ck_member_check(&upserts[i]) < 0)
+			return -EINVAL;
+
+	/*
+	 * In place, so a change costs what it names and not the set's size.  The only things
+	 * that can fail are the allocations for domids new to the set (their entries and the
+	 * table growing to hold them), so they come first, and a failure takes them out again.
+	 * Marking every upserted domid also tells the removals which ones to leave: removing
+	 * then upserting a domid is the same as overwriting it.
+	 */
+	for (size_t i = 0; i < n_upserts; i++) {
+		struct entry *e = find(set, upserts[i].domid);
+
+		if (e) {
+			if (e->mark == MARK_NONE)
+				e->mark = MARK_UPSERTED;
+			continue;
+		}
+		r = insert(set, &upserts[i], &e);
+		if (r < 0) {
+			unmark(set, upserts, i);
+			return r;
+		}
+		e->mark = MARK_NEW;
+	}
+
+	/* Nothing below can fail. */
+	for (size_t i = 0; i < n_removed; i++) {
+		struct entry *e = find(set, removed[i]);
+
+		if (e && e->mark == MARK_NONE) {
+			HASH_DEL(set->head, e);
+			free(e);
+		}
+	}
+	for (size_t i = 0; i < n_upserts; i++) {
+		struct entry *e = find(set, upserts[i].domid);
+
+		e->m = upserts[i];
+		e->mark = MARK_NONE;
 	}
 	return 0;
 }

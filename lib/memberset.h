@@ -18,6 +18,14 @@ void ck_memberset_freep(struct ck_memberset **set);
 int ck_memberset_put(struct ck_memberset *set, const struct ck_member *m);
 /* -ENOENT if no member has that domid. */
 int ck_memberset_remove(struct ck_memberset *set, uint16_t domid);
+/*
+ * Removes the domids in removed (an absent one is not an error), then puts the upserts (a
+ * later upsert of a domid wins), all or nothing: on error (-EINVAL for an upsert that breaks
+ * ck_member_check(), -ENOMEM) the set is unchanged.  In place: the cost is that of the
+ * changes, whatever the set's size.
+ */
+int ck_memberset_apply(struct ck_memberset *set, const struct ck_member *upserts,
+		       size_t n_upserts, const uint16_t *removed, size_t n_removed);
 void ck_memberset_clear(struct ck_memberset *set);
 /* Exchanges the contents of a and b. */
 void ck_memberset_swap(struct ck_memberset *a, struct ck_memberset *b);

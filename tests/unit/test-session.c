@@ -4,10 +4,12 @@
  * send them; what the session sends back is decoded and checked.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chunk.h"
+#include "failalloc.h"
 #include "helpers.h"
 #include "session.h"
 
@@ -380,6 +382,69 @@ START_TEST(chunked_snapshot_applies_once)
 }
 END_TEST
 
+struct encoded {
+	uint8_t *buf;
+	size_t len;
+};
+
+static int encode_one(struct ck_msg *msg, void *userdata)
+{
+	struct encoded *e = userdata;
+
+	if (e->buf)
+		return -E2BIG;	/* one frame expected */
+	return ck_frame_encode(msg, &e->buf, &e->len);
+}
+
+/* What the session, its replica and the memory sink allocate for a one-member change. */
+static size_t allocations_for_one_change(uint16_t size)
+{
+	_cleanup_memberset_ struct ck_memberset *set = NULL;
+	struct encoded e = { 0 };
+	struct fixture f;
+	struct ck_member m;
+	struct ck_delta d;
+	size_t allocations;
+	int r;
+
+	setup(&f);
+	session_start(f.session);
+	ck_assert_int_eq(ck_memberset_new(&set), 0);
+	for (uint16_t domid = 1; domid <= size; domid++) {
+		th_member(&m, domid, 0);
+		ck_assert_int_eq(ck_memberset_put(set, &m), 0);
+	}
+	ck_assert_int_eq(ck_membership_commit(f.daemon, set, NULL), 0);
+	sync_snapshot(&f);
+	th_member(&m, 1, 2);	/* a new address */
+	ck_assert_int_eq(ck_memberset_put(set, &m), 0);
+	ck_assert_int_eq(ck_membership_commit(f.daemon, set, &d), 0);
+	ck_assert_uint_eq(ck_delta_changes(&d), 1);
+	ck_assert_int_eq(ck_chunk_delta(&d, encode_one, &e), 0);
+
+	th_alloc_fail_at(LONG_MAX);
+	r = session_receive(f.session, e.buf, e.len, NULL);
+	allocations = th_alloc_count();
+	th_alloc_fail_at(-1);
+
+	ck_assert_int_eq(r, 0);
+	ck_assert(in_sync(&f));
+	ck_assert_uint_eq(f.sink.applies, 1);
+	ck_assert_uint_eq(f.last_sent.type, CK_MSG_ACK);
+	ck_assert_uint_eq(f.last_sent.ack.gen, f.daemon->gen);
+	free(e.buf);
+	ck_delta_reset(&d);
+	teardown(&f);
+	return allocations;
+}
+
+/* A delta is applied in place, in the replica and in the sink: its cost is the change's. */
+START_TEST(delta_allocations_do_not_grow_with_the_table)
+{
+	ck_assert_uint_eq(allocations_for_one_change(16), allocations_for_one_change(1000));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("session");
@@ -394,5 +459,6 @@ int main(void)
 	th_add(s, failed_apply_falls_back_to_replace);
 	th_add(s, failed_sink_is_not_acked);
 	th_add(s, chunked_snapshot_applies_once);
+	th_add(s, delta_allocations_do_not_grow_with_the_table);
 	return th_run(s);
 }
