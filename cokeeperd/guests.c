@@ -453,7 +453,8 @@ static void on_io(struct ck_stream *s, void *userdata)
 	sd_event_source_set_enabled(g->resume, SD_EVENT_OFF);
 	g->slice_frames = 0;
 	while (budget > 0 && g->slice_frames < SLICE_FRAMES) {
-		ssize_t n = ck_stream_read(s, buf, budget < sizeof(buf) ? budget : sizeof(buf));
+		size_t want = budget < sizeof(buf) ? budget : sizeof(buf);
+		ssize_t n = ck_stream_read(s, buf, want);
 
 		if (n == -EAGAIN)
 			break;
@@ -481,6 +482,9 @@ static void on_io(struct ck_stream *s, void *userdata)
 				    g->fault[0] ? g->fault : err.msg[0] ? err.msg : "protocol error");
 			return;
 		}
+		/* Read to the end: an edge-triggered socket wakes us again for more. */
+		if (s->short_read_drains && (size_t)n < want)
+			break;
 	}
 	/*
 	 * The slice ended with input perhaps left: a vchan's event channel will not fire for
