@@ -1,24 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include <stdlib.h>
 #include <string.h>
 
 #include "convergence.h"
 
 void convergence_commit(struct convergence *c, uint64_t gen, uint64_t noticed_usec)
 {
-	c->changes[c->next_change].gen = gen;
-	c->changes[c->next_change].noticed_usec = noticed_usec;
-	c->next_change = (c->next_change + 1) % CONVERGENCE_CHANGES;
-	if (c->n_changes < CONVERGENCE_CHANGES)
-		c->n_changes++;
+	c->changes[gen % CONVERGENCE_CHANGES].gen = gen;
+	c->changes[gen % CONVERGENCE_CHANGES].noticed_usec = noticed_usec;
+	if (gen > c->newest_gen)
+		c->newest_gen = gen;
 }
 
-static void sample(struct convergence *c, uint32_t usec)
+/*
+ * HdrHistogram's layout: values below 2 * SUB_BUCKETS are exact; above, the power of two
+ * [2^e, 2^(e+1)) is split into SUB_BUCKETS buckets of width 2^(e - SUB_BITS), at most
+ * 1/SUB_BUCKETS of the values in it.
+ */
+static unsigned int bucket_of(uint32_t v)
 {
-	c->samples[c->next_sample] = usec;
-	c->next_sample = (c->next_sample + 1) % CONVERGENCE_SAMPLES;
-	if (c->n_samples < CONVERGENCE_SAMPLES)
-		c->n_samples++;
+	unsigned int e, shift;
+
+	if (v < 2 * CONVERGENCE_SUB_BUCKETS)
+		return v;
+	e = 31 - __builtin_clz(v);	/* >= SUB_BITS + 1 */
+	shift = e - CONVERGENCE_SUB_BITS;
+	return CONVERGENCE_SUB_BUCKETS * shift + (v >> shift);
+}
+
+/* The middle of a bucket: the value it reports, off by at most half its width. */
+static uint32_t bucket_value(unsigned int b)
+{
+	unsigned int shift;
+	uint64_t lo;
+
+	if (b < 2 * CONVERGENCE_SUB_BUCKETS)
+		return b;
+	shift = b / CONVERGENCE_SUB_BUCKETS - 1;
+	lo = (uint64_t)(b - CONVERGENCE_SUB_BUCKETS * shift) << shift;
+	lo += ((uint64_t)1 << shift) / 2;
+	return lo > UINT32_MAX ? UINT32_MAX : (uint32_t)lo;
+}
+
+void convergence_record(struct convergence *c, uint32_t usec)
+{
+	c->buckets[bucket_of(usec)]++;
 	c->total_samples++;
 	if (usec > c->max_usec)
 		c->max_usec = usec;
@@ -26,45 +51,48 @@ static void sample(struct convergence *c, uint32_t usec)
 
 uint32_t convergence_ack(struct convergence *c, uint64_t from, uint64_t to, uint64_t now)
 {
-	uint64_t newest_gen = 0;
 	uint32_t newest = 0;
 
-	for (unsigned int i = 0; i < c->n_changes; i++) {
-		uint64_t gen = c->changes[i].gen;
-		uint64_t dt = now - c->changes[i].noticed_usec;
-		uint32_t usec = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+	if (to > c->newest_gen)
+		to = c->newest_gen;
+	/* Older generations' slots hold newer ones by now. */
+	if (to > CONVERGENCE_CHANGES && from < to - CONVERGENCE_CHANGES)
+		from = to - CONVERGENCE_CHANGES;
+	for (uint64_t gen = from + 1; gen <= to; gen++) {
+		uint64_t dt;
 
-		if (gen <= from || gen > to)
-			continue;
-		sample(c, usec);
-		if (gen > newest_gen) {
-			newest_gen = gen;
-			newest = usec;
-		}
+		if (c->changes[gen % CONVERGENCE_CHANGES].gen != gen)
+			continue;	/* inside a commit of several changes: not its generation */
+		dt = now - c->changes[gen % CONVERGENCE_CHANGES].noticed_usec;
+		newest = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+		convergence_record(c, newest);
 	}
 	return newest;
 }
 
-static int cmp_u32(const void *a, const void *b)
+static uint32_t percentile(const struct convergence *c, unsigned int p)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint64_t rank = (c->total_samples - 1) * p / 100, seen = 0;
 
-	return (x > y) - (x < y);
+	for (unsigned int b = 0; b < CONVERGENCE_BUCKETS; b++) {
+		seen += c->buckets[b];
+		if (seen > rank) {
+			uint32_t v = bucket_value(b);
+
+			return v > c->max_usec ? c->max_usec : v;
+		}
+	}
+	return c->max_usec;
 }
 
 void convergence_summarize(const struct convergence *c, struct convergence_summary *out)
 {
-	uint32_t sorted[CONVERGENCE_SAMPLES];
-	unsigned int n = c->n_samples;
-
 	memset(out, 0, sizeof(*out));
 	out->count = c->total_samples;
 	out->max_usec = c->max_usec;
-	if (n == 0)
+	if (c->total_samples == 0)
 		return;
-	memcpy(sorted, c->samples, n * sizeof(sorted[0]));
-	qsort(sorted, n, sizeof(sorted[0]), cmp_u32);
-	out->p50_usec = sorted[(n - 1) * 50 / 100];
-	out->p90_usec = sorted[(n - 1) * 90 / 100];
-	out->p99_usec = sorted[(n - 1) * 99 / 100];
+	out->p50_usec = percentile(c, 50);
+	out->p90_usec = percentile(c, 90);
+	out->p99_usec = percentile(c, 99);
 }

@@ -1,24 +1,29 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Convergence: for every membership change, the time from the source noticing it to each
- * guest's Ack of a generation that includes it.  Kept as the last samples (for percentiles)
- * plus running totals; this is what `cokeeperctl stats` and the latency benchmarks read.
+ * guest's Ack of a generation that includes it.  Every sample since the start lands in a
+ * fixed log-linear histogram (1 us to 2^32 us, at most 1/256 off), so the percentiles that
+ * `cokeeperctl stats` and the latency benchmarks read cover every Ack, not a recent window,
+ * and an Ack costs the same however many guests and changes there are.
  */
 #pragma once
 
 #include <stdint.h>
 
-#define CONVERGENCE_SAMPLES 4096
-#define CONVERGENCE_CHANGES 1024
+/* Below this every microsecond has its own bucket; above, each power of two has this many. */
+#define CONVERGENCE_SUB_BUCKETS 128u
+#define CONVERGENCE_SUB_BITS 7u
+#define CONVERGENCE_BUCKETS (CONVERGENCE_SUB_BUCKETS * (32u - CONVERGENCE_SUB_BITS + 1u))
+/* When each of the most recent generations was noticed: an Ack looks its generation up. */
+#define CONVERGENCE_CHANGES 4096u
 
 struct convergence {
 	struct {
-		uint64_t gen;		/* the commit's new generation */
+		uint64_t gen;		/* the commit's new generation, 0: none */
 		uint64_t noticed_usec;
-	} changes[CONVERGENCE_CHANGES];
-	unsigned int n_changes, next_change;
-	uint32_t samples[CONVERGENCE_SAMPLES];	/* microseconds */
-	unsigned int n_samples, next_sample;
+	} changes[CONVERGENCE_CHANGES];	/* indexed by gen % CONVERGENCE_CHANGES */
+	uint64_t newest_gen;
+	uint64_t buckets[CONVERGENCE_BUCKETS];
 	uint64_t total_samples;
 	uint32_t max_usec;
 };
@@ -33,8 +38,14 @@ void convergence_commit(struct convergence *c, uint64_t gen, uint64_t noticed_us
 
 /*
  * A guest that had acknowledged `from` now acknowledged `to` at now_usec: one sample per
- * change it newly covers.  Returns the latency of the newest such change (0 if none).
+ * commit it newly covers (the newest CONVERGENCE_CHANGES generations at most).  Returns the
+ * latency of the newest such commit (0 if none).  The cost is the number of generations it
+ * covers: constant per change and guest.
  */
 uint32_t convergence_ack(struct convergence *c, uint64_t from, uint64_t to, uint64_t now_usec);
 
+/* One sample, as convergence_ack records them (tests, and what the benchmarks compare). */
+void convergence_record(struct convergence *c, uint32_t usec);
+
+/* The nearest-rank percentiles (rank (count - 1) * p / 100) over every sample since start. */
 void convergence_summarize(const struct convergence *c, struct convergence_summary *out);

@@ -252,6 +252,8 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("hello_timeouts", g->hello_timeouts);
 	COUNTER("hellos_coalesced", g->hellos_coalesced);
 	COUNTER("queue_overflows", g->queue_overflows);
+	COUNTER("lagging", g->lagging);
+	COUNTER("catchups_sent", g->catchups_sent);
 	COUNTER("snapshots_sent", g->snapshots_sent);
 	COUNTER("deltas_sent", g->deltas_sent);
 #undef COUNTER

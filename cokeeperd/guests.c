@@ -33,9 +33,18 @@ enum guest_state {
 	GUEST_REFUSED,		/* over max_guests: said Bye, ends on the next loop iteration */
 };
 
+/*
+ * A guest whose channel did not take all it was sent by the time the next change comes is
+ * lagging: from then on it is sent no change by itself, and once its queue drains it gets
+ * what it missed as one delta (or a snapshot, if that is smaller).  An agent stopped for
+ * thousands of changes so finds one message behind what its channel holds, not thousands.
+ */
+#define LAG_QUEUED_BYTES 0u
+
 /* What a guest is owed once its queue drains; a stronger one absorbs a weaker. */
 enum resync {
 	RESYNC_NONE,
+	RESYNC_CATCHUP,		/* it lags: the changes since what it was sent, merged */
 	RESYNC_HELLO,		/* answer its latest Hello: the changes since, or a snapshot */
 	RESYNC_SNAPSHOT,	/* its queue overflowed: only a snapshot will do */
 };
@@ -48,9 +57,13 @@ struct guest {
 	enum guest_state state;
 	uint16_t domid;
 	uint64_t acked_epoch, acked_gen;
+	uint64_t sent_epoch, sent_gen;	/* where what it was queued leaves it */
 	uint64_t measured_from;	/* convergence counts changes after this gen only */
 	uint64_t connected_usec;
-	uint32_t last_latency_usec;
+	uint64_t acks;		/* Acks of a new generation */
+	uint64_t latency_sum_usec;	/* of the acks that measured a change */
+	uint64_t measured_acks;
+	uint32_t last_latency_usec, max_latency_usec;
 	enum resync resync;
 	uint64_t resync_epoch, resync_gen;	/* RESYNC_HELLO: where its latest Hello was */
 	unsigned int slice_frames;	/* frames handled in this wake-up */
@@ -70,6 +83,12 @@ struct guests {
 	struct guests_callbacks cb;
 	void *userdata;
 	struct guest *list;
+	/* Encoded once, sent to every guest that needs the same bytes. */
+	struct ck_frames snapshot;	/* of (snapshot_epoch, snapshot_gen), if n > 0 */
+	uint64_t snapshot_epoch, snapshot_gen;
+	struct ck_frames merged;	/* the changes from merged_base to merged_gen, if n > 0 */
+	uint64_t merged_epoch, merged_base, merged_gen;
+	size_t merged_changes;
 	unsigned int count;		/* sessions in the list, the refused ones not counted */
 	struct ck_ratelimit rl;		/* what connecting and disconnecting make us log */
 	struct guests_counters counters;
@@ -120,22 +139,56 @@ static int enqueue(struct ck_msg *msg, void *userdata)
 	return r;
 }
 
-static int send_snapshot(struct guest *g)
+static int queue_frames(struct guest *g, const struct ck_frames *f)
 {
-	int r = ck_chunk_snapshot(g->gs->m, enqueue, g);
+	for (size_t i = 0; i < f->n; i++) {
+		size_t len;
+		const uint8_t *frame = ck_frames_at(f, i, &len);
+		int r = ck_stream_queue(g->stream, frame, len);
 
-	if (r == 0)
-		g->gs->counters.snapshots_sent++;
-	return r;
+		if (r < 0) {
+			g->local_error = r;
+			return r;
+		}
+	}
+	return 0;
 }
 
-static int send_delta(struct guest *g, const struct ck_delta *delta)
+static int send_snapshot(struct guest *g)
 {
-	int r = ck_chunk_delta(delta, enqueue, g);
+	struct guests *gs = g->gs;
+	const struct ck_membership *m = gs->m;
+	int r;
 
-	if (r == 0)
-		g->gs->counters.deltas_sent++;
-	return r;
+	if (gs->snapshot.n == 0 || gs->snapshot_epoch != m->epoch || gs->snapshot_gen != m->gen) {
+		r = ck_chunk_encode_snapshot(m, &gs->snapshot);
+		if (r < 0) {
+			g->local_error = r;
+			return r;
+		}
+		gs->snapshot_epoch = m->epoch;
+		gs->snapshot_gen = m->gen;
+	}
+	r = queue_frames(g, &gs->snapshot);
+	if (r < 0)
+		return r;
+	gs->counters.snapshots_sent++;
+	g->sent_epoch = m->epoch;
+	g->sent_gen = m->gen;
+	return 0;
+}
+
+/* Queues a delta encoded by the caller: the same frames for every guest. */
+static int send_frames(struct guest *g, const struct ck_frames *f, uint64_t epoch, uint64_t gen)
+{
+	int r = queue_frames(g, f);
+
+	if (r < 0)
+		return r;
+	g->gs->counters.deltas_sent++;
+	g->sent_epoch = epoch;
+	g->sent_gen = gen;
+	return 0;
 }
 
 static void send_bye(struct guest *g, enum ck_bye_code code, const char *reason)
@@ -178,16 +231,52 @@ static void end_session(struct guest *g, enum end_cause cause, int r, const char
 }
 
 /*
+ * The changes since (epoch, gen) as one delta, encoded once for every guest that is at the
+ * same place: -ESTALE when the log does not reach back there, -E2BIG when the delta would
+ * carry more members than a snapshot.  *changes: how many it holds.
+ */
+static int merged_since(struct guests *gs, uint64_t epoch, uint64_t gen, size_t *changes)
+{
+	const struct ck_membership *m = gs->m;
+	struct ck_delta delta;
+	int r;
+
+	if (gs->merged.n > 0 && gs->merged_epoch == m->epoch && epoch == m->epoch &&
+	    gs->merged_base == gen && gs->merged_gen == m->gen) {
+		*changes = gs->merged_changes;
+		return 0;
+	}
+	r = ck_membership_delta_since(m, epoch, gen, &delta);
+	if (r < 0)
+		return r;
+	*changes = ck_delta_changes(&delta);
+	if (*changes > ck_memberset_count(m->members)) {
+		ck_delta_reset(&delta);
+		return -E2BIG;
+	}
+	r = ck_chunk_encode_delta(&delta, &gs->merged);
+	ck_delta_reset(&delta);
+	if (r < 0)
+		return r;
+	gs->merged_epoch = m->epoch;
+	gs->merged_base = gen;
+	gs->merged_gen = m->gen;
+	gs->merged_changes = *changes;
+	return 0;
+}
+
+/*
  * Answers what the guest is owed, only once its queue has drained: however many Hellos it
- * sent meanwhile, this is one answer, and the queue never holds more than its limit and one
- * snapshot.
+ * sent meanwhile and however many changes it missed, this is one answer, and the queue never
+ * holds more than its limit and one snapshot.
  */
 static int resync(struct guest *g)
 {
-	const struct ck_membership *m = g->gs->m;
+	struct guests *gs = g->gs;
+	const struct ck_membership *m = gs->m;
 	enum resync what = g->resync;
-	struct ck_delta delta;
-	int r;
+	size_t changes = 0;
+	int r = -ESTALE;
 
 	g->resync = RESYNC_NONE;
 	if (what == RESYNC_HELLO) {
@@ -196,26 +285,41 @@ static int resync(struct guest *g)
 		 * acks measure its boot, not propagation, so convergence starts from here.
 		 */
 		g->measured_from = m->gen;
-		r = ck_membership_delta_since(m, g->resync_epoch, g->resync_gen, &delta);
-		if (r == 0) {
+		r = merged_since(gs, g->resync_epoch, g->resync_gen, &changes);
+	} else if (what == RESYNC_CATCHUP) {
+		r = merged_since(gs, g->sent_epoch, g->sent_gen, &changes);
+	}
+	if (r == 0) {
+		if (what == RESYNC_HELLO) {
 			/* Everything up to its generation it holds already: nothing to measure. */
 			g->acked_epoch = m->epoch;
 			g->acked_gen = g->resync_gen;
 			ck_log_limited(&g->rl, LOG_INFO, 0,
 				    "%s: domid %u resumes at gen %" PRIu64 ", %zu changes behind",
-				    label(g), g->domid, g->resync_gen, ck_delta_changes(&delta));
-			r = send_delta(g, &delta);
-			ck_delta_reset(&delta);
-			return r;
+				    label(g), g->domid, g->resync_gen, changes);
+		} else {
+			gs->counters.catchups_sent++;
+			log_debug("%s: domid %u catches up from gen %" PRIu64 ": %zu changes in one",
+				  label(g), g->domid, g->sent_gen, changes);
 		}
-		ck_log_limited(&g->rl, LOG_INFO, 0,
-			    "%s: domid %u joins (had epoch %" PRIx64 "), sending a snapshot of gen %"
-			    PRIu64, label(g), g->domid, g->resync_epoch, m->gen);
-	} else {
-		ck_log_limited(&g->rl, LOG_INFO, 0,
-			    "%s: domid %u drained its queue, resyncing it with a snapshot", label(g),
-			    g->domid);
+		return send_frames(g, &gs->merged, m->epoch, m->gen);
 	}
+	if (r != -ESTALE && r != -E2BIG) {
+		g->local_error = r;
+		return r;
+	}
+	if (what == RESYNC_HELLO)
+		ck_log_limited(&g->rl, LOG_INFO, 0,
+			    "%s: domid %u joins (had epoch %" PRIx64 " gen %" PRIu64
+			    "), sending a snapshot of gen %" PRIu64, label(g), g->domid,
+			    g->resync_epoch, g->resync_gen, m->gen);
+	else if (what == RESYNC_CATCHUP)
+		log_debug("%s: domid %u catches up from gen %" PRIu64 " with a snapshot", label(g),
+			  g->domid, g->sent_gen);
+	else
+		ck_log_limited(&g->rl, LOG_INFO, 0,
+			    "%s: domid %u drained its queue, resyncing it with a snapshot",
+			    label(g), g->domid);
 	return send_snapshot(g);
 }
 
@@ -238,7 +342,7 @@ static int on_hello(struct guest *g, const struct ck_hello *hello)
 		g->hello_timer = sd_event_source_disable_unref(g->hello_timer);
 	}
 	/* Answered once its queue drains (on_io); until then the latest Hello is what counts. */
-	if (g->resync != RESYNC_NONE)
+	if (g->resync >= RESYNC_HELLO)
 		g->gs->counters.hellos_coalesced++;
 	if (g->resync == RESYNC_SNAPSHOT)
 		return 0;
@@ -268,8 +372,14 @@ static int on_ack(struct guest *g, const struct ck_ack *ack)
 	latency = convergence_ack(g->gs->conv,
 				  from > g->measured_from ? from : g->measured_from, ack->gen,
 				  ck_now_usec());
-	if (latency)
+	g->acks++;
+	if (latency) {
 		g->last_latency_usec = latency;
+		if (latency > g->max_latency_usec)
+			g->max_latency_usec = latency;
+		g->latency_sum_usec += latency;
+		g->measured_acks++;
+	}
 	g->acked_epoch = ack->epoch;
 	g->acked_gen = ack->gen;
 	log_debug("%s: gen %" PRIu64 " acked at %" PRIu64 " us, %" PRIu32 " us after noticed",
@@ -343,7 +453,8 @@ static void on_io(struct ck_stream *s, void *userdata)
 	sd_event_source_set_enabled(g->resume, SD_EVENT_OFF);
 	g->slice_frames = 0;
 	while (budget > 0 && g->slice_frames < SLICE_FRAMES) {
-		ssize_t n = ck_stream_read(s, buf, budget < sizeof(buf) ? budget : sizeof(buf));
+		size_t want = budget < sizeof(buf) ? budget : sizeof(buf);
+		ssize_t n = ck_stream_read(s, buf, want);
 
 		if (n == -EAGAIN)
 			break;
@@ -371,6 +482,9 @@ static void on_io(struct ck_stream *s, void *userdata)
 				    g->fault[0] ? g->fault : err.msg[0] ? err.msg : "protocol error");
 			return;
 		}
+		/* Read to the end: an edge-triggered socket wakes us again for more. */
+		if (s->short_read_drains && (size_t)n < want)
+			break;
 	}
 	/*
 	 * The slice ended with input perhaps left: a vchan's event channel will not fire for
@@ -432,6 +546,8 @@ void guests_free(struct guests *gs)
 		send_bye(gs->list, CK_BYE_SHUTDOWN, "cokeeperd is stopping");
 		end_session(gs->list, END_GONE, 0, NULL);
 	}
+	ck_frames_reset(&gs->snapshot);
+	ck_frames_reset(&gs->merged);
 	free(gs);
 }
 
@@ -513,6 +629,7 @@ void guests_detach_domid(struct guests *gs, uint16_t domid)
 
 void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 {
+	struct ck_frames frames = { 0 };
 	struct guest *g, *tmp;
 	int r;
 
@@ -533,7 +650,20 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 			g->stream->ops->want_write(g->stream, true);
 			continue;
 		}
-		r = send_delta(g, delta);
+		if (ck_stream_queued(g->stream) > LAG_QUEUED_BYTES) {
+			/* Its queue waits for a write wake-up already, which will answer this. */
+			gs->counters.lagging++;
+			g->resync = RESYNC_CATCHUP;
+			continue;
+		}
+		if (frames.n == 0) {
+			r = ck_chunk_encode_delta(delta, &frames);
+			if (r < 0) {
+				end_session(g, END_LOCAL_FAILURE, r, "cannot encode a delta");
+				continue;
+			}
+		}
+		r = send_frames(g, &frames, delta->epoch, delta->new_gen);
 		if (r < 0) {
 			end_session(g, END_LOCAL_FAILURE, r, "cannot queue a delta");
 			continue;
@@ -546,6 +676,7 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 		log_debug("%s: gen %" PRIu64 " sent at %" PRIu64 " us%s", label(g), delta->new_gen,
 			  ck_now_usec(), ck_stream_queued(g->stream) ? " (partly queued)" : "");
 	}
+	ck_frames_reset(&frames);
 }
 
 unsigned int guests_count(const struct guests *gs)
@@ -575,8 +706,9 @@ struct json_object *guests_to_json(const struct guests *gs)
 		json_object_object_add(o, "channel", json_object_new_string(label(g)));
 		json_object_object_add(o, "domid", json_object_new_int(g->domid));
 		json_object_object_add(o, "state", json_object_new_string(
-			g->state == GUEST_ACTIVE ? (g->resync ? "resync" : "active") :
-						   "await-hello"));
+			g->state != GUEST_ACTIVE ? "await-hello" :
+			g->resync == RESYNC_CATCHUP ? "catch-up" :
+			g->resync != RESYNC_NONE ? "resync" : "active"));
 		json_object_object_add(o, "acked_gen",
 				       json_object_new_int64(current ? (int64_t)g->acked_gen : -1));
 		json_object_object_add(o, "lag",
@@ -584,8 +716,14 @@ struct json_object *guests_to_json(const struct guests *gs)
 								       (int64_t)gen));
 		json_object_object_add(o, "queued_bytes",
 				       json_object_new_int64(ck_stream_queued(g->stream)));
+		json_object_object_add(o, "acks", json_object_new_int64(g->acks));
 		json_object_object_add(o, "last_latency_us",
 				       json_object_new_int64(g->last_latency_usec));
+		json_object_object_add(o, "max_latency_us",
+				       json_object_new_int64(g->max_latency_usec));
+		json_object_object_add(o, "mean_latency_us",
+				       json_object_new_int64(g->measured_acks ?
+					       g->latency_sum_usec / g->measured_acks : 0));
 		json_object_object_add(o, "connected_s",
 				       json_object_new_double((now - g->connected_usec) / 1e6));
 		json_object_array_add(arr, o);

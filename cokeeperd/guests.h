@@ -56,6 +56,8 @@ struct guests_counters {
 	uint64_t hello_timeouts;	/* of the rejected: no Hello in time */
 	uint64_t hellos_coalesced;	/* resync Hellos folded into one already pending */
 	uint64_t queue_overflows;
+	uint64_t lagging;	/* times a guest was found with its queue not taken: it gets a catch-up */
+	uint64_t catchups_sent;	/* merged deltas that brought a lagging guest up to date */
 	uint64_t snapshots_sent;
 	uint64_t deltas_sent;
 };

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "control.h"
 #include "daemon.h"
@@ -31,6 +32,26 @@ static const struct source_ops *const sources[] = {
 static const struct transport_ops *const transports[] = {
 	&transport_vchan_ops, &transport_unix_ops,
 };
+
+/*
+ * Each guest holds a descriptor (a socket, an event channel) and --max-guests defaults to
+ * more than the usual soft limit of 1,024: take what the hard limit allows.
+ */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warning_errno(-errno, "cannot read the descriptor limit");
+		return;
+	}
+	if (rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warning_errno(-errno, "cannot raise the descriptor limit to %llu",
+				  (unsigned long long)rl.rlim_max);
+}
 
 static const struct source_ops *find_source(const char *name)
 {
@@ -248,6 +269,7 @@ int main(int argc, char **argv)
 	}
 
 	ck_log_setup("cokeeperd", verbose);
+	raise_nofile_limit();
 	r = daemon_new(&d, &cfg);
 	if (r < 0) {
 		log_error_errno(r, "cannot start (source %s, transport %s)", source, transport);

@@ -83,6 +83,64 @@ int ck_chunk_delta(const struct ck_delta *d, ck_frame_handler_t emit, void *user
 	return 0;
 }
 
+void ck_frames_reset(struct ck_frames *f)
+{
+	free(f->data);
+	free(f->ends);
+	memset(f, 0, sizeof(*f));
+}
+
+static int append_frame(struct ck_msg *msg, void *userdata)
+{
+	struct ck_frames *f = userdata;
+	uint8_t *buf, *data;
+	size_t len, *ends;
+	int r;
+
+	r = ck_frame_encode(msg, &buf, &len);
+	if (r < 0)
+		return r;
+	data = realloc(f->data, f->len + len);
+	if (!data) {
+		free(buf);
+		return -ENOMEM;
+	}
+	f->data = data;
+	ends = realloc(f->ends, (f->n + 1) * sizeof(*ends));
+	if (!ends) {
+		free(buf);
+		return -ENOMEM;
+	}
+	f->ends = ends;
+	memcpy(f->data + f->len, buf, len);
+	free(buf);
+	f->len += len;
+	f->ends[f->n++] = f->len;
+	return 0;
+}
+
+int ck_chunk_encode_snapshot(const struct ck_membership *m, struct ck_frames *out)
+{
+	int r;
+
+	ck_frames_reset(out);
+	r = ck_chunk_snapshot(m, append_frame, out);
+	if (r < 0)
+		ck_frames_reset(out);
+	return r;
+}
+
+int ck_chunk_encode_delta(const struct ck_delta *d, struct ck_frames *out)
+{
+	int r;
+
+	ck_frames_reset(out);
+	r = ck_chunk_delta(d, append_frame, out);
+	if (r < 0)
+		ck_frames_reset(out);
+	return r;
+}
+
 struct ck_assembler {
 	struct ck_msg pending;	/* type CK_MSG_UNSPEC when nothing is being collected */
 	uint32_t next_chunk;

@@ -17,6 +17,31 @@ int ck_chunk_snapshot(const struct ck_membership *m, ck_frame_handler_t emit, vo
 /* The same for a delta, which may be empty (base_gen == new_gen: "you are up to date"). */
 int ck_chunk_delta(const struct ck_delta *d, ck_frame_handler_t emit, void *userdata);
 
+/*
+ * A message's chunks encoded once, as consecutive frames: what every guest that needs the
+ * same snapshot or delta is sent, byte for byte, without encoding it again per guest.
+ */
+struct ck_frames {
+	uint8_t *data;
+	size_t len;
+	size_t *ends;		/* frame i is data[ends[i - 1], ends[i]), ends[-1] being 0 */
+	size_t n;
+};
+
+/* Encodes every chunk of a snapshot of m, or of d, into out (reset first). */
+int ck_chunk_encode_snapshot(const struct ck_membership *m, struct ck_frames *out);
+int ck_chunk_encode_delta(const struct ck_delta *d, struct ck_frames *out);
+/* Frees and zeroes; safe on a zeroed one. */
+void ck_frames_reset(struct ck_frames *f);
+
+static inline const uint8_t *ck_frames_at(const struct ck_frames *f, size_t i, size_t *len)
+{
+	size_t start = i ? f->ends[i - 1] : 0;
+
+	*len = f->ends[i] - start;
+	return f->data + start;
+}
+
 struct ck_assembler;
 
 int ck_assembler_new(struct ck_assembler **ret);

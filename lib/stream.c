@@ -10,6 +10,7 @@ void ck_stream_init(struct ck_stream *s, const struct ck_stream_ops *ops, uint16
 	s->ops = ops;
 	s->domid = domid;
 	s->label[0] = '\0';
+	s->short_read_drains = false;
 	ck_outbuf_init(&s->out, SIZE_MAX);
 	s->on_io = NULL;
 	s->userdata = NULL;

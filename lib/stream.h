@@ -34,6 +34,11 @@ struct ck_stream {
 	const struct ck_stream_ops *ops;
 	uint16_t domid;		/* who the channel itself proves is at the other end, or _ANY */
 	char label[32];		/* "vchan:7", "unix:3": for logs and the control socket */
+	/*
+	 * A read that returns less than asked means the channel was empty (a stream socket):
+	 * a reader that must read until -EAGAIN may stop there, one system call sooner.
+	 */
+	bool short_read_drains;
 	struct ck_outbuf out;
 	ck_stream_io_fn on_io;	/* the owner's: the stream may be read or written */
 	void *userdata;

@@ -15,6 +15,8 @@ struct unix_stream {
 	struct ck_stream base;
 	int fd;
 	sd_event_source *io;
+	uint32_t edge;		/* EPOLLET, or 0 */
+	bool writing;		/* EPOLLOUT asked for */
 };
 
 static ssize_t unix_read(struct ck_stream *s, void *buf, size_t len)
@@ -37,7 +39,32 @@ static void unix_want_write(struct ck_stream *s, bool on)
 {
 	struct unix_stream *u = (struct unix_stream *)s;
 
-	sd_event_source_set_io_events(u->io, EPOLLIN | (on ? EPOLLOUT : 0));
+	/*
+	 * Every flush says what it wants; with EPOLLET sd-event re-arms (an epoll_ctl) even when
+	 * nothing changes, two system calls per guest per change for nothing.
+	 */
+	if (on == u->writing)
+		return;
+	if (sd_event_source_set_io_events(u->io, EPOLLIN | u->edge | (on ? EPOLLOUT : 0)) == 0)
+		u->writing = on;
+}
+
+int stream_unix_set_edge_triggered(struct ck_stream *s)
+{
+	struct unix_stream *u = (struct unix_stream *)s;
+	uint32_t events;
+	int r;
+
+	r = sd_event_source_get_io_events(u->io, &events);
+	if (r < 0)
+		return r;
+	r = sd_event_source_set_io_events(u->io, events | EPOLLET);
+	if (r < 0)
+		return r;
+	u->edge = EPOLLET;
+	/* A stream socket's read copies all that is queued, up to len: short means empty. */
+	s->short_read_drains = true;
+	return 0;
 }
 
 static void unix_free(struct ck_stream *s)

@@ -14,6 +14,14 @@
 int stream_unix_new(struct ck_stream **ret, sd_event *event, int fd, uint16_t domid);
 
 /*
+ * Wakes the owner only when the socket becomes readable or writable, not while it stays so:
+ * one epoll_wait no longer returns every guest that has unread input, which with a thousand
+ * guests made each of the loop's iterations cost a thousand events.  The owner must then read
+ * until -EAGAIN, or come back by itself for what it leaves (guests.c does both).
+ */
+int stream_unix_set_edge_triggered(struct ck_stream *s);
+
+/*
  * A non-blocking listening socket at path with the given mode, which it has from its first
  * moment (the umask is set around bind), replacing a stale socket file.  Returns the fd.
  */

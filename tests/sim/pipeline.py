@@ -229,25 +229,35 @@ def main():
               garbage_peer)
 
         def stalled_peer():
-            # Says Hello, then never reads: its queue must be dropped, the others unaffected.
+            # Says Hello, then never reads: it stops being sent each change (it lags), the
+            # others are unaffected, and once it drains it is brought up to date at once.
             hello = bytes([0x0a, 0x04, 0x08, 0x63, 0x20, 0x01])  # Hello{domid 99, version 1}
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             s.connect(agent_path)
             s.sendall(frame(hello))
             try:
-                # Enough changes to fill its socket and then its 64 KiB queue.
+                # Enough changes to fill its socket and then lag.
                 for k in range(800):
                     ctl.call(cmd="sim-create", name="churn", ip=[f"10.201.0.{k % 200 + 1}"])
                     ctl.call(cmd="sim-destroy", name="churn")
-                    if ctl.call(cmd="stats")["counters"]["queue_overflows"] >= 1:
+                    if ctl.call(cmd="stats")["counters"]["lagging"] >= 1:
                         break
+                # More changes while it lags: none of them is queued for it by itself.
+                for k in range(20):
+                    ctl.call(cmd="sim-create", name="churn", ip=[f"10.201.1.{k + 1}"])
+                    ctl.call(cmd="sim-destroy", name="churn")
                 converge(ctl, dumps, "with a stalled peer")
                 stats = ctl.call(cmd="stats")["counters"]
-                if stats["queue_overflows"] < 1:
-                    raise Failure("the stalled peer's queue never overflowed")
-                snapshots = stats["snapshots_sent"]
-                # Now it drains: it must receive a snapshot and end at the current gen.
+                if stats["lagging"] < 1:
+                    raise Failure("the stalled peer never lagged")
+                mine = [g for g in ctl.call(cmd="guests")["guests"] if g["domid"] == 99]
+                if not mine or mine[0]["state"] not in ("catch-up", "resync"):
+                    raise Failure(f"the stalled peer is not owed a catch-up: {mine}")
+                if mine[0]["queued_bytes"] > 65536:
+                    raise Failure(f"the stalled peer's queue grew past its limit: {mine}")
+                caught_up = stats["catchups_sent"] + stats["snapshots_sent"]
+                # Now it drains: one merged delta (or a snapshot) brings it up to date.
                 s.setblocking(False)
                 deadline = time.monotonic() + TIMEOUT
                 while time.monotonic() < deadline:
@@ -256,13 +266,15 @@ def main():
                             break
                     except BlockingIOError:
                         time.sleep(0.01)
-                    guests = ctl.call(cmd="guests")["guests"]
-                    mine = [g for g in guests if g["domid"] == 99]
+                    mine = [g for g in ctl.call(cmd="guests")["guests"] if g["domid"] == 99]
                     if mine and mine[0]["state"] == "active" and \
-                            ctl.call(cmd="stats")["counters"]["snapshots_sent"] > snapshots:
+                            mine[0]["queued_bytes"] == 0:
                         break
                 else:
-                    raise Failure("the stalled peer was never resynced")
+                    raise Failure("the stalled peer was never brought up to date")
+                stats = ctl.call(cmd="stats")["counters"]
+                if stats["catchups_sent"] + stats["snapshots_sent"] != caught_up + 1:
+                    raise Failure("the stalled peer was not caught up with one message")
             finally:
                 s.close()
 

@@ -235,6 +235,73 @@ START_TEST(other_messages_pass_through)
 }
 END_TEST
 
+/* Collects each chunk's frame as ck_frame_encode makes it, one after another. */
+static int concat(struct ck_msg *msg, void *userdata)
+{
+	struct ck_frames *f = userdata;
+	uint8_t *buf;
+	size_t len;
+
+	ck_assert_int_eq(ck_frame_encode(msg, &buf, &len), 0);
+	f->data = realloc(f->data, f->len + len);
+	memcpy(f->data + f->len, buf, len);
+	f->len += len;
+	f->n++;
+	free(buf);
+	return 0;
+}
+
+static void assert_frames_are(const struct ck_frames *got, const struct ck_frames *want)
+{
+	size_t at = 0;
+
+	ck_assert_uint_eq(got->n, want->n);
+	ck_assert_uint_eq(got->len, want->len);
+	ck_assert_mem_eq(got->data, want->data, want->len);
+	/* Each frame is where its own length prefix says it ends. */
+	for (size_t i = 0; i < got->n; i++) {
+		size_t len;
+		const uint8_t *frame = ck_frames_at(got, i, &len);
+
+		ck_assert_ptr_eq(frame, got->data + at);
+		ck_assert_uint_eq(len, CK_FRAME_HEADER_LEN + ((size_t)frame[0] << 24 |
+							     (size_t)frame[1] << 16 |
+							     (size_t)frame[2] << 8 | frame[3]));
+		at += len;
+	}
+	ck_assert_uint_eq(at, got->len);
+}
+
+/* Encoded once for every guest: the same bytes as each chunk encoded by itself. */
+START_TEST(encoded_once_is_byte_identical)
+{
+	struct ck_membership *a = authority_with(200);
+	_cleanup_memberset_ struct ck_memberset *next = NULL;
+	struct ck_frames got = { 0 }, want = { 0 };
+	struct ck_delta d;
+
+	ck_assert_int_eq(ck_chunk_encode_snapshot(a, &got), 0);
+	ck_assert_int_eq(ck_chunk_snapshot(a, concat, &want), 0);
+	ck_assert_uint_eq(got.n, 4);
+	assert_frames_are(&got, &want);
+	free(want.data);
+	want = (struct ck_frames){ 0 };
+
+	ck_assert_int_eq(ck_memberset_copy(a->members, &next), 0);
+	for (uint16_t domid = 1; domid <= 150; domid++)
+		ck_assert_int_eq(ck_memberset_remove(next, domid), 0);
+	ck_assert_int_eq(ck_membership_commit(a, next, &d), 0);
+	ck_assert_int_eq(ck_chunk_encode_delta(&d, &got), 0);
+	ck_assert_int_eq(ck_chunk_delta(&d, concat, &want), 0);
+	assert_frames_are(&got, &want);
+	ck_delta_reset(&d);
+	free(want.data);
+	ck_frames_reset(&got);
+	ck_assert_ptr_null(got.data);
+	ck_membership_free(a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("chunk");
@@ -245,5 +312,6 @@ int main(void)
 	th_add(s, out_of_order_chunk_is_eproto);
 	th_add(s, mismatched_chunk_is_eproto);
 	th_add(s, other_messages_pass_through);
+	th_add(s, encoded_once_is_byte_identical);
 	return th_run(s);
 }

@@ -27,6 +27,9 @@ struct fake {
 	struct ck_frame_decoder *dec;	/* what the daemon wrote */
 	unsigned int got[CK_MSG_MAX + 1];
 	uint32_t bye_code;
+	uint64_t delta_base, delta_new;	/* of the last delta written */
+	uint8_t *out;			/* every byte written */
+	size_t out_len;
 	size_t served_others_at;	/* in_pos when another source got its turn */
 };
 
@@ -58,6 +61,10 @@ static int on_written(struct ck_msg *msg, void *userdata)
 	k->got[msg->type]++;
 	if (msg->type == CK_MSG_BYE)
 		k->bye_code = msg->bye.code;
+	if (msg->type == CK_MSG_DELTA) {
+		k->delta_base = msg->delta.base_gen;
+		k->delta_new = msg->delta.new_gen;
+	}
 	return 0;
 }
 
@@ -67,6 +74,9 @@ static ssize_t fake_write(struct ck_stream *s, const void *buf, size_t len)
 
 	if (k->blocked)
 		return -EAGAIN;
+	k->out = realloc(k->out, k->out_len + len);
+	memcpy(k->out + k->out_len, buf, len);
+	k->out_len += len;
 	ck_assert_int_eq(ck_frame_decoder_feed(k->dec, buf, len, on_written, k, NULL), 0);
 	return len;
 }
@@ -104,7 +114,7 @@ static void setup(struct fixture *f, const struct guests_config *cfg)
 
 	memset(f, 0, sizeof(*f));
 	ck_assert_int_eq(sd_event_new(&f->event), 0);
-	ck_assert_int_eq(ck_membership_new(&f->m, EPOCH, 64), 0);
+	ck_assert_int_eq(ck_membership_new(&f->m, EPOCH, 1024), 0);
 	ck_assert_int_eq(ck_memberset_new(&set), 0);
 	for (uint16_t d = 1; d <= 100; d++) {
 		th_member(&mb, d, 0);
@@ -138,6 +148,7 @@ static void fake_destroy(struct fake *k)
 	ck_outbuf_release(&k->base.out);
 	ck_frame_decoder_free(k->dec);
 	free(k->in);
+	free(k->out);
 	free(k);
 }
 
@@ -415,6 +426,135 @@ START_TEST(a_flooding_guest_does_not_starve_the_loop)
 }
 END_TEST
 
+/* Commits one change to member domid (variant v) and broadcasts it. */
+static void change(struct fixture *f, uint16_t domid, unsigned int v)
+{
+	_cleanup_memberset_ struct ck_memberset *set = NULL;
+	struct ck_delta delta;
+	struct ck_member mb;
+
+	ck_assert_int_eq(ck_memberset_copy(f->m->members, &set), 0);
+	th_member(&mb, domid, v);
+	ck_assert_int_eq(ck_memberset_put(set, &mb), 0);
+	ck_assert_int_eq(ck_membership_commit(f->m, set, &delta), 0);
+	guests_broadcast(f->gs, &delta);
+	ck_delta_reset(&delta);
+}
+
+/* A guest that answered its Hello and has its snapshot. */
+static struct fake *joined(struct fixture *f)
+{
+	struct fake *k = fake_new(f);
+
+	ck_assert_int_eq(guests_attach(f->gs, &k->base), 0);
+	peer_hellos(k, 1, 0, 0);
+	ck_stream_notify(&k->base);
+	ck_assert_uint_eq(ck_stream_queued(&k->base), 0);
+	return k;
+}
+
+/*
+ * A guest that stops reading for many changes is not queued each of them: once it reads
+ * again, what it missed comes as one delta from where its queue left it to the newest gen.
+ */
+START_TEST(a_lagging_guest_gets_one_merged_delta)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fixture f;
+	struct fake *k, *other;
+	uint64_t first;
+
+	setup(&f, &cfg);
+	k = joined(&f);
+	other = joined(&f);
+	k->blocked = true;
+	change(&f, 1, 1);
+	first = f.m->gen;
+	ck_assert_uint_gt(ck_stream_queued(&k->base), 0);
+	for (unsigned int i = 0; i < 300; i++)
+		change(&f, 1 + i % 50, i + 2);
+	/* The one that reads got every change; the stalled one holds only the first. */
+	ck_assert_uint_eq(other->got[CK_MSG_DELTA], 301);
+	ck_assert_uint_ge(guests_counters(f.gs)->lagging, 1);
+
+	k->blocked = false;
+	ck_stream_notify(&k->base);
+	ck_assert_uint_eq(ck_stream_queued(&k->base), 0);
+	ck_assert_uint_eq(k->got[CK_MSG_DELTA], 2);
+	ck_assert_uint_eq(k->delta_base, first);
+	ck_assert_uint_eq(k->delta_new, f.m->gen);
+	ck_assert_uint_eq(guests_counters(f.gs)->catchups_sent, 1);
+
+	/* Caught up, it is sent each change by itself again. */
+	change(&f, 2, 1000);
+	ck_assert_uint_eq(k->got[CK_MSG_DELTA], 3);
+	ck_assert_uint_eq(k->delta_new, f.m->gen);
+	teardown(&f);
+	fake_destroy(k);
+	fake_destroy(other);
+}
+END_TEST
+
+/* What it missed changed more members than there are: a snapshot is smaller. */
+START_TEST(a_lagging_guest_gets_a_snapshot_when_smaller)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fixture f;
+	struct fake *k;
+	uint64_t snapshots;
+
+	setup(&f, &cfg);
+	k = joined(&f);
+	snapshots = guests_counters(f.gs)->snapshots_sent;
+	k->blocked = true;
+	change(&f, 1, 1);
+	for (uint16_t d = 1; d <= 100; d++)
+		change(&f, d, 2);
+	for (uint16_t d = 101; d <= 110; d++)
+		change(&f, d, 2);	/* 110 changed members, 110 members */
+	{
+		_cleanup_memberset_ struct ck_memberset *set = NULL;
+		struct ck_delta delta;
+
+		ck_assert_int_eq(ck_memberset_copy(f.m->members, &set), 0);
+		ck_assert_int_eq(ck_memberset_remove(set, 110), 0);
+		ck_assert_int_eq(ck_membership_commit(f.m, set, &delta), 0);
+		guests_broadcast(f.gs, &delta);
+		ck_delta_reset(&delta);
+	}
+	k->blocked = false;
+	ck_stream_notify(&k->base);
+	ck_assert_uint_eq(ck_stream_queued(&k->base), 0);
+	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, snapshots + 1);
+	ck_assert_uint_eq(guests_counters(f.gs)->catchups_sent, 0);
+	ck_assert_uint_eq(k->got[CK_MSG_DELTA], 1);
+	teardown(&f);
+	fake_destroy(k);
+}
+END_TEST
+
+/* Every guest is sent the same bytes for one change, and for one snapshot. */
+START_TEST(guests_get_byte_identical_frames)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fixture f;
+	struct fake *a, *b;
+
+	setup(&f, &cfg);
+	a = joined(&f);
+	b = joined(&f);
+	change(&f, 3, 7);
+	change(&f, 4, 7);
+	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 2);
+	ck_assert_uint_gt(a->out_len, 0);
+	ck_assert_uint_eq(a->out_len, b->out_len);
+	ck_assert_mem_eq(a->out, b->out, a->out_len);
+	teardown(&f);
+	fake_destroy(a);
+	fake_destroy(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("guests");
@@ -427,5 +567,8 @@ int main(void)
 	th_add(s, over_max_guests_gets_bye_and_is_closed);
 	th_add(s, no_hello_in_time_ends_the_session);
 	th_add(s, a_flooding_guest_does_not_starve_the_loop);
+	th_add(s, a_lagging_guest_gets_one_merged_delta);
+	th_add(s, a_lagging_guest_gets_a_snapshot_when_smaller);
+	th_add(s, guests_get_byte_identical_frames);
 	return th_run(s);
 }
