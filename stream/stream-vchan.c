@@ -89,7 +89,14 @@ int stream_vchan_new(struct ck_stream **ret, sd_event *event, struct libxenvchan
 	snprintf(v->base.label, sizeof(v->base.label), "vchan:%u", domid);
 	ctrl->blocking = 0;
 	v->ctrl = ctrl;
-	r = sd_event_add_io(event, &v->io, libxenvchan_fd_for_select(ctrl), EPOLLIN, on_event, v);
+	/*
+	 * Edge-triggered: with many guests ready at once, a level-triggered descriptor is
+	 * returned by every epoll_wait until its turn comes (O(N²) events per change).  The
+	 * event channel queues a port once until libxenvchan_wait unmasks it, and on_event does
+	 * that first, so each notification is one edge and none is missed.
+	 */
+	r = sd_event_add_io(event, &v->io, libxenvchan_fd_for_select(ctrl), EPOLLIN | EPOLLET,
+			    on_event, v);
 	if (r < 0) {
 		free(v);
 		return r;
