@@ -82,17 +82,21 @@ static void print_members(struct json_object *members)
 
 static void print_guests(struct json_object *guests)
 {
-	printf("%-6s %-12s %-12s %-10s %-6s %-12s %s\n", "DOMID", "CHANNEL", "STATE", "ACKED",
-		"LAG", "LATENCY", "QUEUED");
+	printf("%-6s %-12s %-12s %-10s %-6s %-10s %-10s %-10s %-8s %s\n", "DOMID", "CHANNEL",
+	       "STATE", "ACKED", "LAG", "LAST_MS", "MEAN_MS", "MAX_MS", "ACKS", "QUEUED");
 	for (size_t i = 0; i < json_object_array_length(guests); i++) {
 		struct json_object *g = json_object_array_get_idx(guests, i);
 
-		printf("%-6d %-12s %-12s %-10" PRId64 " %-6" PRId64 " %-12.3f %" PRId64 "\n",
-			json_object_get_int(get(g, "domid")), get_s(g, "channel"),
-			get_s(g, "state"), json_object_get_int64(get(g, "acked_gen")),
-			json_object_get_int64(get(g, "lag")),
-			json_object_get_int64(get(g, "last_latency_us")) / 1000.0,
-			json_object_get_int64(get(g, "queued_bytes")));
+		printf("%-6d %-12s %-12s %-10" PRId64 " %-6" PRId64 " %-10.3f %-10.3f %-10.3f %-8"
+		       PRId64 " %" PRId64 "\n",
+		       json_object_get_int(get(g, "domid")), get_s(g, "channel"),
+		       get_s(g, "state"), json_object_get_int64(get(g, "acked_gen")),
+		       json_object_get_int64(get(g, "lag")),
+		       json_object_get_int64(get(g, "last_latency_us")) / 1000.0,
+		       json_object_get_int64(get(g, "mean_latency_us")) / 1000.0,
+		       json_object_get_int64(get(g, "max_latency_us")) / 1000.0,
+		       json_object_get_int64(get(g, "acks")),
+		       json_object_get_int64(get(g, "queued_bytes")));
 	}
 }
 
