@@ -102,10 +102,17 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 		ck_memberset_free(set);
 		return;
 	}
-	r = ck_membership_commit(d->membership, set, &delta);
+	if (result.partial)
+		r = ck_membership_commit_domids(d->membership, set, result.changed,
+						result.n_changed, &delta);
+	else
+		r = ck_membership_commit(d->membership, set, &delta);
 	ck_memberset_free(set);
 	if (r < 0) {
 		log_error_errno(r, "cannot commit the scan");
+		/* What the scan handed out is lost: the next one reads and gives everything. */
+		if (d->source->ops->forget)
+			d->source->ops->forget(d->source);
 		return;
 	}
 	if (ck_delta_changes(&delta) > 0) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conflicts.h"
 #include "logging.h"
 #include "member-json.h"
 #include "scan.h"
@@ -38,25 +39,42 @@ enum {
 struct cached_domain {
 	uint16_t domid;
 	uint8_t stale;		/* STALE_*: what watches said changed since it was read */
-	uint64_t seen;		/* the scan that last listed it */
+	bool queued;		/* in the queue of domains to read, or this scan's late list */
 	struct domain_info info;
 	struct ck_member m;	/* as read, before conflicts between members are resolved */
 	UT_hash_handle hh;
+};
+
+/* A growing array of domids. */
+struct domids {
+	uint16_t *v;
+	size_t n, cap;
 };
 
 struct scan_cache {
 	struct cached_domain *domains;	/* uthash by domid; only members are kept */
 	bool all_stale;
 	bool reading_all;	/* this scan serves an all_stale (which may be set again meanwhile) */
-	uint64_t scans;
+	bool whole;		/* the next scan_host_changes() hands out the whole set */
 	/*
-	 * The hypervisor's domain list as the last scan took it.  Domains come, go and change
-	 * run state only with @introduceDomain or @releaseDomain (or a libxl event) firing, so
-	 * until one does the list is reused rather than asked for again.
+	 * The hypervisor's domain list as the last scan took it, sorted by domid.  Domains
+	 * come, go and change run state only with @introduceDomain or @releaseDomain (or a
+	 * libxl event) firing, so until one does the list is reused rather than asked for again.
 	 */
 	struct domain_info *infos;
 	size_t n_infos;
 	bool list_stale;
+	/*
+	 * What the next scan reads: domains a watch marked (queue), and listed domains that are
+	 * not cached (not members yet, or an insert that failed), read every scan.
+	 */
+	struct domids queue, pending;
+	/* While a scan runs: the domid it reads, and marked domains above it it still serves. */
+	bool scanning;
+	uint16_t cursor;
+	struct domids late;
+	/* The members as read, and who keeps what among them. */
+	struct conflicts *conflicts;
 };
 
 #define INCOMING_SUFFIX "--incoming"
@@ -167,13 +185,6 @@ static void read_nics(const struct host *host, struct ck_member *m)
 	free(devs);
 }
 
-static int by_domid(const void *a, const void *b)
-{
-	const struct ck_member *x = a, *y = b;
-
-	return (int)x->domid - (int)y->domid;
-}
-
 /* Reads one domain; -ENOENT when it is not (or not yet, or no longer) a member. */
 static int read_member(const struct host *host, const struct domain_info *info,
 		       struct ck_member *m)
@@ -202,105 +213,35 @@ static int read_member(const struct host *host, const struct domain_info *info,
 	return 0;
 }
 
-/* Zeroes in nic every key that other holds too; compact() then drops them. */
-static unsigned int drop_shared_keys(struct ck_nic *nic, const struct ck_nic *other)
+static int push(struct domids *d, uint16_t domid)
 {
-	unsigned int dropped = 0;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		uint16_t *v = realloc(d->v, cap * sizeof(*v));
 
-	if (ck_mac_valid(nic->mac) && memcmp(nic->mac, other->mac, CK_MAC_LEN) == 0) {
-		memset(nic->mac, 0, CK_MAC_LEN);
-		dropped++;
+		if (!v)
+			return -ENOMEM;
+		d->v = v;
+		d->cap = cap;
 	}
-	for (unsigned int a = 0; a < nic->n_ipv4; a++)
-		for (unsigned int b = 0; b < other->n_ipv4; b++)
-			if (nic->ipv4[a] && nic->ipv4[a] == other->ipv4[b]) {
-				nic->ipv4[a] = 0;
-				dropped++;
-			}
-	for (unsigned int a = 0; a < nic->n_ipv6; a++)
-		for (unsigned int b = 0; b < other->n_ipv6; b++)
-			if (!memcmp(nic->ipv6[a], other->ipv6[b], CK_IPV6_LEN)) {
-				memset(nic->ipv6[a], 0, CK_IPV6_LEN);
-				dropped++;
-			}
-	return dropped;
-}
-
-/* Of two members with one uuid, the one to drop: the migrating-out or else the older half. */
-static bool superseded_by(const struct ck_member *a, const struct ck_member *b)
-{
-	if (memcmp(a->uuid, b->uuid, CK_UUID_LEN) != 0)
-		return false;
-	if (a->state != b->state)
-		return a->state == CK_MEMBER_MIGRATING_OUT;
-	return a->domid < b->domid;
-}
-
-/*
- * Two domids with one uuid are a localhost migration's two halves: the running one is the
- * member.  A key held by two members (a toolstack misconfiguration) stays with the lower
- * domid, because a guest's kernel table cannot map one key to two peers.  members is sorted
- * by domid.
- */
-static int resolve_conflicts(struct ck_member *v, size_t *n, unsigned int *conflicts)
-{
-	bool *drop = calloc(*n ? *n : 1, sizeof(*drop));
-	size_t kept = 0;
-
-	if (!drop)
-		return -ENOMEM;
-	for (size_t i = 0; i < *n; i++)
-		for (size_t j = 0; j < *n && !drop[i]; j++)
-			drop[i] = j != i && superseded_by(&v[i], &v[j]);
-	for (size_t i = 0; i < *n; i++) {
-		if (drop[i])
-			(*conflicts)++;
-		else
-			v[kept++] = v[i];
-	}
-	free(drop);
-	*n = kept;
-
-	for (size_t i = 1; i < *n; i++)
-		for (unsigned int k = 0; k < v[i].n_nics; k++)
-			for (size_t j = 0; j < i; j++)
-				for (unsigned int l = 0; l < v[j].n_nics; l++)
-					*conflicts += drop_shared_keys(&v[i].nics[k], &v[j].nics[l]);
+	d->v[d->n++] = domid;
 	return 0;
-}
-
-/* Drops the NICs and addresses resolve_conflicts() zeroed. */
-static void compact(struct ck_member *m)
-{
-	static const uint8_t zero6[CK_IPV6_LEN];
-	unsigned int nics = 0;
-
-	for (unsigned int k = 0; k < m->n_nics; k++) {
-		struct ck_nic nic = m->nics[k];
-		unsigned int n4 = 0, n6 = 0;
-
-		if (!ck_mac_valid(nic.mac))
-			continue;
-		for (unsigned int a = 0; a < nic.n_ipv4; a++)
-			if (nic.ipv4[a])
-				nic.ipv4[n4++] = nic.ipv4[a];
-		for (unsigned int a = 0; a < nic.n_ipv6; a++)
-			if (memcmp(nic.ipv6[a], zero6, CK_IPV6_LEN))
-				memcpy(nic.ipv6[n6++], nic.ipv6[a], CK_IPV6_LEN);
-		nic.n_ipv4 = n4;
-		nic.n_ipv6 = n6;
-		m->nics[nics++] = nic;
-	}
-	m->n_nics = nics;
 }
 
 int scan_cache_new(struct scan_cache **ret)
 {
 	struct scan_cache *c = calloc(1, sizeof(*c));
+	int r;
 
 	if (!c)
 		return -ENOMEM;
+	r = conflicts_new(&c->conflicts);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
 	c->list_stale = true;
+	c->whole = true;
 	*ret = c;
 	return 0;
 }
@@ -315,6 +256,10 @@ void scan_cache_free(struct scan_cache *c)
 		HASH_DEL(c->domains, e);
 		free(e);
 	}
+	conflicts_free(c->conflicts);
+	free(c->queue.v);
+	free(c->pending.v);
+	free(c->late.v);
 	free(c->infos);
 	free(c);
 }
@@ -323,6 +268,8 @@ void scan_cache_forget(struct scan_cache *c)
 {
 	c->all_stale = true;
 	c->list_stale = true;
+	/* Also what the daemon may have missed: the next scan hands out the whole set. */
+	c->whole = true;
 }
 
 void scan_cache_domains_changed(struct scan_cache *c)
@@ -332,26 +279,55 @@ void scan_cache_domains_changed(struct scan_cache *c)
 
 bool scan_cache_stale(const struct scan_cache *c)
 {
-	const struct cached_domain *e, *tmp;
+	const struct cached_domain *e;
 
 	if (c->all_stale || c->list_stale)
 		return true;
-	HASH_ITER(hh, c->domains, e, tmp)
-		if (e->stale)
+	for (size_t i = 0; i < c->queue.n; i++) {
+		HASH_FIND(hh, c->domains, &c->queue.v[i], sizeof(c->queue.v[i]), e);
+		if (e && e->stale)
 			return true;
+	}
 	return false;
+}
+
+/* Inserts domid into the sorted d (a scan's late list: a few domids at most). */
+static int insert_sorted(struct domids *d, uint16_t domid)
+{
+	size_t i;
+	int r = push(d, domid);
+
+	if (r < 0)
+		return r;
+	for (i = d->n - 1; i > 0 && d->v[i - 1] > domid; i--)
+		d->v[i] = d->v[i - 1];
+	d->v[i] = domid;
+	return 0;
 }
 
 static void mark_stale(struct scan_cache *c, unsigned int domid, uint8_t what)
 {
 	struct cached_domain *e;
 	uint16_t key = domid;
+	int r;
 
 	if (domid >= CK_DOMID_LIMIT)
 		return;
 	HASH_FIND(hh, c->domains, &key, sizeof(key), e);
-	if (e)
-		e->stale |= what;
+	if (!e)
+		return;
+	e->stale |= what;
+	if (e->queued)
+		return;
+	/* One the running scan has yet to reach is served by it, as in domid order it would. */
+	if (c->scanning && key > c->cursor)
+		r = insert_sorted(&c->late, key);
+	else
+		r = push(&c->queue, key);
+	if (r < 0)
+		scan_cache_forget(c);	/* nowhere to note it: read everything */
+	else
+		e->queued = true;
 }
 
 /* A decimal domid that ends at '/' or the string's end; -1 if there is none. */
@@ -447,29 +423,23 @@ static int get_member(const struct host *host, struct scan_cache *c,
 	uint16_t key = info->domid;
 	int r;
 
-	if (c) {
-		HASH_FIND(hh, c->domains, &key, sizeof(key), e);
-		if (e && !c->reading_all && same_run_state(&e->info, info) &&
-		    !(e->stale & STALE_ALL)) {
-			e->seen = c->scans;
-			*m = e->m;
-			if (!e->stale)
-				return 0;
-			/* Name and uuid stand; the vifs are read again. */
-			result->read++;
-			m->n_nics = 0;
-			memset(m->nics, 0, sizeof(m->nics));
-			read_nics(host, m);
-			e->m = *m;
-			/* A name fire taken while its vifs were read (a barrier) waits for the next scan. */
-			e->stale &= ~STALE_NICS;
+	HASH_FIND(hh, c->domains, &key, sizeof(key), e);
+	if (e && !c->reading_all && same_run_state(&e->info, info) && !(e->stale & STALE_ALL)) {
+		*m = e->m;
+		if (!e->stale)
 			return 0;
-		}
+		/* Name and uuid stand; the vifs are read again. */
+		result->read++;
+		m->n_nics = 0;
+		memset(m->nics, 0, sizeof(m->nics));
+		read_nics(host, m);
+		e->m = *m;
+		/* A name fire taken while its vifs were read (a barrier) waits for the next scan. */
+		e->stale &= ~STALE_NICS;
+		return 0;
 	}
 	result->read++;
 	r = read_member(host, info, m);
-	if (!c)
-		return r;
 	if (r < 0) {
 		/* Not a member yet (being built, incoming): read again every scan until it is. */
 		if (e) {
@@ -487,96 +457,278 @@ static int get_member(const struct host *host, struct scan_cache *c,
 		}
 	}
 	e->stale = 0;
-	e->seen = c->scans;
 	e->info = *info;
 	e->m = *m;
 	return 0;
 }
 
-/* Domains the scan did not list are gone: their records go too. */
-static void cache_sweep(struct scan_cache *c)
+static int by_info_domid(const void *a, const void *b)
 {
-	struct cached_domain *e, *tmp;
+	const struct domain_info *x = a, *y = b;
 
-	HASH_ITER(hh, c->domains, e, tmp)
-		if (e->seen != c->scans) {
+	return (int)x->domid - (int)y->domid;
+}
+
+static int by_domid(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static const struct domain_info *find_info(const struct scan_cache *c, uint16_t domid)
+{
+	struct domain_info key = { .domid = domid };
+
+	return c->n_infos ? bsearch(&key, c->infos, c->n_infos, sizeof(key), by_info_domid) : NULL;
+}
+
+static bool info_equal(const struct domain_info *a, const struct domain_info *b)
+{
+	return a->domid == b->domid && same_run_state(a, b) && a->paused == b->paused;
+}
+
+/*
+ * Takes the hypervisor's list anew and notes in todo every domain that came, went or
+ * changed run state since the last one: one merge of two sorted lists.
+ */
+static int take_list(const struct host *host, struct scan_cache *c, struct domids *todo)
+{
+	struct domain_info *infos = NULL;
+	size_t n = 0, i = 0, j = 0;
+	int r;
+
+	r = host->ops->list_domains(host->ctx, &infos, &n);
+	if (r < 0)
+		return r;
+	for (size_t k = 1; k < n; k++)
+		if (infos[k - 1].domid >= infos[k].domid) {
+			qsort(infos, n, sizeof(*infos), by_info_domid);
+			break;
+		}
+	while (r == 0 && (i < c->n_infos || j < n)) {
+		if (j == n || (i < c->n_infos && c->infos[i].domid < infos[j].domid)) {
+			r = push(todo, c->infos[i++].domid);
+		} else if (i == c->n_infos || infos[j].domid < c->infos[i].domid) {
+			r = push(todo, infos[j++].domid);
+		} else {
+			if (!info_equal(&c->infos[i], &infos[j]))
+				r = push(todo, infos[j].domid);
+			i++;
+			j++;
+		}
+	}
+	if (r < 0) {
+		free(infos);
+		return r;
+	}
+	free(c->infos);
+	c->infos = infos;
+	c->n_infos = n;
+	c->list_stale = false;
+	return 0;
+}
+
+/* Reads one domain the scan must and records what it found. */
+static int scan_domain(const struct host *host, const struct scan_options *opts,
+		       struct scan_cache *c, uint16_t domid, struct scan_result *result,
+		       struct domids *pending)
+{
+	const struct domain_info *info = find_info(c, domid);
+	struct cached_domain *e;
+	struct ck_member m;
+	int r, err = 0;
+
+	HASH_FIND(hh, c->domains, &domid, sizeof(domid), e);
+	if (e)
+		e->queued = false;
+	if (!info || domid >= CK_DOMID_LIMIT || (domid == 0 && !opts->include_dom0)) {
+		/* Gone (or never one of ours): its record goes too. */
+		if (e) {
 			HASH_DEL(c->domains, e);
 			free(e);
 		}
+		return conflicts_set(c->conflicts, domid, NULL);
+	}
+	c->cursor = domid;
+	r = get_member(host, c, info, &m, result);
+	HASH_FIND(hh, c->domains, &domid, sizeof(domid), e);
+	if (!e) {
+		/* Not a member, or not cached: read every scan. */
+		err = push(pending, domid);
+	} else if (e->stale && !e->queued) {
+		/* A fire taken while it was read: the next scan reads it again. */
+		err = push(&c->queue, domid);
+		e->queued = err == 0;
+	}
+	if (err < 0)
+		return err;
+	if (r < 0) {
+		result->skipped++;
+		return conflicts_set(c->conflicts, domid, NULL);
+	}
+	return conflicts_set(c->conflicts, domid, &m);
+}
+
+/*
+ * Reads what the cache says may have changed, in domid order, and resolves conflicts
+ * again where that can change anything.  *touched: the domids whose member may differ.
+ */
+static int scan_cache_run(const struct host *host, const struct scan_options *opts,
+			  struct scan_cache *c, struct scan_result *result,
+			  const uint16_t **touched, size_t *n_touched)
+{
+	struct domids todo = { 0 }, pending = { 0 };
+	int r = 0;
+
+	memset(result, 0, sizeof(*result));
+	c->reading_all = c->all_stale;
+	c->all_stale = false;
+	if (c->list_stale)
+		r = take_list(host, c, &todo);
+	for (size_t i = 0; r == 0 && c->reading_all && i < c->n_infos; i++)
+		r = push(&todo, c->infos[i].domid);
+	for (size_t i = 0; r == 0 && i < c->queue.n; i++)
+		r = push(&todo, c->queue.v[i]);
+	for (size_t i = 0; r == 0 && i < c->pending.n; i++)
+		r = push(&todo, c->pending.v[i]);
+	if (r < 0)
+		goto out;
+	c->queue.n = 0;
+	if (todo.n) {
+		size_t u = 1;
+
+		qsort(todo.v, todo.n, sizeof(*todo.v), by_domid);
+		for (size_t i = 1; i < todo.n; i++)
+			if (todo.v[i] != todo.v[u - 1])
+				todo.v[u++] = todo.v[i];
+		todo.n = u;
+	}
+
+	/* The todo list merged with what fires mark during the scan above where it is. */
+	c->scanning = true;
+	c->cursor = 0;
+	c->late.n = 0;
+	for (size_t i = 0, j = 0; r == 0 && (i < todo.n || j < c->late.n);) {
+		uint16_t domid;
+
+		if (j == c->late.n || (i < todo.n && todo.v[i] <= c->late.v[j])) {
+			domid = todo.v[i++];
+			if (j < c->late.n && c->late.v[j] == domid)
+				j++;
+		} else {
+			domid = c->late.v[j++];
+		}
+		r = scan_domain(host, opts, c, domid, result, &pending);
+	}
+	c->scanning = false;
+	if (r < 0)
+		goto out;
+	free(c->pending.v);
+	c->pending = pending;
+	pending = (struct domids){ 0 };
+	result->domains = c->n_infos;
+	conflicts_resolve(c->conflicts, touched, n_touched);
+	result->conflicts = conflicts_count(c->conflicts);
+out:
+	if (r < 0) {
+		/* A failed scan served nothing and may have left anything half read: all again. */
+		scan_cache_forget(c);
+		c->scanning = false;
+	}
+	free(todo.v);
+	free(pending.v);
+	return r;
+}
+
+static int put_member(struct scan_cache *c, uint16_t domid, struct ck_memberset *out,
+		      struct scan_result *result)
+{
+	struct ck_member m;
+	int r;
+
+	if (conflicts_member(c->conflicts, domid, &m) < 0)
+		return 0;
+	r = ck_memberset_put(out, &m);
+	if (r == -EINVAL) {
+		log_warning_errno(r, "domid %u: not a valid member", domid);
+		result->skipped++;
+		return 0;
+	}
+	return r;
+}
+
+struct fill {
+	struct scan_cache *c;
+	struct ck_memberset *out;
+	struct scan_result *result;
+	int r;
+};
+
+static void fill_one(uint16_t domid, void *userdata)
+{
+	struct fill *f = userdata;
+
+	if (f->r == 0)
+		f->r = put_member(f->c, domid, f->out, f->result);
+}
+
+static int fill_whole(struct scan_cache *c, struct ck_memberset *out, struct scan_result *result)
+{
+	struct fill f = { .c = c, .out = out, .result = result };
+
+	conflicts_foreach(c->conflicts, fill_one, &f);
+	return f.r;
+}
+
+int scan_host_changes(const struct host *host, const struct scan_options *opts,
+		      struct scan_cache *cache, struct ck_memberset *out,
+		      struct scan_result *result)
+{
+	bool whole = cache->whole;
+	const uint16_t *touched;
+	size_t n;
+	int r;
+
+	r = scan_cache_run(host, opts, cache, result, &touched, &n);
+	if (r < 0)
+		return r;
+	if (whole) {
+		r = fill_whole(cache, out, result);
+	} else {
+		for (size_t i = 0; r == 0 && i < n; i++)
+			r = put_member(cache, touched[i], out, result);
+		result->partial = true;
+		result->changed = touched;
+		result->n_changed = n;
+	}
+	if (r < 0) {
+		scan_cache_forget(cache);
+		return r;
+	}
+	cache->whole = false;
+	return 0;
 }
 
 int scan_host(const struct host *host, const struct scan_options *opts, struct scan_cache *cache,
 	      struct ck_memberset *out, struct scan_result *result)
 {
-	struct domain_info *owned = NULL;	/* the list when there is no cache to keep it */
-	const struct domain_info *infos;
-	struct ck_member *members = NULL;
-	size_t n_infos = 0, n = 0;
+	struct scan_cache *owned = NULL;	/* reading everything: a cache for this scan only */
+	const uint16_t *touched;
+	size_t n;
 	int r;
 
-	memset(result, 0, sizeof(*result));
-	if (cache) {
-		cache->scans++;
-		cache->reading_all = cache->all_stale;
-		cache->all_stale = false;
-	}
-	/* The list is the cache's when there is one: read only, until the next scan's. */
-	if (!cache || cache->list_stale) {
-		r = host->ops->list_domains(host->ctx, &owned, &n_infos);
+	if (!cache) {
+		r = scan_cache_new(&owned);
 		if (r < 0)
-			goto out;
-		if (cache) {
-			free(cache->infos);
-			cache->infos = owned;
-			cache->n_infos = n_infos;
-			cache->list_stale = false;
-			owned = NULL;
-		}
+			return r;
+		cache = owned;
 	}
-	infos = cache ? cache->infos : owned;
-	n_infos = cache ? cache->n_infos : n_infos;
-	result->domains = n_infos;
-
-	/*
-	 * The hypervisor's list, one call: a domain it lists that xenstore does not (not yet
-	 * introduced, or already released) has no name there, and read_member() skips it.
-	 */
-	members = calloc(n_infos ? n_infos : 1, sizeof(*members));
-	if (!members) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n_infos; i++) {
-		const struct domain_info *info = &infos[i];
-
-		if (info->domid >= CK_DOMID_LIMIT || (info->domid == 0 && !opts->include_dom0))
-			continue;
-		if (get_member(host, cache, info, &members[n], result) < 0) {
-			result->skipped++;
-			continue;
-		}
-		n++;
-	}
-	if (cache)
-		cache_sweep(cache);
-	qsort(members, n, sizeof(*members), by_domid);
-	r = resolve_conflicts(members, &n, &result->conflicts);
+	r = scan_cache_run(host, opts, cache, result, &touched, &n);
+	if (r == 0)
+		r = fill_whole(cache, out, result);
 	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		compact(&members[i]);
-		r = ck_memberset_put(out, &members[i]);
-		if (r < 0) {
-			log_warning_errno(r, "domid %u: not a valid member", members[i].domid);
-			result->skipped++;
-		}
-	}
-	r = 0;
-out:
-	/* A failed scan served nothing: what it was to read everything for still stands. */
-	if (r < 0 && cache && cache->reading_all)
-		cache->all_stale = true;
-	free(members);
-	free(owned);
+		scan_cache_forget(cache);
+	else
+		cache->whole = false;
+	scan_cache_free(owned);
 	return r;
 }

@@ -22,6 +22,15 @@ struct scan_result {
 	unsigned int skipped;	/* not members: dying, shut down, incoming, nameless … */
 	unsigned int conflicts;	/* duplicate uuids or addresses resolved */
 	unsigned int read;	/* domains whose keys were read from the host, not the cache */
+	/*
+	 * scan_host_changes(): out holds only the members of these domids (sorted, each once),
+	 * and every other domid's member is as the previous scan found it; an absent one has
+	 * none any more.  Points into the cache, valid until its next scan.  partial false:
+	 * out is the whole set.
+	 */
+	bool partial;
+	const uint16_t *changed;
+	size_t n_changed;
 };
 
 /*
@@ -54,6 +63,16 @@ void scan_cache_domains_changed(struct scan_cache *c);
 
 /* Whether anything is marked to be read again: fires taken during a scan can leave some. */
 bool scan_cache_stale(const struct scan_cache *c);
+
+/*
+ * What changed since the cache's previous scan, for a commit that looks at those domids only
+ * (ck_membership_commit_domids()).  The first scan, and the first after a forget or a
+ * failure, gives the whole set instead (result->partial false): what was handed out before
+ * may never have been committed.  On error out is unspecified.
+ */
+int scan_host_changes(const struct host *host, const struct scan_options *opts,
+		      struct scan_cache *cache, struct ck_memberset *out,
+		      struct scan_result *result);
 
 /*
  * Fills out (which must be empty) with the host's members.  cache NULL reads every domain

@@ -58,7 +58,7 @@ static int sim_scan(struct source *base, struct ck_memberset *out, struct scan_r
 	struct scan_options opts = { .include_dom0 = base->cfg.include_dom0 };
 	struct host host = fakexen_host(src->fx);
 
-	return scan_host(&host, &opts, src->cache, out, result);
+	return scan_host_changes(&host, &opts, src->cache, out, result);
 }
 
 static const char *get_str(struct json_object *req, const char *key)

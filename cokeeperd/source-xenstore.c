@@ -341,7 +341,7 @@ static int xs_scan(struct source *base, struct ck_memberset *out, struct scan_re
 	 * a fire taken for a domain the scan had already passed over.
 	 */
 	src->xh->barrier_pending = true;
-	r = scan_host(&host, &opts, src->cache, out, result);
+	r = scan_host_changes(&host, &opts, src->cache, out, result);
 	src->xh->barrier_pending = false;
 	if (r == 0 && scan_cache_stale(src->cache))
 		source_changed(&src->base);

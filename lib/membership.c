@@ -43,12 +43,31 @@ void ck_membership_free(struct ck_membership *m)
 	free(m);
 }
 
+/* Removals then upserts, one generation each, in the order ck_delta_apply() uses. */
+static void log_changes(struct ck_membership *m, struct ck_delta *d, struct ck_delta *out)
+{
+	uint64_t gen = m->gen;
+
+	for (size_t i = 0; i < d->n_removed; i++)
+		ck_changelog_append(m->changelog, ++gen, NULL, d->removed[i]);
+	for (size_t i = 0; i < d->n_upserts; i++)
+		ck_changelog_append(m->changelog, ++gen, &d->upserts[i], d->upserts[i].domid);
+
+	d->epoch = m->epoch;
+	d->base_gen = m->gen;
+	d->new_gen = gen;
+	m->gen = gen;
+	if (out)
+		*out = *d;
+	else
+		ck_delta_reset(d);
+}
+
 int ck_membership_commit(struct ck_membership *m, const struct ck_memberset *next,
 			 struct ck_delta *out)
 {
 	_cleanup_memberset_ struct ck_memberset *copy = NULL;
 	struct ck_delta d = { 0 };
-	uint64_t gen;
 	int r;
 
 	if (!m->changelog)
@@ -64,23 +83,66 @@ int ck_membership_commit(struct ck_membership *m, const struct ck_memberset *nex
 		}
 		ck_memberset_swap(m->members, copy);
 	}
-
-	/* Removals then upserts, one generation each, in the order ck_delta_apply() uses. */
-	gen = m->gen;
-	for (size_t i = 0; i < d.n_removed; i++)
-		ck_changelog_append(m->changelog, ++gen, NULL, d.removed[i]);
-	for (size_t i = 0; i < d.n_upserts; i++)
-		ck_changelog_append(m->changelog, ++gen, &d.upserts[i], d.upserts[i].domid);
-
-	d.epoch = m->epoch;
-	d.base_gen = m->gen;
-	d.new_gen = gen;
-	m->gen = gen;
-	if (out)
-		*out = d;
-	else
-		ck_delta_reset(&d);
+	log_changes(m, &d, out);
 	return 0;
+}
+
+int ck_membership_commit_domids(struct ck_membership *m, const struct ck_memberset *next,
+				const uint16_t *domids, size_t n, struct ck_delta *out)
+{
+	struct ck_delta d = { 0 };
+	bool *fresh = NULL;	/* upserts[i] is a new member */
+	int r = -ENOMEM;
+
+	if (!m->changelog)
+		return -EINVAL;
+	for (size_t i = 1; i < n; i++)
+		if (domids[i - 1] >= domids[i])
+			return -EINVAL;
+	if (n && (!(d.upserts = calloc(n, sizeof(*d.upserts))) ||
+		  !(d.removed = calloc(n, sizeof(*d.removed))) ||
+		  !(fresh = calloc(n, sizeof(*fresh)))))
+		goto fail;
+	/* The diff of the named domids only, in domid order as ck_delta_diff() gives it. */
+	for (size_t i = 0; i < n; i++) {
+		const struct ck_member *was = ck_memberset_find(m->members, domids[i]);
+		const struct ck_member *is = ck_memberset_find(next, domids[i]);
+
+		if (!is && was) {
+			d.removed[d.n_removed++] = domids[i];
+		} else if (is && (!was || !ck_member_equal(was, is))) {
+			fresh[d.n_upserts] = !was;
+			d.upserts[d.n_upserts++] = *is;
+		}
+	}
+	/*
+	 * Only a new member can fail to go in (an allocation): those first, taken out again on
+	 * failure; then the replacements and removals, which cannot fail.
+	 */
+	for (size_t i = 0; i < d.n_upserts; i++) {
+		if (!fresh[i])
+			continue;
+		r = ck_memberset_put(m->members, &d.upserts[i]);
+		if (r < 0) {
+			while (i-- > 0)
+				if (fresh[i])
+					(void)ck_memberset_remove(m->members, d.upserts[i].domid);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < d.n_upserts; i++)
+		if (!fresh[i])
+			(void)ck_memberset_put(m->members, &d.upserts[i]);
+	for (size_t i = 0; i < d.n_removed; i++)
+		(void)ck_memberset_remove(m->members, d.removed[i]);
+	free(fresh);
+	log_changes(m, &d, out);
+	return 0;
+
+fail:
+	free(fresh);
+	ck_delta_reset(&d);
+	return r;
 }
 
 int ck_membership_delta_since(const struct ck_membership *m, uint64_t epoch, uint64_t gen,

@@ -32,6 +32,16 @@ int ck_membership_commit(struct ck_membership *m, const struct ck_memberset *nex
 			 struct ck_delta *out);
 
 /*
+ * Authority: as ck_membership_commit(), for a change known to touch only domids (n of them,
+ * ascending, each once): each becomes its member in next, or goes if next has none; every
+ * other member stays.  The work is in proportion to n, not to the membership, and the delta
+ * is the one ck_membership_commit() would give for the whole set.  -EINVAL if domids is not
+ * ascending.  On error nothing changes.
+ */
+int ck_membership_commit_domids(struct ck_membership *m, const struct ck_memberset *next,
+				const uint16_t *domids, size_t n, struct ck_delta *out);
+
+/*
  * Authority: the delta that brings a replica at (epoch, gen) up to date.  An up-to-date
  * replica gets an empty delta.  -ESTALE: a snapshot is needed instead (another epoch, a
  * generation from the future, or one older than the log reaches).

@@ -245,11 +245,99 @@ START_TEST(replace_drops_stale_members)
 }
 END_TEST
 
+/*
+ * Committing only the domids a change touched gives the delta, members and log of a whole
+ * diff: random changes to a large set, named with a few untouched domids among them.
+ */
+START_TEST(commit_domids_equals_whole_diff)
+{
+	struct ck_membership *whole = authority(4096), *some = authority(4096);
+	_cleanup_memberset_ struct ck_memberset *cur = NULL;
+	uint32_t rng = 0xc0ffee;
+
+	ck_assert_int_eq(ck_memberset_new(&cur), 0);
+	for (int round = 0; round < 300; round++) {
+		_cleanup_memberset_ struct ck_memberset *next = NULL;
+		uint16_t domids[64];
+		size_t n = 0, k = 1 + th_below(&rng, round == 0 ? 60 : 6);
+		struct ck_delta a, b, la, lb;
+
+		ck_assert_int_eq(ck_memberset_copy(cur, &next), 0);
+		for (size_t i = 0; i < k; i++) {
+			uint16_t d = 1 + th_below(&rng, 2000);
+			bool seen = false;
+			struct ck_member m;
+
+			for (size_t j = 0; j < n; j++)
+				seen |= domids[j] == d;
+			if (seen)
+				continue;
+			domids[n++] = d;
+			if (i % 3 == 2)
+				continue;	/* named but unchanged */
+			if (th_below(&rng, 3) == 0) {
+				(void)ck_memberset_remove(next, d);
+			} else {
+				th_random_member(&m, d, &rng);
+				ck_assert_int_eq(ck_memberset_put(next, &m), 0);
+			}
+		}
+		for (size_t i = 1; i < n; i++)	/* ascending, as the scan gives them */
+			for (size_t j = i; j > 0 && domids[j - 1] > domids[j]; j--) {
+				uint16_t t = domids[j];
+
+				domids[j] = domids[j - 1];
+				domids[j - 1] = t;
+			}
+		ck_assert_int_eq(ck_membership_commit(whole, next, &a), 0);
+		ck_assert_int_eq(ck_membership_commit_domids(some, next, domids, n, &b), 0);
+		ck_assert_uint_eq(a.base_gen, b.base_gen);
+		ck_assert_uint_eq(a.new_gen, b.new_gen);
+		ck_assert_uint_eq(a.n_upserts, b.n_upserts);
+		ck_assert_uint_eq(a.n_removed, b.n_removed);
+		for (size_t i = 0; i < a.n_upserts; i++)
+			ck_assert(ck_member_equal(&a.upserts[i], &b.upserts[i]));
+		for (size_t i = 0; i < a.n_removed; i++)
+			ck_assert_uint_eq(a.removed[i], b.removed[i]);
+		ck_assert(ck_memberset_equal(whole->members, some->members));
+		ck_assert(ck_memberset_equal(some->members, next));
+		/* The logs agree too: a replica catching up gets the same delta from either. */
+		ck_assert_int_eq(ck_membership_delta_since(whole, EPOCH, a.base_gen / 2, &la), 0);
+		ck_assert_int_eq(ck_membership_delta_since(some, EPOCH, a.base_gen / 2, &lb), 0);
+		ck_assert_uint_eq(la.n_upserts, lb.n_upserts);
+		ck_assert_uint_eq(la.n_removed, lb.n_removed);
+		ck_delta_reset(&la);
+		ck_delta_reset(&lb);
+		ck_delta_reset(&a);
+		ck_delta_reset(&b);
+		ck_memberset_swap(cur, next);
+	}
+	ck_membership_free(whole);
+	ck_membership_free(some);
+}
+END_TEST
+
+START_TEST(commit_domids_refuses_unsorted)
+{
+	struct ck_membership *m = authority(16);
+	_cleanup_memberset_ struct ck_memberset *next = NULL;
+	uint16_t domids[] = { 4, 2 };
+	struct ck_delta d;
+
+	ck_assert_int_eq(ck_memberset_new(&next), 0);
+	ck_assert_int_eq(ck_membership_commit_domids(m, next, domids, 2, &d), -EINVAL);
+	ck_assert_uint_eq(m->gen, 0);
+	ck_membership_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("membership");
 
 	th_add(s, commit_advances_gen_per_change);
+	th_add(s, commit_domids_equals_whole_diff);
+	th_add(s, commit_domids_refuses_unsorted);
 	th_add(s, commit_without_change_keeps_gen);
 	th_add(s, replicas_converge_after_random_changes);
 	th_add(s, gap_is_estale_and_changes_nothing);
