@@ -14,55 +14,141 @@ static bool node_oom;
 #include "fakexen.h"
 #include "member-json.h"
 
-#define MAX_DOMAINS 1024
-
+/*
+ * A xenstore node.  Every node is in the path index (hh) and in its parent's children (ch),
+ * so a read, a directory listing and a removal cost what they touch, not the whole store.
+ * A node with no value is a directory only implied by its children: it reads as ENOENT and
+ * goes when its last child does.
+ */
 struct node {
 	char *path;
+	const char *leaf;	/* the last element, inside path */
 	char *value;
-	UT_hash_handle hh;
-};
-
-struct fake_domain {
-	bool exists;
-	struct domain_info info;
+	struct node *parent;
+	struct node *children;	/* uthash by leaf, handle ch */
+	int name_of;		/* /local/domain/<domid>/name: that domid, else -1 */
+	bool named;		/* in the name index (hn), keyed by value */
+	UT_hash_handle hh, ch, hn;
 };
 
 struct fakexen {
-	struct node *nodes;
-	struct fake_domain domains[MAX_DOMAINS];
+	struct node root;	/* "/", in no index */
+	struct node *nodes;	/* uthash by path */
+	struct node *names;	/* the domains' name nodes by value */
+	bool names_incomplete;	/* an insert into names failed: look names up the slow way */
+	/* The domains that exist, sorted by domid: listing them is one copy. */
+	struct domain_info *doms;
+	size_t n_doms, cap_doms;
 	uint16_t next_domid;
 	fakexen_fire_fn fire;
 	void *userdata;
 };
 
+/* The index of domid in fx->doms, or where it would go. */
+static size_t dom_slot(const struct fakexen *fx, uint16_t domid)
+{
+	size_t lo = 0, hi = fx->n_doms;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (fx->doms[mid].domid < domid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct domain_info *domain(struct fakexen *fx, uint16_t domid)
+{
+	size_t i = dom_slot(fx, domid);
+
+	return i < fx->n_doms && fx->doms[i].domid == domid ? &fx->doms[i] : NULL;
+}
+
+static int dom_insert(struct fakexen *fx, size_t i, const struct domain_info *info)
+{
+	if (fx->n_doms == fx->cap_doms) {
+		size_t cap = fx->cap_doms ? fx->cap_doms * 2 : 64;
+		struct domain_info *v = realloc(fx->doms, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		fx->doms = v;
+		fx->cap_doms = cap;
+	}
+	memmove(&fx->doms[i + 1], &fx->doms[i], (fx->n_doms - i) * sizeof(*fx->doms));
+	fx->doms[i] = *info;
+	fx->n_doms++;
+	return 0;
+}
+
+static void dom_remove(struct fakexen *fx, uint16_t domid)
+{
+	size_t i = dom_slot(fx, domid);
+
+	if (i == fx->n_doms || fx->doms[i].domid != domid)
+		return;
+	memmove(&fx->doms[i], &fx->doms[i + 1], (fx->n_doms - i - 1) * sizeof(*fx->doms));
+	fx->n_doms--;
+}
+
 int fakexen_new(struct fakexen **ret, fakexen_fire_fn fire, void *userdata)
 {
 	struct fakexen *fx = calloc(1, sizeof(*fx));
+	struct domain_info dom0 = { .domid = 0 };
+	int r;
 
 	if (!fx)
 		return -ENOMEM;
+	fx->root = (struct node){ .path = "", .leaf = "", .name_of = -1 };
 	fx->fire = fire;
 	fx->userdata = userdata;
 	fx->next_domid = 1;
-	fx->domains[0] = (struct fake_domain){ .exists = true, .info = { .domid = 0 } };
-	*ret = fx;
 	/* What xen-init-dom0 writes for dom0. */
-	return fakexen_write(fx, "/local/domain/0/name", "Domain-0") ?:
-	       fakexen_write(fx, "/local/domain/0/vm", "/vm/00000000-0000-0000-0000-000000000000");
+	r = dom_insert(fx, 0, &dom0);
+	r = r ?: fakexen_write(fx, "/local/domain/0/name", "Domain-0");
+	r = r ?: fakexen_write(fx, "/local/domain/0/vm", "/vm/00000000-0000-0000-0000-000000000000");
+	if (r < 0) {
+		fakexen_free(fx);
+		return r;
+	}
+	*ret = fx;
+	return 0;
+}
+
+static void unname(struct fakexen *fx, struct node *n)
+{
+	if (n->named)
+		HASH_DELETE(hn, fx->names, n);
+	n->named = false;
+}
+
+/* Frees n and everything under it, and takes n out of its parent. */
+static void free_subtree(struct fakexen *fx, struct node *n)
+{
+	struct node *c, *tmp;
+
+	HASH_ITER(ch, n->children, c, tmp)
+		free_subtree(fx, c);
+	unname(fx, n);
+	HASH_DELETE(hh, fx->nodes, n);
+	HASH_DELETE(ch, n->parent->children, n);
+	free(n->path);
+	free(n->value);
+	free(n);
 }
 
 void fakexen_free(struct fakexen *fx)
 {
-	struct node *n, *tmp;
+	struct node *c, *tmp;
 
 	if (!fx)
 		return;
-	HASH_ITER(hh, fx->nodes, n, tmp) {
-		HASH_DEL(fx->nodes, n);
-		free(n->path);
-		free(n->value);
-		free(n);
-	}
+	HASH_ITER(ch, fx->root.children, c, tmp)
+		free_subtree(fx, c);
+	free(fx->doms);
 	free(fx);
 }
 
@@ -72,66 +158,126 @@ void fakexen_fire(struct fakexen *fx, const char *path)
 		fx->fire(path, fx->userdata);
 }
 
-int fakexen_write(struct fakexen *fx, const char *path, const char *value)
+/* The domid of a path /local/domain/<domid>/name, else -1. */
+static int name_path_domid(const char *path)
+{
+	static const char home[] = "/local/domain/";
+	const char *p = path + sizeof(home) - 1;
+	char *end;
+	long domid;
+
+	if (strncmp(path, home, sizeof(home) - 1) || *p < '0' || *p > '9')
+		return -1;
+	domid = strtol(p, &end, 10);
+	return strcmp(end, "/name") || domid >= CK_DOMID_LIMIT ? -1 : (int)domid;
+}
+
+static struct node *find_node(struct fakexen *fx, const char *path)
 {
 	struct node *n;
-	char *v = strdup(value);
 
-	if (!v)
-		return -ENOMEM;
 	HASH_FIND_STR(fx->nodes, path, n);
-	if (n) {
-		free(n->value);
-		n->value = v;
-		return 0;
+	return n;
+}
+
+/* The node at path, made (with the directories above it) if there is none. */
+static struct node *get_node(struct fakexen *fx, const char *path)
+{
+	struct node *n = find_node(fx, path), *parent;
+	const char *slash = strrchr(path, '/');
+
+	if (n)
+		return n;
+	if (!slash || !slash[1])
+		return NULL;
+	if (slash == path) {
+		parent = &fx->root;
+	} else {
+		char *up = strndup(path, slash - path);
+
+		parent = up ? get_node(fx, up) : NULL;
+		free(up);
 	}
+	if (!parent)
+		return NULL;
 	n = calloc(1, sizeof(*n));
 	if (!n || !(n->path = strdup(path))) {
 		free(n);
+		return NULL;
+	}
+	n->leaf = n->path + (slash - path) + 1;
+	n->parent = parent;
+	n->name_of = name_path_domid(path);
+	node_oom = false;
+	HASH_ADD_KEYPTR(hh, fx->nodes, n->path, strlen(n->path), n);
+	if (node_oom)
+		goto err_free;
+	HASH_ADD_KEYPTR(ch, parent->children, n->leaf, strlen(n->leaf), n);
+	if (node_oom) {
+		HASH_DELETE(hh, fx->nodes, n);
+		goto err_free;
+	}
+	return n;
+
+err_free:
+	free(n->path);
+	free(n);
+	return NULL;
+}
+
+/* Removes n if nothing holds it any more, then its parent likewise. */
+static void prune(struct fakexen *fx, struct node *n)
+{
+	while (n != &fx->root && !n->value && !n->children) {
+		struct node *parent = n->parent;
+
+		free_subtree(fx, n);
+		n = parent;
+	}
+}
+
+int fakexen_write(struct fakexen *fx, const char *path, const char *value)
+{
+	char *v = strdup(value);
+	struct node *n;
+
+	if (!v)
+		return -ENOMEM;
+	n = get_node(fx, path);
+	if (!n) {
 		free(v);
 		return -ENOMEM;
 	}
+	unname(fx, n);
+	free(n->value);
 	n->value = v;
-	node_oom = false;
-	HASH_ADD_KEYPTR(hh, fx->nodes, n->path, strlen(n->path), n);
-	if (node_oom) {
-		free(n->path);
-		free(n->value);
-		free(n);
-		return -ENOMEM;
+	if (n->name_of >= 0) {
+		node_oom = false;
+		HASH_ADD_KEYPTR(hn, fx->names, n->value, strlen(n->value), n);
+		n->named = !node_oom;
+		/* The write stands; only the index misses it. */
+		fx->names_incomplete |= node_oom;
 	}
 	return 0;
 }
 
-static bool under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
-}
-
 void fakexen_rm(struct fakexen *fx, const char *path)
 {
-	struct node *n, *tmp;
+	struct node *n = find_node(fx, path), *parent;
 
-	HASH_ITER(hh, fx->nodes, n, tmp) {
-		if (!under(n->path, path))
-			continue;
-		HASH_DEL(fx->nodes, n);
-		free(n->path);
-		free(n->value);
-		free(n);
-	}
+	if (!n)
+		return;
+	parent = n->parent;
+	free_subtree(fx, n);
+	prune(fx, parent);
 }
 
 static char *fake_read(void *ctx, const char *path, unsigned int *len)
 {
-	struct fakexen *fx = ctx;
-	struct node *n;
+	struct node *n = find_node(ctx, path);
 	char *v;
 
-	HASH_FIND_STR(fx->nodes, path, n);
-	if (!n) {
+	if (!n || !n->value) {
 		errno = ENOENT;
 		return NULL;
 	}
@@ -144,36 +290,17 @@ static char *fake_read(void *ctx, const char *path, unsigned int *len)
 /* Like xs_directory(): the array and its strings in one allocation. */
 static char **fake_directory(void *ctx, const char *path, unsigned int *num)
 {
-	struct fakexen *fx = ctx;
-	size_t plen = strlen(path), count = 0, bytes = 0;
-	char names[512][32];
-	struct node *n, *tmp;
+	struct node *n = find_node(ctx, path), *c, *tmp;
+	size_t count = 0, bytes = 0;
 	char **out, *p;
 
-	HASH_ITER(hh, fx->nodes, n, tmp) {
-		const char *rest, *slash;
-		size_t len;
-		bool dup = false;
-
-		if (strncmp(n->path, path, plen) != 0 || n->path[plen] != '/')
-			continue;
-		rest = n->path + plen + 1;
-		slash = strchr(rest, '/');
-		len = slash ? (size_t)(slash - rest) : strlen(rest);
-		if (len == 0 || len >= sizeof(names[0]))
-			continue;
-		for (size_t i = 0; i < count && !dup; i++)
-			dup = strlen(names[i]) == len && !strncmp(names[i], rest, len);
-		if (dup || count == 512)
-			continue;
-		memcpy(names[count], rest, len);
-		names[count][len] = '\0';
-		bytes += len + 1;
-		count++;
-	}
-	if (count == 0 && !HASH_COUNT(fx->nodes)) {
+	if (!n) {
 		errno = ENOENT;
 		return NULL;
+	}
+	HASH_ITER(ch, n->children, c, tmp) {
+		bytes += strlen(c->leaf) + 1;
+		count++;
 	}
 	out = malloc(count * sizeof(char *) + bytes + 1);
 	if (!out) {
@@ -181,9 +308,10 @@ static char **fake_directory(void *ctx, const char *path, unsigned int *num)
 		return NULL;
 	}
 	p = (char *)(out + count);
-	for (size_t i = 0; i < count; i++) {
-		out[i] = p;
-		p = stpcpy(p, names[i]) + 1;
+	count = 0;
+	HASH_ITER(ch, n->children, c, tmp) {
+		out[count++] = p;
+		p = stpcpy(p, c->leaf) + 1;
 	}
 	*num = count;
 	return out;
@@ -192,16 +320,13 @@ static char **fake_directory(void *ctx, const char *path, unsigned int *num)
 static int fake_list_domains(void *ctx, struct domain_info **ret, size_t *n)
 {
 	struct fakexen *fx = ctx;
-	struct domain_info *v = calloc(MAX_DOMAINS, sizeof(*v));
-	size_t count = 0;
+	struct domain_info *v = malloc((fx->n_doms ?: 1) * sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
-	for (unsigned int d = 0; d < MAX_DOMAINS; d++)
-		if (fx->domains[d].exists)
-			v[count++] = fx->domains[d].info;
+	memcpy(v, fx->doms, fx->n_doms * sizeof(*v));
 	*ret = v;
-	*n = count;
+	*n = fx->n_doms;
 	return 0;
 }
 
@@ -276,30 +401,34 @@ int fakexen_create(struct fakexen *fx, const char *name, const uint8_t uuid[CK_U
 {
 	char uuid_str[37], vm[48], full[CK_NAME_MAX + 16], num[8];
 	unsigned int d;
+	size_t i;
 	int r;
 
 	/* libxl hands out domids upwards and wraps; a freed one is reused only after that. */
-	for (d = fx->next_domid; d < MAX_DOMAINS && fx->domains[d].exists; d++)
+	d = fx->next_domid;
+	i = dom_slot(fx, d);
+	for (; i < fx->n_doms && fx->doms[i].domid == d; i++, d++)
 		;
-	if (d >= MAX_DOMAINS)
-		for (d = 1; d < MAX_DOMAINS && fx->domains[d].exists; d++)
+	if (d >= CK_DOMID_LIMIT)
+		for (d = 1, i = dom_slot(fx, d); i < fx->n_doms && fx->doms[i].domid == d; i++, d++)
 			;
-	if (d >= MAX_DOMAINS)
+	if (d >= CK_DOMID_LIMIT)
 		return -ENOSPC;
+	r = dom_insert(fx, i, &(struct domain_info){ .domid = d, .paused = incoming });
+	if (r < 0)
+		return r;
 	fx->next_domid = d + 1;
 
 	ck_format_uuid(uuid, uuid_str);
 	snprintf(vm, sizeof(vm), "/vm/%s", uuid_str);
 	snprintf(full, sizeof(full), "%s%s", name, incoming ? "--incoming" : "");
 	snprintf(num, sizeof(num), "%u", d);
-	fx->domains[d] = (struct fake_domain){ .exists = true,
-		.info = { .domid = d, .paused = incoming } };
 	r = writef(fx, full, "/local/domain/%u/name", d);
 	r = r ?: writef(fx, vm, "/local/domain/%u/vm", d);
 	r = r ?: writef(fx, num, "/local/domain/%u/domid", d);
 	r = r ?: writef(fx, uuid_str, "%s/uuid", vm);
-	for (unsigned int i = 0; r == 0 && i < n_nics; i++)
-		r = write_vif(fx, d, i, nics[i].mac, nics[i].ip);
+	for (unsigned int dev = 0; r == 0 && dev < n_nics; dev++)
+		r = write_vif(fx, d, dev, nics[dev].mac, nics[dev].ip);
 	if (r < 0)
 		return r;
 	*domid = d;
@@ -307,18 +436,13 @@ int fakexen_create(struct fakexen *fx, const char *name, const uint8_t uuid[CK_U
 	return 0;
 }
 
-static struct fake_domain *domain(struct fakexen *fx, uint16_t domid)
-{
-	return domid < MAX_DOMAINS && fx->domains[domid].exists ? &fx->domains[domid] : NULL;
-}
-
 int fakexen_set_dying(struct fakexen *fx, uint16_t domid)
 {
-	struct fake_domain *dom = domain(fx, domid);
+	struct domain_info *dom = domain(fx, domid);
 
 	if (!dom || domid == 0)
 		return -ENOENT;
-	dom->info.dying = true;
+	dom->dying = true;
 	fakexen_fire(fx, "@releaseDomain");
 	return 0;
 }
@@ -336,19 +460,19 @@ int fakexen_destroy(struct fakexen *fx, uint16_t domid)
 	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u", domid);
 	fakexen_rm(fx, path);
 	fakexen_fire(fx, path);
-	fx->domains[domid].exists = false;
+	dom_remove(fx, domid);
 	fakexen_fire(fx, "@releaseDomain");
 	return 0;
 }
 
 int fakexen_shutdown(struct fakexen *fx, uint16_t domid, bool suspend)
 {
-	struct fake_domain *dom = domain(fx, domid);
+	struct domain_info *dom = domain(fx, domid);
 
 	if (!dom || domid == 0)
 		return -ENOENT;
-	dom->info.shutdown = true;
-	dom->info.suspended = suspend;
+	dom->shutdown = true;
+	dom->suspended = suspend;
 	fakexen_fire(fx, "@releaseDomain");
 	return 0;
 }
@@ -383,7 +507,7 @@ int fakexen_domain(struct fakexen *fx, uint16_t domid, uint8_t uuid[CK_UUID_LEN]
 
 int fakexen_migrate_handover(struct fakexen *fx, uint16_t from, uint16_t to)
 {
-	struct fake_domain *src = domain(fx, from), *dst = domain(fx, to);
+	struct domain_info *src = domain(fx, from), *dst = domain(fx, to);
 	uint8_t uuid[CK_UUID_LEN];
 	char name[CK_NAME_MAX + 1], renamed[CK_NAME_MAX + 32];
 	int r;
@@ -398,7 +522,7 @@ int fakexen_migrate_handover(struct fakexen *fx, uint16_t from, uint16_t to)
 	r = r ?: writef_fire(fx, name, "/local/domain/%u/name", to);
 	if (r < 0)
 		return r;
-	dst->info.paused = false;
+	dst->paused = false;
 	return 0;
 }
 
@@ -408,4 +532,24 @@ int fakexen_set_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, cons
 	if (!domain(fx, domid))
 		return -ENOENT;
 	return write_vif(fx, domid, devid, mac, ip);
+}
+
+int fakexen_find_name(struct fakexen *fx, const char *name)
+{
+	struct node *n;
+
+	HASH_FIND(hn, fx->names, name, strlen(name), n);
+	if (n && domain(fx, n->name_of))
+		return n->name_of;
+	if (!fx->names_incomplete)
+		return -ENOENT;
+	for (size_t i = 0; i < fx->n_doms; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/local/domain/%u/name", fx->doms[i].domid);
+		n = find_node(fx, path);
+		if (n && n->value && !strcmp(n->value, name))
+			return fx->doms[i].domid;
+	}
+	return -ENOENT;
 }

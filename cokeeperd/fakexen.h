@@ -34,7 +34,8 @@ struct fake_nic {
 };
 
 /*
- * xl create: the next free domid, /local/domain/<domid>/{name,vm,domid}, /vm/<uuid>, the vif
+ * xl create: the next free domid (upwards from the last one given, wrapping below
+ * CK_DOMID_LIMIT; -ENOSPC when all are taken), /local/domain/<domid>/{name,vm,domid}, /vm/<uuid>, the vif
  * backends, then @introduceDomain.  incoming: a migration target (paused, "<name>--incoming").
  */
 int fakexen_create(struct fakexen *fx, const char *name, const uint8_t uuid[CK_UUID_LEN],
@@ -59,6 +60,12 @@ int fakexen_set_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, cons
 
 /* Fires a watch for no reason, as Xen may. */
 void fakexen_fire(struct fakexen *fx, const char *path);
+
+/*
+ * An existing domain whose /local/domain/<domid>/name is name (one of them, should two
+ * share it), from an index the writes keep: no walk over the domains.  -ENOENT if none.
+ */
+int fakexen_find_name(struct fakexen *fx, const char *name);
 
 /* The uuid and name of an existing domain; -ENOENT if there is none. */
 int fakexen_domain(struct fakexen *fx, uint16_t domid, uint8_t uuid[CK_UUID_LEN],

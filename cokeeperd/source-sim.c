@@ -78,31 +78,23 @@ static struct json_object *ok_domid(int domid)
 	return o;
 }
 
-/* The domain a request names by "domid" or by "name"; -ENOENT if none. */
+/* The domain a request names by "domid" or by "name"; -ENOENT if none (dom0 is none). */
 static int find_domain(struct sim_source *src, struct json_object *req)
 {
 	const char *name = get_str(req, "name");
+	uint8_t uuid[CK_UUID_LEN];
+	char n[CK_NAME_MAX + 1];
 	struct json_object *v;
+	int64_t domid;
 
-	if (json_object_object_get_ex(req, "domid", &v) && json_object_is_type(v, json_type_int)) {
-		int64_t domid = json_object_get_int64(v);
-		uint8_t uuid[CK_UUID_LEN];
-		char n[CK_NAME_MAX + 1];
-
-		if (domid > 0 && domid < CK_DOMID_LIMIT &&
-		    fakexen_domain(src->fx, domid, uuid, n) == 0)
-			return (int)domid;
-		return -ENOENT;
-	}
-	if (!name)
+	if (json_object_object_get_ex(req, "domid", &v) && json_object_is_type(v, json_type_int))
+		domid = json_object_get_int64(v);
+	else if (name)
+		domid = fakexen_find_name(src->fx, name);
+	else
 		return -EINVAL;
-	for (int domid = 1; domid < 1024; domid++) {
-		uint8_t uuid[CK_UUID_LEN];
-		char n[CK_NAME_MAX + 1];
-
-		if (fakexen_domain(src->fx, domid, uuid, n) == 0 && !strcmp(n, name))
-			return domid;
-	}
+	if (domid > 0 && domid < CK_DOMID_LIMIT && fakexen_domain(src->fx, domid, uuid, n) == 0)
+		return (int)domid;
 	return -ENOENT;
 }
 
