@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logging.h"
+#include "member-json.h"
+#include "scan-read.h"
+
+#define INCOMING_SUFFIX "--incoming"
+#define MIGRATEDAWAY_SUFFIX "--migratedaway"
+
+/* /local/domain/<domid>/<leaf>: keys the toolstack owns and the guest cannot write. */
+static char *read_key(const struct host *host, unsigned int domid, const char *leaf)
+{
+	char path[128];
+	unsigned int len;
+
+	snprintf(path, sizeof(path), "/local/domain/%u/%s", domid, leaf);
+	return host->ops->read(host->ctx, path, &len);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Domain names are the toolstack's, but only printable ASCII of bounded length goes on. */
+static void copy_name(char dst[CK_NAME_MAX + 1], const char *src)
+{
+	size_t i;
+
+	for (i = 0; i < CK_NAME_MAX && src[i]; i++)
+		dst[i] = src[i] >= 0x20 && src[i] <= 0x7e ? src[i] : '_';
+	dst[i] = '\0';
+}
+
+/* "vm" holds "/vm/<uuid>"; the uuid is the path's last element. */
+static int read_uuid(const struct host *host, unsigned int domid, uint8_t uuid[CK_UUID_LEN])
+{
+	char *vm = read_key(host, domid, "vm");
+	const char *slash;
+	int r = -ENOENT;
+
+	if (vm) {
+		slash = strrchr(vm, '/');
+		r = ck_parse_uuid(slash ? slash + 1 : vm, uuid);
+		free(vm);
+	}
+	return r;
+}
+
+static int by_number(const void *a, const void *b)
+{
+	long x = strtol(*(char *const *)a, NULL, 10), y = strtol(*(char *const *)b, NULL, 10);
+
+	return (x > y) - (x < y);
+}
+
+/* The vif's "ip" key: addresses separated by spaces, as libxl writes them. */
+static void parse_ips(struct ck_nic *nic, char *ips, unsigned int domid)
+{
+	char *save = NULL;
+
+	for (char *tok = strtok_r(ips, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (strchr(tok, ':')) {
+			if (nic->n_ipv6 < CK_ADDRS_MAX &&
+			    ck_parse_ipv6(tok, nic->ipv6[nic->n_ipv6]) == 0)
+				nic->n_ipv6++;
+			continue;
+		}
+		if (nic->n_ipv4 < CK_ADDRS_MAX && ck_parse_ipv4(tok, &nic->ipv4[nic->n_ipv4]) == 0 &&
+		    nic->ipv4[nic->n_ipv4] != 0)
+			nic->n_ipv4++;
+		else
+			log_debug("domid %u: vif ip '%.64s' ignored", domid, tok);
+	}
+}
+
+void scan_read_nics(const struct host *host, struct ck_member *m)
+{
+	char path[96];
+	unsigned int num = 0;
+	char **devs;
+
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u", m->domid);
+	devs = host->ops->directory(host->ctx, path, &num);
+	if (!devs)
+		return;
+	qsort(devs, num, sizeof(*devs), by_number);
+	for (unsigned int i = 0; i < num && m->n_nics < CK_NICS_MAX; i++) {
+		struct ck_nic *nic = &m->nics[m->n_nics];
+		char key[160], *mac, *ip;
+		unsigned int len;
+
+		snprintf(key, sizeof(key), "%s/%.16s/mac", path, devs[i]);
+		mac = host->ops->read(host->ctx, key, &len);
+		if (!mac || ck_parse_mac(mac, nic->mac) < 0 || !ck_mac_valid(nic->mac)) {
+			log_debug("domid %u: vif %.16s without a valid mac", m->domid, devs[i]);
+			free(mac);
+			memset(nic, 0, sizeof(*nic));
+			continue;
+		}
+		free(mac);
+		snprintf(key, sizeof(key), "%s/%.16s/ip", path, devs[i]);
+		ip = host->ops->read(host->ctx, key, &len);
+		if (ip) {
+			parse_ips(nic, ip, m->domid);
+			free(ip);
+		}
+		m->n_nics++;
+	}
+	free(devs);
+}
+
+int scan_read_member(const struct host *host, const struct domain_info *info,
+		     struct ck_member *m)
+{
+	char *name;
+
+	if (info->dying || (info->shutdown && !info->suspended))
+		return -ENOENT;
+	memset(m, 0, sizeof(*m));
+	m->domid = info->domid;
+	m->state = info->suspended ? CK_MEMBER_MIGRATING_OUT : CK_MEMBER_RUNNING;
+
+	/* A domain being built has no name yet; a migration target is paused "--incoming". */
+	name = read_key(host, info->domid, "name");
+	if (!name)
+		return -ENOENT;
+	if (!*name || ends_with(name, INCOMING_SUFFIX) || ends_with(name, MIGRATEDAWAY_SUFFIX)) {
+		free(name);
+		return -ENOENT;
+	}
+	copy_name(m->name, name);
+	free(name);
+	if (read_uuid(host, info->domid, m->uuid) < 0)
+		return -ENOENT;
+	scan_read_nics(host, m);
+	return 0;
+}
