@@ -615,6 +615,233 @@ START_TEST(cached_scan_equals_full_scan_through_random_changes)
 }
 END_TEST
 
+static bool deltas_equal(const struct ck_delta *a, const struct ck_delta *b)
+{
+	if (a->base_gen != b->base_gen || a->new_gen != b->new_gen ||
+	    a->n_upserts != b->n_upserts || a->n_removed != b->n_removed)
+		return false;
+	for (size_t i = 0; i < a->n_upserts; i++)
+		if (!ck_member_equal(&a->upserts[i], &b->upserts[i]))
+			return false;
+	return !a->n_removed || !memcmp(a->removed, b->removed, a->n_removed * sizeof(*a->removed));
+}
+
+/*
+ * The daemon's way (scan_host_changes() with the cache the fires kept, then a commit of the
+ * changed domids only) against the simplest: a scan that reads everything and a commit of
+ * the whole set.  Both must give the same members and the same delta.
+ */
+static void commit_both(struct host_fixture *h, struct ck_membership *full_m)
+{
+	_cleanup_memberset_ struct ck_memberset *part = NULL, *full = NULL;
+	struct host host = fakexen_host(h->fx);
+	struct scan_result res, full_res;
+	struct ck_delta d = { 0 }, full_d = { 0 };
+
+	ck_assert_int_eq(ck_memberset_new(&part), 0);
+	ck_assert_int_eq(ck_memberset_new(&full), 0);
+	ck_assert_int_eq(scan_host_changes(&host, &h->opts, h->cache, part, &res), 0);
+	if (res.partial)
+		ck_assert_int_eq(ck_membership_commit_domids(h->m, part, res.changed,
+							     res.n_changed, &d), 0);
+	else
+		ck_assert_int_eq(ck_membership_commit(h->m, part, &d), 0);
+	ck_assert_int_eq(scan_host(&host, &h->opts, NULL, full, &full_res), 0);
+	ck_assert_int_eq(ck_membership_commit(full_m, full, &full_d), 0);
+	ck_assert_msg(ck_memberset_equal(h->m->members, full_m->members),
+		      "the partial commit's members differ from a full scan's");
+	ck_assert_msg(deltas_equal(&d, &full_d),
+		      "the partial commit's delta differs from a full scan's (%zu+%zu, %zu+%zu)",
+		      d.n_upserts, d.n_removed, full_d.n_upserts, full_d.n_removed);
+	ck_delta_reset(&d);
+	ck_delta_reset(&full_d);
+}
+
+/* Random toolstack operations, each followed by a partial scan and commit (see commit_both). */
+static void random_changes(unsigned int seed)
+{
+	struct host_fixture h;
+	struct ck_membership *full_m;
+	uint16_t live[24];
+	unsigned int n_live = 0;
+
+	setup(&h);
+	ck_assert_int_eq(ck_membership_new(&full_m, 42, 256), 0);
+	for (int step = 0; step < 600; step++) {
+		unsigned int op = rand_r(&seed) % 9, i = n_live ? rand_r(&seed) % n_live : 0;
+		char mac[18], ip[16], name[16], path[64];
+		uint8_t uuid[CK_UUID_LEN] = { 0 };
+
+		snprintf(mac, sizeof(mac), "00:16:3e:00:%02x:%02x", rand_r(&seed) % 4,
+			 rand_r(&seed) % 8);
+		snprintf(ip, sizeof(ip), "10.98.%u.%u", rand_r(&seed) % 2, rand_r(&seed) % 8);
+		if (op == 0 || n_live < 2) {
+			struct fake_nic nic = { .mac = mac, .ip = ip };
+			uint16_t d;
+
+			if (n_live == sizeof(live) / sizeof(live[0]))
+				continue;
+			snprintf(name, sizeof(name), "g%d", step);
+			uuid[0] = rand_r(&seed) % 8;	/* sometimes two domains share one */
+			ck_assert_int_eq(fakexen_create(h.fx, name, uuid, &nic, 1, false, &d), 0);
+			live[n_live++] = d;
+		} else if (op == 1) {
+			ck_assert_int_eq(fakexen_destroy(h.fx, live[i]), 0);
+			live[i] = live[--n_live];
+		} else if (op == 2) {
+			/* A NIC's mac or addresses rewritten, or a second NIC. */
+			ck_assert_int_eq(fakexen_set_vif(h.fx, live[i], rand_r(&seed) % 2, mac, ip),
+					 0);
+		} else if (op == 3) {
+			snprintf(path, sizeof(path), "/local/domain/%u/name", live[i]);
+			snprintf(name, sizeof(name), "r%d", step);
+			ck_assert_int_eq(fakexen_write(h.fx, path, name), 0);
+			fakexen_fire(h.fx, path);
+		} else if (op == 4 && n_live < sizeof(live) / sizeof(live[0])) {
+			/* A migration: the twin, the suspend, the handover, the source gone. */
+			struct fake_nic nic = { .mac = mac, .ip = ip };
+			uint8_t u[CK_UUID_LEN];
+			char n[CK_NAME_MAX + 1];
+			uint16_t to;
+
+			ck_assert_int_eq(fakexen_domain(h.fx, live[i], u, n), 0);
+			if (strstr(n, "--"))
+				continue;
+			ck_assert_int_eq(fakexen_create(h.fx, n, u, &nic, 1, true, &to), 0);
+			live[n_live++] = to;
+			commit_both(&h, full_m);
+			ck_assert_int_eq(fakexen_shutdown(h.fx, live[i], true), 0);
+			commit_both(&h, full_m);
+			ck_assert_int_eq(fakexen_migrate_handover(h.fx, live[i], to), 0);
+			commit_both(&h, full_m);
+			ck_assert_int_eq(fakexen_destroy(h.fx, live[i]), 0);
+			live[i] = live[--n_live];
+		} else if (op == 5) {
+			ck_assert_int_eq(fakexen_shutdown(h.fx, live[i], rand_r(&seed) % 2), 0);
+		} else if (op == 6) {
+			/* Half a destroy: dying, still in xenstore. */
+			ck_assert_int_eq(fakexen_set_dying(h.fx, live[i]), 0);
+		} else if (op == 7) {
+			/* SIGHUP. */
+			scan_cache_forget(h.cache);
+		} else {
+			/* Two changes in one scan. */
+			ck_assert_int_eq(fakexen_set_vif(h.fx, live[i], 0, mac, NULL), 0);
+			snprintf(path, sizeof(path), "/local/domain/%u/name", live[(i + 1) % n_live]);
+			snprintf(name, sizeof(name), "s%d", step);
+			ck_assert_int_eq(fakexen_write(h.fx, path, name), 0);
+			fakexen_fire(h.fx, path);
+		}
+		commit_both(&h, full_m);
+	}
+	ck_membership_free(full_m);
+	teardown(&h);
+}
+
+START_TEST(partial_commit_equals_full_commit_through_random_changes)
+{
+	for (unsigned int seed = 20261123; seed < 20261127; seed++)
+		random_changes(seed);
+}
+END_TEST
+
+/* The scale and more: domids past 1,023, listed and read like the first. */
+START_TEST(fakexen_holds_4096_domains)
+{
+	_cleanup_memberset_ struct ck_memberset *set = NULL;
+	struct host_fixture h;
+	struct host host;
+	struct scan_result res;
+	uint16_t domid = 0;
+
+	setup(&h);
+	host = fakexen_host(h.fx);
+	for (unsigned int i = 0; i < 4096; i++) {
+		char name[16], mac[18], ip[16];
+
+		snprintf(name, sizeof(name), "big%u", i);
+		snprintf(mac, sizeof(mac), "00:16:3e:01:%02x:%02x", i >> 8, i & 0xff);
+		snprintf(ip, sizeof(ip), "10.%u.%u.1", 100 + (i >> 8), i & 0xff);
+		domid = create(&h, name, mac, ip);
+		ck_assert_uint_eq(domid, i + 1);
+	}
+	ck_assert_int_eq(fakexen_find_name(h.fx, "big4095"), 4096);
+	ck_assert_int_eq(fakexen_destroy(h.fx, 2000), 0);
+	ck_assert_int_eq(fakexen_find_name(h.fx, "big1999"), -ENOENT);
+	ck_assert_int_eq(ck_memberset_new(&set), 0);
+	ck_assert_int_eq(scan_host(&host, &h.opts, NULL, set, &res), 0);
+	ck_assert_uint_eq(ck_memberset_count(set), 4095);
+	ck_assert_uint_eq(res.domains, 4096);	/* with dom0 */
+	ck_assert_str_eq(ck_memberset_find(set, 4096)->name, "big4095");
+	ck_assert_ptr_null(ck_memberset_find(set, 2000));
+	teardown(&h);
+}
+END_TEST
+
+/* Domids go upwards to the last below CK_DOMID_LIMIT, then wrap to the lowest free one. */
+START_TEST(fakexen_domids_wrap_below_the_limit)
+{
+	struct host_fixture h;
+	uint16_t first, d = 0;
+
+	setup(&h);
+	first = create(&h, "first", "00:16:3e:00:00:01", NULL);
+	for (unsigned int i = 1; i < CK_DOMID_LIMIT - 2; i++) {
+		struct fake_nic nic = { .mac = "00:16:3e:00:00:02" };
+		uint8_t uuid[CK_UUID_LEN] = { 1 };
+
+		ck_assert_int_eq(fakexen_create(h.fx, "x", uuid, &nic, 1, false, &d), 0);
+		/* Keep the store small: only the domain list must fill up. */
+		ck_assert_int_eq(fakexen_destroy(h.fx, d), 0);
+	}
+	ck_assert_uint_eq(d, CK_DOMID_LIMIT - 2);
+	d = create(&h, "last", "00:16:3e:00:00:03", NULL);
+	ck_assert_uint_eq(d, CK_DOMID_LIMIT - 1);
+	d = create(&h, "wrapped", "00:16:3e:00:00:04", NULL);
+	ck_assert_uint_eq(first, 1);
+	ck_assert_uint_eq(d, 2);	/* 1 is taken */
+	ck_assert_int_eq(fakexen_find_name(h.fx, "last"), CK_DOMID_LIMIT - 1);
+	teardown(&h);
+}
+END_TEST
+
+/* Directories list children only; a removal takes the subtree and the emptied parents. */
+START_TEST(fakexen_directory_and_rm)
+{
+	struct host_fixture h;
+	struct host host;
+	unsigned int num = 99, len;
+	char **dirs;
+
+	setup(&h);
+	host = fakexen_host(h.fx);
+	ck_assert_int_eq(fakexen_write(h.fx, "/a/b/c", "1"), 0);
+	ck_assert_int_eq(fakexen_write(h.fx, "/a/b/d/e", "2"), 0);
+	ck_assert_int_eq(fakexen_write(h.fx, "/a/bb", "3"), 0);
+	dirs = host.ops->directory(host.ctx, "/a/b", &num);
+	ck_assert_ptr_nonnull(dirs);
+	ck_assert_uint_eq(num, 2);
+	ck_assert_str_eq(dirs[0], "c");
+	ck_assert_str_eq(dirs[1], "d");
+	free(dirs);
+	ck_assert_ptr_null(host.ops->read(host.ctx, "/a/b", &len));	/* implied: no value */
+	fakexen_rm(h.fx, "/a/b/d/e");
+	dirs = host.ops->directory(host.ctx, "/a/b", &num);
+	ck_assert_uint_eq(num, 1);
+	free(dirs);
+	fakexen_rm(h.fx, "/a/b");
+	ck_assert_ptr_null(host.ops->read(host.ctx, "/a/b/c", &len));
+	dirs = host.ops->directory(host.ctx, "/a", &num);
+	ck_assert_uint_eq(num, 1);
+	ck_assert_str_eq(dirs[0], "bb");
+	free(dirs);
+	fakexen_rm(h.fx, "/a/bb");
+	ck_assert_ptr_null(host.ops->directory(host.ctx, "/a", &num));
+	ck_assert_int_eq(errno, ENOENT);
+	teardown(&h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("scan");
@@ -636,5 +863,9 @@ int main(void)
 	th_add(s, building_and_malformed_domains_are_skipped);
 	th_add(s, shared_address_stays_with_lower_domid);
 	th_add(s, unprintable_names_are_sanitised);
+	th_add(s, partial_commit_equals_full_commit_through_random_changes);
+	th_add(s, fakexen_holds_4096_domains);
+	th_add(s, fakexen_domids_wrap_below_the_limit);
+	th_add(s, fakexen_directory_and_rm);
 	return th_run(s);
 }
