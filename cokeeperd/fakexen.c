@@ -238,9 +238,13 @@ static void prune(struct fakexen *fx, struct node *n)
 
 int fakexen_write(struct fakexen *fx, const char *path, const char *value)
 {
-	char *v = strdup(value);
 	struct node *n;
+	char *v;
 
+	/* xenstore's paths: absolute, no empty element. */
+	if (path[0] != '/' || path[strlen(path) - 1] == '/' || strstr(path, "//"))
+		return -EINVAL;
+	v = strdup(value);
 	if (!v)
 		return -ENOMEM;
 	n = get_node(fx, path);

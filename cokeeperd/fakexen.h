@@ -24,7 +24,8 @@ void fakexen_free(struct fakexen *fx);
 /* The host view of this fake, for scan_host(). */
 struct host fakexen_host(struct fakexen *fx);
 
-/* Raw xenstore access, as a guest or a test would use it (no watch fires). */
+/* Raw xenstore access, as a guest or a test would use it (no watch fires); -EINVAL for a
+ * path that is not absolute or has an empty element. */
 int fakexen_write(struct fakexen *fx, const char *path, const char *value);
 void fakexen_rm(struct fakexen *fx, const char *path);
 

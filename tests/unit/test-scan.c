@@ -838,6 +838,9 @@ START_TEST(fakexen_directory_and_rm)
 	fakexen_rm(h.fx, "/a/bb");
 	ck_assert_ptr_null(host.ops->directory(host.ctx, "/a", &num));
 	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(fakexen_write(h.fx, "/a//b", "x"), -EINVAL);
+	ck_assert_int_eq(fakexen_write(h.fx, "a/b", "x"), -EINVAL);
+	ck_assert_int_eq(fakexen_write(h.fx, "/a/", "x"), -EINVAL);
 	teardown(&h);
 }
 END_TEST
