@@ -1,0 +1,593 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Scale benchmark: the real cokeeperd (sim source, unix transport) and N real cokeeper-agent
+processes (memory sink) on this machine, for each N.  Per N it prints:
+
+  latency   change -> last Ack (p50/p90/p99/max) for creates, destroys and migrations
+            (sim-migrate, pause_ms 0), each change sent once the previous one converged.
+            Driver's clock: from sending the control command to reading, on a `watch`
+            stream, the Ack of the last agent for a gen >= the change's gen (the gen of the
+            delta event that adds the created domid / removes the destroyed one / removes the
+            migrated domain's old domid).  The first change after the agents' snapshot (a
+            create) is reported on its own line and left out of the create row.
+  cpu time  utime+stime (/proc/PID/schedstat, in ns) per change over the timed changes: the daemon,
+            agent 0, the mean agent, and this driver (if the driver's share nears the wall
+            time, the driver is the bottleneck, not cokeeperd).
+  instr     instructions per change (valgrind --tool=callgrind) of the daemon and of agent
+            0, in a separate pass with a fresh daemon and the same setup: callgrind_control
+            zeroes both before a change and dumps them once every process is idle again (no
+            watch stream is open in that pass, so the daemon's count is the change alone);
+            the mean of --cpu-changes changes per kind, minus an idle zero/dump pair.
+  bytes     per guest per change on the wire, in the callgrind pass: agent 1 runs under
+            strace; its read(2)s on the socket (what the daemon sent it) and send(2)s (its
+            Acks, 19 B each) between two quiet points.
+  rss       VmRSS of the daemon and of agent 0 after the timed changes.
+  catch-up  (at --catchup-n only) SIGSTOP 8 agents, --catchup-changes changes (create and
+            destroy of one spare domain, not waited for), wait for the running agents, then
+            SIGCONT the 8 and time until all 8 ack the newest gen.
+
+Members: each agent claims the domid of its own sim domain (created before the agents
+start, so each gets a snapshot of N members).  The sim's fakexen holds 1,024 domains with
+dom0 in slot 0 (MAX_DOMAINS at 6bf8d0a and since), and a migration needs two domids beyond
+the members (the spare and its twin), so at most --member-cap (1,021) agents get a domain;
+the others claim domids from 2000 up that are never members (the unix transport takes any
+domid).  At N=1,024 that is 1,021 members + the spare for 1,024 agents, with either build.
+
+The same command works against any build with the control protocol of 6bf8d0a:
+  bench/scale.py --build /work/wt-old/build          (6bf8d0a)
+  bench/scale.py --build build                       (this tree)
+  bench/scale.py --build build --quick               (N=16,64, 5 changes: the sim suite's
+                                                      smoke test)
+Exit status 1 if any agent failed to ack any change within --timeout.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "sim"))
+from pipeline import Control, Failure, stop_all, wait_for  # noqa: E402
+
+ACK_RE = re.compile(rb'"domid":(\d+),"gen":(\d+)')
+FOREIGN_DOMID = 2000
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def schedstat(pid):
+    """(ns on a CPU: utime+stime at ns resolution, times it was run)"""
+    with open(f"/proc/{pid}/schedstat") as f:
+        fields = f.read().split()
+    return int(fields[0]), int(fields[2])
+
+
+SYSCALL_RE = re.compile(r"^(read|sendto)\((\d+),.* = (\d+)$")
+
+
+class Wire:
+    """One agent's socket traffic, from its strace log (/proc/PID/io is no help: the agent
+    sends with send(2), which it does not count)."""
+
+    def __init__(self, path):
+        self.path, self.offset, self.fd = path, 0, None
+
+    def read(self):
+        """(bytes read, bytes sent) on the socket since the last call"""
+        down = up = 0
+        with open(self.path) as f:
+            f.seek(self.offset)
+            text = f.read()
+        end = text.rfind("\n") + 1
+        self.offset += len(text[:end].encode())
+        for line in text[:end].splitlines():
+            m = SYSCALL_RE.match(line)
+            if not m:
+                continue
+            if m.group(1) == "sendto":
+                self.fd = m.group(2)
+                up += int(m.group(3))
+            elif m.group(2) == self.fd:
+                down += int(m.group(3))
+        return down, up
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pct(values, p):
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
+
+
+class Watch:
+    """The control socket's watch stream.  Tracks each agent's highest acked gen; a change
+    sets `want` (a predicate on delta events); the matching delta fixes the target gen, and
+    the Ack that empties `pending` stamps `done` with the time its bytes were read."""
+
+    def __init__(self, path, domids):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.sock.sendall(b'{"cmd":"watch"}\n')
+        self.sock.setblocking(False)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.sock, selectors.EVENT_READ)
+        self.buf = b""
+        self.domids = set(domids)
+        self.acked = {}
+        self.want = None
+        self.target = None
+        self.pending = None
+        self.done = None
+        self.last_gen = None
+        self.closed = []
+        self.replied = False
+
+    def _line(self, line, now):
+        if b'"event":"ack"' in line:
+            m = ACK_RE.search(line)
+            domid, gen = int(m.group(1)), int(m.group(2))
+            if gen > self.acked.get(domid, -1):
+                self.acked[domid] = gen
+            if self.pending is not None and gen >= self.target:
+                self.pending.discard(domid)
+                if not self.pending and self.done is None:
+                    self.done = now
+            return
+        o = json.loads(line)
+        if not self.replied:
+            if not o.get("ok"):
+                raise Failure(f"watch: {o.get('error')}")
+            self.replied = True
+            self.last_gen = o["gen"]
+            return
+        ev = o.get("event")
+        if ev == "delta":
+            self.last_gen = o["gen"]
+            if self.want and self.target is None and self.want(o):
+                self.arm(o["gen"], now)
+        elif ev == "guest-closed" and o.get("domid") in self.domids:
+            self.closed.append(o["domid"])
+
+    def arm(self, target, now, among=None):
+        self.target = target
+        self.pending = {d for d in (self.domids if among is None else among) if self.acked.get(d, -1) < target}
+        if not self.pending:
+            self.done = now
+
+    def reset(self, want=None):
+        self.want, self.target, self.pending, self.done = want, None, None, None
+
+    def pump(self, timeout):
+        """Reads what is there, waiting at most `timeout` seconds for the first bytes."""
+        for _ in self.sel.select(timeout):
+            while True:
+                try:
+                    data = self.sock.recv(1 << 20)
+                except BlockingIOError:
+                    return
+                now = time.monotonic()
+                if not data:
+                    raise Failure("the daemon closed the watch stream")
+                self.buf += data
+                lines = self.buf.split(b"\n")
+                self.buf = lines.pop()
+                for line in lines:
+                    self._line(line, now)
+                if len(data) < (1 << 20):
+                    return
+
+    def wait(self, cond, timeout, what):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failure(f"{what}: not within {timeout:.0f} s")
+            self.pump(min(left, 0.5))
+        return True
+
+    def close(self):
+        self.sel.close()
+        self.sock.close()
+
+
+class Host:
+    """One cokeeperd and N agents, with every agent holding the snapshot."""
+
+    def __init__(self, args, n, tmp, daemon_wrap=(), agent_wrap=None):
+        self.args, self.n, self.tmp = args, n, tmp
+        self.procs = []
+        self.ctl_path = os.path.join(tmp, "control.sock")
+        self.agent_path = os.path.join(tmp, "agent.sock")
+        daemon = [os.path.join(args.build, "cokeeperd", "cokeeperd"), "--source", "sim",
+                  "--transport", "unix", "--control", self.ctl_path,
+                  "--agent-socket", self.agent_path]
+        self.daemon = self._spawn(list(daemon_wrap) + daemon, "cokeeperd.log")
+        wait_for(self.ctl_path, timeout=60)
+        self.ctl = Control(self.ctl_path, timeout=args.timeout)
+        members = min(n, args.member_cap)
+        self.domids = []
+        for i in range(members):
+            r = self.ctl.call(cmd="sim-create", name=f"g{i}",
+                              ip=[f"10.{1 + i // 250}.{i % 250}.1"])
+            self.domids.append(r["domid"])
+        self.domids += [FOREIGN_DOMID + i for i in range(n - members)]
+        agent = os.path.join(args.build, "guest-agent", "cokeeper-agent")
+        self.agents = []
+        for i, domid in enumerate(self.domids):
+            wrap = list((agent_wrap or {}).get(i, []))
+            self.agents.append(self._spawn(
+                wrap + [agent, "--transport", "unix", "--socket", self.agent_path,
+                        "--domid", str(domid), "--sink", "memory"], f"agent{i}.log"))
+        self.wait_synced()
+
+    def _spawn(self, argv, log):
+        with open(os.path.join(self.tmp, log), "w") as f:
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=f, stderr=f)
+        self.procs.append(p)
+        return p
+
+    def wait_synced(self):
+        deadline = time.monotonic() + self.args.timeout
+        while True:
+            for p in self.procs:
+                if p.poll() is not None:
+                    raise Failure(f"{p.args[-1]}: exited with {p.returncode}")
+            r = self.ctl.call(cmd="guests")
+            ok = [g for g in r["guests"]
+                  if g["state"] == "active" and g["acked_gen"] == r["gen"]]
+            if len(ok) == self.n and len(r["guests"]) == self.n:
+                return r["gen"]
+            if time.monotonic() > deadline:
+                raise Failure(f"{len(ok)} of {self.n} agents synced after {self.args.timeout} s")
+            time.sleep(0.2)
+
+    def stop(self, show_logs):
+        stop_all(self.procs, self.tmp, show_logs)
+
+
+class Spare:
+    """The one domain that changes: create, migrate, destroy, in turn."""
+
+    def __init__(self, name="spare"):
+        self.name, self.domid = name, None
+
+    def request(self, kind):
+        if kind == "create":
+            return dict(cmd="sim-create", name=self.name, ip=["10.250.0.1"])
+        if kind == "destroy":
+            return dict(cmd="sim-destroy", name=self.name)
+        return dict(cmd="sim-migrate", name=self.name, pause_ms=0)
+
+    def done(self, kind, reply):
+        """The predicate on delta events that marks the change's gen, and the new domid."""
+        old, new = self.domid, reply.get("domid")
+        if kind == "create":
+            self.domid = new
+            return lambda o: any(u.get("domid") == new for u in o["upserts"])
+        if kind == "destroy":
+            self.domid = None
+            return lambda o: old in o["removed"]
+        self.domid = new
+        return lambda o: old in o["removed"]
+
+
+CYCLE = ("migrate", "destroy", "create")
+
+
+def timed_pass(args, n, out):
+    tmp = tempfile.mkdtemp(prefix=f"ck-scale-{n}-")
+    host = watch = None
+    failed = True
+    try:
+        t_setup = time.monotonic()
+        host = Host(args, n, tmp)
+        setup_s = time.monotonic() - t_setup
+        watch = Watch(host.ctl_path, host.domids)
+        watch.wait(lambda: watch.replied, args.timeout, "watch reply")
+        pids = [p.pid for p in host.agents]
+        spare = Spare()
+        lat = {"first": [], "create": [], "destroy": [], "migrate": []}
+
+        def one(kind, label):
+            req = spare.request(kind)
+            watch.reset()
+            t0 = time.monotonic()
+            reply = host.ctl.call(**req)
+            watch.want = spare.done(kind, reply)
+            watch.wait(lambda: watch.done is not None, args.timeout,
+                       f"N={n} {label}: every agent's Ack")
+            lat[label].append(watch.done - t0)
+            if watch.closed:
+                raise Failure(f"agents {watch.closed[:5]} lost their session")
+
+        one("create", "first")
+        cpu0 = [schedstat(pid)[0] for pid in [host.daemon.pid] + pids]
+        self0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        count = 0
+        for i in range(args.changes):
+            for kind in CYCLE:
+                one(kind, kind)
+                count += 1
+        wall = time.monotonic() - wall0
+        self1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu1 = [schedstat(pid)[0] for pid in [host.daemon.pid] + pids]
+        d_cpu = [(b - a) / 1e9 / count for a, b in zip(cpu0, cpu1)]
+        drv = (self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime) / count
+        res = {"n": n, "members": min(n, args.member_cap), "setup_s": setup_s,
+               "latency_ms": {k: [v * 1000 for v in vs] for k, vs in lat.items()},
+               "cpu_ms_per_change": {"daemon": d_cpu[0] * 1000, "agent0": d_cpu[1] * 1000,
+                                     "agent_mean": sum(d_cpu[1:]) / n * 1000,
+                                     "driver": drv * 1000,
+                                     "wall": wall / count * 1000},
+               "rss_kib": {"daemon": rss_kib(host.daemon.pid), "agent0": rss_kib(pids[0])},
+               "acked_every_change": True}
+        if n == args.catchup_n and args.catchup_changes:
+            res["catchup"] = catch_up(args, host, watch)
+        out.update(res)
+        failed = False
+    finally:
+        if watch:
+            watch.close()
+        if host:
+            host.stop(show_logs=failed)
+        if not failed or not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def catch_up(args, host, watch):
+    stopped = host.agents[-8:]
+    stopped_domids = set(host.domids[-8:])
+    running = [d for d in host.domids if d not in stopped_domids]
+    for p in stopped:
+        p.send_signal(signal.SIGSTOP)
+    try:
+        before = min(watch.acked.get(d, -1) for d in stopped_domids)
+        spare = Spare("catchup")
+        for i in range(args.catchup_changes):
+            host.ctl.call(**spare.request("create" if i % 2 == 0 else "destroy"))
+            spare.domid = None
+            watch.pump(0)
+        newest = host.ctl.call(cmd="members")["gen"]
+        watch.reset()
+        watch.arm(newest, time.monotonic(), among=running)
+        watch.wait(lambda: watch.done is not None, args.timeout * 10,
+                   "catch-up: the running agents")
+        watch.reset()
+        watch.arm(newest, time.monotonic(), among=stopped_domids)
+    finally:
+        t0 = time.monotonic()
+        for p in stopped:
+            p.send_signal(signal.SIGCONT)
+    watch.wait(lambda: watch.done is not None, args.timeout * 10,
+               "catch-up: the 8 resumed agents")
+    return {"agents": 8, "changes": args.catchup_changes, "gens_behind": newest - before,
+            "seconds": watch.done - t0}
+
+
+def callgrind_totals(base, pid, nth):
+    path = f"{base}.{pid}.{nth}"
+    for _ in range(100):
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("totals:") or line.startswith("summary:"):
+                        return int(line.split()[1])
+        time.sleep(0.05)
+    raise Failure(f"no callgrind dump {path}")
+
+
+def cpu_pass(args, n, out):
+    """Instructions per change under callgrind; no watch stream, so quiescence is read off
+    /proc: every agent wrote (acked) and nothing moved for --quiet-ms."""
+    tmp = tempfile.mkdtemp(prefix=f"ck-scale-cg-{n}-")
+    host = None
+    failed = True
+    base = os.path.join(tmp, "cg")
+    vg = ["valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={base}.%p"]
+    dumps = {}
+    try:
+        trace = os.path.join(tmp, "agent1.strace")
+        st = ["strace", "-qq", "-e", "signal=none", "-e", "trace=read,sendto", "-o", trace]
+        host = Host(args, n, tmp, daemon_wrap=vg, agent_wrap={0: vg, 1: st})
+        wire = Wire(trace)
+        dpid, apid = host.daemon.pid, host.agents[0].pid
+        pids = [p.pid for p in host.agents]
+        gen = host.ctl.call(cmd="members")["gen"]
+
+        def control(op):
+            for pid in (dpid, apid):
+                r = subprocess.run(["callgrind_control", op, str(pid)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                if r.returncode != 0:
+                    raise Failure(f"callgrind_control {op} {pid}: {r.stderr.decode()[:200]}")
+                if op == "-d":
+                    dumps[pid] = dumps.get(pid, 0) + 1
+            if op == "-d":
+                return [callgrind_totals(base, pid, dumps[pid]) for pid in (dpid, apid)]
+
+        def snapshot():
+            return [schedstat(pid)[1] for pid in [dpid] + pids]
+
+        def quiesce(ran0):
+            quiet = args.quiet_ms / 1000
+            deadline = time.monotonic() + args.timeout * 5
+            last, since = None, time.monotonic()
+            while True:
+                s = snapshot()
+                if s != last:
+                    last, since = s, time.monotonic()
+                elif all(w > w0 for w, w0 in zip(s[1:], ran0[1:])) and \
+                        time.monotonic() - since >= quiet:
+                    return
+                if time.monotonic() > deadline:
+                    raise Failure(f"N={n}: callgrind pass never went quiet")
+                time.sleep(0.05)
+
+        control("-z")
+        time.sleep(args.quiet_ms / 1000)
+        idle = control("-d")
+        spare = Spare()
+        inst = {k: ([], []) for k in ("first", "create", "destroy", "migrate")}
+        bytes_ = {k: ([], []) for k in inst}
+        kinds = ["create"] + [k for _ in range(args.cpu_changes) for k in CYCLE]
+        for i, kind in enumerate(kinds):
+            wire.read()
+            control("-z")
+            ran0 = snapshot()
+            reply = host.ctl.call(**spare.request(kind))
+            spare.done(kind, reply)
+            quiesce(ran0)
+            d, a = control("-d")
+            r = host.ctl.call(cmd="guests")
+            if r["gen"] <= gen or any(g["acked_gen"] != r["gen"] for g in r["guests"]):
+                raise Failure(f"N={n} callgrind pass: {kind} not acked by every agent")
+            gen = r["gen"]
+            label = "first" if i == 0 else kind
+            down, up = wire.read()
+            bytes_[label][0].append(down)
+            bytes_[label][1].append(up)
+            inst["first" if i == 0 else kind][0].append(d - idle[0])
+            inst["first" if i == 0 else kind][1].append(a - idle[1])
+        out["instr_per_change"] = {
+            k: {"daemon": sum(v[0]) / len(v[0]), "agent0": sum(v[1]) / len(v[1]),
+                "count": len(v[0])} for k, v in inst.items() if v[0]}
+        out["wire_B"] = {k: {"down": v[0], "up": v[1]} for k, v in bytes_.items() if v[0]}
+        out["instr_idle"] = {"daemon": idle[0], "agent0": idle[1]}
+        failed = False
+    finally:
+        if host:
+            host.stop(show_logs=failed)
+        if not failed or not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(r, args):
+    lines = [f"== N={r['n']} agents ({r['members']} of them members, +1 spare domain "
+             f"that changes); setup {r['setup_s']:.1f} s"]
+    lines.append(f"{'change':<8} {'count':>5} {'p50_ms':>9} {'p90_ms':>9} {'p99_ms':>9} "
+                 f"{'max_ms':>9} {'daemon_Minstr':>13} {'agent_kinstr':>12} "
+                 f"{'down_B':>7} {'up_B':>5}")
+    for k in ("first", "create", "destroy", "migrate"):
+        v = r["latency_ms"][k]
+        row = f"{k:<8} {len(v):>5} {pct(v, 50):>9.1f} {pct(v, 90):>9.1f} " \
+              f"{pct(v, 99):>9.1f} {max(v):>9.1f}"
+        ins = r.get("instr_per_change", {}).get(k)
+        if ins:
+            w = r["wire_B"][k]
+            row += f" {ins['daemon'] / 1e6:>13.3f} {ins['agent0'] / 1e3:>12.1f} " \
+                   f"{'/'.join(map(str, sorted(set(w['down'])))):>7} " \
+                   f"{'/'.join(map(str, sorted(set(w['up'])))):>5}"
+        lines.append(row)
+    c = r["cpu_ms_per_change"]
+    lines.append(f"cpu ms/change (utime+stime): daemon {c['daemon']:.2f}, agent0 "
+                 f"{c['agent0']:.2f}, mean agent {c['agent_mean']:.2f}, driver "
+                 f"{c['driver']:.2f}; wall {c['wall']:.1f} ms/change")
+    if "instr_per_change" in r:
+        lines.append(f"(instructions: callgrind, mean of {args.cpu_changes} per kind, the "
+                     "daemon's and agent 0's; down_B/up_B: agent 1's socket per change, "
+                     "each value seen)")
+    lines.append(f"rss: daemon {r['rss_kib']['daemon']} KiB, agent0 "
+                 f"{r['rss_kib']['agent0']} KiB")
+    if "catchup" in r:
+        cu = r["catchup"]
+        lines.append(f"catch-up: {cu['agents']} agents SIGSTOPped for {cu['changes']} changes "
+                     f"({cu['gens_behind']} gens behind): all acked the newest gen "
+                     f"{cu['seconds'] * 1000:.1f} ms after SIGCONT")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--build", required=True, help="the build directory (meson)")
+    ap.add_argument("--n", default="16,64,256,1024", help="agent counts (default %(default)s)")
+    ap.add_argument("--changes", type=int, default=50,
+                    help="timed changes per kind and N (default %(default)s)")
+    ap.add_argument("--cpu-changes", type=int, default=10,
+                    help="changes per kind under callgrind; 0: no callgrind pass "
+                    "(default %(default)s)")
+    ap.add_argument("--catchup-n", type=int, default=16,
+                    help="the N with the catch-up measurement (default %(default)s)")
+    ap.add_argument("--catchup-changes", type=int, default=3000,
+                    help="changes while 8 agents are stopped; 0: none (default %(default)s)")
+    ap.add_argument("--member-cap", type=int, default=1021,
+                    help="most agents with a sim domain (default %(default)s)")
+    ap.add_argument("--timeout", type=float, default=300,
+                    help="seconds for one change to converge (default %(default)s)")
+    ap.add_argument("--quiet-ms", type=int, default=500,
+                    help="callgrind pass: idle time that ends a change (default %(default)s)")
+    ap.add_argument("--quick", action="store_true",
+                    help="N=16,64, 5 changes, 2 under callgrind, catch-up of 200 at N=16")
+    ap.add_argument("--json", help="also write the results there")
+    ap.add_argument("--keep", action="store_true", help="keep a failed run's directory")
+    args = ap.parse_args()
+    if args.quick:
+        args.n, args.changes, args.catchup_changes = "16,64", 5, 200
+        args.cpu_changes = min(args.cpu_changes, 2)
+    if args.cpu_changes and not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        print("no valgrind/callgrind_control: no instruction counts", flush=True)
+        args.cpu_changes = 0
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))  # runs the finally:s
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    ns = [int(x) for x in args.n.split(",")]
+    if hard < max(ns) + 64:
+        print(f"RLIMIT_NOFILE hard limit {hard} is too low for N={max(ns)}", file=sys.stderr)
+        return 1
+    src = args.build
+    try:
+        with open(os.path.join(args.build, "meson-info", "meson-info.json")) as f:
+            src = json.load(f)["directories"]["source"]
+    except (OSError, ValueError, KeyError):
+        pass
+    rev = subprocess.run(["git", "-C", src, "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip() or "?"
+    print(f"# bench/scale.py {' '.join(sys.argv[1:])}")
+    print(f"# build {args.build} (source {src} at {rev}); {os.cpu_count()} cpus; "
+          f"load average at start {loadavg()}; {time.strftime('%Y-%m-%d %H:%M:%S')}",
+          flush=True)
+    results, status = [], 0
+    for n in ns:
+        r = {}
+        try:
+            timed_pass(args, n, r)
+            if args.cpu_changes:
+                cpu_pass(args, n, r)
+        except Failure as e:
+            print(f"FAIL N={n}: {e}", flush=True)
+            status = 1
+            break
+        results.append(r)
+        print(report(r, args), flush=True)
+    print(f"# load average at end {loadavg()}; {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"argv": sys.argv, "rev": rev, "results": results}, f, indent=1)
+    if status == 0:
+        print(f"every agent acked every change at N={','.join(map(str, ns))}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
