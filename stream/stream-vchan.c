@@ -90,13 +90,13 @@ int stream_vchan_new(struct ck_stream **ret, sd_event *event, struct libxenvchan
 	ctrl->blocking = 0;
 	v->ctrl = ctrl;
 	/*
-	 * Edge-triggered: with many guests ready at once, a level-triggered descriptor is
-	 * returned by every epoll_wait until its turn comes (O(N²) events per change).  The
-	 * event channel queues a port once until libxenvchan_wait unmasks it, and on_event does
-	 * that first, so each notification is one edge and none is missed.
+	 * Level-triggered, unlike the unix streams: with EPOLLET on the event channel's
+	 * descriptor the lab's agents stopped hearing cokeeperd after their snapshot (run
+	 * 20261130-072356-6648: gen 7 sent to all three, none read it; level-triggered, the
+	 * same scenario passes).  So on real Xen, N guests acking at once still cost sd-event
+	 * O(N²) returned events (bench/RESULTS.md, "Membership at scale").
 	 */
-	r = sd_event_add_io(event, &v->io, libxenvchan_fd_for_select(ctrl), EPOLLIN | EPOLLET,
-			    on_event, v);
+	r = sd_event_add_io(event, &v->io, libxenvchan_fd_for_select(ctrl), EPOLLIN, on_event, v);
 	if (r < 0) {
 		free(v);
 		return r;
