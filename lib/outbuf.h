@@ -24,6 +24,7 @@ struct ck_outbuf {
 
 /* max: the most bytes it may hold (SIZE_MAX: no bound but memory). */
 void ck_outbuf_init(struct ck_outbuf *b, size_t max);
+/* (An emptied queue gives back all but a few KiB: a snapshot's room is not kept.) */
 void ck_outbuf_release(struct ck_outbuf *b);
 
 /* Queues one message made of iov[0..n): -ENOBUFS past max (nothing queued), -ENOMEM. */

@@ -172,6 +172,28 @@ START_TEST(stream_flushes_what_the_peer_takes)
 }
 END_TEST
 
+START_TEST(an_emptied_queue_gives_back_a_large_buffer)
+{
+	static uint8_t big[100000];
+	struct ck_outbuf b;
+
+	ck_outbuf_init(&b, SIZE_MAX);
+	ck_assert_int_eq(ck_outbuf_push(&b, big, sizeof(big)), 0);
+	ck_assert_uint_ge(b.cap, sizeof(big));
+	ck_outbuf_consume(&b, sizeof(big) - 1);
+	ck_assert_uint_ge(b.cap, sizeof(big));	/* not while a byte waits */
+	ck_outbuf_consume(&b, 1);
+	ck_assert_uint_le(b.cap, 4096);
+	/* A small queue keeps its room: no allocation per message at idle. */
+	ck_assert_int_eq(ck_outbuf_push(&b, "abc", 3), 0);
+	ck_outbuf_consume(&b, 3);
+	ck_assert_uint_gt(b.cap, 0);
+	ck_assert_int_eq(ck_outbuf_push(&b, "defg", 4), 0);
+	take(&b, "defg", 4);
+	ck_outbuf_release(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("outbuf");
@@ -183,5 +205,6 @@ int main(void)
 	th_add(s, drop_at_a_boundary_drops_everything);
 	th_add(s, long_run_keeps_order);
 	th_add(s, stream_flushes_what_the_peer_takes);
+	th_add(s, an_emptied_queue_gives_back_a_large_buffer);
 	return th_run(s);
 }
