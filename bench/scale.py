@@ -464,7 +464,10 @@ def cpu_pass(args, n, out):
         time.sleep(args.quiet_ms / 1000)
         idle = control("-d")
         if max(idle) > 100000:
-            raise Failure(f"N={n}: the idle zero/dump pair counted {idle} instructions")
+            # A busy machine can starve the daemon past --quiet-ms: a measurement, not a
+            # verdict, so it is said, not failed on.
+            print(f"N={n}: note: the idle zero/dump pair counted {idle} instructions; "
+                  "the counts below are net of it", flush=True)
         spare = Spare()
         inst = {k: ([], []) for k in ("first", "create", "destroy", "migrate")}
         bytes_ = {k: ([], []) for k in inst}
@@ -477,16 +480,31 @@ def cpu_pass(args, n, out):
             spare.done(kind, reply)
             quiesce(ran0)
             d, a = control("-d")
-            r = host.ctl.call(cmd="guests")
-            if r["gen"] <= gen or any(g["acked_gen"] != r["gen"] for g in r["guests"]):
-                raise Failure(f"N={n} callgrind pass: {kind} not acked by every agent")
-            # The daemon frees that reply (tens of thousands of json-c objects, a printbuf of
-            # 100s of KiB, and glibc's consolidation of them) after we have read it; under
-            # valgrind that lands after our next -z and would be billed to the next change.
-            settle()
+            # If the daemon was starved past --quiet-ms it still had Acks to read when its
+            # count was cut: the change must still converge (the verdict, with only the
+            # --timeout hang guard), but its counts are incomplete and left out.
+            deadline = time.monotonic() + args.timeout
+            complete = True
+            while True:
+                r = host.ctl.call(cmd="guests")
+                # The daemon frees that reply (tens of thousands of json-c objects, a
+                # printbuf of 100s of KiB, and glibc's consolidation of them) after we have
+                # read it; under valgrind that lands after our next -z and would be billed
+                # to the next change.
+                settle()
+                if r["gen"] > gen and all(g["acked_gen"] == r["gen"] for g in r["guests"]):
+                    break
+                complete = False
+                if time.monotonic() > deadline:
+                    raise Failure(f"N={n} callgrind pass: {kind} not acked by every agent")
             gen = r["gen"]
             label = "first" if i == 0 else kind
             down, up = wire.read()
+            if not complete:
+                out["instr_incomplete"] = out.get("instr_incomplete", 0) + 1
+                print(f"N={n}: note: a {kind} was still being acked when its count was cut; "
+                      "left out of the instructions and bytes", flush=True)
+                continue
             bytes_[label][0].append(down)
             bytes_[label][1].append(up)
             inst["first" if i == 0 else kind][0].append(d - idle[0])
