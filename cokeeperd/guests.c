@@ -438,6 +438,29 @@ static bool flush(struct guest *g)
 	return true;
 }
 
+static int on_hello_deadline(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct guest *g = userdata;
+
+	g->gs->counters.hello_timeouts++;
+	end_session(g, END_PEER_FAULT, -ETIMEDOUT, "no Hello in time");
+	return 0;
+}
+
+/*
+ * The deadline runs from the peer's attach, not from the channel's creation: a vchan is
+ * served as soon as its domain is a member, and a guest under load may start its agent many
+ * seconds later.  Ending such a channel would only churn it, and the agent could attach to
+ * the one being torn down (CI lab run 20261130-091410-24579: pv1's agent hung on a dead ring).
+ */
+static int arm_hello_deadline(struct guest *g)
+{
+	if (g->hello_timer || !ck_stream_peer_attached(g->stream))
+		return 0;
+	return sd_event_add_time_relative(g->gs->event, &g->hello_timer, CLOCK_MONOTONIC,
+					  g->gs->cfg.hello_timeout_usec, 0, on_hello_deadline, g);
+}
+
 static void on_io(struct ck_stream *s, void *userdata)
 {
 	struct guest *g = userdata;
@@ -449,6 +472,13 @@ static void on_io(struct ck_stream *s, void *userdata)
 	if (g->state == GUEST_REFUSED) {
 		(void)ck_stream_flush(s);	/* its Bye; input is left unread */
 		return;
+	}
+	if (g->state == GUEST_AWAIT_HELLO) {
+		r = arm_hello_deadline(g);
+		if (r < 0) {
+			end_session(g, END_LOCAL_FAILURE, r, "cannot time its Hello");
+			return;
+		}
 	}
 	sd_event_source_set_enabled(g->resume, SD_EVENT_OFF);
 	g->slice_frames = 0;
@@ -503,15 +533,6 @@ static int on_resume(sd_event_source *es, void *userdata)
 		end_session(g, END_GONE, 0, NULL);
 	else
 		on_io(g->stream, g);
-	return 0;
-}
-
-static int on_hello_deadline(sd_event_source *es, uint64_t usec, void *userdata)
-{
-	struct guest *g = userdata;
-
-	g->gs->counters.hello_timeouts++;
-	end_session(g, END_PEER_FAULT, -ETIMEDOUT, "no Hello in time");
 	return 0;
 }
 
@@ -598,9 +619,7 @@ int guests_attach(struct guests *gs, struct ck_stream *s)
 		if (r < 0)
 			goto err;
 	} else {
-		r = sd_event_add_time_relative(gs->event, &g->hello_timer, CLOCK_MONOTONIC,
-					       gs->cfg.hello_timeout_usec, 0, on_hello_deadline,
-					       g);
+		r = arm_hello_deadline(g);
 		if (r < 0)
 			goto err;
 		gs->count++;

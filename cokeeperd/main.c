@@ -85,7 +85,7 @@ static void usage(FILE *f)
 		"      --max-guests=N        agent sessions at once; more get a Bye (default 1100,\n"
 		"                            sized for a 1,024-guest host)\n"
 		"      --hello-timeout=MS    a new agent session that sends no valid Hello within\n"
-		"                            MS is ended (default 10000)\n"
+		"                            MS of attaching is ended (default 10000)\n"
 		"      --include-dom0        make dom0 a member too\n"
 		"      --max-control-clients=N\n"
 		"                            control clients at once (default 64)\n"

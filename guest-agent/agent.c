@@ -30,6 +30,7 @@ struct agent {
 	struct session *session;
 	bool ready_sent;
 	sd_event_source *retry;
+	sd_event_source *answer_deadline;	/* armed from connecting to cokeeperd's first byte */
 	uint64_t backoff_usec;
 };
 
@@ -76,6 +77,13 @@ static void try_connect(struct agent *a)
 	ck_stream_set_output_max(a->stream, OUTPUT_MAX);
 	ck_stream_set_handler(a->stream, on_io, a);
 	sd_event_source_set_enabled(a->retry, SD_EVENT_OFF);
+	/*
+	 * cokeeperd answers a Hello at once.  Silence means the channel is not one it serves (an
+	 * agent that attached while its vchan was being re-created sat on a dead ring for 17
+	 * minutes in CI lab run 20261130-091410-24579): start again from the beginning.
+	 */
+	sd_event_source_set_time_relative(a->answer_deadline, a->cfg.answer_timeout_usec);
+	sd_event_source_set_enabled(a->answer_deadline, SD_EVENT_ONESHOT);
 	log_info("connected to cokeeperd over %s", a->transport->ops->name);
 	r = session_start(a->session);
 	if (r < 0)
@@ -92,6 +100,7 @@ static void disconnect(struct agent *a, int r, const char *why, bool dead)
 	else
 		log_notice_errno(r, "connection to cokeeperd lost%s%s; reconnecting",
 				 why ? ": " : "", why ? why : "");
+	sd_event_source_set_enabled(a->answer_deadline, SD_EVENT_OFF);
 	a->transport->ops->release(a->transport, a->stream, dead);
 	a->stream = NULL;
 	a->backoff_usec = BACKOFF_MIN_USEC;
@@ -135,6 +144,7 @@ static void on_io(struct ck_stream *s, void *userdata)
 			disconnect(a, n == 0 ? -ECONNRESET : (int)n, NULL, false);
 			return;
 		}
+		sd_event_source_set_enabled(a->answer_deadline, SD_EVENT_OFF);
 		r = session_receive(a->session, buf, n, &err);
 		if (r < 0) {
 			disconnect(a, r, err.msg[0] ? err.msg : NULL, false);
@@ -156,6 +166,12 @@ static void on_io(struct ck_stream *s, void *userdata)
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	try_connect(userdata);
+	return 0;
+}
+
+static int on_no_answer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	disconnect(userdata, -ETIMEDOUT, "no answer to our Hello", false);
 	return 0;
 }
 
@@ -194,6 +210,8 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 	if (!a)
 		return -ENOMEM;
 	a->cfg = *cfg;
+	if (!a->cfg.answer_timeout_usec)
+		a->cfg.answer_timeout_usec = AGENT_ANSWER_TIMEOUT_DEFAULT_USEC;
 	a->backoff_usec = BACKOFF_MIN_USEC;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -209,9 +227,12 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 	r = r < 0 ? r : sd_event_add_signal(a->event, NULL, SIGINT, on_term, a);
 	r = r < 0 ? r : sd_event_add_time(a->event, &a->retry, CLOCK_MONOTONIC, 0, RETRY_ACCURACY_USEC,
 						  on_retry, a);
+	r = r < 0 ? r : sd_event_add_time(a->event, &a->answer_deadline, CLOCK_MONOTONIC, 0,
+					  RETRY_ACCURACY_USEC, on_no_answer, a);
 	if (r < 0)
 		goto err;
 	sd_event_source_set_enabled(a->retry, SD_EVENT_OFF);
+	sd_event_source_set_enabled(a->answer_deadline, SD_EVENT_OFF);
 
 	if (!strcmp(cfg->sink, "memory"))
 		r = sink_memory_new(&a->sink, cfg->dump_path);
@@ -250,6 +271,7 @@ void agent_free(struct agent *a)
 	if (a->sink)
 		a->sink->ops->free(a->sink);
 	sd_event_source_disable_unref(a->retry);
+	sd_event_source_disable_unref(a->answer_deadline);
 	sd_event_unref(a->event);
 	free(a);
 }

@@ -6,6 +6,9 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#define AGENT_ANSWER_TIMEOUT_DEFAULT_USEC (30 * 1000000ull)
 
 struct agent_config {
 	const char *transport;		/* vchan | unix */
@@ -13,6 +16,7 @@ struct agent_config {
 	int domid;			/* unix: the domid to claim; -1: ask xenstore (vchan) */
 	const char *sink;		/* kernel | memory */
 	const char *dump_path;		/* memory sink */
+	uint64_t answer_timeout_usec;	/* connected, silence this long: reconnect; 0: default */
 };
 
 struct agent;

@@ -25,6 +25,8 @@ static void usage(FILE *f)
 		"  -k, --sink=NAME        kernel (default: the cokeeper module's table over\n"
 		"                         generic netlink) or memory (no module needed)\n"
 		"      --dump=FILE        memory: write the table there as JSON after each change\n"
+		"      --answer-timeout=MS  reconnect when cokeeperd has not answered our Hello\n"
+		"                         this long after connecting (default 30000)\n"
 		"  -v, --verbose          debug messages\n"
 		"  -V, --version          the version\n"
 		"  -h, --help             this text\n");
@@ -38,6 +40,7 @@ int main(int argc, char **argv)
 		{ "domid", required_argument, NULL, 'd' },
 		{ "sink", required_argument, NULL, 'k' },
 		{ "dump", required_argument, NULL, 'D' },
+		{ "answer-timeout", required_argument, NULL, 'A' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -77,6 +80,15 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			cfg.dump_path = optarg;
+			break;
+		case 'A':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 100 || v > 3600000) {
+				fprintf(stderr, "cokeeper-agent: --answer-timeout takes 100..3600000 ms\n");
+				return 2;
+			}
+			cfg.answer_timeout_usec = (uint64_t)v * 1000;
 			break;
 		case 'v':
 			verbose = true;

@@ -38,6 +38,11 @@ ssize_t ck_stream_read(struct ck_stream *s, void *buf, size_t len)
 	return s->ops->read(s, buf, len);
 }
 
+bool ck_stream_peer_attached(struct ck_stream *s)
+{
+	return !s->ops->peer_attached || s->ops->peer_attached(s);
+}
+
 int ck_stream_flush(struct ck_stream *s)
 {
 	while (ck_outbuf_pending(&s->out) > 0) {

@@ -26,6 +26,11 @@ struct ck_stream_ops {
 	void (*want_write)(struct ck_stream *s, bool on);
 	/* Closes the channel and frees the stream. */
 	void (*free)(struct ck_stream *s);
+	/*
+	 * Optional: false while the channel waits for its peer to attach (a vchan server whose
+	 * guest has not started its agent yet); NULL means attached from the start (a socket).
+	 */
+	bool (*peer_attached)(struct ck_stream *s);
 };
 
 typedef void (*ck_stream_io_fn)(struct ck_stream *s, void *userdata);
@@ -53,6 +58,7 @@ void ck_stream_set_handler(struct ck_stream *s, ck_stream_io_fn on_io, void *use
 void ck_stream_set_output_max(struct ck_stream *s, size_t max);
 
 ssize_t ck_stream_read(struct ck_stream *s, void *buf, size_t len);
+bool ck_stream_peer_attached(struct ck_stream *s);
 
 /* Queues one message (bounded: -ENOBUFS) without writing: ck_stream_flush sends a batch. */
 int ck_stream_queue(struct ck_stream *s, const void *msg, size_t len);

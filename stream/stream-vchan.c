@@ -60,11 +60,20 @@ static void vchan_free(struct ck_stream *s)
 	free(v);
 }
 
+/* A server's ring says 2 until the client maps it; the client's attach notifies us. */
+static bool vchan_peer_attached(struct ck_stream *s)
+{
+	struct vchan_stream *v = (struct vchan_stream *)s;
+
+	return libxenvchan_is_open(v->ctrl) != 2;
+}
+
 static const struct ck_stream_ops vchan_stream_ops = {
 	.read = vchan_read,
 	.write = vchan_write,
 	.want_write = vchan_want_write,
 	.free = vchan_free,
+	.peer_attached = vchan_peer_attached,
 };
 
 static int on_event(sd_event_source *es, int fd, uint32_t revents, void *userdata)

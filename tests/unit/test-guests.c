@@ -24,6 +24,7 @@ struct fake {
 	size_t in_len, in_pos;
 	bool eof, blocked;	/* blocked: writes return -EAGAIN */
 	bool closed;		/* handed back by guests */
+	bool unattached;	/* like a vchan server whose agent has not attached yet */
 	struct ck_frame_decoder *dec;	/* what the daemon wrote */
 	unsigned int got[CK_MSG_MAX + 1];
 	uint32_t bye_code;
@@ -90,8 +91,14 @@ static void fake_free(struct ck_stream *s)
 {
 }
 
+static bool fake_peer_attached(struct ck_stream *s)
+{
+	return !((struct fake *)s)->unattached;
+}
+
 static const struct ck_stream_ops fake_ops = {
 	.read = fake_read, .write = fake_write, .want_write = fake_want_write, .free = fake_free,
+	.peer_attached = fake_peer_attached,
 };
 
 static void on_acked(const struct guest_ack *ack, void *userdata)
@@ -383,6 +390,42 @@ START_TEST(no_hello_in_time_ends_the_session)
 }
 END_TEST
 
+/*
+ * A vchan is served before its guest runs an agent: the deadline starts at the attach, so a
+ * slow boot does not churn the channel (and strand an agent attaching to the old one).
+ */
+START_TEST(hello_deadline_starts_when_the_peer_attaches)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20, .hello_timeout_usec = 1000 };
+	struct fake *waiting, *idle;
+	struct fixture f;
+
+	setup(&f, &cfg);
+	waiting = fake_new(&f);
+	waiting->unattached = true;
+	idle = fake_new(&f);
+	/* Attached first: armed, its deadline would come first and end it first. */
+	ck_assert_int_eq(guests_attach(f.gs, &waiting->base), 0);
+	ck_assert_int_eq(guests_attach(f.gs, &idle->base), 0);
+	while (!idle->closed)
+		ck_assert_int_ge(sd_event_run(f.event, UINT64_MAX), 0);
+	ck_assert(!waiting->closed);
+	ck_assert_uint_eq(guests_counters(f.gs)->hello_timeouts, 1);
+	/* Nothing is armed for it: the loop has nothing to run. */
+	ck_assert_int_eq(sd_event_run(f.event, 0), 0);
+	/* Its agent attaches (the event channel fires) and then says nothing. */
+	waiting->unattached = false;
+	ck_stream_notify(&waiting->base);
+	while (!waiting->closed)
+		ck_assert_int_ge(sd_event_run(f.event, UINT64_MAX), 0);
+	ck_assert_uint_eq(waiting->bye_code, CK_BYE_PROTOCOL_ERROR);
+	ck_assert_uint_eq(guests_counters(f.gs)->hello_timeouts, 2);
+	teardown(&f);
+	fake_destroy(waiting);
+	fake_destroy(idle);
+}
+END_TEST
+
 static int on_pipe(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 {
 	struct fake *k = userdata;
@@ -566,6 +609,7 @@ int main(void)
 	th_add(s, queue_limit_holds_for_snapshots);
 	th_add(s, over_max_guests_gets_bye_and_is_closed);
 	th_add(s, no_hello_in_time_ends_the_session);
+	th_add(s, hello_deadline_starts_when_the_peer_attaches);
 	th_add(s, a_flooding_guest_does_not_starve_the_loop);
 	th_add(s, a_lagging_guest_gets_one_merged_delta);
 	th_add(s, a_lagging_guest_gets_a_snapshot_when_smaller);
