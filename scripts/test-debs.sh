@@ -62,8 +62,22 @@ undo_mounts() {
 	mounts=()
 }
 
+# What debootstrap itself mounted (/proc, /sys in its target) if it was stopped half-way.
+undo_mounts_below() {
+	local m
+	for m in $(mounted_below "$1" | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m" || echo "test-debs: cannot unmount $m" >&2
+	done
+}
+
+bootstrap_tmp=
 cleanup() {
 	undo_mounts
+	undo_mounts_below "$work"
+	if [ -n "$bootstrap_tmp" ] && [ -d "$bootstrap_tmp" ]; then
+		undo_mounts_below "$bootstrap_tmp"
+		[ -n "$(mounted_below "$bootstrap_tmp")" ] || rm -rf --one-file-system "$bootstrap_tmp"
+	fi
 	if [ -n "$(mounted_below "$work")" ]; then
 		echo "test-debs: still mounted, $work left in place:" >&2
 		mounted_below "$work" >&2
@@ -181,13 +195,15 @@ step_base() {
 	command -v debootstrap >/dev/null || { why="no debootstrap: run scripts/install-deps.sh --debs"; return 1; }
 	case "$mirror" in https:*) include=--include=ca-certificates ;; esac
 	tmp=$(mktemp -d "$cache/debootstrap.XXXXXX")
+	bootstrap_tmp=$tmp
 	if ! debootstrap --variant=minbase $include \
 		--keyring=/usr/share/keyrings/debian-archive-keyring.gpg "$suite" "$tmp" "$mirror"; then
 		why="debootstrap $suite from $mirror failed"
 		[ -z "$(mounted_below "$tmp")" ] && rm -rf --one-file-system "$tmp"
 		return 1
 	fi
-	tar -C "$tmp" --numeric-owner -czf "$base.part" . && mv "$base.part" "$base"
+	tar -C "$tmp" --numeric-owner -czf "$base.part" . && mv "$base.part" "$base" ||
+		{ why="cannot write $base"; return 1; }
 	rm -rf --one-file-system "$tmp"
 	# Older bases of this mirror are stale now.
 	find "$cache" -maxdepth 1 -name "$suite-minbase-*.tar.gz" ! -path "$base" -delete
@@ -199,25 +215,25 @@ step_base() {
 # resolves its dependencies from scratch.
 new_root() {
 	local root=$work/$1
-	mkdir "$root"
-	tar -C "$root" --numeric-owner -xzf "$base"
-	cat >"$root/etc/apt/sources.list" <<-EOF
+	# Steps run in an `if`, where set -e is off: every command here says when it failed.
+	mkdir "$root" && tar -C "$root" --numeric-owner -xzf "$base" || return 1
+	cat >"$root/etc/apt/sources.list" <<-EOF || return 1
 	deb $mirror $suite main
 	deb $mirror $suite-updates main
 	deb $security $suite-security main
 	EOF
-	printf '#!/bin/sh\n# No service starts in this chroot.\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
-	chmod 755 "$root/usr/sbin/policy-rc.d"
+	printf '#!/bin/sh\n# No service starts in this chroot.\nexit 101\n' >"$root/usr/sbin/policy-rc.d" &&
+		chmod 755 "$root/usr/sbin/policy-rc.d" || return 1
 	# The shared download cache is owned by the host's root; apt's _apt user may not write it.
-	echo 'APT::Sandbox::User "root";' >"$root/etc/apt/apt.conf.d/90cokeeper-test"
-	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
-	do_mount -t proc proc "$root/proc"
-	do_mount -t sysfs -o ro sysfs "$root/sys"
+	echo 'APT::Sandbox::User "root";' >"$root/etc/apt/apt.conf.d/90cokeeper-test" || return 1
+	cp -L /etc/resolv.conf "$root/etc/resolv.conf" || return 1
+	do_mount -t proc proc "$root/proc" || return 1
+	do_mount -t sysfs -o ro sysfs "$root/sys" || return 1
 	if [ ! -c "$root/dev/null" ]; then
-		do_mount --bind /dev "$root/dev"
+		do_mount --bind /dev "$root/dev" || return 1
 	fi
-	do_mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts"
-	do_mount --bind "$cache/archives" "$root/var/cache/apt/archives"
+	do_mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts" || return 1
+	do_mount --bind "$cache/archives" "$root/var/cache/apt/archives" || return 1
 	apt_in "$root" update
 }
 
