@@ -21,6 +21,7 @@ build_pkgs=(
 	protobuf-c-compiler libprotobuf-c-dev
 	libsystemd-dev libxen-dev libnl-3-dev libnl-genl-3-dev
 	check uthash-dev libjson-c-dev uuid-dev sparse
+	scdoc man-db
 )
 lab_pkgs=(
 	qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
