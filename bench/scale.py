@@ -57,7 +57,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "sim"))
-from pipeline import Control, Failure, stop_all, wait_for  # noqa: E402
+from pipeline import Control, Failure, admin_args, stop_all, wait_for  # noqa: E402
 
 ACK_RE = re.compile(rb'"domid":(\d+),"gen":(\d+)')
 FOREIGN_DOMID = 2000
@@ -221,7 +221,7 @@ class Host:
         self.agent_path = os.path.join(tmp, "agent.sock")
         daemon = [os.path.join(args.build, "cokeeperd", "cokeeperd"), "--source", "sim",
                   "--transport", "unix", "--control", self.ctl_path,
-                  "--agent-socket", self.agent_path]
+                  "--agent-socket", self.agent_path, *admin_args()]
         self.daemon = self._spawn(list(daemon_wrap) + daemon, "cokeeperd.log")
         wait_for(self.ctl_path, timeout=60)
         self.ctl = Control(self.ctl_path, timeout=args.timeout)

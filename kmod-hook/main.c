@@ -70,6 +70,7 @@ static void __exit cokeeper_exit(void)
 module_init(cokeeper_init);
 module_exit(cokeeper_exit);
 MODULE_LICENSE("GPL");
+MODULE_VERSION(COKEEPER_VERSION);
 MODULE_DESCRIPTION("CoKeeper: table of co-resident Xen domains, genl family and fast-path API");
 MODULE_AUTHOR("The CoKeeper authors");
 MODULE_ALIAS_GENL_FAMILY(COKEEPER_GENL_NAME);

@@ -33,6 +33,7 @@ cp -a kmod-hook/Kbuild kmod-hook/Makefile kmod-hook/include "$tmp/"
 find kmod-hook -maxdepth 1 -name '*.[ch]' ! -name '*.mod.c' -exec cp {} "$tmp/" \;
 mkdir -p "$tmp/include/uapi/linux"
 cp include/uapi/linux/cokeeper.h "$tmp/include/uapi/linux/"
+sed -n "s/^[[:space:]]*version : '\([^']*\)',.*/\1/p" meson.build >"$tmp/VERSION"
 
 # sparse checks the __rcu and byte-order annotations; its findings are "warning:" lines too.
 check=

@@ -5,13 +5,17 @@
 #
 #   scripts/install-deps.sh          build + unit/sim tests + fuzzing + kernel module
 #   scripts/install-deps.sh --lab    the above plus Xen, QEMU and the pinned kernel image
+#   scripts/install-deps.sh --debs   the above plus what scripts/build-debs.sh needs
+#                                    (debhelper, dh-dkms, lintian) and debootstrap
 set -euo pipefail
 
 want_lab=0
+want_debs=0
 for arg in "$@"; do
 	case "$arg" in
 	--lab) want_lab=1 ;;
-	-h|--help) sed -n '3,8p' "$0"; exit 0 ;;
+	--debs) want_debs=1 ;;
+	-h|--help) sed -n '3,10p' "$0"; exit 0 ;;
 	*) echo "install-deps: unknown option '$arg'" >&2; exit 2 ;;
 	esac
 done
@@ -21,6 +25,12 @@ build_pkgs=(
 	protobuf-c-compiler libprotobuf-c-dev
 	libsystemd-dev libxen-dev libnl-3-dev libnl-genl-3-dev
 	check uthash-dev libjson-c-dev uuid-dev sparse
+	scdoc man-db
+)
+# The package build's Build-Depends beyond build_pkgs (packaging/debian/control), lintian,
+# and debootstrap for the install test in a fresh Debian chroot.
+debs_pkgs=(
+	dpkg-dev debhelper dh-dkms pkgconf lintian debootstrap
 )
 lab_pkgs=(
 	qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
@@ -63,6 +73,9 @@ fi
 [ -n "$KVER" ] || { echo "install-deps: cannot resolve the kernel version to pin" >&2; exit 1; }
 
 check_missing "${build_pkgs[@]}" "linux-headers-$KVER"
+if [ "$want_debs" -eq 1 ]; then
+	check_missing "${debs_pkgs[@]}"
+fi
 if [ "$want_lab" -eq 1 ]; then
 	check_missing "${lab_pkgs[@]}" "linux-image-$KVER"
 fi

@@ -9,6 +9,7 @@ one that stops reading is resynced, and neither disturbs the others.
 Usage: pipeline.py BUILD_DIR [--steps N] [--agents N] [--seed N]
 """
 import argparse
+import grp
 import json
 import os
 import random
@@ -58,6 +59,15 @@ class Control:
         if not reply.get("ok"):
             raise Failure(f"{req['cmd']}: {reply.get('error')}")
         return reply
+
+
+def admin_args():
+    """cokeeperd's options that let this process use the sim's verbs: root is an admin
+    anyway; anyone else (a package build runs the suites as an unprivileged user) names its
+    own group with --admin-group."""
+    if os.getuid() == 0:
+        return []
+    return ["--admin-group", grp.getgrgid(os.getgid()).gr_name]
 
 
 def wait_for(path, timeout=5.0):
@@ -142,7 +152,8 @@ def main():
 
     try:
         daemon = subprocess.Popen([daemon_bin, "--source", "sim", "--control", ctl_path,
-                                   "--agent-socket", agent_path, "--queue-limit", "65536"],
+                                   "--agent-socket", agent_path, "--queue-limit", "65536",
+                                   *admin_args()],
                                   stderr=open(os.path.join(tmp, "cokeeperd.log"), "w"))
         procs.append(daemon)
         wait_for(ctl_path)
@@ -286,7 +297,7 @@ def main():
             if daemon.wait(timeout=TIMEOUT) != 0:
                 raise Failure(f"cokeeperd exited with {daemon.returncode} on SIGTERM")
             new = subprocess.Popen([daemon_bin, "--source", "sim", "--control", ctl_path,
-                                    "--agent-socket", agent_path],
+                                    "--agent-socket", agent_path, *admin_args()],
                                    stderr=open(os.path.join(tmp, "cokeeperd2.log"), "w"))
             procs.append(new)
             time.sleep(0.2)

@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline import Control, Failure, converge, stop_all, wait_for  # noqa: E402
+from pipeline import Control, Failure, admin_args, converge, stop_all, wait_for  # noqa: E402
 
 HANG = 60  # seconds: a hang guard for each command, never a verdict on speed
 
@@ -98,7 +98,7 @@ def main():
 
     try:
         daemon = subprocess.Popen([daemon_bin, "--source", "sim", "--control", ctl_path,
-                                   "--agent-socket", agent_path],
+                                   "--agent-socket", agent_path, *admin_args()],
                                   stderr=open(os.path.join(tmp, "cokeeperd.log"), "w"))
         procs.append(daemon)
         wait_for(ctl_path)

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""The man pages against the programs: every long option a program's --help prints is
+described in its page, and every generated page renders without a groff warning.
+
+  check-pages.py [--program NAME EXE SCD]... [--page ROFF]...
+
+"Described" means the option, in bold, on a definition's term line (an unindented line
+followed by an indented one), so a mention in the synopsis or in running text elsewhere
+does not count.  Rendering is checked as lintian does: man-db with --warnings, or groff
+-ww if man-db is not installed; with neither, that half is skipped."""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+LONG_OPTION = re.compile(r'(?<![\w-])--([a-z0-9][a-z0-9-]*[a-z0-9])')
+BOLD_OPTION = re.compile(r'\*--([a-z0-9][a-z0-9-]*[a-z0-9])\*')
+
+
+def help_options(exe):
+    out = subprocess.run([exe, '--help'], capture_output=True, text=True, check=True).stdout
+    return sorted(set(LONG_OPTION.findall(out)))
+
+
+def described_options(scd):
+    lines = open(scd, encoding='utf-8').read().splitlines()
+    found = set()
+    term = []
+    for line in lines:
+        if line.startswith('\t'):
+            for t in term:
+                found.update(BOLD_OPTION.findall(t))
+            term = []
+        elif line.strip() and not line.startswith((';', '#', '```')):
+            term.append(line)
+        else:
+            term = []
+    return found
+
+
+def render(page):
+    env = dict(os.environ, MANWIDTH='80', LC_ALL='C.UTF-8')
+    if shutil.which('man'):
+        cmd = ['man', '--warnings', '-E', 'UTF-8', '-l', page]
+    else:
+        cmd = ['groff', '-man', '-ww', '-z', '-Tutf8', page]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return r.returncode, r.stderr.strip()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--program', nargs=3, action='append', default=[],
+                    metavar=('NAME', 'EXE', 'SCD'))
+    ap.add_argument('--page', action='append', default=[])
+    args = ap.parse_args()
+    failed = 0
+
+    for name, exe, scd in args.program:
+        described = described_options(scd)
+        printed = help_options(exe)
+        missing = [o for o in printed if o not in described]
+        for o in missing:
+            print(f'FAIL {name}: --{o} (printed by --help) is not described in {scd}')
+        if not missing:
+            print(f'ok   {name}: {len(printed)} long options of --help described')
+        failed += len(missing)
+
+    if args.page and not (shutil.which('man') or shutil.which('groff')):
+        print('skip rendering: neither man nor groff is installed')
+        args.page = []
+    for page in args.page:
+        rc, err = render(page)
+        if rc != 0 or err:
+            print(f'FAIL {os.path.basename(page)}: renders with exit {rc}:\n{err}')
+            failed += 1
+        else:
+            print(f'ok   {os.path.basename(page)}: renders without warnings')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
