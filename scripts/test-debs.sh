@@ -194,7 +194,7 @@ step_base() {
 	fi
 	command -v debootstrap >/dev/null || { why="no debootstrap: run scripts/install-deps.sh --debs"; return 1; }
 	case "$mirror" in https:*) include=--include=ca-certificates ;; esac
-	tmp=$(mktemp -d "$cache/debootstrap.XXXXXX")
+	tmp=$(mktemp -d "$cache/debootstrap.XXXXXX") && chmod 755 "$tmp"
 	bootstrap_tmp=$tmp
 	if ! debootstrap --variant=minbase $include \
 		--keyring=/usr/share/keyrings/debian-archive-keyring.gpg "$suite" "$tmp" "$mirror"; then
@@ -217,6 +217,9 @@ new_root() {
 	local root=$work/$1
 	# Steps run in an `if`, where set -e is off: every command here says when it failed.
 	mkdir "$root" && tar -C "$root" --numeric-owner -xzf "$base" || return 1
+	# The base's / is the mktemp directory debootstrap ran in (0700): users such as man-db's
+	# `man` could not reach a single library.
+	chmod 755 "$root" || return 1
 	cat >"$root/etc/apt/sources.list" <<-EOF || return 1
 	deb $mirror $suite main
 	deb $mirror $suite-updates main
@@ -342,14 +345,15 @@ step_man() {
 }
 
 # In a second fresh copy of the base with only the client packages (apt resolves their Depends),
-# gcc and pkg-config: a dependency the -dev package uses but does not declare is missing here.
+# gcc, libc6-dev (build-essential's C part, which Debian assumes and gcc only recommends) and
+# pkg-config: a dependency the -dev package uses but does not declare is missing here.
 step_link() {
 	local link=$work/link
 	new_root link || { why="could not prepare the chroot (apt-get update)"; return 1; }
 	mkdir "$link/tmp/debs"
 	cp "$debdir"/libcokeeper-client0_*.deb "$debdir"/libcokeeper-client-dev_*.deb "$link/tmp/debs/"
-	in_root "$link" sh -c 'cd /tmp/debs && apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends gcc pkg-config ./*.deb' ||
-		{ why="apt-get install libcokeeper-client0 libcokeeper-client-dev gcc pkg-config failed"; return 1; }
+	in_root "$link" sh -c 'cd /tmp/debs && apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends gcc libc6-dev pkg-config ./*.deb' ||
+		{ why="apt-get install libcokeeper-client0 libcokeeper-client-dev gcc libc6-dev pkg-config failed"; return 1; }
 	cat >"$link/tmp/prog.c" <<-'EOF'
 	#include <stdio.h>
 	#include <cokeeper-client.h>
@@ -377,7 +381,7 @@ step_link() {
 		why="prog links but does not run"
 		return 1
 	fi
-	why="prog.c compiles, links and runs with $(in_root "$link" pkg-config --libs cokeeper-client)"
+	why="prog.c compiles, links and runs with $(in_root "$link" pkg-config --libs cokeeper-client | xargs)"
 }
 
 step_purge() {
