@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Proves in a fresh Debian 12 chroot that CoKeeper's built .deb packages work as installed.
 #
-#   scripts/test-debs.sh [--keep] DEBDIR
+#   scripts/test-debs.sh [--keep] [--export DIR] DEBDIR
 #
 # DEBDIR holds the .debs scripts/build-debs.sh wrote (cokeeperd, cokeeper-agent, cokeeper-dkms,
 # libcokeeper-client0, libcokeeper-client-dev, and any others: all of them are installed).
@@ -10,6 +10,9 @@
 # time; the exit status is 1 if any step failed. What each step proves: tests/debs/README.md.
 #
 #   --keep       leave the run's chroots under /var/tmp/cokeeper-debs/ to look into
+#   --export DIR before the purge, copy what cokeeperd and cokeeper-agent installed (dpkg -L)
+#                and the cokeeper.ko DKMS built into DIR, laid out as installed, with
+#                DIR/MANIFEST: the real-Xen lab runs these (LAB_INSTALLED=DIR tests/lab/run.sh)
 #   KVER=...     the kernel ABI to build the module for (default: what install-deps.sh prints)
 #   MIRROR=...   the Debian mirror (default: the host's apt sources, else deb.debian.org)
 set -euo pipefail
@@ -21,15 +24,28 @@ suite=bookworm
 
 keep=0
 debdir=
+export_dir=
+want_export=0
 for arg in "$@"; do
+	if [ "$want_export" -eq 1 ]; then
+		export_dir=$arg
+		want_export=0
+		continue
+	fi
 	case "$arg" in
 	--keep) keep=1 ;;
+	--export) want_export=1 ;;
 	-h|--help) sed -n '3,14p' "$0"; exit 0 ;;
 	-*) echo "test-debs: unknown option '$arg'" >&2; exit 2 ;;
 	*) [ -z "$debdir" ] || { echo "test-debs: one DEBDIR only" >&2; exit 2; }; debdir=$arg ;;
 	esac
 done
+[ "$want_export" -eq 0 ] || { echo "test-debs: --export needs a directory" >&2; exit 2; }
 [ -n "$debdir" ] || { sed -n '5p' "$0" >&2; exit 2; }
+if [ -n "$export_dir" ]; then
+	mkdir -p "$export_dir"
+	export_dir=$(cd "$export_dir" && pwd)
+fi
 [ -d "$debdir" ] || { echo "test-debs: $debdir: not a directory" >&2; exit 2; }
 debdir=$(cd "$debdir" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "test-debs: needs root (debootstrap, chroot, mount)" >&2; exit 2; }
@@ -384,6 +400,31 @@ step_link() {
 	why="prog.c compiles, links and runs with $(in_root "$link" pkg-config --libs cokeeper-client | xargs)"
 }
 
+# What the lab boots: the installed files, not the build tree's.
+step_export() {
+	local p f ko
+	rm -rf "$export_dir" && mkdir -p "$export_dir"
+	for p in cokeeperd cokeeper-agent; do
+		in_root "$main" dpkg-query -W -f='${Package} ${Version}\n' "$p" >>"$export_dir/MANIFEST" ||
+			{ why="$p is not installed"; return 1; }
+		# Files and links to files; directories (some are links with a merged /usr) are made.
+		while read -r f; do
+			[ -d "$main$f" ] && continue
+			if [ -f "$main$f" ] || [ -L "$main$f" ]; then
+				mkdir -p "$export_dir$(dirname "$f")" && cp -a "$main$f" "$export_dir$f" ||
+					{ why="cannot copy $f"; return 1; }
+			fi
+		done < <(in_root "$main" dpkg -L "$p")
+	done
+	ko=$(cd "$main" && ls "lib/modules/$KVER/updates/dkms/"cokeeper.ko* 2>/dev/null | head -n1)
+	[ -n "$ko" ] || { why="no DKMS-built cokeeper.ko for $KVER"; return 1; }
+	mkdir -p "$export_dir/$(dirname "$ko")" && cp "$main/$ko" "$export_dir/$ko" ||
+		{ why="cannot copy /$ko"; return 1; }
+	echo "module /$ko $(modinfo -F version "$main/$ko") $KVER" >>"$export_dir/MANIFEST"
+	cat "$export_dir/MANIFEST"
+	why="$(grep -c . "$export_dir/MANIFEST") entries in $export_dir/MANIFEST"
+}
+
 step_purge() {
 	local left st p before installed=()
 	# A purge that had no module to remove proves nothing about removal.
@@ -421,6 +462,7 @@ step module step_module
 step units step_units
 step man step_man
 step link step_link
+[ -z "$export_dir" ] || step export step_export
 step purge step_purge
 undo_mounts
 printf 'total %.1fs: %s\n' "$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \

@@ -17,6 +17,9 @@
 #      LAB_DEPS=0 (skip scripts/install-deps.sh)   LAB_KMOD=path/to/cokeeper.ko
 #      LAB_REQUIRE_COKEEPER=1 (a missing binary or module, or a failed module build, fails)
 #      LAB_COKEEPER=0 (Xen only: leave the project's binaries and module out of the images)
+#      LAB_INSTALLED=DIR (what the packages installed: cokeeperd, cokeeperctl, cokeeper-agent,
+#        cokeeper-query and the DKMS-built cokeeper.ko come from DIR, as exported by
+#        scripts/test-debs.sh --export DIR; the build tree then gives only the test tools)
 #      and boot.sh's: ACCEL, CPU, SMP, MEM, TIMEOUT, SILENCE, VERBOSE
 set -euo pipefail
 # All in one block, which bash parses before running it: editing this file during a
@@ -111,9 +114,17 @@ find_built() {
 t=$(now_us)
 ko=${LAB_KMOD:-}
 kmod_status=absent
+installed=${LAB_INSTALLED:-}
+if [ -n "$installed" ] && [ ! -f "$installed/MANIFEST" ]; then
+	die "LAB_INSTALLED=$installed has no MANIFEST (scripts/test-debs.sh --export makes it)"
+fi
 if [ "${LAB_COKEEPER:-1}" = 0 ]; then
 	kmod_status="skipped (LAB_COKEEPER=0)"
 	ko=
+elif [ -n "$installed" ]; then
+	ko=$(ls "$installed/lib/modules/$KVER/updates/dkms/"cokeeper.ko 2>/dev/null || true)
+	kmod_status="built by DKMS at install (cokeeper-dkms)"
+	[ -n "$ko" ] || kmod_status="no DKMS-built cokeeper.ko for $KVER in $installed"
 elif [ -n "$ko" ]; then
 	kmod_status="given"
 elif [ -x "$REPO/scripts/build-kmod.sh" ] || [ -f "$REPO/scripts/build-kmod.sh" ]; then
@@ -152,8 +163,18 @@ fi
 t=$(now_us)
 args=(--scenario "$SCENARIO")
 missing=()
-# find_project NAME: find_built, unless LAB_COKEEPER=0 asks for a Xen-only run.
-find_project() { [ "${LAB_COKEEPER:-1}" = 0 ] || find_built "$1"; }
+# find_project NAME: find_built, unless LAB_COKEEPER=0 asks for a Xen-only run; with
+# LAB_INSTALLED, the product's programs are the installed ones.
+find_project() {
+	[ "${LAB_COKEEPER:-1}" = 0 ] && return 0
+	if [ -n "$installed" ]; then
+		case $1 in
+		cokeeperd|cokeeper-agent) ls "$installed/usr/sbin/$1" 2>/dev/null; return 0 ;;
+		cokeeperctl|cokeeper-query) ls "$installed/usr/bin/$1" 2>/dev/null; return 0 ;;
+		esac
+	fi
+	find_built "$1"
+}
 for b in cokeeperd cokeeperctl ck-latency; do
 	p=$(find_project "$b")
 	if [ -n "$p" ]; then args+=(--dom0-bin "$p"); else missing+=("$b"); fi
@@ -177,6 +198,10 @@ if grep -q 'not cached' "$RUN/images.log"; then base="base rebuilt"; else base="
 phase_done images "$t" ok "$base; $(tail -n1 "$RUN/images.log" | sed 's/^build-images: //')"
 if [ ${#missing[@]} -gt 0 ]; then
 	say "not built yet, their checks will SKIP: ${missing[*]}"
+fi
+if [ -n "$installed" ]; then
+	say "CoKeeper as the packages installed it ($installed): $(grep -v '^module' "$installed/MANIFEST" | tr '\n' ' ')"
+	cp "$installed/MANIFEST" "$RUN/installed-MANIFEST"
 fi
 
 # ---- 5. boot and scenario -----------------------------------------------------------------
