@@ -128,6 +128,30 @@ static bool frame_len_ok(u32 len)
 	return len >= CKFP_MIN_FRAME && len <= CKFP_MAX_FRAME;
 }
 
+/* The rules for a record's header: the peer's are checked with them, and so are ours. */
+static bool header_ok(const struct ckfp_rec_info *h)
+{
+	if (h->len < CKFP_MIN_FRAME)
+		return false;
+	if (h->len > CKFP_MAX_FRAME)
+		return false;
+	if (h->flags & ~CKFP_REC_F_ALL)
+		return false;
+	if (h->flags & CKFP_REC_F_GSO) {
+		/* One GSO type, a segment size, and the checksum the segments will need. */
+		if ((h->flags & CKFP_REC_F_GSO) == CKFP_REC_F_GSO)
+			return false;
+		if (h->gso_size == 0)
+			return false;
+		if (!(h->flags & CKFP_REC_F_CSUM_PARTIAL))
+			return false;
+	}
+	/* The 2-byte checksum field lies inside the frame (u16 + u16 + 2 cannot overflow). */
+	if (h->flags & CKFP_REC_F_CSUM_PARTIAL && (u32)h->csum_start + h->csum_off + 2 > h->len)
+		return false;
+	return true;
+}
+
 /*
  * The producer's one load of the peer's cons, checked: cons only moves forward, and never
  * past what we produced.  Both in one test, modulo 2^32: the distance it moved since we last
@@ -175,8 +199,7 @@ int ckfp_ring_write(struct ckfp_ring *r, const struct ckfp_rec_info *info,
 
 	if (r->broken)
 		return -EPROTO;
-	/* Our own records obey the rules we enforce on the peer's. */
-	if (!frame_len_ok(info->len) || info->flags & ~CKFP_REC_F_ALL)
+	if (!header_ok(info))
 		return -EINVAL;
 	for (i = 0; i < nfrags; i++) {
 		if (frags[i].len > info->len - total)
@@ -243,8 +266,8 @@ int ckfp_ring_prod_arm(struct ckfp_ring *r, u32 len, bool *fits)
 int ckfp_ring_peek(struct ckfp_ring *r, struct ckfp_rec_info *info)
 {
 	const struct ckfp_rec *rec;
-	u32 prod, used, len, stride;
-	u16 flags, gso_size, csum_start, csum_off;
+	struct ckfp_rec_info h;
+	u32 prod, used;
 
 	if (r->broken)
 		return -EPROTO;
@@ -260,6 +283,7 @@ int ckfp_ring_peek(struct ckfp_ring *r, struct ckfp_rec_info *info)
 		return -EAGAIN;
 	if (used > r->size)
 		return broken(r);
+	/* Not even a header covered: the peer published a partial record; do not read it. */
 	if (used < sizeof(*rec))
 		return broken(r);
 	/* prod before the record it covers. */
@@ -267,39 +291,18 @@ int ckfp_ring_peek(struct ckfp_ring *r, struct ckfp_rec_info *info)
 
 	/* r->idx is a multiple of 64: the header lies in one page. */
 	rec = (const struct ckfp_rec *)at(r, r->idx);
-	len = le32_to_cpu(CKFP_LOAD(rec->len));
-	flags = le16_to_cpu(CKFP_LOAD(rec->flags));
-	gso_size = le16_to_cpu(CKFP_LOAD(rec->gso_size));
-	csum_start = le16_to_cpu(CKFP_LOAD(rec->csum_start));
-	csum_off = le16_to_cpu(CKFP_LOAD(rec->csum_off));
-
-	if (len < CKFP_MIN_FRAME)
+	h.len = le32_to_cpu(CKFP_LOAD(rec->len));
+	h.flags = le16_to_cpu(CKFP_LOAD(rec->flags));
+	h.gso_size = le16_to_cpu(CKFP_LOAD(rec->gso_size));
+	h.csum_start = le16_to_cpu(CKFP_LOAD(rec->csum_start));
+	h.csum_off = le16_to_cpu(CKFP_LOAD(rec->csum_off));
+	if (!header_ok(&h))
 		return broken(r);
-	if (len > CKFP_MAX_FRAME)
-		return broken(r);
-	stride = CKFP_STRIDE(len);
-	if (stride > used)
-		return broken(r);
-	if (flags & ~CKFP_REC_F_ALL)
-		return broken(r);
-	if (flags & CKFP_REC_F_GSO) {
-		/* One GSO type, a segment size, and the checksum the segments will need. */
-		if ((flags & CKFP_REC_F_GSO) == CKFP_REC_F_GSO)
-			return broken(r);
-		if (gso_size == 0)
-			return broken(r);
-		if (!(flags & CKFP_REC_F_CSUM_PARTIAL))
-			return broken(r);
-	}
-	/* The 2-byte checksum field lies inside the frame (u16 + u16 + 2 cannot overflow). */
-	if (flags & CKFP_REC_F_CSUM_PARTIAL && (u32)csum_start + csum_off + 2 > len)
+	/* The whole record inside what prod covers: so inside the ring, as used <= size. */
+	if (CKFP_STRIDE(h.len) > used)
 		return broken(r);
 
-	r->cur.len = len;
-	r->cur.flags = flags;
-	r->cur.gso_size = gso_size;
-	r->cur.csum_start = csum_start;
-	r->cur.csum_off = csum_off;
+	r->cur = h;
 	*info = r->cur;
 	return 0;
 }

@@ -318,6 +318,17 @@ START_TEST(caller_errors_are_einval)
 	ck_assert_int_eq(ckfp_ring_write(&f.tx, &info, &frag, 1), -EINVAL);
 	ck_assert_int_eq(ckfp_ring_write(&f.tx, &info, NULL, 0), -EINVAL);
 	ck_assert_int_eq(put(&f, 100, 1, 1U << 15, 1), -EINVAL);
+	/* Our own headers obey the rules the peer's are checked against. */
+	memset(buf, 0, sizeof(buf));
+	info = (struct ckfp_rec_info){ .len = 100, .flags = CKFP_REC_F_CSUM_PARTIAL, .csum_start = 98 };
+	frag = (struct ckfp_frag){ buf, 100 };
+	ck_assert_int_eq(ckfp_ring_write(&f.tx, &info, &frag, 1), 0);
+	info.csum_start = 99;
+	ck_assert_int_eq(ckfp_ring_write(&f.tx, &info, &frag, 1), -EINVAL);
+	publish(&f);
+	ck_assert_int_eq(ckfp_ring_peek(&f.rx, &info), 0);
+	ck_assert_uint_eq(info.csum_start, 98);
+	ck_assert_int_eq(ckfp_ring_release(&f.rx, &notify), 0);
 	/* Copy and release without a peeked record, a copy past its end. */
 	ck_assert_int_eq(ckfp_ring_copy(&f.rx, 0, buf, 1), -EINVAL);
 	ck_assert_int_eq(ckfp_ring_release(&f.rx, &notify), -EINVAL);
