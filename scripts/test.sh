@@ -10,6 +10,7 @@
 # FUZZ_RUNS (default 1000000) and FUZZ_CONTROL_RUNS (100000) set the fuzzing budgets.  Exits non-zero on the first failure.
 # FUZZ_CONTROL_LINES_RUNS (default 1000000) sets fuzz-control-lines' (the control socket's lines).
 # FUZZ_GUEST_RUNS (default 1000000) sets fuzz-guest's (the agent sessions, guests.c).
+# FUZZ_RING_RUNS (default 1000000) sets fuzz-ckfp-ring's (the fast path's shared ring).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -111,6 +112,21 @@ printf "\x07\x02$hello_new$hello_new\x00\x00\x00\x05\xff\xff\xff\xff\xff" >"$wor
 printf "\x00\x04$hello_new" >"$work/fuzz-guest/over-limit"
 printf "\x05\x19$hello_new$ack$ack" >"$work/fuzz-guest/short-writes-fail"
 run_fuzzer fuzz-guest "${FUZZ_GUEST_RUNS:-1000000}" 16384
+
+# fuzz-ckfp-ring: byte 0 is the ring's order and start index, then a script of our calls and
+# the peer's writes (tests/fuzz/fuzz-ckfp-ring.c's header).  Seeds: records written, published
+# and taken; the same from just below 2^32; a peer's write to prod; a peer's write armed to
+# happen inside a shared load.
+mkdir "$work/fuzz-ckfp-ring"
+printf '\x00\x00\x10\x00\x00\x00\xff\xff\x05\x00\x00\x01\x01\x01\x02\x00\x10\x02\x00\x01\x02\x00\x01' \
+	>"$work/fuzz-ckfp-ring/honest"
+printf '\x04\x00\xff\xff\x0c\x00\xff\xff\x00\x00\xff\xff\x03\x01\x02\x00\x10\x04\xff\xff\x00\x00\x00\x02\x00\x00\x01\x02\x01\x00\x03\x02\x00\x10' \
+	>"$work/fuzz-ckfp-ring/wrap-full"
+printf '\x00\x00\x40\x00\x00\x01\x05\x00\x01\x02\x00\x00\x00\x02\x00\x10\x02\x00\x10' \
+	>"$work/fuzz-ckfp-ring/hostile-prod"
+printf '\x00\x00\x40\x00\x00\x01\x08\x01\x00\x02\x01\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x10\x02\x00\x10' \
+	>"$work/fuzz-ckfp-ring/load-mutation"
+run_fuzzer fuzz-ckfp-ring "${FUZZ_RING_RUNS:-1000000}" 4096
 
 step "kernel module: warning-free build and tests in QEMU (tests/kmod/run.sh)"
 tests/kmod/run.sh
