@@ -283,14 +283,44 @@ step_debs() {
 	why="${#pkgs[@]} packages, cokeeper-dkms $version, kernel ABI $KVER"
 }
 
+# The headers of the lab's kernel ABI.  Debian's security archive keeps only the newest kernel,
+# so once an update supersedes KVER the mirror no longer has its headers; the .debs are then
+# taken from an apt cache (this script's or the host's, which installed them), at the version
+# the host has.  TEST_DEBS_HEADERS_FROM_CACHE=1 takes that path even when the mirror has them.
+install_headers() {
+	local v d f p debs=()
+	if [ "${TEST_DEBS_HEADERS_FROM_CACHE:-0}" != 1 ] &&
+		apt_in "$main" install --no-install-recommends "linux-headers-$KVER"; then
+		return 0
+	fi
+	v=$(dpkg-query -W -f='${Version}' "linux-headers-$KVER" 2>/dev/null) ||
+		{ why="linux-headers-$KVER is not on $mirror, and the host has not installed it"; return 1; }
+	mkdir -p "$main/tmp/headers"
+	# The headers' own Depends, all built from the same source version.
+	for p in "linux-headers-$KVER" "linux-headers-${KVER%-*}-common" 'linux-kbuild-*' \
+		'linux-compiler-gcc-*'; do
+		for d in "$cache/archives" /var/cache/apt/archives; do
+			# shellcheck disable=SC2086 # p may be a pattern
+			f=$(ls "$d"/$p"_${v}_"*.deb 2>/dev/null | head -n1)
+			[ -n "$f" ] && break
+		done
+		[ -n "$f" ] && cp "$f" "$main/tmp/headers/" && debs+=("./$(basename "$f")")
+	done
+	[ "${#debs[@]}" -gt 0 ] || { why="no linux-headers-$KVER $v .debs in any apt cache"; return 1; }
+	in_root "$main" sh -c "cd /tmp/headers && apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends ${debs[*]}" ||
+		{ why="linux-headers-$KVER $v from the apt cache (${debs[*]}) does not install"; return 1; }
+	echo "linux-headers-$KVER $v from the apt cache: ${debs[*]}"
+}
+
 main=
 step_install() {
 	main=$work/main
 	new_root main || { why="could not prepare the chroot (apt-get update)"; return 1; }
 	# What an administrator has before installing CoKeeper: headers for the running kernel, and
 	# systemd and man-db to check the units and pages with.
-	apt_in "$main" install --no-install-recommends "linux-headers-$KVER" systemd man-db ||
-		{ why="linux-headers-$KVER systemd man-db do not install from $mirror"; return 1; }
+	apt_in "$main" install --no-install-recommends systemd man-db ||
+		{ why="systemd man-db do not install from $mirror"; return 1; }
+	install_headers || return 1
 	mkdir "$main/tmp/debs"
 	cp "$debdir"/*.deb "$main/tmp/debs/"
 	# Recommends are left out so that Depends alone are shown to be enough.
