@@ -25,15 +25,11 @@ fi
 
 # Kbuild writes its objects next to the sources, so build a private copy: concurrent builds
 # (two test runs, a developer's "make" in kmod-hook/) never see each other's half-built
-# files.  The copy is laid out like the DKMS tree (packaging/debian/rules), which the build
-# thereby checks too.
+# files.  The copy is the DKMS tree itself (scripts/dkms-tree.sh, which the package ships), so
+# the build checks that too.
 tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/cokeeper-kmod-build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-cp -a kmod-hook/Kbuild kmod-hook/Makefile kmod-hook/include "$tmp/"
-find kmod-hook -maxdepth 1 -name '*.[ch]' ! -name '*.mod.c' -exec cp {} "$tmp/" \;
-mkdir -p "$tmp/include/uapi/linux"
-cp include/uapi/linux/cokeeper.h "$tmp/include/uapi/linux/"
-sed -n "s/^[[:space:]]*version : '\([^']*\)',.*/\1/p" meson.build >"$tmp/VERSION"
+scripts/dkms-tree.sh "$tmp"
 
 # sparse checks the __rcu and byte-order annotations; its findings are "warning:" lines too.
 check=
