@@ -238,7 +238,10 @@ class Host:
             wrap = list((agent_wrap or {}).get(i, []))
             self.agents.append(self._spawn(
                 wrap + [agent, "--transport", "unix", "--socket", self.agent_path,
-                        "--domid", str(domid), "--sink", "memory"], f"agent{i}.log"))
+                        "--domid", str(domid), "--sink", "memory",
+                        # A daemon under valgrind with 1,024 Hellos to answer may take longer
+                        # than the default 30 s: reconnecting would only skew the counts.
+                        "--answer-timeout", "3600000"], f"agent{i}.log"))
         self.wait_synced()
 
     def _spawn(self, argv, log):
