@@ -64,9 +64,27 @@ int cokeeper_lookup_domid(u32 domid, struct cokeeper_peer *peer)
 }
 EXPORT_SYMBOL_GPL(cokeeper_lookup_domid);
 
+/*
+ * Under the writer lock, so no change can fall between the replay and the registration:
+ * the new callback sees every member exactly once as an ADD, then every later change.
+ */
 int cokeeper_register_notifier(struct notifier_block *nb)
 {
-	return blocking_notifier_chain_register(&store->chain, nb);
+	struct cokeeper_peer peer;
+	const struct ck_entry *e;
+	struct ck_cursor c = {};
+	struct ck_table *t;
+	int err;
+
+	ck_store_lock(store);
+	err = blocking_notifier_chain_register(&store->chain, nb);
+	t = ck_store_table(store);
+	for (; !err && (e = ck_table_at(store, t, &c)); c.index++) {
+		fill(e, &peer);
+		nb->notifier_call(nb, COKEEPER_PEER_ADD, &peer);
+	}
+	ck_store_unlock(store);
+	return err;
 }
 EXPORT_SYMBOL_GPL(cokeeper_register_notifier);
 

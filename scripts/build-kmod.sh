@@ -54,9 +54,10 @@ fi
 # Renames are atomic: a concurrent caller reads the old files or the new ones, whole.
 out=$repo/build-kmod/$kver
 mkdir -p "$out"
-for f in cokeeper.ko Module.symvers; do
-	cp "$tmp/$f" "$out/.$f.$$"
-	mv -f "$out/.$f.$$" "$out/$f"
+for f in cokeeper.ko fastpath/cokeeper-fp.ko Module.symvers; do
+	b=$(basename "$f")
+	cp "$tmp/$f" "$out/.$b.$$"
+	mv -f "$out/.$b.$$" "$out/$b"
 done
 echo "build-kmod: built against $kver${check:+ with sparse}, no warnings" >&2
 echo "$out/cokeeper.ko"

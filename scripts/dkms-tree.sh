@@ -13,6 +13,9 @@ dest=$1
 mkdir -p "$dest/include/uapi/linux"
 cp -a kmod-hook/Kbuild kmod-hook/Makefile kmod-hook/include "$dest/"
 find kmod-hook -maxdepth 1 -name '*.[ch]' ! -name '*.mod.c' -exec cp {} "$dest/" \;
-cp include/uapi/linux/cokeeper.h "$dest/include/uapi/linux/"
+mkdir -p "$dest/fastpath"
+cp kmod-hook/fastpath/Kbuild "$dest/fastpath/"
+find kmod-hook/fastpath -maxdepth 1 -name '*.[ch]' ! -name '*.mod.c' -exec cp {} "$dest/fastpath/" \;
+cp include/uapi/linux/cokeeper.h include/uapi/linux/cokeeper_fp.h "$dest/include/uapi/linux/"
 sed -n "s/^[[:space:]]*version : '\([^']*\)',.*/\1/p" meson.build >"$dest/VERSION"
 [ -s "$dest/VERSION" ] || { echo "dkms-tree: no version in meson.build" >&2; exit 1; }

@@ -342,18 +342,21 @@ step_dkms() {
 }
 
 step_module() {
-	local ko mv
-	ko=$(ls "$main/lib/modules/$KVER/updates/dkms/"cokeeper.ko* 2>/dev/null | head -n1)
-	find "$main/lib/modules" -name 'cokeeper.ko*'
-	[ -n "$ko" ] || { why="no cokeeper.ko under /lib/modules/$KVER/updates/dkms/"; return 1; }
-	mv=$(in_root "$main" modinfo -F version "${ko#"$main"}") || true
-	in_root "$main" modinfo "${ko#"$main"}" || true
-	if [ "$mv" = "$upstream" ] || [ "$mv" = "$version" ]; then
-		why="${ko#"$main"}: version $mv"
-		return 0
-	fi
-	why="${ko#"$main"}: modinfo version '${mv}', package $version"
-	return 1
+	local ko mv m found=()
+	find "$main/lib/modules" -name 'cokeeper*.ko*'
+	# cokeeper.ko and the fast path's cokeeper-fp.ko, both built by DKMS from the one tree.
+	for m in cokeeper cokeeper-fp; do
+		ko=$(ls "$main/lib/modules/$KVER/updates/dkms/"$m.ko* 2>/dev/null | head -n1)
+		[ -n "$ko" ] || { why="no $m.ko under /lib/modules/$KVER/updates/dkms/"; return 1; }
+		mv=$(in_root "$main" modinfo -F version "${ko#"$main"}") || true
+		in_root "$main" modinfo "${ko#"$main"}" || true
+		if [ "$mv" != "$upstream" ] && [ "$mv" != "$version" ]; then
+			why="${ko#"$main"}: modinfo version '${mv}', package $version"
+			return 1
+		fi
+		found+=("${ko#"$main"}")
+	done
+	why="${found[*]}: version $mv"
 }
 
 # systemd-analyze runs inside the chroot, where the units' ExecStart binaries, the units they
@@ -432,7 +435,7 @@ step_link() {
 
 # What the lab boots: the installed files, not the build tree's.
 step_export() {
-	local p f ko
+	local p f ko m
 	rm -rf "$export_dir" && mkdir -p "$export_dir"
 	for p in cokeeperd cokeeper-agent; do
 		in_root "$main" dpkg-query -W -f='${Package} ${Version}\n' "$p" >>"$export_dir/MANIFEST" ||
@@ -446,11 +449,13 @@ step_export() {
 			fi
 		done < <(in_root "$main" dpkg -L "$p")
 	done
-	ko=$(cd "$main" && ls "lib/modules/$KVER/updates/dkms/"cokeeper.ko* 2>/dev/null | head -n1)
-	[ -n "$ko" ] || { why="no DKMS-built cokeeper.ko for $KVER"; return 1; }
-	mkdir -p "$export_dir/$(dirname "$ko")" && cp "$main/$ko" "$export_dir/$ko" ||
-		{ why="cannot copy /$ko"; return 1; }
-	echo "module /$ko $(modinfo -F version "$main/$ko") $KVER" >>"$export_dir/MANIFEST"
+	for m in cokeeper cokeeper-fp; do
+		ko=$(cd "$main" && ls "lib/modules/$KVER/updates/dkms/"$m.ko* 2>/dev/null | head -n1)
+		[ -n "$ko" ] || { why="no DKMS-built $m.ko for $KVER"; return 1; }
+		mkdir -p "$export_dir/$(dirname "$ko")" && cp "$main/$ko" "$export_dir/$ko" ||
+			{ why="cannot copy /$ko"; return 1; }
+		echo "module /$ko $(modinfo -F version "$main/$ko") $KVER" >>"$export_dir/MANIFEST"
+	done
 	cat "$export_dir/MANIFEST"
 	why="$(grep -c . "$export_dir/MANIFEST") entries in $export_dir/MANIFEST"
 }
@@ -458,14 +463,14 @@ step_export() {
 step_purge() {
 	local left st p before installed=()
 	# A purge that had no module to remove proves nothing about removal.
-	before=$(find "$main/lib/modules" -name 'cokeeper.ko*' | sed "s|^$main||")
+	before=$(find "$main/lib/modules" -name 'cokeeper*.ko*' | sed "s|^$main||")
 	for p in "${pkgs[@]}"; do
 		dpkg-query --root="$main" -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'not-installed' ||
 			installed+=("$p")
 	done
 	[ "${#installed[@]}" -gt 0 ] || { why="nothing installed to purge"; return 1; }
 	apt_in "$main" purge "${installed[@]}" || { why="apt-get purge ${installed[*]} failed"; return 1; }
-	left=$(find "$main/lib/modules" -name 'cokeeper.ko*' | sed "s|^$main||")
+	left=$(find "$main/lib/modules" -name 'cokeeper*.ko*' | sed "s|^$main||")
 	st=$(in_root "$main" dkms status cokeeper 2>&1 | grep -i cokeeper) || true
 	left+=$(ls -d "$main"/var/lib/dkms/cokeeper "$main"/usr/src/cokeeper-* 2>/dev/null | sed "s|^$main| |")
 	echo "left: ${left:-none}; dkms status: ${st:-empty}"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cokeeper-client.h"
+#include "query-fastpath.h"
 #include "query-print.h"
 
 #define EXIT_USAGE 2
@@ -98,6 +99,21 @@ static void on_event(
 	query_event(ev, p, gen, json_out, stdout);
 }
 
+static int cmd_fastpath(int argc, char **argv)
+{
+	int r;
+
+	if (argc != 1)
+		return usage_error(argv[0], "");
+	r = query_fastpath(json_out, stdout);
+	if (r == -ENOENT)
+		fprintf(stderr, "%s: the fast path is not running (is cokeeper-fp.ko loaded?)\n",
+			prog);
+	else if (r < 0)
+		report("cannot read the fast path's channels", NULL, r);
+	return r < 0 ? 2 : 0;
+}
+
 /* Runs until killed or an error: the exit status is 2. */
 static int cmd_monitor(int argc, char **argv)
 {
@@ -137,6 +153,7 @@ static const struct {
 	{"lookup", cmd_lookup, "ADDR|MAC|DOMID: exit 0 co-resident, 1 not, 2 error"},
 	{"status", cmd_status, "the table's epoch, generation and size"},
 	{"monitor", cmd_monitor, "follow the kernel's change notifications"},
+	{"fastpath", cmd_fastpath, "cokeeper-fp.ko's channel and counters per peer"},
 };
 
 static void usage(FILE *f)

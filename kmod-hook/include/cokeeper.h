@@ -49,6 +49,11 @@ enum cokeeper_peer_event {
 	COKEEPER_PEER_REMOVE,
 };
 
+/*
+ * Registering calls nb once with COKEEPER_PEER_ADD for every member already in the table
+ * (as a netdevice notifier replays NETDEV_REGISTER), under the same lock as the changes, so
+ * a fast path loaded after the table was written misses nothing and sees nothing twice.
+ */
 int cokeeper_register_notifier(struct notifier_block *nb);
 int cokeeper_unregister_notifier(struct notifier_block *nb);
 

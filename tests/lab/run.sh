@@ -179,11 +179,18 @@ for b in cokeeperd cokeeperctl ck-latency; do
 	p=$(find_project "$b")
 	if [ -n "$p" ]; then args+=(--dom0-bin "$p"); else missing+=("$b"); fi
 done
-for b in cokeeper-agent cokeeper-query ck-reporter ck-evil; do
+for b in cokeeper-agent cokeeper-query ck-reporter ck-evil ck-stream; do
 	p=$(find_project "$b")
 	if [ -n "$p" ]; then args+=(--domu-bin "$p"); else missing+=("$b"); fi
 done
 if [ -n "$ko" ]; then args+=(--domu-file "$ko:/lib/modules/cokeeper.ko"); else missing+=(cokeeper.ko); fi
+# The fast path's module is built (and installed by DKMS) beside cokeeper.ko.
+fpko=${ko:+$(dirname "$ko")/cokeeper-fp.ko}
+if [ -n "$fpko" ] && [ -f "$fpko" ]; then
+	args+=(--domu-file "$fpko:/lib/modules/cokeeper-fp.ko")
+else
+	missing+=(cokeeper-fp.ko)
+fi
 # iproute2's genl, so a guest can show the module's family in "genl ctrl list".
 [ -x /usr/sbin/genl ] && args+=(--domu-bin /usr/sbin/genl)
 # coreutils' nice: busybox-static has none; cokeeperd and xenstored run at Nice=-10, as packaged.

@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Peers, channels and their lifecycle (chan.h). */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+#include <uapi/linux/cokeeper_fp.h>
+
+#include "chan.h"
+#include "genl.h"
+
+static unsigned int ring_order = CKFP_ORDER_MIN;
+module_param(ring_order, uint, 0444);
+MODULE_PARM_DESC(ring_order, "pages per ring and direction as a power of two (6..8, default 6)");
+
+static unsigned int max_channels = 8;
+module_param(max_channels, uint, 0444);
+MODULE_PARM_DESC(max_channels, "most channels this guest offers or accepts at once (default 8)");
+
+/* How long an offer may wait for its ACCEPT; a set-up that fails is retried after 1..60 s. */
+#define OFFER_TIMEOUT (10 * HZ)
+#define BACKOFF_MAX_S 60
+
+DEFINE_MUTEX(ckfp_lock);
+static DEFINE_XARRAY(peers);		/* domid -> struct ckfp_peer; freed at exit only */
+static struct workqueue_struct *wq;
+static domid_t self;			/* this guest's domid, re-read after a resume */
+static bool active;			/* false: suspending, or not yet started */
+static u32 inactive_reason = CKFP_CLOSE_SHUTDOWN;
+static unsigned int nchans;		/* channels offered or up */
+static bool exiting;
+
+struct ckfp_peer *ckfp_peer_find(u32 domid)
+{
+	return xa_load(&peers, domid);
+}
+
+static void peer_schedule(struct ckfp_peer *p, unsigned long delay)
+{
+	if (!exiting)
+		mod_delayed_work(wq, &p->work, delay);
+}
+
+static bool wanted(const struct ckfp_peer *p)
+{
+	return active && READ_ONCE(ckfp_enable) && self && p->member && p->domid != self;
+}
+
+static u32 unwanted_reason(const struct ckfp_peer *p)
+{
+	if (!active)
+		return inactive_reason;
+	return READ_ONCE(ckfp_enable) ? CKFP_CLOSE_PEER_GONE : CKFP_CLOSE_SHUTDOWN;
+}
+
+static irqreturn_t chan_irq(int irq, void *dev)
+{
+	struct ckfp_chan *c = dev;
+
+	napi_schedule(&c->napi);
+	xen_irq_lateeoi(irq, 0);
+	return IRQ_HANDLED;
+}
+
+static struct ckfp_chan *chan_alloc(struct ckfp_peer *p)
+{
+	struct ckfp_chan *c = kzalloc(sizeof(*c), GFP_KERNEL);
+
+	if (!c)
+		return NULL;
+	c->peer = p;
+	c->shm.irq = -1;
+	spin_lock_init(&c->tx_lock);
+	skb_queue_head_init(&c->txq);
+	return c;
+}
+
+/* Rings, NAPI and the event channel of a channel whose shared memory is in place. */
+static int chan_start(struct ckfp_chan *c)
+{
+	int err;
+
+	err = ckfp_shm_ring_init(&c->shm, &c->tx, CKFP_TX) ?:
+	      ckfp_shm_ring_init(&c->shm, &c->rx, CKFP_RX);
+	if (err)
+		return err;
+	c->napi_dev = kzalloc(sizeof(*c->napi_dev), GFP_KERNEL);
+	if (!c->napi_dev)
+		return -ENOMEM;
+	init_dummy_netdev(c->napi_dev);
+	netif_napi_add(c->napi_dev, &c->napi, ckfp_chan_poll);
+	napi_enable(&c->napi);
+	c->napi_on = true;
+	err = ckfp_shm_bind(&c->shm, chan_irq, "cokeeper-fp", c);
+	if (err)
+		return err;
+	/* Whatever the peer wrote before our port was bound. */
+	napi_schedule(&c->napi);
+	return 0;
+}
+
+/*
+ * Tears a channel down that nothing publishes any more (p->chan and p->setup no longer
+ * point at it): the data path leaves it, the peer is told in band, our port closes (no
+ * handler after this), NAPI stops (no poll after this), queued frames are dropped, and only
+ * then the shared pages go: no CPU can touch them once they are unmapped or given back.
+ */
+static void chan_destroy(struct ckfp_peer *p, struct ckfp_chan *c, u32 reason, bool tell)
+{
+	synchronize_net();
+	if (c->tx.mine) {
+		WRITE_ONCE(c->tx.mine->closing, cpu_to_le32(1));
+		ckfp_shm_notify(&c->shm);
+	}
+	ckfp_shm_close_port(&c->shm);
+	if (c->napi_dev) {
+		if (c->napi_on)
+			napi_disable(&c->napi);
+		netif_napi_del(&c->napi);
+		kfree(c->napi_dev);
+	}
+	ckfp_chan_txq_purge(c);
+	ckfp_shm_destroy(&c->shm);
+	if (tell)
+		ckfp_genl_close(p->domid, c->id, reason);
+	p->last_reason = reason;
+	nchans--;
+	kfree(c);
+}
+
+static void backoff(struct ckfp_peer *p)
+{
+	p->backoff = p->backoff ? min(p->backoff * 2, (unsigned int)BACKOFF_MAX_S) : 1;
+	p->retry_at = jiffies + p->backoff * HZ;
+	p->state = CKFP_STATE_BACKOFF;
+	peer_schedule(p, p->backoff * HZ);
+}
+
+/* Takes the live channel away from the data path at once, then tears it down. */
+static void peer_down(struct ckfp_peer *p, u32 reason, bool tell)
+{
+	struct ckfp_chan *up = rcu_dereference_protected(p->chan, lockdep_is_held(&ckfp_lock));
+	struct ckfp_chan *setup = p->setup;
+
+	RCU_INIT_POINTER(p->chan, NULL);
+	p->setup = NULL;
+	if (up) {
+		ckfp_count(p, CKFP_ST_TEARDOWNS, 1);
+		if (reason == CKFP_CLOSE_BROKEN)
+			ckfp_count(p, CKFP_ST_BROKEN, 1);
+		chan_destroy(p, up, reason, tell);
+	}
+	if (setup)
+		chan_destroy(p, setup, reason, tell);
+	p->state = CKFP_STATE_IDLE;
+}
+
+static void peer_offer(struct ckfp_peer *p)
+{
+	struct ckfp_chan *c = chan_alloc(p);
+	int err;
+
+	if (!c) {
+		backoff(p);
+		return;
+	}
+	c->id = get_random_u64() | 1;	/* never 0: CLOSE's "whatever channel" */
+	nchans++;
+	err = ckfp_shm_offer(&c->shm, p->domid, ring_order);
+	if (!err)
+		err = chan_start(c);
+	if (err) {
+		pr_warn_ratelimited("cannot offer a channel to domain %u: %d\n", p->domid, err);
+		chan_destroy(p, c, CKFP_CLOSE_REFUSED, false);
+		backoff(p);
+		return;
+	}
+	p->setup = c;
+	p->state = CKFP_STATE_OFFERED;
+	p->retry_at = jiffies + OFFER_TIMEOUT;
+	ckfp_genl_offer(p->domid, c);
+	peer_schedule(p, OFFER_TIMEOUT);
+}
+
+/* Brings the peer to what should be (chan.h); under ckfp_lock. */
+static void peer_reconcile(struct ckfp_peer *p)
+{
+	struct ckfp_chan *up = rcu_dereference_protected(p->chan, lockdep_is_held(&ckfp_lock));
+	struct ckfp_chan *c = up ?: p->setup;
+
+	if (c && READ_ONCE(c->broken)) {
+		pr_warn_ratelimited("domain %u broke the ring protocol: channel closed\n", p->domid);
+		peer_down(p, CKFP_CLOSE_BROKEN, true);
+		backoff(p);
+		return;
+	}
+	if (c && READ_ONCE(c->peer_closing)) {
+		/* It said so in band (suspending, unloading): no CLOSE back; offer again later. */
+		peer_down(p, CKFP_CLOSE_PEER_GONE, false);
+		if (wanted(p) && self < p->domid) {
+			backoff(p);
+			return;
+		}
+	} else if ((up || p->setup) && !wanted(p)) {
+		peer_down(p, unwanted_reason(p), true);
+	} else if (p->setup && time_after_eq(jiffies, p->retry_at)) {
+		peer_down(p, CKFP_CLOSE_TIMEOUT, true);
+		backoff(p);
+		return;
+	}
+	if (!wanted(p)) {
+		p->state = CKFP_STATE_IDLE;
+		p->backoff = 0;
+		return;
+	}
+	if (rcu_access_pointer(p->chan) || p->setup)
+		return;
+	if (p->state == CKFP_STATE_BACKOFF && time_before(jiffies, p->retry_at)) {
+		peer_schedule(p, p->retry_at - jiffies);
+		return;
+	}
+	p->state = CKFP_STATE_IDLE;
+	if (self < p->domid && nchans < max_channels)
+		peer_offer(p);
+}
+
+static void peer_work(struct work_struct *w)
+{
+	struct ckfp_peer *p = container_of(to_delayed_work(w), struct ckfp_peer, work);
+
+	mutex_lock(&ckfp_lock);
+	peer_reconcile(p);
+	mutex_unlock(&ckfp_lock);
+}
+
+static struct ckfp_peer *peer_get(u32 domid)
+{
+	struct ckfp_peer *p = xa_load(&peers, domid);
+	int i;
+
+	if (p)
+		return p;
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return NULL;
+	p->domid = domid;
+	INIT_DELAYED_WORK(&p->work, peer_work);
+	for (i = 0; i < CKFP_ST_COUNT; i++)
+		atomic64_set(&p->stats[i], 0);
+	if (xa_err(xa_store(&peers, domid, p, GFP_KERNEL))) {
+		kfree(p);
+		return NULL;
+	}
+	return p;
+}
+
+void ckfp_peer_event(u32 domid, bool running)
+{
+	struct ckfp_peer *p;
+
+	mutex_lock(&ckfp_lock);
+	p = running ? peer_get(domid) : xa_load(&peers, domid);
+	if (p) {
+		p->member = running;
+		/* At once, not from the work: MIGRATING_OUT must stop the traffic now. */
+		peer_reconcile(p);
+	} else if (running) {
+		pr_warn_ratelimited("no memory for peer %u: it gets no channel\n", domid);
+	}
+	mutex_unlock(&ckfp_lock);
+}
+
+int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u32 *grefs)
+{
+	struct ckfp_peer *p;
+	struct ckfp_chan *c;
+	int err;
+
+	mutex_lock(&ckfp_lock);
+	p = xa_load(&peers, domid);
+	/* Only the lower domid offers, and only a member we would have a channel with. */
+	if (!p || !wanted(p) || domid > self) {
+		err = -EPERM;
+		goto refuse;
+	}
+	/* A new offer replaces whatever we had: the offerer started over. */
+	peer_down(p, CKFP_CLOSE_REFUSED, false);
+	if (nchans >= max_channels) {
+		err = -ENOSPC;
+		goto refuse;
+	}
+	c = chan_alloc(p);
+	if (!c) {
+		err = -ENOMEM;
+		goto refuse;
+	}
+	c->id = id;
+	nchans++;
+	err = ckfp_shm_accept(&c->shm, domid, order, grefs, port);
+	if (!err)
+		err = chan_start(c);
+	if (err) {
+		pr_warn_ratelimited("cannot accept domain %u's channel: %d\n", domid, err);
+		chan_destroy(p, c, CKFP_CLOSE_REFUSED, false);
+		goto refuse;
+	}
+	rcu_assign_pointer(p->chan, c);
+	p->state = CKFP_STATE_UP;
+	p->backoff = 0;
+	ckfp_count(p, CKFP_ST_SETUPS, 1);
+	ckfp_genl_accept(domid, id);
+	mutex_unlock(&ckfp_lock);
+	return 0;
+refuse:
+	ckfp_genl_close(domid, id, CKFP_CLOSE_REFUSED);
+	mutex_unlock(&ckfp_lock);
+	return err;
+}
+
+int ckfp_peer_accepted(u32 domid, u64 id)
+{
+	struct ckfp_peer *p;
+	int err = -ESTALE;
+
+	mutex_lock(&ckfp_lock);
+	p = xa_load(&peers, domid);
+	if (p && p->setup && p->setup->id == id) {
+		rcu_assign_pointer(p->chan, p->setup);
+		p->setup = NULL;
+		p->state = CKFP_STATE_UP;
+		p->backoff = 0;
+		ckfp_count(p, CKFP_ST_SETUPS, 1);
+		err = 0;
+	}
+	mutex_unlock(&ckfp_lock);
+	return err;
+}
+
+int ckfp_peer_closed(u32 domid, u64 id, u32 reason)
+{
+	struct ckfp_peer *p;
+	struct ckfp_chan *up;
+	int err = -ESTALE;
+
+	mutex_lock(&ckfp_lock);
+	p = xa_load(&peers, domid);
+	up = p ? rcu_dereference_protected(p->chan, lockdep_is_held(&ckfp_lock)) : NULL;
+	if (p && (up || p->setup) &&
+	    (!id || (up && up->id == id) || (p->setup && p->setup->id == id))) {
+		peer_down(p, reason, false);
+		/* The offerer tries again later; the acceptor waits to be offered. */
+		if (self < domid)
+			backoff(p);
+		err = 0;
+	}
+	mutex_unlock(&ckfp_lock);
+	return err;
+}
+
+void ckfp_chan_fault(struct ckfp_chan *c)
+{
+	peer_schedule(c->peer, 0);
+}
+
+void ckfp_set_active(bool on, u32 reason)
+{
+	struct ckfp_peer *p;
+	unsigned long i;
+
+	mutex_lock(&ckfp_lock);
+	if (on)
+		self = ckfp_self_domid();
+	active = on && self;
+	inactive_reason = reason;
+	xa_for_each(&peers, i, p) {
+		if (on)
+			p->state = CKFP_STATE_IDLE;	/* a resume starts every peer afresh */
+		p->backoff = 0;
+		peer_reconcile(p);
+	}
+	mutex_unlock(&ckfp_lock);
+	if (on && !self)
+		pr_warn("cannot read this guest's domid from xenstore: no channels\n");
+}
+
+int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx), void *ctx)
+{
+	struct ckfp_peer *p;
+	int err = 0;
+
+	mutex_lock(&ckfp_lock);
+	xa_for_each_start(&peers, *pos, p, *pos) {
+		err = fn(p, ctx);
+		if (err)
+			break;
+	}
+	mutex_unlock(&ckfp_lock);
+	return err;
+}
+
+int ckfp_chan_init(void)
+{
+	if (ring_order < CKFP_ORDER_MIN || ring_order > CKFP_ORDER_MAX) {
+		pr_err("ring_order %u is outside %u..%u\n", ring_order, CKFP_ORDER_MIN,
+		       CKFP_ORDER_MAX);
+		return -EINVAL;
+	}
+	wq = alloc_workqueue("cokeeper_fp", 0, 0);
+	return wq ? 0 : -ENOMEM;
+}
+
+void ckfp_reconcile_all(void)
+{
+	struct ckfp_peer *p;
+	unsigned long i;
+
+	mutex_lock(&ckfp_lock);
+	xa_for_each(&peers, i, p)
+		peer_reconcile(p);
+	mutex_unlock(&ckfp_lock);
+}
+
+void ckfp_chan_stop(void)
+{
+	struct ckfp_peer *p;
+	unsigned long i;
+
+	ckfp_set_active(false, CKFP_CLOSE_SHUTDOWN);
+	mutex_lock(&ckfp_lock);
+	exiting = true;
+	mutex_unlock(&ckfp_lock);
+	xa_for_each(&peers, i, p)
+		cancel_delayed_work_sync(&p->work);
+}
+
+void ckfp_chan_exit(void)
+{
+	struct ckfp_peer *p;
+	unsigned long i;
+
+	destroy_workqueue(wq);
+	xa_for_each(&peers, i, p)
+		kfree(p);
+	xa_destroy(&peers);
+}

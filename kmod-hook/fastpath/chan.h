@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Peers and their channels: the fast path's state.
+ *
+ * One struct ckfp_peer per domid the module has heard of, kept until the module unloads
+ * (a few dozen bytes each); at most one channel per peer.  Every state change happens in
+ * process context under ckfp_lock: the notifier, genl requests and each peer's work.  The
+ * data path (the egress hook, NAPI) only follows peer->chan under RCU and never changes
+ * state; when it finds a ring broken or the peer closing, it queues the peer's work.
+ *
+ * The peer's work reconciles what is with what should be: a channel exists when the fast
+ * path is on, this guest is not suspending, and the peer is a RUNNING member.  The lower
+ * domid offers (allocates, grants, multicasts OFFER); the higher accepts what it is offered.
+ */
+#ifndef _CKFP_CHAN_H
+#define _CKFP_CHAN_H
+
+#include <linux/atomic.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
+
+#include "shm.h"
+
+enum ckfp_stat {
+	CKFP_ST_TX_PACKETS,
+	CKFP_ST_TX_BYTES,
+	CKFP_ST_RX_PACKETS,
+	CKFP_ST_RX_BYTES,
+	CKFP_ST_FALLBACKS,
+	CKFP_ST_TX_DROPS,
+	CKFP_ST_RX_DROPS,
+	CKFP_ST_BROKEN,
+	CKFP_ST_SETUPS,
+	CKFP_ST_TEARDOWNS,
+	CKFP_ST_COUNT
+};
+
+struct ckfp_chan {
+	struct ckfp_peer *peer;		/* outlives the channel */
+	u64 id;
+	struct ckfp_shm shm;
+	struct ckfp_ring tx, rx;
+	spinlock_t tx_lock;		/* tx and txq */
+	struct sk_buff_head txq;	/* frames waiting for ring space, in order */
+	struct net_device *napi_dev;	/* a dummy device to hang NAPI on */
+	struct napi_struct napi;
+	bool napi_on;
+	bool broken;			/* set by the data path: the peer broke the ring */
+	bool peer_closing;		/* set by the data path: the peer's in-band close */
+	struct rcu_head rcu;
+};
+
+struct ckfp_peer {
+	u32 domid;
+	u8 state;			/* enum ckfp_state */
+	bool member;			/* a RUNNING member of the table, as last notified */
+	struct ckfp_chan __rcu *chan;	/* UP only: what the data path uses */
+	struct ckfp_chan *setup;	/* OFFERED: granted, waiting for ACCEPT */
+	unsigned long retry_at;		/* BACKOFF: jiffies */
+	unsigned int backoff;		/* seconds, doubled per failure up to 60 */
+	u32 last_reason;		/* enum ckfp_close_reason of the last teardown */
+	struct delayed_work work;
+	atomic64_t stats[CKFP_ST_COUNT];
+};
+
+extern struct mutex ckfp_lock;
+
+static inline void ckfp_count(struct ckfp_peer *p, enum ckfp_stat s, u64 n)
+{
+	atomic64_add(n, &p->stats[s]);
+}
+
+/* The peer with this domid, under rcu_read_lock() (or ckfp_lock); NULL if never heard of. */
+struct ckfp_peer *ckfp_peer_find(u32 domid);
+
+/*
+ * Module lifecycle: init before anything else; stop (every channel down, no work left)
+ * before the data path's hooks go; exit (peers freed) once nothing can look them up.
+ */
+int ckfp_chan_init(void);
+void ckfp_chan_stop(void);
+void ckfp_chan_exit(void);
+
+/* The enable parameter changed: every peer to what it should be now. */
+void ckfp_reconcile_all(void);
+
+/* The table said something about a peer (notifier, process context). */
+void ckfp_peer_event(u32 domid, bool running);
+
+/* What the agent relayed from the peer (genl, process context, ckfp_lock not held). */
+int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u32 *grefs);
+int ckfp_peer_accepted(u32 domid, u64 id);
+int ckfp_peer_closed(u32 domid, u64 id, u32 reason);
+
+/* The data path found the channel unusable: tear it down from process context. */
+void ckfp_chan_fault(struct ckfp_chan *c);
+
+/* Every channel down (enable=0, suspend), or allowed again. */
+void ckfp_set_active(bool active, u32 reason);
+
+/* Calls fn for every known peer under ckfp_lock, in domid order, from *pos on. */
+int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx), void *ctx);
+
+/* The data path (xmit.c, recv.c). */
+int ckfp_xmit_init(void);
+void ckfp_xmit_exit(void);
+void ckfp_chan_rx_setup(struct ckfp_chan *c);
+int ckfp_chan_poll(struct napi_struct *napi, int budget);
+void ckfp_chan_txq_purge(struct ckfp_chan *c);
+void ckfp_chan_txq_drain(struct ckfp_chan *c);
+
+extern bool ckfp_enable;
+
+#endif /* _CKFP_CHAN_H */

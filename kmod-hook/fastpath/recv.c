@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Receive: NAPI copies each record out of the ring into a new skb and injects it on the
+ * device the frame is addressed to, as if it had arrived there.  Everything is parsed on the
+ * private copy, never in shared memory.  The channel skips dom0's anti-spoofing on the vif,
+ * so the source is checked against the table: the sender's MAC and IPv4 address must both
+ * be the channel's peer's.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/etherdevice.h>
+#include <linux/if_arp.h>
+#include <linux/ip.h>
+#include <linux/skbuff.h>
+
+#include "chan.h"
+#include "cokeeper.h"
+
+/* The linear part of a received skb; the rest goes into page fragments. */
+#define RX_HEAD 256U
+
+static struct sk_buff *copy_out(struct ckfp_chan *c, const struct ckfp_rec_info *info)
+{
+	u32 head = min(info->len, RX_HEAD), off = head;
+	struct sk_buff *skb;
+
+	skb = napi_alloc_skb(&c->napi, head);
+	if (!skb)
+		return NULL;
+	if (ckfp_ring_copy(&c->rx, 0, skb_put(skb, head), head))
+		goto fail;
+	while (off < info->len) {
+		u32 n = min_t(u32, info->len - off, PAGE_SIZE);
+		struct page *pg;
+
+		if (skb_shinfo(skb)->nr_frags >= MAX_SKB_FRAGS)
+			goto fail;
+		pg = alloc_page(GFP_ATOMIC | __GFP_NOWARN);
+		if (!pg)
+			goto fail;
+		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, pg, 0, n, PAGE_SIZE);
+		if (ckfp_ring_copy(&c->rx, off, page_address(pg), n))
+			goto fail;
+		off += n;
+	}
+	return skb;
+fail:
+	kfree_skb(skb);
+	return NULL;
+}
+
+/* Takes the frame as the device's own, or says why not (the caller drops it). */
+static bool admit(struct ckfp_chan *c, struct sk_buff *skb, const struct ckfp_rec_info *info)
+{
+	const struct ethhdr *eth = (const struct ethhdr *)skb->data;
+	struct cokeeper_peer src;
+	const struct iphdr *iph;
+	struct net_device *dev;
+
+	dev = dev_getbyhwaddr_rcu(&init_net, ARPHRD_ETHER, eth->h_dest);
+	if (!dev || !(dev->flags & IFF_UP))
+		return false;
+	if (cokeeper_lookup_mac(eth->h_source, &src) || src.domid != c->peer->domid)
+		return false;
+	skb->protocol = eth_type_trans(skb, dev);
+	if (skb->protocol != htons(ETH_P_IP) || skb->pkt_type != PACKET_HOST)
+		return false;
+	if (!pskb_may_pull(skb, sizeof(*iph)))
+		return false;
+	skb_reset_network_header(skb);
+	iph = ip_hdr(skb);
+	if (cokeeper_lookup_ipv4(iph->saddr, &src) || src.domid != c->peer->domid)
+		return false;
+	if (info->flags & CKFP_REC_F_CSUM_PARTIAL) {
+		/* As netfront: the stack finds the checksum's place itself, not from the peer. */
+		skb->ip_summed = CHECKSUM_PARTIAL;
+		if (skb_checksum_setup(skb, false))
+			return false;
+	} else if (info->flags & CKFP_REC_F_DATA_VALID) {
+		skb->ip_summed = CHECKSUM_UNNECESSARY;
+	}
+	if (info->flags & CKFP_REC_F_GSO_TCPV4) {
+		if (!(info->flags & CKFP_REC_F_CSUM_PARTIAL))
+			return false;
+		skb_shinfo(skb)->gso_size = info->gso_size;
+		skb_shinfo(skb)->gso_type = SKB_GSO_TCPV4 | SKB_GSO_DODGY;
+		skb_shinfo(skb)->gso_segs = 0;
+	} else if (info->flags & CKFP_REC_F_GSO) {
+		return false;
+	}
+	return true;
+}
+
+int ckfp_chan_poll(struct napi_struct *napi, int budget)
+{
+	struct ckfp_chan *c = container_of(napi, struct ckfp_chan, napi);
+	struct ckfp_rec_info info;
+	bool kick = false, notify, pending;
+	struct sk_buff *skb;
+	int done = 0, err = 0;
+
+	while (done < budget) {
+		err = ckfp_ring_peek(&c->rx, &info);
+		if (err)
+			break;
+		skb = copy_out(c, &info);
+		err = ckfp_ring_release(&c->rx, &notify);
+		kick |= notify;
+		if (err) {
+			kfree_skb(skb);
+			break;
+		}
+		done++;
+		if (skb && admit(c, skb, &info)) {
+			ckfp_count(c->peer, CKFP_ST_RX_PACKETS, 1);
+			ckfp_count(c->peer, CKFP_ST_RX_BYTES, info.len);
+			napi_gro_receive(napi, skb);
+		} else {
+			ckfp_count(c->peer, CKFP_ST_RX_DROPS, 1);
+			kfree_skb(skb);
+		}
+	}
+	if (kick)
+		ckfp_shm_notify(&c->shm);
+	if (err == -EPROTO || ckfp_ring_broken(&c->tx)) {
+		WRITE_ONCE(c->broken, true);
+		ckfp_chan_fault(c);
+		napi_complete(napi);
+		return done;
+	}
+	if (le32_to_cpu(READ_ONCE(c->rx.peer->closing))) {
+		WRITE_ONCE(c->peer_closing, true);
+		ckfp_chan_fault(c);
+	}
+	/* The peer may have made room for what waits in txq. */
+	if (!skb_queue_empty_lockless(&c->txq))
+		ckfp_chan_txq_drain(c);
+	if (done < budget && napi_complete_done(napi, done)) {
+		/* Ask for an event on the next record, then look once more: none is lost. */
+		if (!ckfp_ring_cons_arm(&c->rx, &pending) && pending)
+			napi_schedule(napi);
+	}
+	return done;
+}

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Transmit: a netfilter egress hook on every Ethernet device takes IPv4 frames for a peer
+ * whose channel is up and writes them into the ring, instead of the device's queue.
+ *
+ * Egress runs in __dev_queue_xmit after every IPv4 hook (conntrack's confirm and NAT
+ * included), with the Ethernet header built: rules and conntrack see exactly what the vif
+ * would have sent.  The frame may still be GSO and CHECKSUM_PARTIAL: the ring carries both
+ * as flags, and the receiver rebuilds them.  Qdiscs and tc egress are skipped for what the
+ * ring takes; packet taps (tcpdump) still see it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/etherdevice.h>
+#include <linux/if_arp.h>
+#include <linux/ip.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_netdev.h>
+#include <linux/rtnetlink.h>
+#include <linux/slab.h>
+#include <uapi/linux/cokeeper.h>
+
+#include "chan.h"
+#include "cokeeper.h"
+
+/* Frames waiting for ring space, per channel: beyond this they are dropped and counted. */
+#define TXQ_MAX 256
+
+struct egress_hook {
+	struct list_head node;		/* under RTNL */
+	struct nf_hook_ops ops;
+};
+
+static LIST_HEAD(hooks);
+
+/* The channel for this frame, or NULL to leave it to the device. */
+static struct ckfp_chan *route(struct sk_buff *skb)
+{
+	const struct ethhdr *eth = eth_hdr(skb);
+	struct cokeeper_peer by_mac, by_ip;
+	const struct iphdr *iph;
+	struct ckfp_peer *p;
+	struct iphdr buf;
+
+	if (skb->protocol != htons(ETH_P_IP) || is_multicast_ether_addr(eth->h_dest))
+		return NULL;
+	iph = skb_header_pointer(skb, ETH_HLEN, sizeof(buf), &buf);
+	if (!iph || ipv4_is_multicast(iph->daddr) || ipv4_is_lbcast(iph->daddr))
+		return NULL;
+	/* The next hop's MAC and the destination address must both be the same peer's. */
+	if (cokeeper_lookup_mac(eth->h_dest, &by_mac) ||
+	    cokeeper_lookup_ipv4(iph->daddr, &by_ip) || by_mac.domid != by_ip.domid ||
+	    by_mac.state != COKEEPER_STATE_RUNNING)
+		return NULL;
+	p = ckfp_peer_find(by_mac.domid);
+	return p ? rcu_dereference(p->chan) : NULL;
+}
+
+/* The ring's header for this frame; false if the ring cannot carry it as it is. */
+static bool describe(const struct sk_buff *skb, struct ckfp_rec_info *info)
+{
+	const struct skb_shared_info *sh = skb_shinfo(skb);
+	u32 gso_ok = SKB_GSO_TCPV4 | SKB_GSO_TCP_FIXEDID | SKB_GSO_TCP_ECN;
+
+	if (skb->len < CKFP_MIN_FRAME || skb->len > CKFP_MAX_FRAME || skb_has_frag_list(skb))
+		return false;
+	memset(info, 0, sizeof(*info));
+	info->len = skb->len;
+	if (skb->ip_summed == CHECKSUM_PARTIAL) {
+		int start = skb_checksum_start_offset(skb);
+
+		if (start < ETH_HLEN || start > U16_MAX || skb->csum_offset > U16_MAX)
+			return false;
+		info->flags |= CKFP_REC_F_CSUM_PARTIAL;
+		info->csum_start = start;
+		info->csum_off = skb->csum_offset;
+	} else if (skb->ip_summed == CHECKSUM_UNNECESSARY) {
+		info->flags |= CKFP_REC_F_DATA_VALID;
+	}
+	if (skb_is_gso(skb)) {
+		/* TCP segmentation offload only; the rest (UDP GSO, tunnels) to the device. */
+		if ((sh->gso_type & ~gso_ok) || !(sh->gso_type & SKB_GSO_TCPV4) ||
+		    !(info->flags & CKFP_REC_F_CSUM_PARTIAL) || !sh->gso_size)
+			return false;
+		info->flags |= CKFP_REC_F_GSO_TCPV4;
+		info->gso_size = sh->gso_size;
+	}
+	return true;
+}
+
+/* Writes one frame into the ring, under tx_lock; -ENOSPC if it does not fit yet. */
+static int put(struct ckfp_chan *c, struct sk_buff *skb, const struct ckfp_rec_info *info)
+{
+	struct ckfp_frag frags[MAX_SKB_FRAGS + 1];
+	unsigned int i, n = 0;
+
+	frags[n++] = (struct ckfp_frag){ .base = skb->data, .len = skb_headlen(skb) };
+	for (i = 0; i < skb_shinfo(skb)->nr_frags; i++) {
+		const skb_frag_t *f = &skb_shinfo(skb)->frags[i];
+
+		frags[n++] = (struct ckfp_frag){ .base = skb_frag_address(f),
+						 .len = skb_frag_size(f) };
+	}
+	return ckfp_ring_write(&c->tx, info, frags, n);
+}
+
+static void kick(struct ckfp_chan *c, int err)
+{
+	bool notify = false;
+
+	if (!err)
+		err = ckfp_ring_publish(&c->tx, &notify);
+	if (err == -EPROTO) {
+		WRITE_ONCE(c->broken, true);
+		ckfp_chan_fault(c);
+	} else if (notify) {
+		ckfp_shm_notify(&c->shm);
+	}
+}
+
+/* From NAPI once the ring has room: queued frames, in order, as far as they fit. */
+void ckfp_chan_txq_drain(struct ckfp_chan *c)
+{
+	struct ckfp_rec_info info;
+	struct sk_buff *skb;
+	bool wrote = false, fits;
+	int err = 0;
+
+	spin_lock_bh(&c->tx_lock);
+	while ((skb = skb_peek(&c->txq))) {
+		describe(skb, &info);	/* it held when the frame was queued */
+		err = put(c, skb, &info);
+		if (err == -ENOSPC) {
+			err = ckfp_ring_prod_arm(&c->tx, info.len, &fits);
+			if (!err && fits)
+				continue;
+			break;
+		}
+		if (err)
+			break;
+		wrote = true;
+		__skb_unlink(skb, &c->txq);
+		ckfp_count(c->peer, CKFP_ST_TX_PACKETS, 1);
+		ckfp_count(c->peer, CKFP_ST_TX_BYTES, skb->len);
+		dev_consume_skb_any(skb);
+	}
+	if (wrote || err == -EPROTO)
+		kick(c, err == -ENOSPC ? 0 : err);
+	spin_unlock_bh(&c->tx_lock);
+}
+
+void ckfp_chan_txq_purge(struct ckfp_chan *c)
+{
+	u32 n = skb_queue_len(&c->txq);
+
+	skb_queue_purge(&c->txq);
+	ckfp_count(c->peer, CKFP_ST_TX_DROPS, n);
+}
+
+static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	struct ckfp_rec_info info;
+	struct ckfp_chan *c;
+	bool fits;
+	int err;
+
+	if (!READ_ONCE(ckfp_enable))
+		return NF_ACCEPT;
+	c = route(skb);		/* the hook runs under rcu_read_lock() */
+	if (!c || READ_ONCE(c->broken))
+		return NF_ACCEPT;
+	if (!describe(skb, &info)) {
+		ckfp_count(c->peer, CKFP_ST_FALLBACKS, 1);
+		return NF_ACCEPT;
+	}
+	if (dev_nit_active(skb->dev))
+		dev_queue_xmit_nit(skb, skb->dev);
+
+	spin_lock_bh(&c->tx_lock);
+	err = skb_queue_empty(&c->txq) ? put(c, skb, &info) : -ENOSPC;
+	if (!err) {
+		kick(c, 0);
+		spin_unlock_bh(&c->tx_lock);
+		ckfp_count(c->peer, CKFP_ST_TX_PACKETS, 1);
+		ckfp_count(c->peer, CKFP_ST_TX_BYTES, skb->len);
+		consume_skb(skb);
+		return NF_STOLEN;
+	}
+	if (err == -ENOSPC && skb_queue_len(&c->txq) < TXQ_MAX) {
+		/* Kept in order behind the others; NAPI writes it once the peer makes room. */
+		__skb_queue_tail(&c->txq, skb);
+		err = ckfp_ring_prod_arm(&c->tx, info.len, &fits);
+		spin_unlock_bh(&c->tx_lock);
+		if (err || fits)
+			napi_schedule(&c->napi);
+		return NF_STOLEN;
+	}
+	if (err == -EPROTO)
+		kick(c, err);
+	spin_unlock_bh(&c->tx_lock);
+	ckfp_count(c->peer, CKFP_ST_TX_DROPS, 1);
+	kfree_skb(skb);
+	return NF_STOLEN;
+}
+
+static bool hooked_kind(const struct net_device *dev)
+{
+	return dev->type == ARPHRD_ETHER && !(dev->flags & IFF_LOOPBACK) &&
+	       net_eq(dev_net(dev), &init_net);
+}
+
+static int hook_add(struct net_device *dev)
+{
+	struct egress_hook *h = kzalloc(sizeof(*h), GFP_KERNEL);
+	int err;
+
+	if (!h)
+		return -ENOMEM;
+	h->ops = (struct nf_hook_ops){
+		.hook = egress,
+		.dev = dev,
+		.pf = NFPROTO_NETDEV,
+		.hooknum = NF_NETDEV_EGRESS,
+		/* Last: every other egress hook (a user's rules) sees the frame first. */
+		.priority = INT_MAX,
+	};
+	err = nf_register_net_hook(dev_net(dev), &h->ops);
+	if (err) {
+		kfree(h);
+		return err;
+	}
+	list_add(&h->node, &hooks);
+	return 0;
+}
+
+static void hook_del(struct net_device *dev)
+{
+	struct egress_hook *h, *tmp;
+
+	list_for_each_entry_safe(h, tmp, &hooks, node) {
+		if (dev && h->ops.dev != dev)
+			continue;
+		nf_unregister_net_hook(dev_net(h->ops.dev), &h->ops);
+		list_del(&h->node);
+		kfree(h);
+	}
+}
+
+static int on_netdev(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+	int err;
+
+	if (!hooked_kind(dev))
+		return NOTIFY_DONE;
+	if (event == NETDEV_REGISTER) {
+		err = hook_add(dev);
+		if (err)
+			pr_warn("%s: no egress hook (%d): its traffic takes the usual path\n",
+				dev->name, err);
+	} else if (event == NETDEV_UNREGISTER) {
+		hook_del(dev);
+	}
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block netdev_nb = { .notifier_call = on_netdev };
+
+int ckfp_xmit_init(void)
+{
+	/* Replays NETDEV_REGISTER for the devices that exist already. */
+	return register_netdevice_notifier(&netdev_nb);
+}
+
+void ckfp_xmit_exit(void)
+{
+	/* Replays NETDEV_UNREGISTER, which removes every hook; what is left is a bug's. */
+	unregister_netdevice_notifier(&netdev_nb);
+	rtnl_lock();
+	WARN_ON(!list_empty(&hooks));
+	hook_del(NULL);
+	rtnl_unlock();
+}

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ck-stream: TCP traffic with every byte checked, for the fast path's lab tests (a domU).
+ *   ck-stream serve PORT             accept connections one after another, forever
+ *   ck-stream send HOST PORT BYTES   send BYTES of a pattern that depends on each byte's
+ *                                    offset; the server checks each byte and answers
+ *                                    "ok BYTES" or "bad at OFFSET": a loss, a reordering or
+ *                                    a corruption anywhere in the stream fails it
+ *   ck-stream rr HOST PORT SECONDS   one-byte request/response transactions for SECONDS
+ * send and rr print one line: "bytes N seconds S MB/s R ok" or "transactions N seconds S
+ * per-second R", and exit 0 only if the server agreed.  A reset or any error: exit 1.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK (64 * 1024)
+
+struct hello {
+	char mode;		/* 's' stream, 'r' request/response */
+	char pad[7];
+	uint64_t bytes;		/* stream: how many follow */
+};
+
+/* The byte at offset i: a hash of i, so a byte in the wrong place is caught. */
+static uint8_t pattern(uint64_t i)
+{
+	uint64_t x = (i >> 3) * 0x9E3779B97F4A7C15ULL;
+
+	x ^= x >> 29;
+	return (uint8_t)(x >> (8 * (i & 7)));
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int full_io(int fd, void *buf, size_t len, bool write_it)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write_it ? write(fd, (char *)buf + done, len - done) :
+				       read(fd, (char *)buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ECONNRESET;
+		done += n;
+	}
+	return 0;
+}
+
+static void serve_one(int fd)
+{
+	static uint8_t buf[CHUNK];
+	struct hello h;
+	uint64_t off = 0, bad = UINT64_MAX;
+	char answer[64];
+
+	if (full_io(fd, &h, sizeof(h), false))
+		return;
+	if (h.mode == 'r') {
+		while (full_io(fd, buf, 1, false) == 0 && full_io(fd, buf, 1, true) == 0)
+			;
+		return;
+	}
+	while (off < h.bytes) {
+		ssize_t n = read(fd, buf, h.bytes - off < CHUNK ? h.bytes - off : CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;	/* the sender sees no answer: a failure */
+		for (ssize_t i = 0; i < n && bad == UINT64_MAX; i++)
+			if (buf[i] != pattern(off + i))
+				bad = off + i;
+		off += n;
+	}
+	if (bad == UINT64_MAX)
+		snprintf(answer, sizeof(answer), "ok %" PRIu64 "\n", off);
+	else
+		snprintf(answer, sizeof(answer), "bad at %" PRIu64 "\n", bad);
+	full_io(fd, answer, strlen(answer), true);
+}
+
+static int serve(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 4)) {
+		perror("ck-stream: listen");
+		return 1;
+	}
+	for (;;) {
+		int fd = accept(ls, NULL, NULL);
+
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("ck-stream: accept");
+			return 1;
+		}
+		serve_one(fd);
+		close(fd);
+	}
+}
+
+static int dial(const char *host, int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int one = 1, fd;
+
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+		fprintf(stderr, "ck-stream: '%s' is not an IPv4 address\n", host);
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("ck-stream: connect");
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int send_stream(const char *host, int port, uint64_t bytes)
+{
+	static uint8_t buf[CHUNK];
+	struct hello h = {.mode = 's', .bytes = bytes};
+	char answer[64] = "";
+	uint64_t off = 0;
+	double t0 = now(), dt;
+	int fd = dial(host, port), r;
+
+	if (fd < 0)
+		return 1;
+	r = full_io(fd, &h, sizeof(h), true);
+	while (!r && off < bytes) {
+		size_t n = bytes - off < CHUNK ? bytes - off : CHUNK;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(off + i);
+		r = full_io(fd, buf, n, true);
+		off += n;
+	}
+	if (!r && read(fd, answer, sizeof(answer) - 1) <= 0)
+		r = -ECONNRESET;
+	dt = now() - t0;
+	close(fd);
+	if (r) {
+		printf("bytes %" PRIu64 " failed: %s\n", off, strerror(-r));
+		return 1;
+	}
+	answer[strcspn(answer, "\n")] = 0;
+	printf("bytes %" PRIu64 " seconds %.3f MB/s %.1f %s\n", bytes, dt, bytes / dt / 1e6, answer);
+	return strncmp(answer, "ok ", 3) != 0;
+}
+
+static int request_response(const char *host, int port, double seconds)
+{
+	struct hello h = {.mode = 'r'};
+	uint64_t n = 0;
+	double t0, dt;
+	char c = 'x';
+	int fd = dial(host, port), r;
+
+	if (fd < 0)
+		return 1;
+	r = full_io(fd, &h, sizeof(h), true);
+	t0 = now();
+	while (!r && (dt = now() - t0) < seconds) {
+		r = full_io(fd, &c, 1, true) ?: full_io(fd, &c, 1, false);
+		n += !r;
+	}
+	dt = now() - t0;
+	close(fd);
+	if (r) {
+		printf("transactions %" PRIu64 " failed: %s\n", n, strerror(-r));
+		return 1;
+	}
+	printf("transactions %" PRIu64 " seconds %.3f per-second %.1f\n", n, dt, n / dt);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 3 && !strcmp(argv[1], "serve"))
+		return serve(atoi(argv[2]));
+	if (argc == 5 && !strcmp(argv[1], "send"))
+		return send_stream(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0));
+	if (argc == 5 && !strcmp(argv[1], "rr"))
+		return request_response(argv[2], atoi(argv[3]), atof(argv[4]));
+	fprintf(stderr, "usage: ck-stream serve PORT | send HOST PORT BYTES | rr HOST PORT SECONDS\n");
+	return 2;
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * cokeeper-query fastpath: cokeeper-fp.ko's channels and counters (the genl family
+ * "cokeeper_fp", uapi/linux/cokeeper_fp.h), one line or one JSON object per peer.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <stdio.h>
+#include <linux/cokeeper_fp.h>
+
+#include "query-fastpath.h"
+
+static const char *const state_names[] = {
+	[CKFP_STATE_IDLE] = "idle",
+	[CKFP_STATE_OFFERED] = "offered",
+	[CKFP_STATE_UP] = "up",
+	[CKFP_STATE_BACKOFF] = "backoff",
+};
+
+/* Named as in the JSON output, in CKFP_STAT_A_* order. */
+static const char *const stat_names[] = {
+	[CKFP_STAT_A_TX_PACKETS] = "tx_packets",
+	[CKFP_STAT_A_TX_BYTES] = "tx_bytes",
+	[CKFP_STAT_A_RX_PACKETS] = "rx_packets",
+	[CKFP_STAT_A_RX_BYTES] = "rx_bytes",
+	[CKFP_STAT_A_FALLBACKS] = "fallbacks",
+	[CKFP_STAT_A_TX_DROPS] = "tx_drops",
+	[CKFP_STAT_A_RX_DROPS] = "rx_drops",
+	[CKFP_STAT_A_BROKEN] = "broken",
+	[CKFP_STAT_A_SETUPS] = "setups",
+	[CKFP_STAT_A_TEARDOWNS] = "teardowns",
+};
+
+static struct nla_policy policy[CKFP_A_MAX + 1] = {
+	[CKFP_A_PEER_DOMID] = {.type = NLA_U32},
+	[CKFP_A_CHANNEL_ID] = {.type = NLA_U64},
+	[CKFP_A_STATE] = {.type = NLA_U8},
+	[CKFP_A_STATS] = {.type = NLA_NESTED},
+};
+
+static struct nla_policy stat_policy[CKFP_STAT_A_MAX + 1] = {
+	[CKFP_STAT_A_TX_PACKETS ... CKFP_STAT_A_TEARDOWNS] = {.type = NLA_U64},
+};
+
+struct printer {
+	FILE *out;
+	bool json;
+	unsigned int n;
+	int err;
+};
+
+static int on_peer(struct nl_msg *msg, void *arg)
+{
+	struct nlattr *a[CKFP_A_MAX + 1], *st[CKFP_STAT_A_MAX + 1] = {0};
+	struct printer *p = arg;
+	unsigned int state;
+	int r;
+
+	r = genlmsg_parse(nlmsg_hdr(msg), 0, a, CKFP_A_MAX, policy);
+	if (r < 0 || !a[CKFP_A_PEER_DOMID] || !a[CKFP_A_STATE]) {
+		p->err = -EBADMSG;
+		return NL_STOP;
+	}
+	if (a[CKFP_A_STATS] && nla_parse_nested(st, CKFP_STAT_A_MAX, a[CKFP_A_STATS],
+						stat_policy) < 0) {
+		p->err = -EBADMSG;
+		return NL_STOP;
+	}
+	state = nla_get_u8(a[CKFP_A_STATE]);
+	if (p->json) {
+		fprintf(p->out, "%s\n  {\"domid\": %" PRIu32 ", \"state\": \"%s\"", p->n ? "," : "",
+			nla_get_u32(a[CKFP_A_PEER_DOMID]),
+			state <= CKFP_STATE_MAX ? state_names[state] : "unknown");
+		for (int i = CKFP_STAT_A_TX_PACKETS; i <= CKFP_STAT_A_TEARDOWNS; i++)
+			fprintf(p->out, ", \"%s\": %" PRIu64, stat_names[i],
+				st[i] ? (uint64_t)nla_get_u64(st[i]) : 0);
+		fputc('}', p->out);
+	} else {
+		if (!p->n)
+			fprintf(p->out, "%-6s %-8s %10s %12s %10s %12s %9s %8s %8s %6s %6s %9s\n",
+				"DOMID", "STATE", "TX_PKTS", "TX_BYTES", "RX_PKTS", "RX_BYTES",
+				"FALLBACK", "TX_DROP", "RX_DROP", "BROKEN", "SETUPS", "TEARDOWNS");
+		fprintf(p->out, "%-6" PRIu32 " %-8s", nla_get_u32(a[CKFP_A_PEER_DOMID]),
+			state <= CKFP_STATE_MAX ? state_names[state] : "unknown");
+		for (int i = CKFP_STAT_A_TX_PACKETS; i <= CKFP_STAT_A_TEARDOWNS; i++)
+			fprintf(p->out, " %*" PRIu64, i == CKFP_STAT_A_TX_BYTES ||
+				i == CKFP_STAT_A_RX_BYTES ? 12 : i == CKFP_STAT_A_TEARDOWNS ? 9 : 8,
+				st[i] ? (uint64_t)nla_get_u64(st[i]) : 0);
+		fputc('\n', p->out);
+	}
+	p->n++;
+	return NL_OK;
+}
+
+int query_fastpath(bool json, FILE *out)
+{
+	struct printer p = {.out = out, .json = json};
+	struct nl_sock *sk = nl_socket_alloc();
+	int family, r;
+
+	if (!sk)
+		return -ENOMEM;
+	r = genl_connect(sk);
+	if (r < 0) {
+		r = -ECONNREFUSED;
+		goto out;
+	}
+	family = genl_ctrl_resolve(sk, CKFP_GENL_NAME);
+	if (family < 0) {
+		r = -ENOENT;	/* cokeeper-fp.ko is not loaded */
+		goto out;
+	}
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_peer, &p);
+	if (json)
+		fputc('[', out);
+	r = genl_send_simple(sk, family, CKFP_CMD_GET, CKFP_GENL_VERSION, NLM_F_DUMP);
+	if (r >= 0)
+		r = nl_recvmsgs_default(sk);
+	if (r < 0)
+		r = -EIO;
+	else if (p.err)
+		r = p.err;
+	if (json)
+		fputs(p.n ? "\n]\n" : "]\n", out);
+out:
+	nl_socket_free(sk);
+	return r < 0 ? r : 0;
+}
