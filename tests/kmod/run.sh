@@ -76,6 +76,7 @@ ln -s busybox "$root/bin/sh"
 install -m 0755 "$here/init" "$root/init"
 install -m 0755 "$work/genl-probe" "$root/bin/genl-probe"
 install -m 0644 "$ko" "$root/cokeeper.ko"
+install -m 0644 "$(dirname "$ko")/cokeeper-fp.ko" "$root/cokeeper-fp.ko"
 install -m 0644 "$work/fastpath/ckfp.ko" "$root/ckfp.ko"
 install -m 0644 "/lib/modules/$kver/kernel/drivers/net/dummy.ko" "$root/lib/modules/dummy.ko"
 for lib in $(for bin in "$work/genl-probe" "$root/bin/sink-test" "$root/bin/cokeeper-query"; do
