@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "clock.h"
+#include "fastpath.h"
 #include "logging.h"
 #include "session.h"
 #include "sink.h"
@@ -28,6 +29,7 @@ struct agent {
 	struct ck_stream *stream;	/* NULL while disconnected */
 	struct sink *sink;
 	struct session *session;
+	struct fastpath *fastpath;
 	bool ready_sent;
 	sd_event_source *retry;
 	sd_event_source *answer_deadline;	/* armed from connecting to cokeeperd's first byte */
@@ -192,6 +194,39 @@ static const struct transport_ops *find_transport(const char *name)
 	return NULL;
 }
 
+/*
+ * The fast path's module follows the table's sink: the kernel's with the kernel sink, the
+ * in-memory stand-in in the simulation.  Without netlink the agent still keeps the table
+ * and answers offers as a guest without the module would.
+ */
+static int start_fastpath(struct agent *a)
+{
+	struct fastpath_memory_config mem = {
+		.absent = a->cfg.fastpath_absent,
+		.accept_offers = true,
+		.log_path = a->cfg.fastpath_log,
+	};
+	struct fastpath_port *port;
+	int r;
+
+	if (!strcmp(a->cfg.sink, "memory")) {
+		r = fastpath_memory_new(&port, &mem, &fastpath_port_callbacks, a->fastpath);
+		if (r < 0)
+			return r;
+	} else {
+		r = fastpath_genl_new(&port, a->event, &fastpath_port_callbacks, a->fastpath);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			log_warning_errno(r, "fast path: cannot follow its netlink family; offers "
+					     "will be refused");
+			return 0;
+		}
+	}
+	fastpath_set_port(a->fastpath, port);
+	return 0;
+}
+
 int agent_new(struct agent **ret, const struct agent_config *cfg)
 {
 	static const struct transport_callbacks transport_cb = {
@@ -242,6 +277,12 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 		r = log_error_errno(-EINVAL, "unknown sink '%s'", cfg->sink);
 	if (r < 0)
 		goto err;
+	r = fastpath_new(&a->fastpath);
+	if (r < 0)
+		goto err;
+	r = start_fastpath(a);
+	if (r < 0)
+		goto err;
 	transport_cfg.event = a->event;
 	r = transport->new(&a->transport, &transport_cfg, &a->cfg.domid, &transport_cb, a);
 	if (r < 0)
@@ -250,6 +291,7 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 	r = session_new(&a->session, a->sink, a->cfg.domid < 0 ? 0 : a->cfg.domid, send_frame, a);
 	if (r < 0)
 		goto err;
+	fastpath_attach(a->fastpath, a->session);
 	try_connect(a);
 	*ret = a;
 	return 0;
@@ -262,6 +304,7 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	fastpath_free(a->fastpath);
 	session_free(a->session);
 	if (a->transport) {
 		if (a->stream)

@@ -25,6 +25,9 @@ static void usage(FILE *f)
 		"  -k, --sink=NAME        kernel (default: the cokeeper module's table over\n"
 		"                         generic netlink) or memory (no module needed)\n"
 		"      --dump=FILE        memory: write the table there as JSON after each change\n"
+		"      --fastpath-log=FILE  memory: the fast path stand-in (which accepts every\n"
+		"                         offer) appends each message relayed to it there\n"
+		"      --no-fastpath      memory: answer offers as a guest without the module\n"
 		"      --answer-timeout=MS  reconnect when cokeeperd has not answered our Hello\n"
 		"                         this long after connecting (default 30000)\n"
 		"  -v, --verbose          debug messages\n"
@@ -41,6 +44,8 @@ int main(int argc, char **argv)
 		{ "sink", required_argument, NULL, 'k' },
 		{ "dump", required_argument, NULL, 'D' },
 		{ "answer-timeout", required_argument, NULL, 'A' },
+		{ "fastpath-log", required_argument, NULL, 'F' },
+		{ "no-fastpath", no_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -90,6 +95,12 @@ int main(int argc, char **argv)
 			}
 			cfg.answer_timeout_usec = (uint64_t)v * 1000;
 			break;
+		case 'F':
+			cfg.fastpath_log = optarg;
+			break;
+		case 'N':
+			cfg.fastpath_absent = true;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -112,8 +123,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cokeeper-agent: --transport=unix needs --domid\n");
 		return 2;
 	}
-	if (cfg.dump_path && strcmp(cfg.sink, "memory")) {
-		fprintf(stderr, "cokeeper-agent: --dump goes with --sink=memory\n");
+	if ((cfg.dump_path || cfg.fastpath_log || cfg.fastpath_absent) && strcmp(cfg.sink, "memory")) {
+		fprintf(stderr, "cokeeper-agent: --dump, --fastpath-log and --no-fastpath go with "
+				"--sink=memory\n");
 		return 2;
 	}
 
