@@ -130,6 +130,22 @@ static void on_domid_changed(int domid, void *userdata)
 	on_kick(a);
 }
 
+/* The simulation's stand-in module offers a channel, as a real one would on first traffic. */
+static void offer_for_test(struct agent *a)
+{
+	struct ck_msg offer = { .type = CK_MSG_FASTPATH_OFFER,
+		.fastpath_offer = { .peer_domid = a->cfg.fastpath_offer_to, .channel_id = 1,
+				    .ring_version = CKFP_RING_VERSION,
+				    .ring_order = CKFP_RING_ORDER_MIN, .evtchn_port = 1,
+				    .n_grefs = CKFP_GREFS(CKFP_RING_ORDER_MIN) } };
+
+	if (!a->cfg.fastpath_offer_to || strcmp(a->cfg.sink, "memory") ||
+	    !fastpath_port(a->fastpath))
+		return;
+	log_info("fast path (memory): offering a channel to domid %d", a->cfg.fastpath_offer_to);
+	fastpath_memory_event(fastpath_port(a->fastpath), &offer);
+}
+
 static void on_io(struct ck_stream *s, void *userdata)
 {
 	struct agent *a = userdata;
@@ -162,6 +178,7 @@ static void on_io(struct ck_stream *s, void *userdata)
 		a->ready_sent = true;
 		a->backoff_usec = BACKOFF_MIN_USEC;
 		sd_notify(0, "READY=1\nSTATUS=Co-resident table in sync");
+		offer_for_test(a);
 	}
 }
 

@@ -20,6 +20,7 @@ struct agent_config {
 	/* memory sink: the fast path stand-in logs what it is handed there (JSON lines) */
 	const char *fastpath_log;
 	bool fastpath_absent;		/* memory sink: act as a guest without the module */
+	int fastpath_offer_to;		/* memory sink: offer a channel to it once synced; 0: no */
 };
 
 struct agent;
