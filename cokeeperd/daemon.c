@@ -240,6 +240,7 @@ static struct json_object *cmd_guests(struct daemon *d, struct json_object *req,
 static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, bool *watch)
 {
 	const struct guests_counters *g = guests_counters(d->guests);
+	const struct fastpath_relay_counters *fp = guests_fastpath_counters(d->guests);
 	struct json_object *o = reply_ok(), *c = json_object_new_object(),
 			   *conv = json_object_new_object();
 	struct convergence_summary s;
@@ -263,6 +264,10 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("catchups_sent", g->catchups_sent);
 	COUNTER("snapshots_sent", g->snapshots_sent);
 	COUNTER("deltas_sent", g->deltas_sent);
+	COUNTER("fastpath_relayed", fp->relayed);
+	COUNTER("fastpath_unreachable", fp->unreachable);
+	COUNTER("fastpath_rate_limited", fp->rate_limited);
+	COUNTER("fastpath_refused", fp->refused);
 #undef COUNTER
 	json_object_object_add(o, "source", json_object_new_string(d->source->ops->name));
 	json_object_object_add(o, "counters", c);

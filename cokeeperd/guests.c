@@ -70,6 +70,7 @@ struct guest {
 	sd_event_source *hello_timer;	/* until its first valid Hello */
 	sd_event_source *resume;	/* reads on after a slice that may have left input */
 	struct ck_ratelimit rl;		/* what its session makes us log */
+	struct ck_ratelimit fastpath_limit;	/* the set-up messages it may have relayed */
 	int local_error;	/* our own failure while answering it: not the guest's fault */
 	char fault[64];		/* what it did wrong, for the log and its Bye */
 	bool bye_sent;
@@ -92,6 +93,7 @@ struct guests {
 	unsigned int count;		/* sessions in the list, the refused ones not counted */
 	struct ck_ratelimit rl;		/* what connecting and disconnecting make us log */
 	struct guests_counters counters;
+	struct fastpath_relay relay;
 };
 
 /* Why a session ends: decides the log level, the Bye and whether the guest is blamed. */
@@ -391,6 +393,47 @@ static int on_ack(struct guest *g, const struct ck_ack *ack)
 	return 0;
 }
 
+static bool flush(struct guest *g);
+
+/* The newest session that speaks for domid and may be sent to. */
+static void *find_session(uint16_t domid, void *userdata)
+{
+	struct guests *gs = userdata;
+	struct guest *g;
+
+	DL_FOREACH(gs->list, g)
+		if (g->state == GUEST_ACTIVE && g->domid == domid)
+			return g;
+	return NULL;
+}
+
+static int on_fastpath(struct guest *g, struct ck_msg *msg)
+{
+	const char *fault;
+	struct guest *to;
+	int r;
+
+	r = fastpath_relay_route(&g->gs->relay, &g->fastpath_limit, g->domid, msg, ck_now_usec(),
+				 (void **)&to, &fault);
+	switch (r) {
+	case FASTPATH_FORWARD:
+		/* As a delta that cannot be queued: the destination's session ends, not ours. */
+		if (enqueue(msg, to) < 0)
+			end_session(to, END_LOCAL_FAILURE, to->local_error,
+				    "cannot queue a fast path message");
+		else
+			(void)flush(to);
+		return 0;
+	case FASTPATH_ANSWER:
+		return enqueue(msg, g);
+	case FASTPATH_DROP:
+		return 0;
+	default:
+		snprintf(g->fault, sizeof(g->fault), "%s", fault);
+		return r;
+	}
+}
+
 static int on_msg(struct ck_msg *msg, void *userdata)
 {
 	struct guest *g = userdata;
@@ -404,6 +447,12 @@ static int on_msg(struct ck_msg *msg, void *userdata)
 		if (g->state != GUEST_ACTIVE)
 			break;
 		return on_ack(g, &msg->ack);
+	case CK_MSG_FASTPATH_OFFER:
+	case CK_MSG_FASTPATH_ACCEPT:
+	case CK_MSG_FASTPATH_CLOSE:
+		if (g->state != GUEST_ACTIVE)
+			break;
+		return on_fastpath(g, msg);
 	case CK_MSG_BYE:
 		ck_log_limited(&g->gs->rl, LOG_INFO, 0, "%s: domid %u said bye: %s", label(g),
 			    g->domid, msg->bye.reason);
@@ -555,6 +604,8 @@ int guests_new(struct guests **ret, sd_event *event, const struct ck_membership 
 	gs->cb = *cb;
 	gs->userdata = userdata;
 	gs->rl = (struct ck_ratelimit)CONNECTIONS_RATELIMIT;
+	fastpath_relay_init(&gs->relay, m, cfg->fastpath_burst, cfg->fastpath_interval_usec,
+			    find_session, gs);
 	*ret = gs;
 	return 0;
 }
@@ -597,6 +648,7 @@ int guests_attach(struct guests *gs, struct ck_stream *s)
 	g->domid = s->domid;
 	g->connected_usec = ck_now_usec();
 	g->rl = (struct ck_ratelimit)SESSION_RATELIMIT;
+	g->fastpath_limit = fastpath_relay_limit(&gs->relay);
 	r = ck_frame_decoder_new(&g->dec);
 	if (r < 0)
 		goto err;
@@ -706,6 +758,11 @@ unsigned int guests_count(const struct guests *gs)
 const struct guests_counters *guests_counters(const struct guests *gs)
 {
 	return &gs->counters;
+}
+
+const struct fastpath_relay_counters *guests_fastpath_counters(const struct guests *gs)
+{
+	return &gs->relay.counters;
 }
 
 struct json_object *guests_to_json(const struct guests *gs)

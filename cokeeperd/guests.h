@@ -6,7 +6,8 @@
  * drains.  Whatever it sends is verified and can end its session, never change membership.
  * What one peer costs is bounded: its input is read in slices so that the loop serves the
  * others in between, its Hellos are answered at most once per drained queue, what it makes
- * us log is rate-limited, and a connection that never says Hello is ended.
+ * us log is rate-limited, and a connection that never says Hello is ended.  The fast path's
+ * set-up messages go from one session to another as fastpath-relay.h decides.
  *
  * The object reads the membership it is given and reports through its callbacks; it owns
  * its sessions and their counters, and calls nothing else in the daemon.
@@ -20,6 +21,7 @@
 #include <systemd/sd-event.h>
 
 #include "convergence.h"
+#include "fastpath-relay.h"
 #include "membership.h"
 #include "stream.h"
 
@@ -33,6 +35,9 @@ struct guests_config {
 	size_t queue_limit;	/* bytes queued per guest before it is resynced */
 	unsigned int max_guests;	/* sessions at once, more are refused; 0: the default */
 	uint64_t hello_timeout_usec;	/* from connecting to a valid Hello; 0: the default */
+	/* Fast path set-up messages one session may have relayed per interval; 0: defaults. */
+	unsigned int fastpath_burst;
+	uint64_t fastpath_interval_usec;
 };
 
 struct guest_ack {
@@ -83,5 +88,6 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta);
 
 unsigned int guests_count(const struct guests *gs);
 const struct guests_counters *guests_counters(const struct guests *gs);
+const struct fastpath_relay_counters *guests_fastpath_counters(const struct guests *gs);
 /* The sessions, for `cokeeperctl guests`. */
 struct json_object *guests_to_json(const struct guests *gs);

@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "clock.h"
+#include "fastpath.h"
 #include "logging.h"
 #include "session.h"
 #include "sink.h"
@@ -28,6 +29,7 @@ struct agent {
 	struct ck_stream *stream;	/* NULL while disconnected */
 	struct sink *sink;
 	struct session *session;
+	struct fastpath *fastpath;
 	bool ready_sent;
 	sd_event_source *retry;
 	sd_event_source *answer_deadline;	/* armed from connecting to cokeeperd's first byte */
@@ -128,6 +130,22 @@ static void on_domid_changed(int domid, void *userdata)
 	on_kick(a);
 }
 
+/* The simulation's stand-in module offers a channel, as a real one would on first traffic. */
+static void offer_for_test(struct agent *a)
+{
+	struct ck_msg offer = { .type = CK_MSG_FASTPATH_OFFER,
+		.fastpath_offer = { .peer_domid = a->cfg.fastpath_offer_to, .channel_id = 1,
+				    .ring_version = CKFP_RING_VERSION,
+				    .ring_order = CKFP_RING_ORDER_MIN, .evtchn_port = 1,
+				    .n_grefs = CKFP_GREFS(CKFP_RING_ORDER_MIN) } };
+
+	if (!a->cfg.fastpath_offer_to || strcmp(a->cfg.sink, "memory") ||
+	    !fastpath_port(a->fastpath))
+		return;
+	log_info("fast path (memory): offering a channel to domid %d", a->cfg.fastpath_offer_to);
+	fastpath_memory_event(fastpath_port(a->fastpath), &offer);
+}
+
 static void on_io(struct ck_stream *s, void *userdata)
 {
 	struct agent *a = userdata;
@@ -160,6 +178,7 @@ static void on_io(struct ck_stream *s, void *userdata)
 		a->ready_sent = true;
 		a->backoff_usec = BACKOFF_MIN_USEC;
 		sd_notify(0, "READY=1\nSTATUS=Co-resident table in sync");
+		offer_for_test(a);
 	}
 }
 
@@ -190,6 +209,39 @@ static const struct transport_ops *find_transport(const char *name)
 		if (!strcmp(transports[i]->name, name))
 			return transports[i];
 	return NULL;
+}
+
+/*
+ * The fast path's module follows the table's sink: the kernel's with the kernel sink, the
+ * in-memory stand-in in the simulation.  Without netlink the agent still keeps the table
+ * and answers offers as a guest without the module would.
+ */
+static int start_fastpath(struct agent *a)
+{
+	struct fastpath_memory_config mem = {
+		.absent = a->cfg.fastpath_absent,
+		.accept_offers = true,
+		.log_path = a->cfg.fastpath_log,
+	};
+	struct fastpath_port *port;
+	int r;
+
+	if (!strcmp(a->cfg.sink, "memory")) {
+		r = fastpath_memory_new(&port, &mem, &fastpath_port_callbacks, a->fastpath);
+		if (r < 0)
+			return r;
+	} else {
+		r = fastpath_genl_new(&port, a->event, &fastpath_port_callbacks, a->fastpath);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			log_warning_errno(r, "fast path: cannot follow its netlink family; offers "
+					     "will be refused");
+			return 0;
+		}
+	}
+	fastpath_set_port(a->fastpath, port);
+	return 0;
 }
 
 int agent_new(struct agent **ret, const struct agent_config *cfg)
@@ -242,6 +294,12 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 		r = log_error_errno(-EINVAL, "unknown sink '%s'", cfg->sink);
 	if (r < 0)
 		goto err;
+	r = fastpath_new(&a->fastpath);
+	if (r < 0)
+		goto err;
+	r = start_fastpath(a);
+	if (r < 0)
+		goto err;
 	transport_cfg.event = a->event;
 	r = transport->new(&a->transport, &transport_cfg, &a->cfg.domid, &transport_cb, a);
 	if (r < 0)
@@ -250,6 +308,7 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 	r = session_new(&a->session, a->sink, a->cfg.domid < 0 ? 0 : a->cfg.domid, send_frame, a);
 	if (r < 0)
 		goto err;
+	fastpath_attach(a->fastpath, a->session);
 	try_connect(a);
 	*ret = a;
 	return 0;
@@ -262,6 +321,7 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	fastpath_free(a->fastpath);
 	session_free(a->session);
 	if (a->transport) {
 		if (a->stream)

@@ -17,6 +17,10 @@ struct agent_config {
 	const char *sink;		/* kernel | memory */
 	const char *dump_path;		/* memory sink */
 	uint64_t answer_timeout_usec;	/* connected, silence this long: reconnect; 0: default */
+	/* memory sink: the fast path stand-in logs what it is handed there (JSON lines) */
+	const char *fastpath_log;
+	bool fastpath_absent;		/* memory sink: act as a guest without the module */
+	int fastpath_offer_to;		/* memory sink: offer a channel to it once synced; 0: no */
 };
 
 struct agent;

@@ -25,6 +25,10 @@ static void usage(FILE *f)
 		"  -k, --sink=NAME        kernel (default: the cokeeper module's table over\n"
 		"                         generic netlink) or memory (no module needed)\n"
 		"      --dump=FILE        memory: write the table there as JSON after each change\n"
+		"      --fastpath-log=FILE  memory: the fast path stand-in (which accepts every\n"
+		"                         offer) appends each message relayed to it there\n"
+		"      --no-fastpath      memory: answer offers as a guest without the module\n"
+		"      --fastpath-offer=N memory: offer domid N a channel once in sync\n"
 		"      --answer-timeout=MS  reconnect when cokeeperd has not answered our Hello\n"
 		"                         this long after connecting (default 30000)\n"
 		"  -v, --verbose          debug messages\n"
@@ -41,6 +45,9 @@ int main(int argc, char **argv)
 		{ "sink", required_argument, NULL, 'k' },
 		{ "dump", required_argument, NULL, 'D' },
 		{ "answer-timeout", required_argument, NULL, 'A' },
+		{ "fastpath-log", required_argument, NULL, 'F' },
+		{ "no-fastpath", no_argument, NULL, 'N' },
+		{ "fastpath-offer", required_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -90,6 +97,21 @@ int main(int argc, char **argv)
 			}
 			cfg.answer_timeout_usec = (uint64_t)v * 1000;
 			break;
+		case 'F':
+			cfg.fastpath_log = optarg;
+			break;
+		case 'N':
+			cfg.fastpath_absent = true;
+			break;
+		case 'O':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 1 || v >= 0x7FF0) {
+				fprintf(stderr, "cokeeper-agent: --fastpath-offer takes 1..32751\n");
+				return 2;
+			}
+			cfg.fastpath_offer_to = (int)v;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -112,8 +134,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cokeeper-agent: --transport=unix needs --domid\n");
 		return 2;
 	}
-	if (cfg.dump_path && strcmp(cfg.sink, "memory")) {
-		fprintf(stderr, "cokeeper-agent: --dump goes with --sink=memory\n");
+	if ((cfg.dump_path || cfg.fastpath_log || cfg.fastpath_absent || cfg.fastpath_offer_to) &&
+	    strcmp(cfg.sink, "memory")) {
+		fprintf(stderr, "cokeeper-agent: --dump and the --fastpath options go with "
+				"--sink=memory\n");
 		return 2;
 	}
 

@@ -23,6 +23,8 @@ struct session {
 	bool resync_pending;	/* a Hello asking for a resync is on its way */
 	struct session_stats stats;
 	struct ck_error *err;	/* the caller's, while session_receive runs */
+	session_fastpath_fn fastpath;
+	void *fastpath_userdata;
 };
 
 int session_new(struct session **ret, struct sink *sink, uint16_t domid, session_send_fn send,
@@ -201,6 +203,13 @@ static int on_msg(struct ck_msg *msg, void *userdata)
 	case CK_MSG_DELTA:
 		r = on_delta(s, &whole.delta);
 		break;
+	case CK_MSG_FASTPATH_OFFER:
+	case CK_MSG_FASTPATH_ACCEPT:
+	case CK_MSG_FASTPATH_CLOSE:
+		if (s->fastpath)
+			s->fastpath(&whole, s->fastpath_userdata);
+		r = 0;
+		break;
 	case CK_MSG_BYE:
 		r = ck_error_set(s->err, -ECONNRESET, "cokeeperd said bye: %s", whole.bye.reason);
 		break;
@@ -223,6 +232,17 @@ int session_receive(struct session *s, const void *untrusted, size_t len, struct
 	r = ck_frame_decoder_feed(s->dec, untrusted, len, on_msg, s, err);
 	s->err = NULL;
 	return r;
+}
+
+void session_set_fastpath(struct session *s, session_fastpath_fn fn, void *userdata)
+{
+	s->fastpath = fn;
+	s->fastpath_userdata = userdata;
+}
+
+int session_send(struct session *s, const struct ck_msg *msg)
+{
+	return send_msg(s, msg);
 }
 
 void session_set_domid(struct session *s, uint16_t domid)

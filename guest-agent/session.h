@@ -37,6 +37,16 @@ int session_receive(struct session *s, const void *untrusted, size_t len, struct
 /* The guest's domid changed (live migration): later Hellos carry the new one. */
 void session_set_domid(struct session *s, uint16_t domid);
 
+/*
+ * Fast path set-up messages from cokeeperd (verified, peer_domid the source cokeeperd set)
+ * go to fn; without one they are dropped.
+ */
+typedef void (*session_fastpath_fn)(const struct ck_msg *msg, void *userdata);
+void session_set_fastpath(struct session *s, session_fastpath_fn fn, void *userdata);
+
+/* Sends msg to cokeeperd now; -ENOTCONN (from send) while there is no connection. */
+int session_send(struct session *s, const struct ck_msg *msg);
+
 const struct ck_membership *session_replica(const struct session *s);
 /* True once a snapshot has been applied: the table is the host's. */
 bool session_synced(const struct session *s);

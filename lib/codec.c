@@ -218,6 +218,46 @@ static int encode_bye(const struct ck_bye *msg, size_t headroom, uint8_t **ret, 
 	return pack(&env, headroom, ret, len);
 }
 
+static int encode_fastpath(const struct ck_msg *msg, size_t headroom, uint8_t **ret,
+			   size_t *len)
+{
+	Cokeeper__Envelope env = COKEEPER__ENVELOPE__INIT;
+	Cokeeper__FastpathOffer offer = COKEEPER__FASTPATH_OFFER__INIT;
+	Cokeeper__FastpathAccept accept = COKEEPER__FASTPATH_ACCEPT__INIT;
+	Cokeeper__FastpathClose close = COKEEPER__FASTPATH_CLOSE__INIT;
+	const struct ck_fastpath_offer *o = &msg->fastpath_offer;
+
+	if (ck_msg_fastpath_invalid(msg))
+		return -EINVAL;
+	switch (msg->type) {
+	case CK_MSG_FASTPATH_OFFER:
+		offer.peer_domid = o->peer_domid;
+		offer.channel_id = o->channel_id;
+		offer.ring_version = o->ring_version;
+		offer.ring_order = o->ring_order;
+		offer.evtchn_port = o->evtchn_port;
+		offer.n_grefs = o->n_grefs;
+		offer.grefs = (uint32_t *)o->grefs;
+		env.msg_case = COKEEPER__ENVELOPE__MSG_FASTPATH_OFFER;
+		env.fastpath_offer = &offer;
+		break;
+	case CK_MSG_FASTPATH_ACCEPT:
+		accept.peer_domid = msg->fastpath_accept.peer_domid;
+		accept.channel_id = msg->fastpath_accept.channel_id;
+		env.msg_case = COKEEPER__ENVELOPE__MSG_FASTPATH_ACCEPT;
+		env.fastpath_accept = &accept;
+		break;
+	default:
+		close.peer_domid = msg->fastpath_close.peer_domid;
+		close.channel_id = msg->fastpath_close.channel_id;
+		close.reason = msg->fastpath_close.reason;
+		env.msg_case = COKEEPER__ENVELOPE__MSG_FASTPATH_CLOSE;
+		env.fastpath_close = &close;
+		break;
+	}
+	return pack(&env, headroom, ret, len);
+}
+
 int ck_codec_encode(const struct ck_msg *msg, size_t headroom, uint8_t **ret, size_t *len)
 {
 	switch (msg->type) {
@@ -231,6 +271,10 @@ int ck_codec_encode(const struct ck_msg *msg, size_t headroom, uint8_t **ret, si
 		return encode_ack(&msg->ack, headroom, ret, len);
 	case CK_MSG_BYE:
 		return encode_bye(&msg->bye, headroom, ret, len);
+	case CK_MSG_FASTPATH_OFFER:
+	case CK_MSG_FASTPATH_ACCEPT:
+	case CK_MSG_FASTPATH_CLOSE:
+		return encode_fastpath(msg, headroom, ret, len);
 	default:
 		return -EINVAL;
 	}

@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <linux/cokeeper_fp.h>	/* #defines and enums only: the ring's limits */
+
 #include "delta.h"
 
 #define CK_PROTOCOL_VERSION 1
@@ -21,6 +23,9 @@ enum ck_msg_type {
 	CK_MSG_DELTA,
 	CK_MSG_ACK,
 	CK_MSG_BYE,
+	CK_MSG_FASTPATH_OFFER,
+	CK_MSG_FASTPATH_ACCEPT,
+	CK_MSG_FASTPATH_CLOSE,
 	__CK_MSG_LAST
 };
 #define CK_MSG_MAX (__CK_MSG_LAST - 1)
@@ -59,6 +64,31 @@ struct ck_bye {
 	char reason[CK_BYE_REASON_MAX + 1];
 };
 
+/*
+ * Fast path set-up, relayed by cokeeperd between two agents.  peer_domid is the destination
+ * in what an agent sends and the source in what cokeeperd forwards (it overwrites it).
+ */
+struct ck_fastpath_offer {
+	uint16_t peer_domid;
+	uint64_t channel_id;	/* never 0 */
+	uint32_t ring_version;	/* CKFP_RING_VERSION */
+	uint32_t ring_order;	/* CKFP_RING_ORDER_MIN..MAX */
+	uint32_t evtchn_port;
+	uint32_t n_grefs;	/* CKFP_GREFS(ring_order), exactly */
+	uint32_t grefs[CKFP_GREFS_MAX];
+};
+
+struct ck_fastpath_accept {
+	uint16_t peer_domid;
+	uint64_t channel_id;	/* never 0 */
+};
+
+struct ck_fastpath_close {
+	uint16_t peer_domid;
+	uint64_t channel_id;	/* 0: whatever channel exists to the peer */
+	uint32_t reason;	/* enum ckfp_close_reason */
+};
+
 struct ck_msg {
 	enum ck_msg_type type;
 	/* Snapshot and delta: this frame is chunk `chunk` (from 0) of `chunks`. */
@@ -70,6 +100,9 @@ struct ck_msg {
 		struct ck_delta delta;
 		struct ck_ack ack;
 		struct ck_bye bye;
+		struct ck_fastpath_offer fastpath_offer;
+		struct ck_fastpath_accept fastpath_accept;
+		struct ck_fastpath_close fastpath_close;
 	};
 };
 
@@ -80,3 +113,15 @@ struct ck_msg {
 void ck_msg_reset(struct ck_msg *msg);
 
 const char *ck_msg_type_name(enum ck_msg_type type);
+
+/* True for the fast path's three set-up messages. */
+bool ck_msg_is_fastpath(enum ck_msg_type type);
+/* A fast path message's peer_domid, and its channel_id; the caller checked the type. */
+uint16_t *ck_msg_fastpath_peer(struct ck_msg *msg);
+uint64_t ck_msg_fastpath_channel(const struct ck_msg *msg);
+
+/*
+ * The one set of rules for a fast path message's fields (ck_verify_envelope() applies it to
+ * what arrives, the encoder to what is sent): NULL if it keeps them, else what it breaks.
+ */
+const char *ck_msg_fastpath_invalid(const struct ck_msg *msg);

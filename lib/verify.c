@@ -204,6 +204,41 @@ static int verify_bye(const Cokeeper__Bye *untrusted, struct ck_bye *bye, struct
 	return 0;
 }
 
+/*
+ * The wire's u32 domid and repeated grefs are bounded before they are narrowed or copied;
+ * every other rule is ck_msg_fastpath_invalid()'s, shared with the encoder.
+ */
+static int check_fastpath(struct ck_msg *out, uint32_t peer_domid, struct ck_error *err)
+{
+	const char *why;
+
+	if (peer_domid >= CK_DOMID_LIMIT)
+		return BAD(err, "%s to domid %u", ck_msg_type_name(out->type), peer_domid);
+	*ck_msg_fastpath_peer(out) = peer_domid;
+	why = ck_msg_fastpath_invalid(out);
+	if (why)
+		return BAD(err, "%s", why);
+	return 0;
+}
+
+static int verify_offer(const Cokeeper__FastpathOffer *untrusted, struct ck_msg *out,
+			struct ck_error *err)
+{
+	struct ck_fastpath_offer *o = &out->fastpath_offer;
+
+	if (untrusted->n_grefs > CKFP_GREFS_MAX)
+		return BAD(err, "offer of %zu grants, limit %u", untrusted->n_grefs,
+			   CKFP_GREFS_MAX);
+	o->channel_id = untrusted->channel_id;
+	o->ring_version = untrusted->ring_version;
+	o->ring_order = untrusted->ring_order;
+	o->evtchn_port = untrusted->evtchn_port;
+	o->n_grefs = untrusted->n_grefs;
+	for (size_t i = 0; i < untrusted->n_grefs; i++)
+		o->grefs[i] = untrusted->grefs[i];
+	return check_fastpath(out, untrusted->peer_domid, err);
+}
+
 static int verify(const Cokeeper__Envelope *untrusted, struct ck_msg *out, struct ck_error *err)
 {
 	if (!untrusted)
@@ -249,6 +284,24 @@ static int verify(const Cokeeper__Envelope *untrusted, struct ck_msg *out, struc
 			break;
 		out->type = CK_MSG_BYE;
 		return verify_bye(untrusted->bye, &out->bye, err);
+	case COKEEPER__ENVELOPE__MSG_FASTPATH_OFFER:
+		if (!untrusted->fastpath_offer)
+			break;
+		out->type = CK_MSG_FASTPATH_OFFER;
+		return verify_offer(untrusted->fastpath_offer, out, err);
+	case COKEEPER__ENVELOPE__MSG_FASTPATH_ACCEPT:
+		if (!untrusted->fastpath_accept)
+			break;
+		out->type = CK_MSG_FASTPATH_ACCEPT;
+		out->fastpath_accept.channel_id = untrusted->fastpath_accept->channel_id;
+		return check_fastpath(out, untrusted->fastpath_accept->peer_domid, err);
+	case COKEEPER__ENVELOPE__MSG_FASTPATH_CLOSE:
+		if (!untrusted->fastpath_close)
+			break;
+		out->type = CK_MSG_FASTPATH_CLOSE;
+		out->fastpath_close.channel_id = untrusted->fastpath_close->channel_id;
+		out->fastpath_close.reason = untrusted->fastpath_close->reason;
+		return check_fastpath(out, untrusted->fastpath_close->peer_domid, err);
 	default:
 		return BAD(err, "envelope carries no known message (case %d)", untrusted->msg_case);
 	}

@@ -87,6 +87,21 @@ int main(int argc, char **argv)
 		.delta = { .epoch = 9, .base_gen = 4, .new_gen = 9, .upserts = ms, .n_upserts = 3,
 			   .removed = removed, .n_removed = 2 } };
 	r = r ?: emit(&msg, NULL);
+	msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_OFFER,
+		.fastpath_offer = { .peer_domid = 5, .channel_id = 0x1122334455667788ull,
+				    .ring_version = CKFP_RING_VERSION,
+				    .ring_order = CKFP_RING_ORDER_MIN, .evtchn_port = 17,
+				    .n_grefs = CKFP_GREFS(CKFP_RING_ORDER_MIN) } };
+	for (unsigned int i = 0; i < msg.fastpath_offer.n_grefs; i++)
+		msg.fastpath_offer.grefs[i] = 8 + i;
+	r = r ?: emit(&msg, NULL);
+	msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_ACCEPT,
+		.fastpath_accept = { .peer_domid = 2, .channel_id = 0x1122334455667788ull } };
+	r = r ?: emit(&msg, NULL);
+	msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_CLOSE,
+		.fastpath_close = { .peer_domid = 5, .channel_id = 0x1122334455667788ull,
+				    .reason = CKFP_CLOSE_PEER_GONE } };
+	r = r ?: emit(&msg, NULL);
 
 	/* A snapshot of 130 members: three chunks in one stream. */
 	r = r ?: ck_membership_new(&m, 9, 16);

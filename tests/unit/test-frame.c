@@ -141,6 +141,26 @@ START_TEST(golden_delta)
 }
 END_TEST
 
+START_TEST(golden_fastpath)
+{
+	const struct ck_msg accept = { .type = CK_MSG_FASTPATH_ACCEPT,
+		.fastpath_accept = { .peer_domid = 7, .channel_id = 0x1234 } };
+	const struct ck_msg close = { .type = CK_MSG_FASTPATH_CLOSE,
+		.fastpath_close = { .peer_domid = 3, .reason = CKFP_CLOSE_UNREACHABLE } };
+	const uint8_t want_accept[] = { 0, 0, 0, 7, 0x3a, 5, 0x08, 7, 0x10, 0xb4, 0x24 };
+	const uint8_t want_close[] = { 0, 0, 0, 6, 0x42, 4, 0x08, 3, 0x18, 4 };
+	uint8_t *buf;
+	size_t len;
+
+	encode(&accept, &buf, &len);
+	assert_bytes(buf, len, want_accept, sizeof(want_accept));
+	free(buf);
+	encode(&close, &buf, &len);
+	assert_bytes(buf, len, want_close, sizeof(want_close));
+	free(buf);
+}
+END_TEST
+
 static void round_trip(const struct ck_msg *msg)
 {
 	struct ck_frame_decoder *dec;
@@ -187,6 +207,20 @@ START_TEST(round_trip_every_type)
 	round_trip(&msg);
 	msg = (struct ck_msg){ .type = CK_MSG_BYE, .bye = { .code = CK_BYE_OVERLOAD } };
 	memset(msg.bye.reason, 'r', CK_BYE_REASON_MAX);
+	round_trip(&msg);
+	msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_OFFER,
+		.fastpath_offer = { .peer_domid = 0x7fef, .channel_id = UINT64_MAX,
+				    .ring_version = CKFP_RING_VERSION,
+				    .ring_order = CKFP_RING_ORDER_MAX, .evtchn_port = 77,
+				    .n_grefs = CKFP_GREFS_MAX } };
+	for (unsigned int i = 0; i < CKFP_GREFS_MAX; i++)
+		msg.fastpath_offer.grefs[i] = 0xfffffff0u - i;
+	round_trip(&msg);
+	msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_ACCEPT,
+		.fastpath_accept = { .peer_domid = 1, .channel_id = 1 } };
+	round_trip(&msg);
+	msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_CLOSE,
+		.fastpath_close = { .peer_domid = 2, .channel_id = 3, .reason = CKFP_CLOSE_MAX } };
 	round_trip(&msg);
 }
 END_TEST
@@ -413,6 +447,7 @@ int main(void)
 	th_add(s, golden_bye);
 	th_add(s, golden_snapshot);
 	th_add(s, golden_delta);
+	th_add(s, golden_fastpath);
 	th_add(s, round_trip_every_type);
 	th_add(s, split_stream_decodes_identically);
 	th_add(s, truncated_frame_waits);

@@ -29,6 +29,7 @@ struct fake {
 	unsigned int got[CK_MSG_MAX + 1];
 	uint32_t bye_code;
 	uint64_t delta_base, delta_new;	/* of the last delta written */
+	struct ck_msg fastpath;		/* the last fast path message written */
 	uint8_t *out;			/* every byte written */
 	size_t out_len;
 	size_t served_others_at;	/* in_pos when another source got its turn */
@@ -62,6 +63,8 @@ static int on_written(struct ck_msg *msg, void *userdata)
 	k->got[msg->type]++;
 	if (msg->type == CK_MSG_BYE)
 		k->bye_code = msg->bye.code;
+	if (ck_msg_is_fastpath(msg->type))
+		k->fastpath = *msg;
 	if (msg->type == CK_MSG_DELTA) {
 		k->delta_base = msg->delta.base_gen;
 		k->delta_new = msg->delta.new_gen;
@@ -598,6 +601,206 @@ START_TEST(guests_get_byte_identical_frames)
 }
 END_TEST
 
+/* A guest that said Hello as domid (its snapshot taken). */
+static struct fake *joined_as(struct fixture *f, uint16_t domid)
+{
+	const struct ck_msg hello = { .type = CK_MSG_HELLO,
+		.hello = { .domid = domid, .version = CK_PROTOCOL_VERSION } };
+	struct fake *k = fake_new(f);
+
+	ck_assert_int_eq(guests_attach(f->gs, &k->base), 0);
+	peer_sends(k, &hello);
+	ck_stream_notify(&k->base);
+	ck_assert(!k->closed);
+	return k;
+}
+
+static void send_offer(struct fake *k, uint16_t to, uint64_t channel)
+{
+	struct ck_msg offer = { .type = CK_MSG_FASTPATH_OFFER,
+		.fastpath_offer = { .peer_domid = to, .channel_id = channel,
+				    .ring_version = CKFP_RING_VERSION,
+				    .ring_order = CKFP_RING_ORDER_MIN, .evtchn_port = 21,
+				    .n_grefs = CKFP_GREFS(CKFP_RING_ORDER_MIN) } };
+
+	for (unsigned int i = 0; i < offer.fastpath_offer.n_grefs; i++)
+		offer.fastpath_offer.grefs[i] = 500 + i;
+	peer_sends(k, &offer);
+	ck_stream_notify(&k->base);
+}
+
+static void send_small(struct fake *k, enum ck_msg_type type, uint16_t to, uint64_t channel)
+{
+	struct ck_msg msg = { .type = type };
+
+	if (type == CK_MSG_FASTPATH_ACCEPT)
+		msg.fastpath_accept = (struct ck_fastpath_accept){ to, channel };
+	else
+		msg.fastpath_close = (struct ck_fastpath_close){ to, channel, CKFP_CLOSE_SHUTDOWN };
+	peer_sends(k, &msg);
+	ck_stream_notify(&k->base);
+}
+
+/*
+ * The destination learns the source from the sender's session, whatever the message says:
+ * guest 3's offer reaches 9 as "from 3", and 9's accept reaches 3 as "from 9".
+ */
+START_TEST(fastpath_relayed_with_the_senders_domid)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fake *lo, *hi, *other;
+	struct fixture f;
+
+	setup(&f, &cfg);
+	lo = joined_as(&f, 3);
+	hi = joined_as(&f, 9);
+	other = joined_as(&f, 5);
+	send_offer(lo, 9, 0xc0ffee);
+	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_OFFER], 1);
+	ck_assert_uint_eq(hi->fastpath.fastpath_offer.peer_domid, 3);
+	ck_assert_uint_eq(hi->fastpath.fastpath_offer.channel_id, 0xc0ffee);
+	ck_assert_uint_eq(hi->fastpath.fastpath_offer.evtchn_port, 21);
+	ck_assert_uint_eq(hi->fastpath.fastpath_offer.n_grefs, CKFP_GREFS(CKFP_RING_ORDER_MIN));
+	ck_assert_uint_eq(hi->fastpath.fastpath_offer.grefs[128], 628);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_OFFER] + other->got[CK_MSG_FASTPATH_OFFER], 0);
+
+	send_small(hi, CK_MSG_FASTPATH_ACCEPT, 3, 0xc0ffee);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_ACCEPT], 1);
+	ck_assert_uint_eq(lo->fastpath.fastpath_accept.peer_domid, 9);
+	ck_assert_uint_eq(lo->fastpath.fastpath_accept.channel_id, 0xc0ffee);
+
+	/* A Close goes either way. */
+	send_small(hi, CK_MSG_FASTPATH_CLOSE, 3, 0xc0ffee);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 1);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.peer_domid, 9);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.reason, CKFP_CLOSE_SHUTDOWN);
+	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->relayed, 3);
+	ck_assert(!lo->closed && !hi->closed && !other->closed);
+	teardown(&f);
+	fake_destroy(lo);
+	fake_destroy(hi);
+	fake_destroy(other);
+}
+END_TEST
+
+/* Nobody to deliver to: a member without a session, a stranger, a member migrating away. */
+START_TEST(fastpath_unreachable_is_answered_with_a_close)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	_cleanup_memberset_ struct ck_memberset *set = NULL;
+	struct fake *lo, *leaving;
+	struct ck_member mb;
+	struct fixture f;
+
+	setup(&f, &cfg);
+	lo = joined_as(&f, 3);
+	leaving = joined_as(&f, 40);
+	ck_assert_int_eq(ck_memberset_copy(f.m->members, &set), 0);
+	th_member(&mb, 40, 0);
+	mb.state = CK_MEMBER_MIGRATING_OUT;
+	ck_assert_int_eq(ck_memberset_put(set, &mb), 0);
+	ck_assert_int_eq(ck_membership_commit(f.m, set, NULL), 0);
+
+	send_offer(lo, 50, 7);		/* a member, no session */
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 1);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.peer_domid, 50);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.channel_id, 7);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.reason, CKFP_CLOSE_UNREACHABLE);
+	send_offer(lo, 200, 8);		/* no such member */
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 2);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.peer_domid, 200);
+	send_offer(lo, 40, 9);		/* a session, but not RUNNING */
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 3);
+	ck_assert_uint_eq(leaving->got[CK_MSG_FASTPATH_OFFER], 0);
+	/* A Close that cannot be delivered is not answered: the sender gave up already. */
+	send_small(lo, CK_MSG_FASTPATH_CLOSE, 50, 7);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 3);
+	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->unreachable, 4);
+	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->relayed, 0);
+	ck_assert(!lo->closed);
+	teardown(&f);
+	fake_destroy(lo);
+	fake_destroy(leaving);
+}
+END_TEST
+
+/* Over its allowance a guest's set-up messages are dropped and counted, its session lives. */
+START_TEST(fastpath_rate_limited_per_guest)
+{
+	/* An interval no run of this test outlasts: the verdicts do not depend on the clock. */
+	const struct guests_config cfg = { .queue_limit = 1 << 20, .fastpath_burst = 4,
+					   .fastpath_interval_usec = 3600 * 1000000ull };
+	struct fake *lo, *hi, *polite;
+	struct fixture f;
+
+	setup(&f, &cfg);
+	lo = joined_as(&f, 3);
+	hi = joined_as(&f, 9);
+	polite = joined_as(&f, 4);
+	for (unsigned int i = 0; i < 10; i++)
+		send_offer(lo, 9, i + 1);
+	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_OFFER], 4);
+	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->rate_limited, 6);
+	/* Unreachable ones count too: a flood of them costs as much. */
+	send_offer(lo, 50, 11);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 0);
+	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->rate_limited, 7);
+	/* The allowance is the sender's: another guest is not held back. */
+	send_offer(polite, 9, 12);
+	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_OFFER], 5);
+	ck_assert_uint_eq(hi->fastpath.fastpath_offer.peer_domid, 4);
+	ck_assert(!lo->closed);
+	teardown(&f);
+	fake_destroy(lo);
+	fake_destroy(hi);
+	fake_destroy(polite);
+}
+END_TEST
+
+static void expect_refused(struct fake *k, struct fake *dest)
+{
+	ck_assert(k->closed);
+	ck_assert_uint_eq(k->bye_code, CK_BYE_PROTOCOL_ERROR);
+	ck_assert_uint_eq(dest->got[CK_MSG_FASTPATH_OFFER] + dest->got[CK_MSG_FASTPATH_ACCEPT] +
+				  dest->got[CK_MSG_FASTPATH_CLOSE], 0);
+}
+
+/* The grants are the lower domid's: an offer goes up, an accept down, nothing to oneself. */
+START_TEST(fastpath_wrong_direction_ends_the_session)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fake *lo, *hi, *k;
+	struct fixture f;
+
+	setup(&f, &cfg);
+	lo = joined_as(&f, 3);
+	hi = joined_as(&f, 9);
+	send_offer(hi, 3, 1);
+	expect_refused(hi, lo);
+	fake_destroy(hi);
+
+	hi = joined_as(&f, 9);
+	send_small(lo, CK_MSG_FASTPATH_ACCEPT, 9, 1);
+	expect_refused(lo, hi);
+	fake_destroy(lo);
+
+	lo = joined_as(&f, 3);
+	send_small(lo, CK_MSG_FASTPATH_CLOSE, 3, 1);
+	expect_refused(lo, hi);
+	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->refused, 3);
+	fake_destroy(lo);
+
+	/* Before its Hello a guest has no identity to relay from. */
+	k = fake_new(&f);
+	ck_assert_int_eq(guests_attach(f.gs, &k->base), 0);
+	send_offer(k, 9, 1);
+	expect_refused(k, hi);
+	fake_destroy(k);
+	teardown(&f);
+	fake_destroy(hi);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("guests");
@@ -608,6 +811,10 @@ int main(void)
 	th_add(s, one_wakeup_handles_a_bounded_number_of_frames);
 	th_add(s, queue_limit_holds_for_snapshots);
 	th_add(s, over_max_guests_gets_bye_and_is_closed);
+	th_add(s, fastpath_relayed_with_the_senders_domid);
+	th_add(s, fastpath_unreachable_is_answered_with_a_close);
+	th_add(s, fastpath_rate_limited_per_guest);
+	th_add(s, fastpath_wrong_direction_ends_the_session);
 	th_add(s, no_hello_in_time_ends_the_session);
 	th_add(s, hello_deadline_starts_when_the_peer_attaches);
 	th_add(s, a_flooding_guest_does_not_starve_the_loop);

@@ -348,6 +348,140 @@ START_TEST(small_messages_checked)
 }
 END_TEST
 
+/* An offer that keeps every rule: order 6, its 129 grants. */
+static void pb_offer_init(Cokeeper__FastpathOffer *o, uint32_t *grefs)
+{
+	cokeeper__fastpath_offer__init(o);
+	o->peer_domid = 9;
+	o->channel_id = 0x55;
+	o->ring_version = CKFP_RING_VERSION;
+	o->ring_order = CKFP_RING_ORDER_MIN;
+	o->evtchn_port = 12;
+	o->n_grefs = CKFP_GREFS(CKFP_RING_ORDER_MIN);
+	o->grefs = grefs;
+	for (unsigned int i = 0; i <= CKFP_GREFS_MAX; i++)
+		grefs[i] = 1000 + i;
+}
+
+static void expect_refused(const Cokeeper__Envelope *env, const char *why)
+{
+	struct ck_error err = { 0 };
+	struct ck_msg out;
+
+	ck_assert_int_eq(decode(env, &err, &out), -EBADMSG);
+	ck_assert_msg(strstr(err.msg, why), "refused for \"%s\", expected \"%s\"", err.msg, why);
+	ck_assert_int_eq(out.type, CK_MSG_UNSPEC);
+}
+
+START_TEST(fastpath_offer_rules)
+{
+	Cokeeper__Envelope env = COKEEPER__ENVELOPE__INIT;
+	Cokeeper__FastpathOffer o;
+	uint32_t grefs[CKFP_GREFS_MAX + 1];
+	struct ck_error err = { 0 };
+	struct ck_msg out;
+
+	pb_offer_init(&o, grefs);
+	env.msg_case = COKEEPER__ENVELOPE__MSG_FASTPATH_OFFER;
+	env.fastpath_offer = &o;
+	ck_assert_int_eq(decode(&env, &err, &out), 0);
+	ck_assert_int_eq(out.type, CK_MSG_FASTPATH_OFFER);
+	ck_assert_uint_eq(out.fastpath_offer.peer_domid, 9);
+	ck_assert_uint_eq(out.fastpath_offer.channel_id, 0x55);
+	ck_assert_uint_eq(out.fastpath_offer.evtchn_port, 12);
+	ck_assert_uint_eq(out.fastpath_offer.n_grefs, 129);
+	ck_assert_uint_eq(out.fastpath_offer.grefs[128], 1128);
+
+	o.peer_domid = CK_DOMID_LIMIT;
+	expect_refused(&env, "to domid 32752");
+	o.peer_domid = 0x10009;	/* would be 9 once narrowed to 16 bits */
+	expect_refused(&env, "to domid");
+	pb_offer_init(&o, grefs);
+	o.channel_id = 0;
+	expect_refused(&env, "without a channel id");
+	pb_offer_init(&o, grefs);
+	o.ring_version = CKFP_RING_VERSION + 1;
+	expect_refused(&env, "ring version");
+	pb_offer_init(&o, grefs);
+	o.ring_order = CKFP_RING_ORDER_MIN - 1;
+	expect_refused(&env, "ring order");
+	o.ring_order = CKFP_RING_ORDER_MAX + 1;
+	expect_refused(&env, "ring order");
+	o.ring_order = 40;	/* CKFP_GREFS(40) would shift past the word */
+	expect_refused(&env, "ring order");
+	pb_offer_init(&o, grefs);
+	o.n_grefs--;
+	expect_refused(&env, "grant count");
+	o.n_grefs += 2;
+	expect_refused(&env, "grant count");
+	o.n_grefs = CKFP_GREFS_MAX + 1;
+	expect_refused(&env, "grants, limit");
+	/* The largest ring, exactly its grants. */
+	o.ring_order = CKFP_RING_ORDER_MAX;
+	o.n_grefs = CKFP_GREFS_MAX;
+	ck_assert_int_eq(decode(&env, &err, &out), 0);
+	ck_assert_uint_eq(out.fastpath_offer.grefs[CKFP_GREFS_MAX - 1], 1000 + CKFP_GREFS_MAX - 1);
+}
+END_TEST
+
+START_TEST(fastpath_accept_and_close_rules)
+{
+	Cokeeper__Envelope env = COKEEPER__ENVELOPE__INIT;
+	Cokeeper__FastpathAccept a = COKEEPER__FASTPATH_ACCEPT__INIT;
+	Cokeeper__FastpathClose c = COKEEPER__FASTPATH_CLOSE__INIT;
+	struct ck_error err = { 0 };
+	struct ck_msg out;
+
+	env.msg_case = COKEEPER__ENVELOPE__MSG_FASTPATH_ACCEPT;
+	env.fastpath_accept = &a;
+	a.peer_domid = 4;
+	expect_refused(&env, "accept without a channel id");
+	a.channel_id = 8;
+	ck_assert_int_eq(decode(&env, &err, &out), 0);
+	ck_assert_int_eq(out.type, CK_MSG_FASTPATH_ACCEPT);
+	ck_assert_uint_eq(out.fastpath_accept.peer_domid, 4);
+	ck_assert_uint_eq(out.fastpath_accept.channel_id, 8);
+	a.peer_domid = CK_DOMID_LIMIT;
+	expect_refused(&env, "to domid");
+
+	env.msg_case = COKEEPER__ENVELOPE__MSG_FASTPATH_CLOSE;
+	env.fastpath_close = &c;
+	c.peer_domid = 4;
+	c.reason = CKFP_CLOSE_MAX + 1;
+	expect_refused(&env, "unknown reason");
+	c.reason = CKFP_CLOSE_MAX;
+	ck_assert_int_eq(decode(&env, &err, &out), 0);	/* channel 0: whatever exists */
+	ck_assert_int_eq(out.type, CK_MSG_FASTPATH_CLOSE);
+	ck_assert_uint_eq(out.fastpath_close.reason, CKFP_CLOSE_MAX);
+	c.peer_domid = UINT32_MAX;
+	expect_refused(&env, "to domid");
+}
+END_TEST
+
+/* The encoder keeps the same rules: what it sends, the peer's verify accepts. */
+START_TEST(fastpath_encoder_refuses_what_verify_would)
+{
+	struct ck_msg msg = { .type = CK_MSG_FASTPATH_OFFER,
+		.fastpath_offer = { .peer_domid = 3, .channel_id = 1,
+				    .ring_version = CKFP_RING_VERSION,
+				    .ring_order = CKFP_RING_ORDER_MIN,
+				    .n_grefs = CKFP_GREFS(CKFP_RING_ORDER_MIN) } };
+	uint8_t *buf;
+	size_t len;
+
+	ck_assert_int_eq(ck_codec_encode(&msg, 0, &buf, &len), 0);
+	free(buf);
+	msg.fastpath_offer.n_grefs++;
+	ck_assert_int_eq(ck_codec_encode(&msg, 0, &buf, &len), -EINVAL);
+	msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_ACCEPT,
+			       .fastpath_accept = { .peer_domid = 3 } };
+	ck_assert_int_eq(ck_codec_encode(&msg, 0, &buf, &len), -EINVAL);
+	msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_CLOSE,
+			       .fastpath_close = { .peer_domid = CK_DOMID_LIMIT } };
+	ck_assert_int_eq(ck_codec_encode(&msg, 0, &buf, &len), -EINVAL);
+}
+END_TEST
+
 START_TEST(not_protobuf_at_all)
 {
 	const uint8_t junk[] = { 0x0a, 0xff, 0x01 };	/* a length past the end */
@@ -375,6 +509,9 @@ int main(void)
 	th_add(s, delta_rules);
 	th_add(s, chunk_numbering);
 	th_add(s, small_messages_checked);
+	th_add(s, fastpath_offer_rules);
+	th_add(s, fastpath_accept_and_close_rules);
+	th_add(s, fastpath_encoder_refuses_what_verify_would);
 	th_add(s, not_protobuf_at_all);
 	return th_run(s);
 }

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""The fast path's set-up through real processes: cokeeperd (sim source) and three agents
+with the in-memory stand-in for the module.  c runs no module; b offers c a channel and is
+told NO_FASTPATH; a offers b one, b's stand-in receives it as from a (cokeeperd set the
+source) and accepts, and a receives the accept as from b.  The waits only guard against
+hangs: every verdict is on what was logged, never on how fast.
+
+Usage: fastpath.py BUILD_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pipeline import Control, Failure, admin_args, stop_all, wait_for  # noqa: E402
+
+HANG = 60  # seconds: a hang guard, never a verdict on speed
+NO_FASTPATH = 3  # CKFP_CLOSE_NO_FASTPATH
+
+
+def main():
+    build = sys.argv[1]
+    daemon_bin = os.path.join(build, "cokeeperd", "cokeeperd")
+    agent_bin = os.path.join(build, "guest-agent", "cokeeper-agent")
+    tmp = tempfile.mkdtemp(prefix="cokeeper-fastpath-")
+    ctl_path, agent_path = os.path.join(tmp, "control.sock"), os.path.join(tmp, "a.sock")
+    procs, failed = [], 0
+
+    def log_path(name):
+        return os.path.join(tmp, f"fp-{name}.jsonl")
+
+    def relayed(name):
+        try:
+            with open(log_path(name)) as f:
+                return [json.loads(line) for line in f]
+        except OSError:
+            return []
+
+    def until(what, cond):
+        deadline = time.monotonic() + HANG
+        while not cond():
+            if time.monotonic() > deadline:
+                raise Failure(what)
+            time.sleep(0.01)
+
+    def active(ctl, domid):
+        return any(g["domid"] == domid and g["state"] == "active"
+                   for g in ctl.call(cmd="guests")["guests"])
+
+    def agent(ctl, name, domid, *extra):
+        procs.append(subprocess.Popen(
+            [agent_bin, "--transport", "unix", "--socket", agent_path, "--domid", str(domid),
+             "--sink", "memory", "--fastpath-log", log_path(name), *extra],
+            stderr=open(os.path.join(tmp, f"agent-{name}.log"), "w")))
+        until(f"agent {name} never joined cokeeperd", lambda: active(ctl, domid))
+
+    try:
+        procs.append(subprocess.Popen([daemon_bin, "--source", "sim", "--control", ctl_path,
+                                       "--agent-socket", agent_path, *admin_args()],
+                                      stderr=open(os.path.join(tmp, "cokeeperd.log"), "w")))
+        wait_for(ctl_path)
+        ctl = Control(ctl_path, timeout=HANG)
+        dom = {n: ctl.call(cmd="sim-create", name=n, ip=[f"10.9.0.{i + 1}"])["domid"]
+               for i, n in enumerate(["a", "b", "c"])}
+        if not dom["a"] < dom["b"] < dom["c"]:
+            raise Failure(f"domids not ascending: {dom}")
+
+        agent(ctl, "c", dom["c"], "--no-fastpath")
+        agent(ctl, "b", dom["b"], "--fastpath-offer", str(dom["c"]))
+        until("b's offer to c was never answered",
+              lambda: any(m["type"] == "fastpath-close" for m in relayed("b")))
+        close = [m for m in relayed("b") if m["type"] == "fastpath-close"][0]
+        if close["peer_domid"] != dom["c"] or close["reason"] != NO_FASTPATH:
+            raise Failure(f"b was told {close}, not NO_FASTPATH from c")
+        print("PASS an offer to a guest without the module is closed (NO_FASTPATH)",
+              flush=True)
+
+        agent(ctl, "a", dom["a"], "--fastpath-offer", str(dom["b"]))
+        until("a's offer never reached b",
+              lambda: any(m["type"] == "fastpath-offer" for m in relayed("b")))
+        offer = [m for m in relayed("b") if m["type"] == "fastpath-offer"][0]
+        if offer["peer_domid"] != dom["a"] or offer["grefs"] != 129:
+            raise Failure(f"b was handed {offer}, not a's offer from domid {dom['a']}")
+        until("b's accept never reached a",
+              lambda: any(m["type"] == "fastpath-accept" for m in relayed("a")))
+        accept = [m for m in relayed("a") if m["type"] == "fastpath-accept"][0]
+        if accept["peer_domid"] != dom["b"] or accept["channel_id"] != offer["channel_id"]:
+            raise Failure(f"a was handed {accept}, not b's accept")
+        print("PASS an offer reaches its peer from its sender's domid, the accept comes back",
+              flush=True)
+
+        stats = ctl.call(cmd="stats")["counters"]
+        if stats["fastpath_relayed"] != 4 or stats["fastpath_refused"] != 0:
+            raise Failure(f"counters: {json.dumps(stats)}")
+        if relayed("c"):
+            raise Failure(f"c, without a module, was handed {relayed('c')}")
+        print("PASS cokeeperctl stats counts the four relayed messages", flush=True)
+    except (Failure, OSError, ValueError) as e:
+        failed += 1
+        print(f"FAIL {e}", flush=True)
+    finally:
+        stop_all(procs, tmp, failed > 0)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
