@@ -261,6 +261,11 @@ void ckfp_peer_event(u32 domid, bool running)
 	struct ckfp_peer *p;
 
 	mutex_lock(&ckfp_lock);
+	/* The table lists this guest too; it is nobody's peer. */
+	if (domid == self) {
+		mutex_unlock(&ckfp_lock);
+		return;
+	}
 	p = running ? peer_get(domid) : xa_load(&peers, domid);
 	if (p) {
 		p->member = running;
