@@ -163,7 +163,7 @@ static int send_snapshot(struct guest *g)
 	int r;
 
 	if (gs->snapshot.n == 0 || gs->snapshot_epoch != m->epoch || gs->snapshot_gen != m->gen) {
-		r = ck_chunk_encode_snapshot(m, &gs->snapshot);
+		r = ck_chunk_encode_snapshot(m, CK_FASTPATH_VERSION, &gs->snapshot);
 		if (r < 0) {
 			g->local_error = r;
 			return r;
@@ -256,7 +256,7 @@ static int merged_since(struct guests *gs, uint64_t epoch, uint64_t gen, size_t 
 		ck_delta_reset(&delta);
 		return -E2BIG;
 	}
-	r = ck_chunk_encode_delta(&delta, &gs->merged);
+	r = ck_chunk_encode_delta(&delta, CK_FASTPATH_VERSION, &gs->merged);
 	ck_delta_reset(&delta);
 	if (r < 0)
 		return r;
@@ -728,7 +728,7 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 			continue;
 		}
 		if (frames.n == 0) {
-			r = ck_chunk_encode_delta(delta, &frames);
+			r = ck_chunk_encode_delta(delta, CK_FASTPATH_VERSION, &frames);
 			if (r < 0) {
 				end_session(g, END_LOCAL_FAILURE, r, "cannot encode a delta");
 				continue;
