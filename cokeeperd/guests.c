@@ -56,6 +56,7 @@ struct guest {
 	struct ck_frame_decoder *dec;
 	enum guest_state state;
 	uint16_t domid;
+	uint32_t fastpath_version;	/* its latest Hello's: 0, it takes no Fastpath* */
 	uint64_t acked_epoch, acked_gen;
 	uint64_t sent_epoch, sent_gen;	/* where what it was queued leaves it */
 	uint64_t measured_from;	/* convergence counts changes after this gen only */
@@ -339,6 +340,7 @@ static int on_hello(struct guest *g, const struct ck_hello *hello)
 		return -EPERM;
 	}
 	g->domid = hello->domid;
+	g->fastpath_version = hello->fastpath_version;
 	if (g->state == GUEST_AWAIT_HELLO) {
 		g->state = GUEST_ACTIVE;
 		g->hello_timer = sd_event_source_disable_unref(g->hello_timer);
@@ -396,14 +398,16 @@ static int on_ack(struct guest *g, const struct ck_ack *ack)
 static bool flush(struct guest *g);
 
 /* The newest session that speaks for domid and may be sent to. */
-static void *find_session(uint16_t domid, void *userdata)
+static void *find_session(uint16_t domid, uint32_t *fastpath_version, void *userdata)
 {
 	struct guests *gs = userdata;
 	struct guest *g;
 
 	DL_FOREACH(gs->list, g)
-		if (g->state == GUEST_ACTIVE && g->domid == domid)
+		if (g->state == GUEST_ACTIVE && g->domid == domid) {
+			*fastpath_version = g->fastpath_version;
 			return g;
+		}
 	return NULL;
 }
 
