@@ -266,6 +266,7 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("deltas_sent", g->deltas_sent);
 	COUNTER("fastpath_relayed", fp->relayed);
 	COUNTER("fastpath_unreachable", fp->unreachable);
+	COUNTER("fastpath_no_fastpath", fp->no_fastpath);
 	COUNTER("fastpath_rate_limited", fp->rate_limited);
 	COUNTER("fastpath_refused", fp->refused);
 #undef COUNTER

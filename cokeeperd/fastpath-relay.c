@@ -48,6 +48,7 @@ int fastpath_relay_route(struct fastpath_relay *fr, struct ck_ratelimit *limit, 
 {
 	uint16_t *peer = ck_msg_fastpath_peer(msg), dst = *peer;
 	uint64_t channel = ck_msg_fastpath_channel(msg);
+	uint32_t version = 0, reason = CKFP_CLOSE_UNREACHABLE;
 
 	*to = NULL;
 	*fault = wrong_direction(msg->type, src, dst);
@@ -60,7 +61,15 @@ int fastpath_relay_route(struct fastpath_relay *fr, struct ck_ratelimit *limit, 
 		return FASTPATH_DROP;
 	}
 	if (running(fr, src) && running(fr, dst))
-		*to = fr->find(dst, fr->userdata);
+		*to = fr->find(dst, &version, fr->userdata);
+	if (*to && version < 1) {
+		/* An agent older than the fast path ends its session on any of these. */
+		*to = NULL;
+		reason = CKFP_CLOSE_NO_FASTPATH;
+		fr->counters.no_fastpath++;
+	} else if (!*to) {
+		fr->counters.unreachable++;
+	}
 	if (*to) {
 		fr->counters.relayed++;
 		*peer = src;	/* the one thing the destination trusts: who sent it */
@@ -68,12 +77,11 @@ int fastpath_relay_route(struct fastpath_relay *fr, struct ck_ratelimit *limit, 
 			  ck_msg_type_name(msg->type), channel, src, dst);
 		return FASTPATH_FORWARD;
 	}
-	fr->counters.unreachable++;
 	/* A Close needs no answer: there is nothing left to give up on. */
 	if (msg->type == CK_MSG_FASTPATH_CLOSE)
 		return FASTPATH_DROP;
 	*msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_CLOSE,
 		.fastpath_close = { .peer_domid = dst, .channel_id = channel,
-				    .reason = CKFP_CLOSE_UNREACHABLE } };
+				    .reason = reason } };
 	return FASTPATH_ANSWER;
 }

@@ -10,6 +10,9 @@
  * either way, never to oneself (anything else is a protocol error, as any invalid message).
  * Both ends must be RUNNING members and the destination must have a session; what cannot be
  * delivered is answered with a Close(UNREACHABLE) so the offerer's module gives up at once.
+ * A destination whose agent announced no fast path version in its Hello (one built before
+ * the fast path, which would end its session on such a message) is sent nothing: the sender
+ * is answered with a Close(NO_FASTPATH), as an agent without the module would answer.
  * A guest's set-up messages are rate-limited; over its limit they are dropped and counted,
  * so a guest can make the daemon forward at most `burst` messages per interval.
  *
@@ -30,12 +33,17 @@
 struct fastpath_relay_counters {
 	uint64_t relayed;	/* forwarded to the destination's session */
 	uint64_t unreachable;	/* not delivered: no running member with a session there */
+	uint64_t no_fastpath;	/* not delivered: the destination's agent announced none */
 	uint64_t rate_limited;	/* dropped: over the sender's limit */
 	uint64_t refused;	/* wrong direction or to itself: the sender's session ended */
 };
 
-/* The session of a RUNNING member's agent that may be sent to now, or NULL. */
-typedef void *(*fastpath_relay_find_fn)(uint16_t domid, void *userdata);
+/*
+ * The session of a RUNNING member's agent that may be sent to now, or NULL; with the fast
+ * path version its agent announced in *fastpath_version.
+ */
+typedef void *(*fastpath_relay_find_fn)(uint16_t domid, uint32_t *fastpath_version,
+					void *userdata);
 
 struct fastpath_relay {
 	const struct ck_membership *m;
@@ -48,7 +56,7 @@ struct fastpath_relay {
 
 enum fastpath_verdict {
 	FASTPATH_FORWARD,	/* msg, its peer now the source, goes to *to */
-	FASTPATH_ANSWER,	/* msg is now a Close(UNREACHABLE) for the sender */
+	FASTPATH_ANSWER,	/* msg is now a Close(UNREACHABLE or NO_FASTPATH) for the sender */
 	FASTPATH_DROP,		/* nothing to send */
 };
 

@@ -56,6 +56,7 @@ struct guest {
 	struct ck_frame_decoder *dec;
 	enum guest_state state;
 	uint16_t domid;
+	uint32_t fastpath_version;	/* its latest Hello's: 0, it takes no Fastpath* */
 	uint64_t acked_epoch, acked_gen;
 	uint64_t sent_epoch, sent_gen;	/* where what it was queued leaves it */
 	uint64_t measured_from;	/* convergence counts changes after this gen only */
@@ -163,7 +164,7 @@ static int send_snapshot(struct guest *g)
 	int r;
 
 	if (gs->snapshot.n == 0 || gs->snapshot_epoch != m->epoch || gs->snapshot_gen != m->gen) {
-		r = ck_chunk_encode_snapshot(m, &gs->snapshot);
+		r = ck_chunk_encode_snapshot(m, CK_FASTPATH_VERSION, &gs->snapshot);
 		if (r < 0) {
 			g->local_error = r;
 			return r;
@@ -256,7 +257,7 @@ static int merged_since(struct guests *gs, uint64_t epoch, uint64_t gen, size_t 
 		ck_delta_reset(&delta);
 		return -E2BIG;
 	}
-	r = ck_chunk_encode_delta(&delta, &gs->merged);
+	r = ck_chunk_encode_delta(&delta, CK_FASTPATH_VERSION, &gs->merged);
 	ck_delta_reset(&delta);
 	if (r < 0)
 		return r;
@@ -339,6 +340,7 @@ static int on_hello(struct guest *g, const struct ck_hello *hello)
 		return -EPERM;
 	}
 	g->domid = hello->domid;
+	g->fastpath_version = hello->fastpath_version;
 	if (g->state == GUEST_AWAIT_HELLO) {
 		g->state = GUEST_ACTIVE;
 		g->hello_timer = sd_event_source_disable_unref(g->hello_timer);
@@ -396,14 +398,16 @@ static int on_ack(struct guest *g, const struct ck_ack *ack)
 static bool flush(struct guest *g);
 
 /* The newest session that speaks for domid and may be sent to. */
-static void *find_session(uint16_t domid, void *userdata)
+static void *find_session(uint16_t domid, uint32_t *fastpath_version, void *userdata)
 {
 	struct guests *gs = userdata;
 	struct guest *g;
 
 	DL_FOREACH(gs->list, g)
-		if (g->state == GUEST_ACTIVE && g->domid == domid)
+		if (g->state == GUEST_ACTIVE && g->domid == domid) {
+			*fastpath_version = g->fastpath_version;
 			return g;
+		}
 	return NULL;
 }
 
@@ -728,7 +732,7 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 			continue;
 		}
 		if (frames.n == 0) {
-			r = ck_chunk_encode_delta(delta, &frames);
+			r = ck_chunk_encode_delta(delta, CK_FASTPATH_VERSION, &frames);
 			if (r < 0) {
 				end_session(g, END_LOCAL_FAILURE, r, "cannot encode a delta");
 				continue;

@@ -29,9 +29,34 @@ static void to_daemon(struct fastpath *fp, const struct ck_msg *msg)
 	fp->stats.to_daemon++;
 }
 
+/* The module's own offer refused on the peer's behalf: nobody can deliver it. */
+static void refuse_offer(struct fastpath *fp, const struct ck_msg *offer)
+{
+	const struct ck_msg close = { .type = CK_MSG_FASTPATH_CLOSE,
+		.fastpath_close = { .peer_domid = offer->fastpath_offer.peer_domid,
+				    .channel_id = offer->fastpath_offer.channel_id,
+				    .reason = CKFP_CLOSE_NO_FASTPATH } };
+	int r = fp->port ? fp->port->ops->deliver(fp->port, &close) : -ENOENT;
+
+	if (r < 0)
+		ck_log_limited(&fp->rl, LOG_NOTICE, r, "fast path: cannot refuse the module's "
+			       "offer to domid %u", close.fastpath_close.peer_domid);
+}
+
 static void on_module_event(const struct ck_msg *msg, void *userdata)
 {
-	to_daemon(userdata, msg);
+	struct fastpath *fp = userdata;
+
+	if (fp->session && session_daemon_fastpath(fp->session) >= 1) {
+		to_daemon(fp, msg);
+		return;
+	}
+	fp->stats.no_relay++;
+	ck_log_limited(&fp->rl, LOG_INFO, 0, "fast path: cokeeperd has not announced that it "
+		       "relays set-up; %s for domid %u kept back", ck_msg_type_name(msg->type),
+		       *ck_msg_fastpath_peer((struct ck_msg *)msg));
+	if (msg->type == CK_MSG_FASTPATH_OFFER)
+		refuse_offer(fp, msg);
 }
 
 const struct fastpath_port_callbacks fastpath_port_callbacks = { .event = on_module_event };

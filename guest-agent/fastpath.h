@@ -4,6 +4,11 @@
  * as it is, what cokeeperd relays goes to the module.  A guest without the module answers an
  * offer with a Close(NO_FASTPATH), so the offerer gives up at once instead of timing out.
  * The agent adds no identity of its own: cokeeperd sets the source, the module trusts that.
+ *
+ * Nothing goes to a cokeeperd that has not announced in this connection that it relays (one
+ * built before the fast path ends the session on such a message): until it has, the
+ * module's offers are answered here with a Close(NO_FASTPATH), as by a peer without the
+ * fast path, and its accepts and closes are dropped.  The module backs off and offers again.
  */
 #pragma once
 
@@ -18,6 +23,7 @@ struct fastpath_stats {
 	uint64_t to_daemon;	/* module messages sent to cokeeperd */
 	uint64_t to_module;	/* relayed messages the module took */
 	uint64_t no_module;	/* offers answered with a Close(NO_FASTPATH) */
+	uint64_t no_relay;	/* module messages kept from a cokeeperd that does not relay */
 	uint64_t dropped;	/* lost: no connection to cokeeperd, or the module refused */
 };
 

@@ -21,6 +21,7 @@ struct session {
 	bool synced;
 	bool sink_stale;	/* the sink missed a change: replace it at the next chance */
 	bool resync_pending;	/* a Hello asking for a resync is on its way */
+	uint32_t daemon_fastpath;	/* what cokeeperd announced in this connection */
 	struct session_stats stats;
 	struct ck_error *err;	/* the caller's, while session_receive runs */
 	session_fastpath_fn fastpath;
@@ -78,7 +79,8 @@ static int send_hello(struct session *s)
 {
 	struct ck_msg hello = { .type = CK_MSG_HELLO,
 		.hello = { .domid = s->domid, .version = CK_PROTOCOL_VERSION,
-			   .epoch = s->replica->epoch, .gen = s->replica->gen } };
+			   .epoch = s->replica->epoch, .gen = s->replica->gen,
+			   .fastpath_version = CK_FASTPATH_VERSION } };
 
 	return send_msg(s, &hello);
 }
@@ -89,6 +91,8 @@ int session_start(struct session *s)
 	s->dec = NULL;
 	ck_assembler_reset(s->assembler);
 	s->resync_pending = false;
+	/* Perhaps another cokeeperd (restarted, downgraded, another host): it must say again. */
+	s->daemon_fastpath = 0;
 	if (ck_frame_decoder_new(&s->dec) < 0)
 		return -ENOMEM;
 	return send_hello(s);
@@ -198,9 +202,11 @@ static int on_msg(struct ck_msg *msg, void *userdata)
 	case CK_MSG_UNSPEC:
 		return 0;	/* more chunks to come */
 	case CK_MSG_SNAPSHOT:
+		s->daemon_fastpath = whole.fastpath_version;
 		r = on_snapshot(s, &whole.snapshot);
 		break;
 	case CK_MSG_DELTA:
+		s->daemon_fastpath = whole.fastpath_version;
 		r = on_delta(s, &whole.delta);
 		break;
 	case CK_MSG_FASTPATH_OFFER:
@@ -253,6 +259,11 @@ void session_set_domid(struct session *s, uint16_t domid)
 const struct ck_membership *session_replica(const struct session *s)
 {
 	return s->replica;
+}
+
+uint32_t session_daemon_fastpath(const struct session *s)
+{
+	return s->daemon_fastpath;
 }
 
 bool session_synced(const struct session *s)

@@ -47,6 +47,13 @@ void session_set_fastpath(struct session *s, session_fastpath_fn fn, void *userd
 /* Sends msg to cokeeperd now; -ENOTCONN (from send) while there is no connection. */
 int session_send(struct session *s, const struct ck_msg *msg);
 
+/*
+ * The fast path version cokeeperd announced on its latest Snapshot or Delta in this
+ * connection: 0 until it answered the Hello, and for good from a cokeeperd built before the
+ * fast path, which ends the session on any Fastpath* message (proto/cokeeper.proto).
+ */
+uint32_t session_daemon_fastpath(const struct session *s);
+
 const struct ck_membership *session_replica(const struct session *s);
 /* True once a snapshot has been applied: the table is the host's. */
 bool session_synced(const struct session *s);

@@ -90,13 +90,20 @@ void ck_frames_reset(struct ck_frames *f)
 	memset(f, 0, sizeof(*f));
 }
 
+struct appender {
+	struct ck_frames *f;
+	uint32_t fastpath_version;
+};
+
 static int append_frame(struct ck_msg *msg, void *userdata)
 {
-	struct ck_frames *f = userdata;
+	const struct appender *app = userdata;
+	struct ck_frames *f = app->f;
 	uint8_t *buf, *data;
 	size_t len, *ends;
 	int r;
 
+	msg->fastpath_version = app->fastpath_version;
 	r = ck_frame_encode(msg, &buf, &len);
 	if (r < 0)
 		return r;
@@ -119,23 +126,27 @@ static int append_frame(struct ck_msg *msg, void *userdata)
 	return 0;
 }
 
-int ck_chunk_encode_snapshot(const struct ck_membership *m, struct ck_frames *out)
+int ck_chunk_encode_snapshot(const struct ck_membership *m, uint32_t fastpath_version,
+			     struct ck_frames *out)
 {
+	struct appender app = { out, fastpath_version };
 	int r;
 
 	ck_frames_reset(out);
-	r = ck_chunk_snapshot(m, append_frame, out);
+	r = ck_chunk_snapshot(m, append_frame, &app);
 	if (r < 0)
 		ck_frames_reset(out);
 	return r;
 }
 
-int ck_chunk_encode_delta(const struct ck_delta *d, struct ck_frames *out)
+int ck_chunk_encode_delta(const struct ck_delta *d, uint32_t fastpath_version,
+			  struct ck_frames *out)
 {
+	struct appender app = { out, fastpath_version };
 	int r;
 
 	ck_frames_reset(out);
-	r = ck_chunk_delta(d, append_frame, out);
+	r = ck_chunk_delta(d, append_frame, &app);
 	if (r < 0)
 		ck_frames_reset(out);
 	return r;
@@ -271,6 +282,8 @@ int ck_assembler_push(struct ck_assembler *a, struct ck_msg *msg, struct ck_msg 
 		/* Start an empty message with the first chunk's identity; collect() fills it. */
 		a->pending.type = msg->type;
 		a->pending.chunks = msg->chunks;
+		/* The first chunk's: a capability of the sender, not of the table. */
+		a->pending.fastpath_version = msg->fastpath_version;
 		if (msg->type == CK_MSG_SNAPSHOT)
 			a->pending.snapshot = (struct ck_snapshot){ .epoch = msg->snapshot.epoch,
 								    .gen = msg->snapshot.gen };

@@ -28,9 +28,14 @@ struct ck_frames {
 	size_t n;
 };
 
-/* Encodes every chunk of a snapshot of m, or of d, into out (reset first). */
-int ck_chunk_encode_snapshot(const struct ck_membership *m, struct ck_frames *out);
-int ck_chunk_encode_delta(const struct ck_delta *d, struct ck_frames *out);
+/*
+ * Encodes every chunk of a snapshot of m, or of d, into out (reset first), each announcing
+ * fastpath_version (the sender's CK_FASTPATH_VERSION, or 0 as a daemon without the relay).
+ */
+int ck_chunk_encode_snapshot(const struct ck_membership *m, uint32_t fastpath_version,
+			     struct ck_frames *out);
+int ck_chunk_encode_delta(const struct ck_delta *d, uint32_t fastpath_version,
+			  struct ck_frames *out);
 /* Frees and zeroes; safe on a zeroed one. */
 void ck_frames_reset(struct ck_frames *f);
 
@@ -52,8 +57,9 @@ void ck_assembler_reset(struct ck_assembler *a);
 /*
  * Takes a verified message, moving its contents out (*msg is zeroed).  A snapshot or delta
  * chunk is collected; when its last chunk arrives the whole message is moved into *complete
- * (as chunk 0 of 1), which the caller then owns and releases with ck_msg_reset().  Until then
- * complete->type is CK_MSG_UNSPEC.  Any other message passes straight into *complete.
+ * (as chunk 0 of 1, with the first chunk's fastpath_version), which the caller then owns and
+ * releases with ck_msg_reset().  Until then complete->type is CK_MSG_UNSPEC.  Any other
+ * message passes straight into *complete.
  * -EPROTO for a chunk that does not continue the message being collected (wrong number,
  * epoch, generations or count, or a domid already named by an earlier chunk); the partial
  * message is dropped.

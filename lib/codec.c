@@ -113,6 +113,7 @@ static int encode_hello(const struct ck_hello *msg, size_t headroom, uint8_t **r
 	hello.protocol_version = msg->version;
 	hello.epoch = msg->epoch;
 	hello.gen = msg->gen;
+	hello.fastpath_version = msg->fastpath_version;
 	env.msg_case = COKEEPER__ENVELOPE__MSG_HELLO;
 	env.hello = &hello;
 	return pack(&env, headroom, ret, len);
@@ -134,6 +135,7 @@ static int encode_snapshot(const struct ck_msg *msg, size_t headroom, uint8_t **
 	snapshot.gen = msg->snapshot.gen;
 	snapshot.chunk = msg->chunk;
 	snapshot.chunks = msg->chunks;
+	snapshot.fastpath_version = msg->fastpath_version;
 	snapshot.n_members = msg->snapshot.n_members;
 	snapshot.members = members.ptrs;
 	env.msg_case = COKEEPER__ENVELOPE__MSG_SNAPSHOT;
@@ -175,6 +177,7 @@ static int encode_delta(const struct ck_msg *msg, size_t headroom, uint8_t **ret
 	delta.new_gen = d->new_gen;
 	delta.chunk = msg->chunk;
 	delta.chunks = msg->chunks;
+	delta.fastpath_version = msg->fastpath_version;
 	delta.n_upserts = d->n_upserts;
 	delta.upserts = members.ptrs;
 	delta.n_removed = d->n_removed;

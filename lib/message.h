@@ -10,6 +10,11 @@
 #include "delta.h"
 
 #define CK_PROTOCOL_VERSION 1
+/*
+ * The fast path set-up version this build speaks: announced in Hello by the agent and on
+ * Snapshot and Delta by cokeeperd (proto/cokeeper.proto); 0 from a peer means none.
+ */
+#define CK_FASTPATH_VERSION 1
 #define CK_BYE_REASON_MAX 128
 #define CK_FRAME_MAX_MEMBERS 64		/* members (snapshot) or upserts (delta) in one frame */
 #define CK_FRAME_MAX_REMOVED 4096	/* removed domids in one delta frame */
@@ -45,6 +50,7 @@ struct ck_hello {
 	uint32_t version;
 	uint64_t epoch;		/* 0: the agent holds no table */
 	uint64_t gen;
+	uint32_t fastpath_version;	/* 0: never send it Fastpath* messages */
 };
 
 struct ck_snapshot {
@@ -94,6 +100,8 @@ struct ck_msg {
 	/* Snapshot and delta: this frame is chunk `chunk` (from 0) of `chunks`. */
 	uint32_t chunk;
 	uint32_t chunks;
+	/* Snapshot and delta: cokeeperd's fast path version (0: it relays nothing). */
+	uint32_t fastpath_version;
 	union {
 		struct ck_hello hello;
 		struct ck_snapshot snapshot;

@@ -134,6 +134,7 @@ static int verify_snapshot(const Cokeeper__Snapshot *untrusted, struct ck_msg *o
 	r = verify_chunks(untrusted->chunk, untrusted->chunks, out, err);
 	if (r < 0)
 		return r;
+	out->fastpath_version = untrusted->fastpath_version;
 	out->snapshot.epoch = untrusted->epoch;
 	out->snapshot.gen = untrusted->gen;
 	r = verify_members(untrusted->members, untrusted->n_members, &out->snapshot.members,
@@ -187,6 +188,7 @@ static int verify_delta(const Cokeeper__Delta *untrusted, struct ck_msg *out,
 	d->epoch = untrusted->epoch;
 	d->base_gen = untrusted->base_gen;
 	d->new_gen = untrusted->new_gen;
+	out->fastpath_version = untrusted->fastpath_version;
 	return 0;
 }
 
@@ -258,6 +260,8 @@ static int verify(const Cokeeper__Envelope *untrusted, struct ck_msg *out, struc
 			.version = untrusted->hello->protocol_version,
 			.epoch = untrusted->hello->epoch,
 			.gen = untrusted->hello->gen,
+			/* Any value: a later version announces what it speaks, 1 included. */
+			.fastpath_version = untrusted->hello->fastpath_version,
 		};
 		return 0;
 	case COKEEPER__ENVELOPE__MSG_SNAPSHOT:

@@ -11,6 +11,7 @@
 # FUZZ_CONTROL_LINES_RUNS (default 1000000) sets fuzz-control-lines' (the control socket's lines).
 # FUZZ_GUEST_RUNS (default 1000000) sets fuzz-guest's (the agent sessions, guests.c).
 # FUZZ_RING_RUNS (default 1000000) sets fuzz-ckfp-ring's (the fast path's shared ring).
+# FUZZ_FP_PARSE_RUNS (default 1000000) sets fuzz-fastpath-parse's (the module's netlink events).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -127,6 +128,21 @@ printf '\x00\x00\x40\x00\x00\x01\x05\x00\x01\x02\x00\x00\x00\x02\x00\x10\x02\x00
 printf '\x00\x00\x40\x00\x00\x01\x08\x01\x00\x02\x01\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x10\x02\x00\x10' \
 	>"$work/fuzz-ckfp-ring/load-mutation"
 run_fuzzer fuzz-ckfp-ring "${FUZZ_RING_RUNS:-1000000}" 4096
+
+# fuzz-fastpath-parse: one netlink message from cokeeper-fp.ko (host order).  Seeds: an
+# accept, a close with a reason, an offer of order 6 with its 129 grants.
+mkdir "$work/fuzz-fastpath-parse"
+nlhdr='\x1c\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'	# type, flags, seq, port
+peer='\x08\x00\x01\x00\x05\x00\x00\x00'
+channel='\x0c\x00\x02\x00\x07\x00\x00\x00\x00\x00\x00\x00'
+printf "\x28\x00\x00\x00$nlhdr\x02\x01\x00\x00$peer$channel" >"$work/fuzz-fastpath-parse/accept"
+printf "\x30\x00\x00\x00$nlhdr\x03\x01\x00\x00$peer$channel\x08\x00\x07\x00\x03\x00\x00\x00" \
+	>"$work/fuzz-fastpath-parse/close"
+{ printf "\x48\x02\x00\x00$nlhdr\x01\x01\x00\x00$peer$channel"
+  printf '\x08\x00\x03\x00\x01\x00\x00\x00\x08\x00\x04\x00\x06\x00\x00\x00'
+  printf '\x08\x00\x05\x00\x29\x00\x00\x00\x08\x02\x06\x00'; head -c 516 /dev/zero; } \
+	>"$work/fuzz-fastpath-parse/offer"
+run_fuzzer fuzz-fastpath-parse "${FUZZ_FP_PARSE_RUNS:-1000000}" 4096
 
 step "kernel module: warning-free build and tests in QEMU (tests/kmod/run.sh)"
 tests/kmod/run.sh

@@ -3,13 +3,17 @@
 """The fast path's set-up through real processes: cokeeperd (sim source) and three agents
 with the in-memory stand-in for the module.  c runs no module; b offers c a channel and is
 told NO_FASTPATH; a offers b one, b's stand-in receives it as from a (cokeeperd set the
-source) and accepts, and a receives the accept as from b.  The waits only guard against
-hangs: every verdict is on what was logged, never on how fast.
+source) and accepts, and a receives the accept as from b.  o is an agent built before the
+fast path (a raw socket whose Hello has no fastpath_version): d's offer to it never reaches
+it, d is told NO_FASTPATH, and o's session lives on.  The waits only guard against hangs:
+every verdict is on what was logged or received, never on how fast.
 
 Usage: fastpath.py BUILD_DIR
 """
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -20,6 +24,28 @@ from pipeline import Control, Failure, admin_args, stop_all, wait_for  # noqa: E
 
 HANG = 60  # seconds: a hang guard, never a verdict on speed
 NO_FASTPATH = 3  # CKFP_CLOSE_NO_FASTPATH
+# Envelope keys (field << 3 | 2) of FastpathOffer, FastpathAccept, FastpathClose (cases 6..8).
+FASTPATH_KEYS = {0x32, 0x3a, 0x42}
+
+
+def old_hello(domid):
+    """A Hello as an agent built before the fast path sends it: domid, protocol_version 1."""
+    assert domid < 128  # one-byte varint
+    hello = bytes([0x08, domid, 0x20, 1])
+    env = bytes([0x0a, len(hello)]) + hello
+    return struct.pack(">I", len(env)) + env
+
+
+def envelope_keys(buf):
+    """The first byte of each whole frame in buf (its Envelope's key), and what is left."""
+    keys = []
+    while len(buf) >= 4:
+        n = struct.unpack(">I", buf[:4])[0]
+        if len(buf) < 4 + n:
+            break
+        keys.append(buf[4] if n else None)
+        buf = buf[4 + n:]
+    return keys, buf
 
 
 def main():
@@ -65,8 +91,8 @@ def main():
         wait_for(ctl_path)
         ctl = Control(ctl_path, timeout=HANG)
         dom = {n: ctl.call(cmd="sim-create", name=n, ip=[f"10.9.0.{i + 1}"])["domid"]
-               for i, n in enumerate(["a", "b", "c"])}
-        if not dom["a"] < dom["b"] < dom["c"]:
+               for i, n in enumerate(["a", "b", "c", "d", "o"])}
+        if not dom["a"] < dom["b"] < dom["c"] < dom["d"] < dom["o"]:
             raise Failure(f"domids not ascending: {dom}")
 
         agent(ctl, "c", dom["c"], "--no-fastpath")
@@ -93,12 +119,41 @@ def main():
         print("PASS an offer reaches its peer from its sender's domid, the accept comes back",
               flush=True)
 
+        old = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old.settimeout(HANG)
+        old.connect(agent_path)
+        old.sendall(old_hello(dom["o"]))
+        until("the old agent o never joined cokeeperd", lambda: active(ctl, dom["o"]))
+        agent(ctl, "d", dom["d"], "--fastpath-offer", str(dom["o"]))
+        until("d's offer to o was never answered",
+              lambda: any(m["type"] == "fastpath-close" for m in relayed("d")))
+        close = [m for m in relayed("d") if m["type"] == "fastpath-close"][0]
+        if close["peer_domid"] != dom["o"] or close["reason"] != NO_FASTPATH:
+            raise Failure(f"d was told {close}, not NO_FASTPATH from o")
+        old.setblocking(False)
+        got = b""
+        try:
+            while chunk := old.recv(65536):
+                got += chunk
+        except BlockingIOError:
+            pass
+        keys, _ = envelope_keys(got)
+        if not keys or FASTPATH_KEYS & set(keys):
+            raise Failure(f"the old agent was sent envelopes {keys}")
+        if not active(ctl, dom["o"]):
+            raise Failure("the old agent's session ended")
+        old.close()
+        print("PASS an agent older than the fast path is sent none; the offerer hears "
+              "NO_FASTPATH", flush=True)
+
         stats = ctl.call(cmd="stats")["counters"]
-        if stats["fastpath_relayed"] != 4 or stats["fastpath_refused"] != 0:
+        if (stats["fastpath_relayed"] != 4 or stats["fastpath_refused"] != 0 or
+                stats["fastpath_no_fastpath"] != 1):
             raise Failure(f"counters: {json.dumps(stats)}")
         if relayed("c"):
             raise Failure(f"c, without a module, was handed {relayed('c')}")
-        print("PASS cokeeperctl stats counts the four relayed messages", flush=True)
+        print("PASS cokeeperctl stats counts the four relayed messages and the one kept back",
+              flush=True)
     except (Failure, OSError, ValueError) as e:
         failed += 1
         print(f"FAIL {e}", flush=True)

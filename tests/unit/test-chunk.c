@@ -280,7 +280,7 @@ START_TEST(encoded_once_is_byte_identical)
 	struct ck_frames got = { 0 }, want = { 0 };
 	struct ck_delta d;
 
-	ck_assert_int_eq(ck_chunk_encode_snapshot(a, &got), 0);
+	ck_assert_int_eq(ck_chunk_encode_snapshot(a, 0, &got), 0);
 	ck_assert_int_eq(ck_chunk_snapshot(a, concat, &want), 0);
 	ck_assert_uint_eq(got.n, 4);
 	assert_frames_are(&got, &want);
@@ -291,13 +291,71 @@ START_TEST(encoded_once_is_byte_identical)
 	for (uint16_t domid = 1; domid <= 150; domid++)
 		ck_assert_int_eq(ck_memberset_remove(next, domid), 0);
 	ck_assert_int_eq(ck_membership_commit(a, next, &d), 0);
-	ck_assert_int_eq(ck_chunk_encode_delta(&d, &got), 0);
+	ck_assert_int_eq(ck_chunk_encode_delta(&d, 0, &got), 0);
 	ck_assert_int_eq(ck_chunk_delta(&d, concat, &want), 0);
 	assert_frames_are(&got, &want);
 	ck_delta_reset(&d);
 	free(want.data);
 	ck_frames_reset(&got);
 	ck_assert_ptr_null(got.data);
+	ck_membership_free(a);
+}
+END_TEST
+
+/* Decodes every frame of f through p, checking each chunk's announced version. */
+static int version_seen;
+
+static int check_version(struct ck_msg *msg, void *userdata)
+{
+	version_seen = msg->fastpath_version;
+	return deliver(msg, userdata);
+}
+
+static void feed_frames(struct pipe *p, const struct ck_frames *f, uint32_t want)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		size_t len;
+		const uint8_t *frame = ck_frames_at(f, i, &len);
+
+		version_seen = -1;
+		ck_assert_int_eq(ck_frame_decoder_feed(p->dec, frame, len, check_version, p, NULL),
+				 0);
+		ck_assert_int_eq(version_seen, want);
+	}
+}
+
+/*
+ * cokeeperd's fast path version rides on every chunk of what it encodes once (so on the
+ * answer to every Hello, whichever it is), and the whole message keeps it.
+ */
+START_TEST(encoded_frames_announce_the_fastpath_version)
+{
+	struct ck_membership *a = authority_with(100);
+	const struct ck_delta empty = { .epoch = a->epoch, .base_gen = a->gen,
+					.new_gen = a->gen };
+	struct ck_frames f = { 0 };
+	struct pipe p;
+
+	pipe_init(&p);
+	ck_assert_int_eq(ck_chunk_encode_snapshot(a, CK_FASTPATH_VERSION, &f), 0);
+	ck_assert_uint_eq(f.n, 2);
+	feed_frames(&p, &f, CK_FASTPATH_VERSION);
+	ck_assert_int_eq(p.completions, 1);
+	ck_assert_int_eq(p.complete.type, CK_MSG_SNAPSHOT);
+	ck_assert_uint_eq(p.complete.fastpath_version, CK_FASTPATH_VERSION);
+
+	/* The empty delta that answers a Hello from an agent that is current. */
+	ck_assert_int_eq(ck_chunk_encode_delta(&empty, CK_FASTPATH_VERSION, &f), 0);
+	feed_frames(&p, &f, CK_FASTPATH_VERSION);
+	ck_assert_int_eq(p.complete.type, CK_MSG_DELTA);
+	ck_assert_uint_eq(p.complete.fastpath_version, CK_FASTPATH_VERSION);
+
+	/* As an older daemon sends it: no field, read as 0. */
+	ck_assert_int_eq(ck_chunk_encode_delta(&empty, 0, &f), 0);
+	feed_frames(&p, &f, 0);
+	ck_assert_uint_eq(p.complete.fastpath_version, 0);
+	ck_frames_reset(&f);
+	pipe_fini(&p);
 	ck_membership_free(a);
 }
 END_TEST
@@ -313,5 +371,6 @@ int main(void)
 	th_add(s, mismatched_chunk_is_eproto);
 	th_add(s, other_messages_pass_through);
 	th_add(s, encoded_once_is_byte_identical);
+	th_add(s, encoded_frames_announce_the_fastpath_version);
 	return th_run(s);
 }

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk.h"
 #include "fastpath.h"
+#include "frame.h"
 #include "guests.h"
 #include "helpers.h"
 #include "session.h"
@@ -249,11 +251,124 @@ START_TEST(offer_to_a_guest_without_the_module_is_closed)
 }
 END_TEST
 
+/* An agent's connection to a cokeeperd built before the fast path, counting what it sends. */
+struct old_daemon {
+	struct ck_frame_decoder *dec;
+	unsigned int got[CK_MSG_MAX + 1];
+};
+
+static int old_daemon_got(struct ck_msg *msg, void *userdata)
+{
+	((struct old_daemon *)userdata)->got[msg->type]++;
+	return 0;
+}
+
+static int old_daemon_read(const uint8_t *frame, size_t len, void *userdata)
+{
+	struct old_daemon *d = userdata;
+
+	return ck_frame_decoder_feed(d->dec, frame, len, old_daemon_got, d, NULL);
+}
+
+static int answer_hello(struct ck_msg *msg, void *userdata)
+{
+	struct session *s = userdata;
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	ck_assert_int_eq(ck_frame_encode(msg, &buf, &len), 0);
+	r = session_receive(s, buf, len, NULL);
+	free(buf);
+	return r;
+}
+
+static int announce_and_answer(struct ck_msg *msg, void *userdata)
+{
+	msg->fastpath_version = CK_FASTPATH_VERSION;
+	return answer_hello(msg, userdata);
+}
+
+/*
+ * A cokeeperd that never announced that it relays is sent no Fastpath* message, which would
+ * end the session: the module's offer is refused on the spot (NO_FASTPATH), its accept and
+ * close go nowhere.  An answer that announces it lets them through.
+ */
+START_TEST(nothing_goes_to_a_cokeeperd_that_did_not_announce_the_relay)
+{
+	const struct fastpath_memory_config passive = { 0 };
+	const struct ck_msg offer = { .type = CK_MSG_FASTPATH_OFFER,
+		.fastpath_offer = { .peer_domid = 9, .channel_id = 5,
+				    .ring_version = CKFP_RING_VERSION,
+				    .ring_order = CKFP_RING_ORDER_MIN,
+				    .n_grefs = CKFP_GREFS(CKFP_RING_ORDER_MIN) } };
+	const struct ck_msg accept = { .type = CK_MSG_FASTPATH_ACCEPT,
+		.fastpath_accept = { .peer_domid = 2, .channel_id = 6 } };
+	const struct ck_msg close = { .type = CK_MSG_FASTPATH_CLOSE,
+		.fastpath_close = { .peer_domid = 9, .channel_id = 5 } };
+	struct ck_membership *table;
+	struct old_daemon d = { 0 };
+	struct fastpath_port *port;
+	struct fastpath *fp;
+	struct session *s;
+	struct sink *sink;
+	struct ck_msg got;
+
+	ck_assert_int_eq(ck_frame_decoder_new(&d.dec), 0);
+	ck_assert_int_eq(ck_membership_new(&table, EPOCH, 16), 0);
+	ck_assert_int_eq(sink_memory_new(&sink, NULL), 0);
+	ck_assert_int_eq(session_new(&s, sink, 4, old_daemon_read, &d), 0);
+	ck_assert_int_eq(fastpath_new(&fp), 0);
+	ck_assert_int_eq(fastpath_memory_new(&port, &passive, &fastpath_port_callbacks, fp), 0);
+	fastpath_set_port(fp, port);
+	fastpath_attach(fp, s);
+
+	/* Connected, the Hello not yet answered: even a new cokeeperd has not said so yet. */
+	ck_assert_int_eq(session_start(s), 0);
+	fastpath_memory_event(port, &offer);
+	/* Answered without the field, by an old one. */
+	ck_assert_int_eq(ck_chunk_snapshot(table, answer_hello, s), 0);
+	ck_assert(session_synced(s));
+	fastpath_memory_event(port, &offer);
+	fastpath_memory_event(port, &accept);
+	fastpath_memory_event(port, &close);
+	ck_assert_uint_eq(d.got[CK_MSG_HELLO], 1);
+	ck_assert_uint_eq(d.got[CK_MSG_ACK], 1);
+	for (int t = CK_MSG_FASTPATH_OFFER; t <= CK_MSG_FASTPATH_CLOSE; t++)
+		ck_assert_uint_eq(d.got[t], 0);
+	ck_assert_uint_eq(fastpath_memory_received(port, CK_MSG_FASTPATH_CLOSE, &got), 2);
+	ck_assert_uint_eq(got.fastpath_close.peer_domid, 9);
+	ck_assert_uint_eq(got.fastpath_close.channel_id, 5);
+	ck_assert_uint_eq(got.fastpath_close.reason, CKFP_CLOSE_NO_FASTPATH);
+	ck_assert_uint_eq(fastpath_stats(fp)->no_relay, 4);
+	ck_assert_uint_eq(fastpath_stats(fp)->to_daemon, 0);
+
+	/* Reconnected to one that announces it: from its answer on, they go through. */
+	ck_assert_int_eq(session_start(s), 0);
+	fastpath_memory_event(port, &offer);
+	ck_assert_uint_eq(d.got[CK_MSG_FASTPATH_OFFER], 0);
+	ck_assert_int_eq(ck_chunk_snapshot(table, announce_and_answer, s), 0);
+	fastpath_memory_event(port, &offer);
+	fastpath_memory_event(port, &close);
+	ck_assert_uint_eq(d.got[CK_MSG_FASTPATH_OFFER], 1);
+	ck_assert_uint_eq(d.got[CK_MSG_FASTPATH_CLOSE], 1);
+	ck_assert_uint_eq(fastpath_stats(fp)->to_daemon, 2);
+	ck_assert_uint_eq(fastpath_stats(fp)->no_relay, 5);
+
+	fastpath_free(fp);
+	session_free(s);
+	sink->ops->free(sink);
+	ck_membership_free(table);
+	ck_frame_decoder_free(d.dec);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fastpath");
 
 	th_add(s, offer_travels_with_the_source_rewritten_and_accept_comes_back);
 	th_add(s, offer_to_a_guest_without_the_module_is_closed);
+	th_add(s, nothing_goes_to_a_cokeeperd_that_did_not_announce_the_relay);
 	return th_run(s);
 }

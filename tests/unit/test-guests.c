@@ -29,6 +29,7 @@ struct fake {
 	unsigned int got[CK_MSG_MAX + 1];
 	uint32_t bye_code;
 	uint64_t delta_base, delta_new;	/* of the last delta written */
+	uint32_t announced;		/* fastpath_version of the last snapshot or delta */
 	struct ck_msg fastpath;		/* the last fast path message written */
 	uint8_t *out;			/* every byte written */
 	size_t out_len;
@@ -65,6 +66,8 @@ static int on_written(struct ck_msg *msg, void *userdata)
 		k->bye_code = msg->bye.code;
 	if (ck_msg_is_fastpath(msg->type))
 		k->fastpath = *msg;
+	if (msg->type == CK_MSG_SNAPSHOT || msg->type == CK_MSG_DELTA)
+		k->announced = msg->fastpath_version;
 	if (msg->type == CK_MSG_DELTA) {
 		k->delta_base = msg->delta.base_gen;
 		k->delta_new = msg->delta.new_gen;
@@ -247,6 +250,9 @@ START_TEST(resync_hello_from_current_gen_gets_delta)
 	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 0);
 	ck_assert_uint_eq(guests_counters(f.gs)->deltas_sent, 1);
 	ck_assert_uint_eq(guests_counters(f.gs)->hellos_coalesced, 49);
+	/* Even this answer tells the agent that cokeeperd relays the fast path's set-up. */
+	ck_assert_uint_eq(k->delta_base, k->delta_new);
+	ck_assert_uint_eq(k->announced, CK_FASTPATH_VERSION);
 	teardown(&f);
 	fake_destroy(k);
 }
@@ -601,18 +607,26 @@ START_TEST(guests_get_byte_identical_frames)
 }
 END_TEST
 
-/* A guest that said Hello as domid (its snapshot taken). */
-static struct fake *joined_as(struct fixture *f, uint16_t domid)
+/* A guest whose agent said Hello as domid announcing fastpath_version (its snapshot taken). */
+static struct fake *joined_with(struct fixture *f, uint16_t domid, uint32_t fastpath_version)
 {
 	const struct ck_msg hello = { .type = CK_MSG_HELLO,
-		.hello = { .domid = domid, .version = CK_PROTOCOL_VERSION } };
+		.hello = { .domid = domid, .version = CK_PROTOCOL_VERSION,
+			   .fastpath_version = fastpath_version } };
 	struct fake *k = fake_new(f);
 
 	ck_assert_int_eq(guests_attach(f->gs, &k->base), 0);
 	peer_sends(k, &hello);
 	ck_stream_notify(&k->base);
 	ck_assert(!k->closed);
+	ck_assert_uint_gt(k->got[CK_MSG_SNAPSHOT], 0);
+	ck_assert_uint_eq(k->announced, CK_FASTPATH_VERSION);	/* whatever it announced */
 	return k;
+}
+
+static struct fake *joined_as(struct fixture *f, uint16_t domid)
+{
+	return joined_with(f, domid, CK_FASTPATH_VERSION);
 }
 
 static void send_offer(struct fake *k, uint16_t to, uint64_t channel)
@@ -724,6 +738,50 @@ START_TEST(fastpath_unreachable_is_answered_with_a_close)
 }
 END_TEST
 
+/*
+ * An agent built before the fast path ends its session on any Fastpath* message: one whose
+ * Hello announced no version is sent none, and the sender hears NO_FASTPATH instead.
+ */
+START_TEST(fastpath_never_sent_to_an_agent_that_did_not_announce_it)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	const struct ck_msg hello = { .type = CK_MSG_HELLO,
+		.hello = { .domid = 9, .version = CK_PROTOCOL_VERSION, .epoch = EPOCH,
+			   .fastpath_version = CK_FASTPATH_VERSION } };
+	struct fake *lo, *old;
+	struct fixture f;
+
+	setup(&f, &cfg);
+	lo = joined_as(&f, 3);
+	old = joined_with(&f, 9, 0);
+	send_offer(lo, 9, 0xfeed);
+	ck_assert_uint_eq(old->got[CK_MSG_FASTPATH_OFFER], 0);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 1);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.peer_domid, 9);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.channel_id, 0xfeed);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.reason, CKFP_CLOSE_NO_FASTPATH);
+	/* Nor a Close, which needs no answer. */
+	send_small(lo, CK_MSG_FASTPATH_CLOSE, 9, 0xfeed);
+	ck_assert_uint_eq(old->got[CK_MSG_FASTPATH_CLOSE], 0);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 1);
+	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->no_fastpath, 2);
+	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->unreachable, 0);
+	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->relayed, 0);
+
+	/* Its latest Hello is what counts: one that announces it is relayed to from then on. */
+	peer_sends(old, &hello);
+	ck_stream_notify(&old->base);
+	send_offer(lo, 9, 0xbeef);
+	ck_assert_uint_eq(old->got[CK_MSG_FASTPATH_OFFER], 1);
+	ck_assert_uint_eq(old->fastpath.fastpath_offer.channel_id, 0xbeef);
+	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->relayed, 1);
+	ck_assert(!lo->closed && !old->closed);
+	teardown(&f);
+	fake_destroy(lo);
+	fake_destroy(old);
+}
+END_TEST
+
 /* Over its allowance a guest's set-up messages are dropped and counted, its session lives. */
 START_TEST(fastpath_rate_limited_per_guest)
 {
@@ -813,6 +871,7 @@ int main(void)
 	th_add(s, over_max_guests_gets_bye_and_is_closed);
 	th_add(s, fastpath_relayed_with_the_senders_domid);
 	th_add(s, fastpath_unreachable_is_answered_with_a_close);
+	th_add(s, fastpath_never_sent_to_an_agent_that_did_not_announce_it);
 	th_add(s, fastpath_rate_limited_per_guest);
 	th_add(s, fastpath_wrong_direction_ends_the_session);
 	th_add(s, no_hello_in_time_ends_the_session);

@@ -148,6 +148,44 @@ START_TEST(start_sends_hello_without_epoch)
 	ck_assert_uint_eq(f.last_sent.hello.domid, 7);
 	ck_assert_uint_eq(f.last_sent.hello.epoch, 0);
 	ck_assert_uint_eq(f.last_sent.hello.version, CK_PROTOCOL_VERSION);
+	ck_assert_uint_eq(f.last_sent.hello.fastpath_version, CK_FASTPATH_VERSION);
+	teardown(&f);
+}
+END_TEST
+
+static int feed_announcing(struct ck_msg *msg, void *userdata)
+{
+	msg->fastpath_version = CK_FASTPATH_VERSION;
+	return feed(msg, userdata);
+}
+
+/*
+ * What cokeeperd relays is known from its answers in this connection only: nothing before
+ * the first, nothing from one that does not say (older than the fast path), nothing carried
+ * over to the next connection, which may be to another cokeeperd.
+ */
+START_TEST(daemon_fastpath_version_is_per_connection)
+{
+	struct ck_delta empty;
+	struct fixture f;
+
+	setup(&f);
+	session_start(f.session);
+	ck_assert_uint_eq(session_daemon_fastpath(f.session), 0);
+	sync_snapshot(&f);	/* as an older cokeeperd sends it */
+	ck_assert(in_sync(&f));
+	ck_assert_uint_eq(session_daemon_fastpath(f.session), 0);
+
+	session_start(f.session);
+	empty = (struct ck_delta){ .epoch = EPOCH, .base_gen = f.daemon->gen,
+				   .new_gen = f.daemon->gen };
+	ck_assert_int_eq(ck_chunk_delta(&empty, feed_announcing, &f), 0);
+	ck_assert_uint_eq(session_daemon_fastpath(f.session), CK_FASTPATH_VERSION);
+
+	session_start(f.session);
+	ck_assert_uint_eq(session_daemon_fastpath(f.session), 0);
+	ck_assert_int_eq(ck_chunk_snapshot(f.daemon, feed_announcing, &f), 0);
+	ck_assert_uint_eq(session_daemon_fastpath(f.session), CK_FASTPATH_VERSION);
 	teardown(&f);
 }
 END_TEST
@@ -450,6 +488,7 @@ int main(void)
 	Suite *s = suite_create("session");
 
 	th_add(s, start_sends_hello_without_epoch);
+	th_add(s, daemon_fastpath_version_is_per_connection);
 	th_add(s, snapshot_then_deltas_are_applied_and_acked);
 	th_add(s, gap_asks_for_resync_and_applies_nothing);
 	th_add(s, new_epoch_replaces_everything);
