@@ -12,19 +12,37 @@
  *   netlink-unpriv     as uid 65534, try to write the kernel table: -EPERM
  *   netlink-malformed  as root, an unknown flag bit: -EINVAL, and a 5-byte MAC: -ERANGE,
  *                      each with the kernel's extended-ACK message
+ *   fastpath-garbage PEER [KIND]
+ *                      play a hostile fast path offerer to PEER (a higher domid whose
+ *                      cokeeper-fp.ko and agent run; ours must be stopped and unloaded):
+ *                      say Hello on cokeeperd's channel, grant 1 + 2 * 64 pages and an unbound
+ *                      port to PEER from userspace (gntalloc, evtchn), write the control page
+ *                      honestly and send a FastpathOffer; once PEER accepts, break our ring as
+ *                      KIND says (prod: tx_prod far past the ring; len: a record of length
+ *                      0xFFFFFFF0; flags: a record with an unknown flag bit; default prod)
+ *                      and kick PEER.  PEER's module must close the channel with
+ *                      CKFP_CLOSE_BROKEN, relayed back by cokeeperd (30 s for each step);
+ *                      exit 2 when the channel could not be set up
  */
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <libxenvchan.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
 #include <xenstore.h>
 
 #include "clock.h"
+#include "evil-fastpath.h"
+#include "frame.h"
 #include "genl.h"
 #include "linux/cokeeper.h"
 
@@ -261,6 +279,287 @@ static int netlink_malformed(void)
 	return r;
 }
 
+/* One session with cokeeperd, as much of an agent's as fastpath-garbage needs. */
+struct fp_session {
+	struct libxenvchan *ctrl;
+	struct ck_frame_decoder *dec;
+	uint16_t peer;
+	uint64_t channel_id;
+	bool accepted;
+	bool closed;
+	uint32_t close_reason;
+	bool bye;
+	char bye_reason[CK_BYE_REASON_MAX + 1];
+};
+
+/* One whole frame from lib's encoder, or -errno. */
+static int fp_send(struct fp_session *s, const struct ck_msg *msg)
+{
+	uint8_t *buf;
+	size_t len;
+	int r = ck_frame_encode(msg, &buf, &len);
+
+	if (r < 0)
+		return r;
+	/* Blocking for the write only: cokeeperd drains our ring from its event loop. */
+	s->ctrl->blocking = 1;
+	r = libxenvchan_send(s->ctrl, buf, len) == (int)len ? 0 : -EIO;
+	s->ctrl->blocking = 0;
+	free(buf);
+	return r;
+}
+
+static int fp_on_msg(struct ck_msg *msg, void *userdata)
+{
+	struct fp_session *s = userdata;
+	struct ck_msg ack = { .type = CK_MSG_ACK };
+
+	switch (msg->type) {
+	case CK_MSG_SNAPSHOT:
+	case CK_MSG_DELTA:
+		/* Acked as an agent would, once whole, so cokeeperd sees a healthy member. */
+		if (msg->chunk + 1 < msg->chunks)
+			return 0;
+		if (msg->type == CK_MSG_SNAPSHOT)
+			ack.ack = (struct ck_ack){ msg->snapshot.epoch, msg->snapshot.gen };
+		else
+			ack.ack = (struct ck_ack){ msg->delta.epoch, msg->delta.new_gen };
+		return fp_send(s, &ack);
+	case CK_MSG_FASTPATH_ACCEPT:
+		if (msg->fastpath_accept.peer_domid == s->peer &&
+		    msg->fastpath_accept.channel_id == s->channel_id)
+			s->accepted = true;
+		return 0;
+	case CK_MSG_FASTPATH_CLOSE:
+		/* Ours, or id 0: "whatever channel exists" between the peer and us. */
+		if (msg->fastpath_close.peer_domid == s->peer &&
+		    (msg->fastpath_close.channel_id == s->channel_id ||
+		     !msg->fastpath_close.channel_id)) {
+			s->closed = true;
+			s->close_reason = msg->fastpath_close.reason;
+		}
+		return 0;
+	case CK_MSG_BYE:
+		s->bye = true;
+		snprintf(s->bye_reason, sizeof(s->bye_reason), "%s", msg->bye.reason);
+		return -ECONNRESET;
+	default:
+		/*
+		 * Offers from lower domids go unanswered: their modules time out and back off,
+		 * as they do with any guest that runs no fast path module.
+		 */
+		return 0;
+	}
+}
+
+/*
+ * Reads and handles what cokeeperd sends until done(s) or deadline: 0 when done(s), -ETIMEDOUT,
+ * or a negative errno when the session ended.
+ */
+static int fp_pump(struct fp_session *s, uint64_t deadline, bool (*done)(const struct fp_session *))
+{
+	struct pollfd pfd = { .fd = libxenvchan_fd_for_select(s->ctrl), .events = POLLIN };
+	struct ck_error err = { 0 };
+	uint8_t buf[4096];
+	int r, n;
+
+	for (;;) {
+		while (libxenvchan_data_ready(s->ctrl) > 0) {
+			n = libxenvchan_read(s->ctrl, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			r = ck_frame_decoder_feed(s->dec, buf, (size_t)n, fp_on_msg, s, &err);
+			if (r < 0)
+				return r;
+		}
+		if (done(s))
+			return 0;
+		if (!libxenvchan_is_open(s->ctrl))
+			return -ECONNRESET;
+		if (ck_now_usec() >= deadline)
+			return -ETIMEDOUT;
+		/* At most 100 ms, so a lost event costs a little time, never the verdict. */
+		if (poll(&pfd, 1, 100) > 0)
+			libxenvchan_wait(s->ctrl);
+	}
+}
+
+static bool fp_accepted_or_closed(const struct fp_session *s)
+{
+	return s->accepted || s->closed;
+}
+
+static bool fp_closed(const struct fp_session *s)
+{
+	return s->closed;
+}
+
+static void fp_session_error(const struct fp_session *s, const char *what, int r)
+{
+	if (s->bye)
+		printf("EVIL fastpath-garbage: cokeeperd said bye while %s: %s\n", what,
+		       s->bye_reason);
+	else
+		printf("EVIL fastpath-garbage: %s: %s\n", what, strerror(-r));
+}
+
+/*
+ * A hostile offerer to peer, from userspace: everything an honest cokeeper-fp.ko offerer does
+ * (grants, an unbound port, the control page, the Offer through cokeeperd), then garbage in
+ * its ring once the peer has mapped it.
+ */
+static int fastpath_garbage(const char *peer_arg, const char *kind_arg)
+{
+	struct fp_session s = { 0 };
+	struct ck_msg msg;
+	enum evil_fp_kind kind;
+	struct xs_handle *xs;
+	xengntshr_handle *xgs = NULL;
+	xenevtchn_handle *xce = NULL;
+	uint32_t grefs[EVIL_FP_PAGES];
+	void *ring[EVIL_FP_RING_PAGES];
+	unsigned long peer;
+	unsigned int domid;
+	uint8_t *mem = NULL;
+	xenevtchn_port_or_error_t port = -1;
+	char *end;
+	int r, ret = 2;
+
+	peer = strtoul(peer_arg, &end, 10);
+	if (!*peer_arg || *end || peer == 0 || peer >= CK_DOMID_LIMIT ||
+	    evil_fp_kind_parse(kind_arg, &kind) < 0) {
+		fprintf(stderr, "usage: ck-evil fastpath-garbage PEER_DOMID [prod|len|flags]\n");
+		return 2;
+	}
+	s.peer = (uint16_t)peer;
+	s.ctrl = channel_open("fastpath-garbage", &xs, &domid);
+	if (!s.ctrl)
+		return 2;
+	s.ctrl->blocking = 0;
+	/* cokeeperd relays an Offer only from the lower domid to the higher. */
+	if (domid >= peer) {
+		printf("EVIL fastpath-garbage: our domid %u is not lower than the peer's %lu: "
+		       "only the lower domid offers\n", domid, peer);
+		goto out_vchan;
+	}
+	r = ck_frame_decoder_new(&s.dec);
+	if (r < 0) {
+		printf("EVIL fastpath-garbage: no decoder: %s\n", strerror(-r));
+		goto out_vchan;
+	}
+	msg = (struct ck_msg){ .type = CK_MSG_HELLO,
+		.hello = { .domid = (uint16_t)domid, .version = CK_PROTOCOL_VERSION } };
+	/*
+	 * Announce the fast path as an honest agent would, once struct ck_hello carries it
+	 * (Hello.fastpath_version, field 5):
+	 *	msg.hello.fastpath_version = 1;
+	 */
+	r = fp_send(&s, &msg);
+	if (r < 0) {
+		printf("EVIL fastpath-garbage: cannot send our Hello: %s\n", strerror(-r));
+		goto out_dec;
+	}
+
+	/* Shared memory and the port, granted to peer as cokeeper-fp.ko's ckfp_shm_offer does. */
+	xgs = xengntshr_open(NULL, 0);
+	if (!xgs) {
+		printf("EVIL fastpath-garbage: cannot open gntalloc: %s\n", strerror(errno));
+		goto out_dec;
+	}
+	mem = xengntshr_share_pages(xgs, s.peer, EVIL_FP_PAGES, grefs, 1);
+	if (!mem) {
+		printf("EVIL fastpath-garbage: cannot grant %u pages to domid %u: %s\n",
+		       EVIL_FP_PAGES, s.peer, strerror(errno));
+		goto out_gnt;
+	}
+	evil_fp_ctrl_init((struct ckfp_ctrl *)mem);
+	for (unsigned int i = 0; i < EVIL_FP_RING_PAGES; i++)
+		ring[i] = mem + (size_t)(1 + i) * CKFP_PAGE_SIZE;
+	xce = xenevtchn_open(NULL, 0);
+	if (!xce) {
+		printf("EVIL fastpath-garbage: cannot open evtchn: %s\n", strerror(errno));
+		goto out_gnt;
+	}
+	port = xenevtchn_bind_unbound_port(xce, s.peer);
+	if (port < 0) {
+		printf("EVIL fastpath-garbage: cannot allocate a port for domid %u: %s\n", s.peer,
+		       strerror(errno));
+		goto out_evtchn;
+	}
+
+	do {
+		if (getrandom(&s.channel_id, sizeof(s.channel_id), 0) != sizeof(s.channel_id)) {
+			printf("EVIL fastpath-garbage: getrandom: %s\n", strerror(errno));
+			goto out_evtchn;
+		}
+	} while (!s.channel_id);	/* 0 is a Close's "whatever channel" */
+	evil_fp_offer(&msg, s.peer, s.channel_id, (uint32_t)port, grefs);
+	r = fp_send(&s, &msg);
+	if (r < 0) {
+		printf("EVIL fastpath-garbage: cannot send the offer: %s\n", strerror(-r));
+		goto out_evtchn;
+	}
+	r = fp_pump(&s, ck_now_usec() + 30000000, fp_accepted_or_closed);
+	if (r < 0) {
+		fp_session_error(&s, "waiting for the accept", r);
+		goto out_evtchn;
+	}
+	if (s.closed) {
+		printf("EVIL fastpath-garbage: FAIL, domid %u closed channel %" PRIx64 " before "
+		       "accepting it, reason %u\n", s.peer, s.channel_id, s.close_reason);
+		ret = 1;
+		goto out_evtchn;
+	}
+
+	evil_fp_break((struct ckfp_ctrl *)mem, ring, kind);
+	if (xenevtchn_notify(xce, (evtchn_port_t)port) < 0) {
+		printf("EVIL fastpath-garbage: cannot notify domid %u: %s\n", s.peer,
+		       strerror(errno));
+		goto out_evtchn;
+	}
+	r = fp_pump(&s, ck_now_usec() + 30000000, fp_closed);
+	if (r == -ETIMEDOUT) {
+		printf("EVIL fastpath-garbage: FAIL, channel %" PRIx64 " to domid %u still open "
+		       "30 s after the garbage (%s in band)\n", s.channel_id, s.peer,
+		       le32_to_cpu(READ_ONCE(((struct ckfp_ctrl *)mem)->by_acceptor.closing)) ?
+		       "closing" : "not closing");
+		ret = 1;
+		goto out_evtchn;
+	}
+	if (r < 0) {
+		fp_session_error(&s, "waiting for the close", r);
+		goto out_evtchn;
+	}
+	if (s.close_reason == CKFP_CLOSE_BROKEN) {
+		printf("EVIL fastpath-garbage: channel %" PRIx64 " to domid %u closed by the peer, "
+		       "reason %u\n", s.channel_id, s.peer, s.close_reason);
+		ret = 0;
+	} else {
+		printf("EVIL fastpath-garbage: FAIL, channel %" PRIx64 " to domid %u closed by the "
+		       "peer, reason %u, not %u (broken)\n", s.channel_id, s.peer, s.close_reason,
+		       CKFP_CLOSE_BROKEN);
+		ret = 1;
+	}
+
+	/* The grants outlive the channel: the peer has unmapped before its Close. */
+out_evtchn:
+	if (port >= 0)
+		xenevtchn_unbind(xce, (evtchn_port_t)port);
+	if (xce)
+		xenevtchn_close(xce);
+out_gnt:
+	if (mem)
+		xengntshr_unshare(xgs, mem, EVIL_FP_PAGES);
+	if (xgs)
+		xengntshr_close(xgs);
+out_dec:
+	ck_frame_decoder_free(s.dec);
+out_vchan:
+	libxenvchan_close(s.ctrl);
+	xs_close(xs);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "vchan-garbage"))
@@ -271,7 +570,9 @@ int main(int argc, char **argv)
 		return netlink_unpriv();
 	if (argc == 2 && !strcmp(argv[1], "netlink-malformed"))
 		return netlink_malformed();
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "fastpath-garbage"))
+		return fastpath_garbage(argv[2], argc == 4 ? argv[3] : NULL);
 	fprintf(stderr, "usage: ck-evil vchan-garbage|hello-flood [SECONDS]|netlink-unpriv|"
-		"netlink-malformed\n");
+		"netlink-malformed|fastpath-garbage PEER_DOMID [prod|len|flags]\n");
 	return 2;
 }
