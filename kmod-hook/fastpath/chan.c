@@ -11,9 +11,14 @@
 #include "chan.h"
 #include "genl.h"
 
-static unsigned int ring_order = CKFP_ORDER_MIN;
+/*
+ * 1 MiB per direction: in the lab (TCG) a 64 MiB stream ran 2.3x faster than with 256 KiB
+ * rings in the same boot (run 20261130-125926-31893): a GSO record is up to 64 KiB, and the
+ * sender must not wait for each wake-up of the receiver.  It costs the offerer 2 MiB per channel.
+ */
+static unsigned int ring_order = CKFP_ORDER_MAX;
 module_param(ring_order, uint, 0444);
-MODULE_PARM_DESC(ring_order, "pages per ring and direction as a power of two (6..8, default 6)");
+MODULE_PARM_DESC(ring_order, "pages per ring and direction as a power of two (6..8, default 8: 1 MiB)");
 
 static unsigned int max_channels = 8;
 module_param(max_channels, uint, 0444);

@@ -447,13 +447,10 @@ static int fastpath_garbage(const char *peer_arg, const char *kind_arg)
 		printf("EVIL fastpath-garbage: no decoder: %s\n", strerror(-r));
 		goto out_vchan;
 	}
+	/* Announces the fast path as an honest agent does: cokeeperd relays only then. */
 	msg = (struct ck_msg){ .type = CK_MSG_HELLO,
-		.hello = { .domid = (uint16_t)domid, .version = CK_PROTOCOL_VERSION } };
-	/*
-	 * Announce the fast path as an honest agent would, once struct ck_hello carries it
-	 * (Hello.fastpath_version, field 5):
-	 *	msg.hello.fastpath_version = 1;
-	 */
+		.hello = { .domid = (uint16_t)domid, .version = CK_PROTOCOL_VERSION,
+			   .fastpath_version = CK_FASTPATH_VERSION } };
 	r = fp_send(&s, &msg);
 	if (r < 0) {
 		printf("EVIL fastpath-garbage: cannot send our Hello: %s\n", strerror(-r));

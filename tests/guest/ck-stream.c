@@ -6,7 +6,8 @@
  *                                    offset; the server checks each byte and answers
  *                                    "ok BYTES" or "bad at OFFSET": a loss, a reordering or
  *                                    a corruption anywhere in the stream fails it
- *   ck-stream rr HOST PORT SECONDS   one-byte request/response transactions for SECONDS
+ *   ck-stream rr HOST PORT SECONDS   one-byte request/response transactions for SECONDS, and
+ *                                    the median and 90th percentile of their round trips
  * send and rr print one line: "bytes N seconds S MB/s R ok" or "transactions N seconds S
  * per-second R", and exit 0 only if the server agreed.  A reset or any error: exit 1.
  */
@@ -173,29 +174,44 @@ static int send_stream(const char *host, int port, uint64_t bytes)
 	return strncmp(answer, "ok ", 3) != 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 static int request_response(const char *host, int port, double seconds)
 {
+	enum { MAX_SAMPLES = 1 << 20 };
 	struct hello h = {.mode = 'r'};
+	double t0, t, dt, *rtt = malloc(MAX_SAMPLES * sizeof(*rtt));
 	uint64_t n = 0;
-	double t0, dt;
 	char c = 'x';
 	int fd = dial(host, port), r;
 
-	if (fd < 0)
+	if (fd < 0 || !rtt)
 		return 1;
 	r = full_io(fd, &h, sizeof(h), true);
 	t0 = now();
-	while (!r && (dt = now() - t0) < seconds) {
+	while (!r && (t = now()) - t0 < seconds) {
 		r = full_io(fd, &c, 1, true) ?: full_io(fd, &c, 1, false);
+		if (!r && n < MAX_SAMPLES)
+			rtt[n] = now() - t;
 		n += !r;
 	}
 	dt = now() - t0;
 	close(fd);
-	if (r) {
-		printf("transactions %" PRIu64 " failed: %s\n", n, strerror(-r));
+	if (r || !n) {
+		printf("transactions %" PRIu64 " failed: %s\n", n, strerror(r ? -r : EIO));
 		return 1;
 	}
-	printf("transactions %" PRIu64 " seconds %.3f per-second %.1f\n", n, dt, n / dt);
+	if (n > MAX_SAMPLES)
+		n = MAX_SAMPLES;
+	qsort(rtt, n, sizeof(*rtt), cmp_double);
+	printf("transactions %" PRIu64 " seconds %.3f per-second %.1f rtt-median-us %.0f "
+	       "rtt-p90-us %.0f\n", n, dt, n / dt, rtt[n / 2] * 1e6, rtt[n * 9 / 10] * 1e6);
+	free(rtt);
 	return 0;
 }
 
