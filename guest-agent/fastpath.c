@@ -83,6 +83,11 @@ static void on_relayed(const struct ck_msg *msg, void *userdata)
 		to_daemon(fp, &close);
 		return;
 	}
+	/* A channel the module has already closed: both ends closing at once is normal. */
+	if (r == -ESTALE && msg->type != CK_MSG_FASTPATH_OFFER) {
+		fp->stats.to_module++;
+		return;
+	}
 	/* The module answers what it cannot take with its own Close; nothing to add here. */
 	fp->stats.dropped++;
 	ck_log_limited(&fp->rl, LOG_NOTICE, r, "fast path: the %s module did not take a %s "

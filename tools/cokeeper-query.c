@@ -51,7 +51,11 @@ static int cmd_members(int argc, char **argv)
 		return usage_error(argv[0], "");
 	if (open_client(&c) < 0)
 		return 2;
-	r = query_members(c, json_out, stdout);
+	/* The JSON form stays the canonical table cokeeperctl prints; text adds the fast path. */
+	static struct fastpath_view fp;
+	bool have_fp = !json_out && query_fastpath_view(&fp) == 0;
+
+	r = query_members(c, json_out, have_fp ? &fp : NULL, stdout);
 	if (r < 0)
 		report("cannot read the table", c, r);
 	ck_client_close(c);

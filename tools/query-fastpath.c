@@ -8,6 +8,7 @@
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 #include <stdio.h>
+#include <string.h>
 #include <linux/cokeeper_fp.h>
 
 #include "query-fastpath.h"
@@ -47,6 +48,7 @@ static struct nla_policy stat_policy[CKFP_STAT_A_MAX + 1] = {
 struct printer {
 	FILE *out;
 	bool json;
+	struct fastpath_view *view;	/* instead of printing */
 	unsigned int n;
 	int err;
 };
@@ -69,7 +71,12 @@ static int on_peer(struct nl_msg *msg, void *arg)
 		return NL_STOP;
 	}
 	state = nla_get_u8(a[CKFP_A_STATE]);
-	if (p->json) {
+	if (p->view) {
+		uint32_t domid = nla_get_u32(a[CKFP_A_PEER_DOMID]);
+
+		if (domid < sizeof(p->view->state) && state <= CKFP_STATE_MAX)
+			p->view->state[domid] = (uint8_t)(state + 1);
+	} else if (p->json) {
 		fprintf(p->out, "%s\n  {\"domid\": %" PRIu32 ", \"state\": \"%s\"", p->n ? "," : "",
 			nla_get_u32(a[CKFP_A_PEER_DOMID]),
 			state <= CKFP_STATE_MAX ? state_names[state] : "unknown");
@@ -94,9 +101,8 @@ static int on_peer(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-int query_fastpath(bool json, FILE *out)
+static int dump(struct printer *p)
 {
-	struct printer p = {.out = out, .json = json};
 	struct nl_sock *sk = nl_socket_alloc();
 	int family, r;
 
@@ -112,19 +118,39 @@ int query_fastpath(bool json, FILE *out)
 		r = -ENOENT;	/* cokeeper-fp.ko is not loaded */
 		goto out;
 	}
-	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_peer, &p);
-	if (json)
-		fputc('[', out);
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_peer, p);
+	if (p->json)
+		fputc('[', p->out);
 	r = genl_send_simple(sk, family, CKFP_CMD_GET, CKFP_GENL_VERSION, NLM_F_DUMP);
 	if (r >= 0)
 		r = nl_recvmsgs_default(sk);
 	if (r < 0)
 		r = -EIO;
-	else if (p.err)
-		r = p.err;
-	if (json)
-		fputs(p.n ? "\n]\n" : "]\n", out);
+	else if (p->err)
+		r = p->err;
+	if (p->json)
+		fputs(p->n ? "\n]\n" : "]\n", p->out);
 out:
 	nl_socket_free(sk);
 	return r < 0 ? r : 0;
+}
+
+int query_fastpath(bool json, FILE *out)
+{
+	struct printer p = {.out = out, .json = json};
+
+	return dump(&p);
+}
+
+int query_fastpath_view(struct fastpath_view *v)
+{
+	struct printer p = {.view = v};
+
+	memset(v, 0, sizeof(*v));
+	return dump(&p);
+}
+
+const char *fastpath_state_name(uint8_t entry)
+{
+	return entry && entry - 1 <= CKFP_STATE_MAX ? state_names[entry - 1] : NULL;
 }

@@ -10,6 +10,7 @@
 
 #include "member-json.h"
 #include "peer.h"
+#include "query-fastpath.h"
 #include "query-print.h"
 
 /* Xen's first reserved domid (DOMID_FIRST_RESERVED): every guest's domid is below it. */
@@ -27,6 +28,7 @@ static int put_json(struct json_object *o, FILE *out)
 struct collect {
 	struct ck_memberset *set;
 	bool json;
+	const struct fastpath_view *fp;
 	FILE *out;
 };
 
@@ -49,20 +51,27 @@ static int collect_peer(const struct ck_client_peer *p, void *userdata)
 		else if (p->nics[0].n_ipv6)
 			inet_ntop(AF_INET6, &p->nics[0].ipv6[0], addr, sizeof(addr));
 	}
-	fprintf(c->out, "%-6u %-20.20s %-14s %-17s %-18s %10" PRIu64 " %12" PRIu64 "\n", p->domid,
+	fprintf(c->out, "%-6u %-20.20s %-14s %-17s %-18s %10" PRIu64 " %12" PRIu64, p->domid,
 		p->name, ck_member_state_name(p->state), mac, addr, p->tx_packets, p->tx_bytes);
+	if (c->fp) {
+		const char *fp = p->domid < sizeof(c->fp->state) ?
+				 fastpath_state_name(c->fp->state[p->domid]) : NULL;
+
+		fprintf(c->out, " %-8s", fp ? fp : "-");
+	}
+	fputc('\n', c->out);
 	return 0;
 }
 
-int query_members(struct ck_client *c, bool json, FILE *out)
+int query_members(struct ck_client *c, bool json, const struct fastpath_view *fp, FILE *out)
 {
-	struct collect col = {.json = json, .out = out};
+	struct collect col = {.json = json, .fp = fp, .out = out};
 	struct json_object *arr;
 	int r;
 
 	if (!json) {
-		fprintf(out, "%-6s %-20s %-14s %-17s %-18s %10s %12s\n", "DOMID", "NAME", "STATE",
-			"MAC", "ADDRESS", "TX_PKTS", "TX_BYTES");
+		fprintf(out, "%-6s %-20s %-14s %-17s %-18s %10s %12s%s\n", "DOMID", "NAME", "STATE",
+			"MAC", "ADDRESS", "TX_PKTS", "TX_BYTES", fp ? " FASTPATH" : "");
 		return ck_client_foreach(c, collect_peer, &col);
 	}
 	/* Through a memberset: the canonical form, sorted as cokeeperctl prints it. */

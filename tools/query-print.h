@@ -13,7 +13,10 @@
 
 #include "cokeeper-client.h"
 
-int query_members(struct ck_client *c, bool json, FILE *out);
+struct fastpath_view;
+
+/* fp: the fast path's channels, shown in the text form's FASTPATH column; NULL: no column. */
+int query_members(struct ck_client *c, bool json, const struct fastpath_view *fp, FILE *out);
 int query_lookup(struct ck_client *c, const char *key, bool json, FILE *out);
 int query_status(struct ck_client *c, bool json, FILE *out);
 void query_event(enum ck_client_event ev, const struct ck_client_peer *p, uint64_t gen, bool json,

@@ -62,6 +62,9 @@ D2=$(domid_of pv2)
 step channel-up
 wait_until 120 fp_state_is pv1 "$D2" up || fail "pv1's channel to pv2 (domid $D2) is not up: $(guest_run pv1 'cokeeper-query fastpath')"
 wait_until 30 fp_state_is pv2 "$D1" up || fail "pv2's channel to pv1 (domid $D1) is not up: $(guest_run pv2 'cokeeper-query fastpath')"
+# The members table shows it too (its last column).
+out=$(guest_run pv1 "cokeeper-query members | awk '\$1 == $D2 { print \$NF }'" | tr -d ' ')
+[ "$out" = up ] || fail "cokeeper-query members in pv1 shows the fast path to pv2 as '$out'"
 pass
 
 guest_run pv2 "ck-stream serve 5001 >/tmp/ck-stream.log 2>&1 &" >/dev/null
@@ -164,6 +167,10 @@ for kind in prod len flags; do
 		fail "pvh3 counted ${b0:-?} -> ${b1:-?} broken rings from pv1"
 done
 note "pvh3: $(guest_run pvh3 "cokeeper-query fastpath | awk '\$1 == $D1'")"
+# One rate-limited line per broken channel in the kernel's log (warning: not on the console).
+out=$(guest_run pvh3 "dmesg | grep -c 'domain $D1 broke the ring protocol'" | tr -d ' ')
+[ "${out:-0}" -ge 1 ] || fail "pvh3 logged no 'broke the ring protocol' line"
+note "pvh3 logged $out 'broke the ring protocol' lines"
 out=$(guest_run pvh3 "ping -c 3 -W 2 10.99.0.254 | tail -n 2") ||
 	fail "pvh3 lost its vif after the garbage: $out"
 console_of pvh3 | tr -d '\r' | grep 'cokeeper_fp:' | tail -n 4 | sed 's/^/  | pvh3 /'

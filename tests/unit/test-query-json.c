@@ -116,7 +116,7 @@ static const char *get_s(struct json_object *o, const char *key)
 
 static int members(FILE *out, const char *arg)
 {
-	return query_members(NULL, true, out);
+	return query_members(NULL, true, NULL, out);
 }
 
 static int lookup(FILE *out, const char *key)
