@@ -34,8 +34,20 @@ static struct workqueue_struct *wq;
 static domid_t self;			/* this guest's domid, re-read after a resume */
 static bool active;			/* false: suspending, or not yet started */
 static u32 inactive_reason = CKFP_CLOSE_SHUTDOWN;
-static unsigned int nchans;		/* channels offered or up */
+static unsigned int nchans;		/* channels offered, up, or closed but still mapped */
 static bool exiting;
+/*
+ * After this guest was restored (a migration, or xl restore) its table may describe the old
+ * host until the agent has resynced: no channel is offered or accepted until the table has
+ * changed once (the guest's own entry always does: its domid is new), or RESYNC_WAIT passed.
+ */
+static bool resync_pending;
+static struct delayed_work resync_work;
+#define RESYNC_WAIT (30 * HZ)
+/* How often to look again whether a peer has unmapped a closed channel's pages. */
+#define ZOMBIE_RETRY (5 * HZ)
+/* A channel that lived this long resets the backoff: the next failure waits 1 s again. */
+#define UP_STABLE (60 * HZ)
 
 struct ckfp_peer *ckfp_peer_find(u32 domid)
 {
@@ -50,7 +62,13 @@ static void peer_schedule(struct ckfp_peer *p, unsigned long delay)
 
 static bool wanted(const struct ckfp_peer *p)
 {
-	return active && READ_ONCE(ckfp_enable) && self && p->member && p->domid != self;
+	return active && !resync_pending && READ_ONCE(ckfp_enable) && self && p->member &&
+	       p->domid != self;
+}
+
+u32 ckfp_self(void)
+{
+	return READ_ONCE(self);
 }
 
 static u32 unwanted_reason(const struct ckfp_peer *p)
@@ -63,9 +81,17 @@ static u32 unwanted_reason(const struct ckfp_peer *p)
 static irqreturn_t chan_irq(int irq, void *dev)
 {
 	struct ckfp_chan *c = dev;
+	/*
+	 * Work: records to read, frames waiting for room, or the peer closing.  An event with
+	 * none is spurious, and Xen's late-EOI logic throttles a peer that storms them.  A
+	 * racy look can only delay an EOI or miss a throttle; NAPI reads the ring properly.
+	 */
+	bool work = le32_to_cpu(READ_ONCE(c->rx.peer->tx_prod)) != READ_ONCE(c->rx.idx) ||
+		    !skb_queue_empty_lockless(&c->txq) || READ_ONCE(c->rx.peer->closing);
 
-	napi_schedule(&c->napi);
-	xen_irq_lateeoi(irq, 0);
+	if (work)
+		napi_schedule(&c->napi);
+	xen_irq_lateeoi(irq, work ? 0 : XEN_EOI_FLAG_SPURIOUS);
 	return IRQ_HANDLED;
 }
 
@@ -108,9 +134,10 @@ static int chan_start(struct ckfp_chan *c)
 
 /*
  * Tears a channel down that nothing publishes any more (p->chan and p->setup no longer
- * point at it): the data path leaves it, the peer is told in band, our port closes (no
- * handler after this), NAPI stops (no poll after this), queued frames are dropped, and only
+ * point at it): the data path leaves it, the peer is told in band, NAPI stops (no poll
+ * after this), our port closes (no handler after this), queued frames are dropped, and only
  * then the shared pages go: no CPU can touch them once they are unmapped or given back.
+ * Pages the peer still maps are kept as the peer's zombie until it lets go.
  */
 static void chan_destroy(struct ckfp_peer *p, struct ckfp_chan *c, u32 reason, bool tell)
 {
@@ -119,24 +146,53 @@ static void chan_destroy(struct ckfp_peer *p, struct ckfp_chan *c, u32 reason, b
 		WRITE_ONCE(c->tx.mine->closing, cpu_to_le32(1));
 		ckfp_shm_notify(&c->shm);
 	}
+	if (c->napi_dev && c->napi_on)
+		napi_disable(&c->napi);
 	ckfp_shm_close_port(&c->shm);
 	if (c->napi_dev) {
-		if (c->napi_on)
-			napi_disable(&c->napi);
 		netif_napi_del(&c->napi);
 		kfree(c->napi_dev);
+		c->napi_dev = NULL;
 	}
 	ckfp_chan_txq_purge(c);
-	ckfp_shm_destroy(&c->shm);
 	if (tell)
 		ckfp_genl_close(p->domid, c->id, reason);
 	p->last_reason = reason;
+	if (ckfp_shm_release(&c->shm)) {
+		if (!p->zombie) {
+			pr_info_ratelimited("domain %u still maps %u pages of a closed channel: "
+					    "held until it unmaps them\n", p->domid, c->shm.live);
+			p->zombie = c;	/* still counted in nchans: max_channels bounds them */
+			peer_schedule(p, ZOMBIE_RETRY);
+			return;
+		}
+		ckfp_shm_destroy(&c->shm);
+	}
 	nchans--;
 	kfree(c);
 }
 
+/* A zombie's pages, once the peer unmapped them all: true when none is left. */
+static bool reap(struct ckfp_peer *p)
+{
+	if (!p->zombie)
+		return true;
+	if (ckfp_shm_reap(&p->zombie->shm))
+		return false;
+	kfree(p->zombie);
+	p->zombie = NULL;
+	nchans--;
+	return true;
+}
+
+static void reconcile_all_locked(void);
+
 static void backoff(struct ckfp_peer *p)
 {
+	/* A channel that lived long enough starts afresh; one torn down early does not. */
+	if (p->up_since && time_after(jiffies, p->up_since + UP_STABLE))
+		p->backoff = 0;
+	p->up_since = 0;
 	p->backoff = p->backoff ? min(p->backoff * 2, (unsigned int)BACKOFF_MAX_S) : 1;
 	p->retry_at = jiffies + p->backoff * HZ;
 	p->state = CKFP_STATE_BACKOFF;
@@ -218,10 +274,17 @@ static void peer_reconcile(struct ckfp_peer *p)
 	if (!wanted(p)) {
 		p->state = CKFP_STATE_IDLE;
 		p->backoff = 0;
+		if (!reap(p))
+			peer_schedule(p, ZOMBIE_RETRY);
 		return;
 	}
 	if (rcu_access_pointer(p->chan) || p->setup)
 		return;
+	/* No new grants to a peer that still maps the last channel's pages. */
+	if (!reap(p)) {
+		peer_schedule(p, ZOMBIE_RETRY);
+		return;
+	}
 	if (p->state == CKFP_STATE_BACKOFF && time_before(jiffies, p->retry_at)) {
 		peer_schedule(p, p->retry_at - jiffies);
 		return;
@@ -266,6 +329,11 @@ void ckfp_peer_event(u32 domid, bool running)
 	struct ckfp_peer *p;
 
 	mutex_lock(&ckfp_lock);
+	if (resync_pending) {
+		/* The table changed since the restore: the agent has resynced. */
+		resync_pending = false;
+		reconcile_all_locked();
+	}
 	/* The table lists this guest too; it is nobody's peer. */
 	if (domid == self) {
 		mutex_unlock(&ckfp_lock);
@@ -295,6 +363,13 @@ int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u3
 		err = -EPERM;
 		goto refuse;
 	}
+	c = rcu_dereference_protected(p->chan, lockdep_is_held(&ckfp_lock));
+	if (c && c->id == id) {
+		/* The same offer again (its ACCEPT was lost): the channel stands. */
+		ckfp_genl_accept(domid, id);
+		mutex_unlock(&ckfp_lock);
+		return 0;
+	}
 	/* A new offer replaces whatever we had: the offerer started over. */
 	peer_down(p, CKFP_CLOSE_REFUSED, false);
 	if (nchans >= max_channels) {
@@ -318,9 +393,10 @@ int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u3
 	}
 	rcu_assign_pointer(p->chan, c);
 	p->state = CKFP_STATE_UP;
-	p->backoff = 0;
+	p->up_since = jiffies;
 	ckfp_count(p, CKFP_ST_SETUPS, 1);
 	ckfp_genl_accept(domid, id);
+	napi_schedule(&c->napi);
 	mutex_unlock(&ckfp_lock);
 	return 0;
 refuse:
@@ -337,11 +413,15 @@ int ckfp_peer_accepted(u32 domid, u64 id)
 	mutex_lock(&ckfp_lock);
 	p = xa_load(&peers, domid);
 	if (p && p->setup && p->setup->id == id) {
-		rcu_assign_pointer(p->chan, p->setup);
+		struct ckfp_chan *c = p->setup;
+
+		rcu_assign_pointer(p->chan, c);
 		p->setup = NULL;
 		p->state = CKFP_STATE_UP;
-		p->backoff = 0;
+		p->up_since = jiffies;
 		ckfp_count(p, CKFP_ST_SETUPS, 1);
+		/* NAPI left what the peer sent before its ACCEPT reached us: read it now. */
+		napi_schedule(&c->napi);
 		err = 0;
 	}
 	mutex_unlock(&ckfp_lock);
@@ -374,6 +454,18 @@ void ckfp_chan_fault(struct ckfp_chan *c)
 	peer_schedule(c->peer, 0);
 }
 
+static void reconcile_all_locked(void)
+{
+	struct ckfp_peer *p;
+	unsigned long i;
+
+	lockdep_assert_held(&ckfp_lock);
+	if (exiting)
+		return;
+	xa_for_each(&peers, i, p)
+		peer_reconcile(p);
+}
+
 void ckfp_set_active(bool on, u32 reason)
 {
 	struct ckfp_peer *p;
@@ -393,6 +485,27 @@ void ckfp_set_active(bool on, u32 reason)
 	mutex_unlock(&ckfp_lock);
 	if (on && !self)
 		pr_warn("cannot read this guest's domid from xenstore: no channels\n");
+}
+
+void ckfp_resume(bool restored)
+{
+	if (restored) {
+		mutex_lock(&ckfp_lock);
+		resync_pending = true;
+		mutex_unlock(&ckfp_lock);
+		mod_delayed_work(system_wq, &resync_work, RESYNC_WAIT);
+	}
+	ckfp_set_active(true, CKFP_CLOSE_UNSPEC);
+}
+
+static void resync_timeout(struct work_struct *w)
+{
+	mutex_lock(&ckfp_lock);
+	if (resync_pending) {
+		resync_pending = false;
+		reconcile_all_locked();
+	}
+	mutex_unlock(&ckfp_lock);
 }
 
 int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx), void *ctx)
@@ -417,18 +530,15 @@ int ckfp_chan_init(void)
 		       CKFP_ORDER_MAX);
 		return -EINVAL;
 	}
+	INIT_DELAYED_WORK(&resync_work, resync_timeout);
 	wq = alloc_workqueue("cokeeper_fp", 0, 0);
 	return wq ? 0 : -ENOMEM;
 }
 
 void ckfp_reconcile_all(void)
 {
-	struct ckfp_peer *p;
-	unsigned long i;
-
 	mutex_lock(&ckfp_lock);
-	xa_for_each(&peers, i, p)
-		peer_reconcile(p);
+	reconcile_all_locked();
 	mutex_unlock(&ckfp_lock);
 }
 
@@ -441,6 +551,7 @@ void ckfp_chan_stop(void)
 	mutex_lock(&ckfp_lock);
 	exiting = true;
 	mutex_unlock(&ckfp_lock);
+	cancel_delayed_work_sync(&resync_work);
 	xa_for_each(&peers, i, p)
 		cancel_delayed_work_sync(&p->work);
 }
@@ -451,7 +562,13 @@ void ckfp_chan_exit(void)
 	unsigned long i;
 
 	destroy_workqueue(wq);
-	xa_for_each(&peers, i, p)
+	xa_for_each(&peers, i, p) {
+		if (p->zombie) {
+			/* Unloading: the kernel's deferred list takes what the peer still maps. */
+			ckfp_shm_destroy(&p->zombie->shm);
+			kfree(p->zombie);
+		}
 		kfree(p);
+	}
 	xa_destroy(&peers);
 }

@@ -57,6 +57,8 @@ struct ckfp_peer {
 	bool member;			/* a RUNNING member of the table, as last notified */
 	struct ckfp_chan __rcu *chan;	/* UP only: what the data path uses */
 	struct ckfp_chan *setup;	/* OFFERED: granted, waiting for ACCEPT */
+	struct ckfp_chan *zombie;	/* closed, but the peer still maps some of its pages */
+	unsigned long up_since;		/* jiffies the channel came up; 0 when not up */
 	unsigned long retry_at;		/* BACKOFF: jiffies */
 	unsigned int backoff;		/* seconds, doubled per failure up to 60 */
 	u32 last_reason;		/* enum ckfp_close_reason of the last teardown */
@@ -99,13 +101,18 @@ void ckfp_chan_fault(struct ckfp_chan *c);
 /* Every channel down (enable=0, suspend), or allowed again. */
 void ckfp_set_active(bool active, u32 reason);
 
+/* After a suspend: cancelled (thaw) or completed, so perhaps on another host (restored). */
+void ckfp_resume(bool restored);
+
+/* This guest's domid as last read. */
+u32 ckfp_self(void);
+
 /* Calls fn for every known peer under ckfp_lock, in domid order, from *pos on. */
 int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx), void *ctx);
 
 /* The data path (xmit.c, recv.c). */
 int ckfp_xmit_init(void);
 void ckfp_xmit_exit(void);
-void ckfp_chan_rx_setup(struct ckfp_chan *c);
 int ckfp_chan_poll(struct napi_struct *napi, int budget);
 void ckfp_chan_txq_purge(struct ckfp_chan *c);
 void ckfp_chan_txq_drain(struct ckfp_chan *c);

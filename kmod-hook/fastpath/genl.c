@@ -219,7 +219,6 @@ static struct genl_family family __ro_after_init = {
 	.module = THIS_MODULE,
 	.ops = ops,
 	.n_ops = ARRAY_SIZE(ops),
-	.resv_start_op = CKFP_CMD_GET + 1,
 	.mcgrps = mcgrps,
 	.n_mcgrps = ARRAY_SIZE(mcgrps),
 };

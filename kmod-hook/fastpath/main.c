@@ -67,17 +67,24 @@ static int ckfp_freeze(struct device *dev)
 	return 0;
 }
 
+/* The suspend was cancelled: same domain, same host, same table. */
 static int ckfp_thaw(struct device *dev)
 {
-	/* After a migration the domid is new: set_active reads it again. */
-	ckfp_set_active(true, CKFP_CLOSE_UNSPEC);
+	ckfp_resume(false);
+	return 0;
+}
+
+/* Resumed, perhaps elsewhere: a new domid (read again), and a table to resync first. */
+static int ckfp_restore(struct device *dev)
+{
+	ckfp_resume(true);
 	return 0;
 }
 
 static const struct dev_pm_ops pm_ops = {
 	.freeze = ckfp_freeze,
 	.thaw = ckfp_thaw,
-	.restore = ckfp_thaw,
+	.restore = ckfp_restore,
 };
 
 static struct platform_driver pm_driver = {

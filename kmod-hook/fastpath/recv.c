@@ -57,6 +57,9 @@ static bool admit(struct ckfp_chan *c, struct sk_buff *skb, const struct ckfp_re
 	const struct iphdr *iph;
 	struct net_device *dev;
 
+	/* To this guest's own vif, as dom0 knows it: the peer picks no other device. */
+	if (cokeeper_lookup_mac(eth->h_dest, &src) || src.domid != ckfp_self())
+		return false;
 	dev = dev_getbyhwaddr_rcu(&init_net, ARPHRD_ETHER, eth->h_dest);
 	if (!dev || !(dev->flags & IFF_UP))
 		return false;
@@ -80,7 +83,8 @@ static bool admit(struct ckfp_chan *c, struct sk_buff *skb, const struct ckfp_re
 		skb->ip_summed = CHECKSUM_UNNECESSARY;
 	}
 	if (info->flags & CKFP_REC_F_GSO_TCPV4) {
-		if (!(info->flags & CKFP_REC_F_CSUM_PARTIAL))
+		if (!(info->flags & CKFP_REC_F_CSUM_PARTIAL) || ip_hdr(skb)->protocol != IPPROTO_TCP ||
+		    info->gso_size >= skb->len)
 			return false;
 		skb_shinfo(skb)->gso_size = info->gso_size;
 		skb_shinfo(skb)->gso_type = SKB_GSO_TCPV4 | SKB_GSO_DODGY;
@@ -99,6 +103,11 @@ int ckfp_chan_poll(struct napi_struct *napi, int budget)
 	struct sk_buff *skb;
 	int done = 0, err = 0;
 
+	/* The offerer reads nothing before the acceptor's ACCEPT: ckfp_peer_accepted kicks us. */
+	if (rcu_access_pointer(c->peer->chan) != c) {
+		napi_complete_done(napi, 0);
+		return 0;
+	}
 	while (done < budget) {
 		err = ckfp_ring_peek(&c->rx, &info);
 		if (err)
@@ -125,7 +134,9 @@ int ckfp_chan_poll(struct napi_struct *napi, int budget)
 	if (err == -EPROTO || ckfp_ring_broken(&c->tx)) {
 		WRITE_ONCE(c->broken, true);
 		ckfp_chan_fault(c);
-		napi_complete(napi);
+		/* With a full budget the core polls again; that poll completes. */
+		if (done < budget)
+			napi_complete_done(napi, done);
 		return done;
 	}
 	if (le32_to_cpu(READ_ONCE(c->rx.peer->closing))) {

@@ -220,32 +220,30 @@ out:
 	gnttab_free_pages(s->npages, s->pages);
 }
 
-static void end_grants(struct ckfp_shm *s)
+/*
+ * Ends each grant the peer no longer maps and frees its page; keeps the others, packed at
+ * the front of the arrays, for a later try.  Returns how many are kept.
+ */
+static unsigned int end_grants(struct ckfp_shm *s)
 {
-	unsigned int i;
+	unsigned int i, kept = 0;
 
 	for (i = 0; i < s->npages && s->pages[i]; i++) {
-		if (i < s->live)
-			/* Owns the page from here on: freed once the peer has unmapped it. */
-			gnttab_end_foreign_access(s->grefs[i], s->pages[i]);
-		else
-			__free_page(s->pages[i]);
+		if (i < s->live && !gnttab_try_end_foreign_access(s->grefs[i])) {
+			s->pages[kept] = s->pages[i];
+			s->grefs[kept++] = s->grefs[i];
+			continue;
+		}
+		__free_page(s->pages[i]);
 	}
-	s->live = 0;
+	for (i = kept; i < s->npages; i++)
+		s->pages[i] = NULL;
+	s->live = kept;
+	return kept;
 }
 
-void ckfp_shm_destroy(struct ckfp_shm *s)
+static void free_arrays(struct ckfp_shm *s)
 {
-	/* The port first: no handler of ours runs on these pages after this. */
-	ckfp_shm_close_port(s);
-	if (s->pages) {
-		if (s->side == CKFP_OFFERER)
-			end_grants(s);
-		else if (s->pages[0] && s->live)
-			unmap_pages(s);
-		else if (s->pages[0])
-			gnttab_free_pages(s->npages, s->pages);
-	}
 	kfree(s->pages);
 	kfree(s->va);
 	kfree(s->grefs);
@@ -254,6 +252,47 @@ void ckfp_shm_destroy(struct ckfp_shm *s)
 	s->va = NULL;
 	s->grefs = NULL;
 	s->handles = NULL;
+}
+
+unsigned int ckfp_shm_release(struct ckfp_shm *s)
+{
+	unsigned int kept = 0;
+
+	/* The port first: no handler of ours runs on these pages after this. */
+	ckfp_shm_close_port(s);
+	if (s->pages) {
+		if (s->side == CKFP_OFFERER)
+			kept = end_grants(s);
+		else if (s->pages[0] && s->live)
+			unmap_pages(s);
+		else if (s->pages[0])
+			gnttab_free_pages(s->npages, s->pages);
+	}
+	if (!kept)
+		free_arrays(s);
+	return kept;
+}
+
+unsigned int ckfp_shm_reap(struct ckfp_shm *s)
+{
+	unsigned int kept = s->pages ? end_grants(s) : 0;
+
+	if (!kept)
+		free_arrays(s);
+	return kept;
+}
+
+void ckfp_shm_destroy(struct ckfp_shm *s)
+{
+	unsigned int i;
+
+	if (!ckfp_shm_release(s))
+		return;
+	/* The kernel's deferred list owns what the peer still maps, and frees it once it lets go. */
+	for (i = 0; i < s->live; i++)
+		gnttab_end_foreign_access(s->grefs[i], s->pages[i]);
+	s->live = 0;
+	free_arrays(s);
 }
 
 domid_t ckfp_self_domid(void)

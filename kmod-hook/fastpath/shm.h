@@ -54,7 +54,16 @@ int ckfp_shm_bind(struct ckfp_shm *s, irq_handler_t handler, const char *name, v
 /* Closes our port (and unbinds its handler, waiting for a running one).  Idempotent. */
 void ckfp_shm_close_port(struct ckfp_shm *s);
 
-/* Releases everything held, in the order that keeps the peer from reaching freed memory. */
+/*
+ * Releases what can be released now: closes the port, unmaps (acceptor), ends each grant
+ * the peer no longer maps (offerer).  Returns how many granted pages the peer still maps:
+ * those stay held (a peer that never unmaps must not make us give our grant references and
+ * pages away one channel after another); retry with ckfp_shm_reap().
+ */
+unsigned int ckfp_shm_release(struct ckfp_shm *s);
+unsigned int ckfp_shm_reap(struct ckfp_shm *s);
+
+/* Releases everything, leaving pages the peer still maps to the kernel's deferred list. */
 void ckfp_shm_destroy(struct ckfp_shm *s);
 
 static inline struct ckfp_ctrl *ckfp_shm_ctrl(const struct ckfp_shm *s)

@@ -13,6 +13,7 @@
 
 #include <linux/etherdevice.h>
 #include <linux/if_arp.h>
+#include <linux/if_vlan.h>
 #include <linux/ip.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_netdev.h>
@@ -33,19 +34,30 @@ struct egress_hook {
 
 static LIST_HEAD(hooks);
 
-/* The channel for this frame, or NULL to leave it to the device. */
-static struct ckfp_chan *route(struct sk_buff *skb)
+/* What a frame stolen at egress keeps while it waits in txq: its record header. */
+struct ckfp_skb_cb {
+	struct ckfp_rec_info info;
+};
+
+static struct ckfp_rec_info *skb_info(struct sk_buff *skb)
+{
+	BUILD_BUG_ON(sizeof(struct ckfp_skb_cb) > sizeof(skb->cb));
+	return &((struct ckfp_skb_cb *)skb->cb)->info;
+}
+
+/* The channel for this frame, or NULL to leave it to the device; *iph gets its IPv4 header. */
+static struct ckfp_chan *route(struct sk_buff *skb, struct iphdr *iph)
 {
 	const struct ethhdr *eth = eth_hdr(skb);
 	struct cokeeper_peer by_mac, by_ip;
-	const struct iphdr *iph;
 	struct ckfp_peer *p;
-	struct iphdr buf;
 
-	if (skb->protocol != htons(ETH_P_IP) || is_multicast_ether_addr(eth->h_dest))
+	/* A VLAN tag (offloaded or in the frame) does not travel in the ring. */
+	if (skb->protocol != htons(ETH_P_IP) || skb_vlan_tag_present(skb) ||
+	    is_multicast_ether_addr(eth->h_dest))
 		return NULL;
-	iph = skb_header_pointer(skb, ETH_HLEN, sizeof(buf), &buf);
-	if (!iph || ipv4_is_multicast(iph->daddr) || ipv4_is_lbcast(iph->daddr))
+	if (skb_copy_bits(skb, ETH_HLEN, iph, sizeof(*iph)) || iph->ihl < 5 ||
+	    ipv4_is_multicast(iph->daddr) || ipv4_is_lbcast(iph->daddr))
 		return NULL;
 	/* The next hop's MAC and the destination address must both be the same peer's. */
 	if (cokeeper_lookup_mac(eth->h_dest, &by_mac) ||
@@ -57,22 +69,28 @@ static struct ckfp_chan *route(struct sk_buff *skb)
 }
 
 /* The ring's header for this frame; false if the ring cannot carry it as it is. */
-static bool describe(const struct sk_buff *skb, struct ckfp_rec_info *info)
+static bool describe(const struct sk_buff *skb, const struct iphdr *iph,
+		     struct ckfp_rec_info *info)
 {
 	const struct skb_shared_info *sh = skb_shinfo(skb);
 	u32 gso_ok = SKB_GSO_TCPV4 | SKB_GSO_TCP_FIXEDID | SKB_GSO_TCP_ECN;
+	bool l4 = iph->protocol == IPPROTO_TCP || iph->protocol == IPPROTO_UDP;
 
 	if (skb->len < CKFP_MIN_FRAME || skb->len > CKFP_MAX_FRAME || skb_has_frag_list(skb))
 		return false;
 	memset(info, 0, sizeof(*info));
 	info->len = skb->len;
 	if (skb->ip_summed == CHECKSUM_PARTIAL) {
-		int start = skb_checksum_start_offset(skb);
-
-		if (start < ETH_HLEN || start > U16_MAX || skb->csum_offset > U16_MAX)
+		/*
+		 * The receiver finds the checksum from the outer IPv4 header (skb_checksum_setup),
+		 * so only a TCP or UDP checksum right after it can travel: a tunnel's inner one,
+		 * or SCTP's CRC, is left to the device, which resolves it before it sends.
+		 */
+		if (skb->encapsulation || skb->csum_not_inet || !l4 ||
+		    skb_checksum_start_offset(skb) != ETH_HLEN + iph->ihl * 4)
 			return false;
 		info->flags |= CKFP_REC_F_CSUM_PARTIAL;
-		info->csum_start = start;
+		info->csum_start = skb_checksum_start_offset(skb);
 		info->csum_off = skb->csum_offset;
 	} else if (skb->ip_summed == CHECKSUM_UNNECESSARY) {
 		info->flags |= CKFP_REC_F_DATA_VALID;
@@ -80,7 +98,8 @@ static bool describe(const struct sk_buff *skb, struct ckfp_rec_info *info)
 	if (skb_is_gso(skb)) {
 		/* TCP segmentation offload only; the rest (UDP GSO, tunnels) to the device. */
 		if ((sh->gso_type & ~gso_ok) || !(sh->gso_type & SKB_GSO_TCPV4) ||
-		    !(info->flags & CKFP_REC_F_CSUM_PARTIAL) || !sh->gso_size)
+		    iph->protocol != IPPROTO_TCP || !(info->flags & CKFP_REC_F_CSUM_PARTIAL) ||
+		    !sh->gso_size)
 			return false;
 		info->flags |= CKFP_REC_F_GSO_TCPV4;
 		info->gso_size = sh->gso_size;
@@ -121,31 +140,37 @@ static void kick(struct ckfp_chan *c, int err)
 /* From NAPI once the ring has room: queued frames, in order, as far as they fit. */
 void ckfp_chan_txq_drain(struct ckfp_chan *c)
 {
-	struct ckfp_rec_info info;
+	struct ckfp_rec_info *info;
 	struct sk_buff *skb;
 	bool wrote = false, fits;
 	int err = 0;
 
 	spin_lock_bh(&c->tx_lock);
 	while ((skb = skb_peek(&c->txq))) {
-		describe(skb, &info);	/* it held when the frame was queued */
-		err = put(c, skb, &info);
+		info = skb_info(skb);	/* described when it was queued */
+		err = put(c, skb, info);
 		if (err == -ENOSPC) {
-			err = ckfp_ring_prod_arm(&c->tx, info.len, &fits);
+			err = ckfp_ring_prod_arm(&c->tx, info->len, &fits);
 			if (!err && fits)
 				continue;
 			break;
 		}
-		if (err)
+		if (err == -EPROTO)
 			break;
-		wrote = true;
 		__skb_unlink(skb, &c->txq);
+		if (err) {
+			/* The ring refuses this frame for good: drop it, not the queue behind it. */
+			ckfp_count(c->peer, CKFP_ST_TX_DROPS, 1);
+			kfree_skb(skb);
+			continue;
+		}
+		wrote = true;
 		ckfp_count(c->peer, CKFP_ST_TX_PACKETS, 1);
 		ckfp_count(c->peer, CKFP_ST_TX_BYTES, skb->len);
 		dev_consume_skb_any(skb);
 	}
 	if (wrote || err == -EPROTO)
-		kick(c, err == -ENOSPC ? 0 : err);
+		kick(c, err == -EPROTO ? err : 0);
 	spin_unlock_bh(&c->tx_lock);
 }
 
@@ -161,15 +186,16 @@ static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook
 {
 	struct ckfp_rec_info info;
 	struct ckfp_chan *c;
+	struct iphdr iph;
 	bool fits;
 	int err;
 
 	if (!READ_ONCE(ckfp_enable))
 		return NF_ACCEPT;
-	c = route(skb);		/* the hook runs under rcu_read_lock() */
+	c = route(skb, &iph);	/* the hook runs under rcu_read_lock() */
 	if (!c || READ_ONCE(c->broken))
 		return NF_ACCEPT;
-	if (!describe(skb, &info)) {
+	if (!describe(skb, &iph, &info)) {
 		ckfp_count(c->peer, CKFP_ST_FALLBACKS, 1);
 		return NF_ACCEPT;
 	}
@@ -188,6 +214,7 @@ static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook
 	}
 	if (err == -ENOSPC && skb_queue_len(&c->txq) < TXQ_MAX) {
 		/* Kept in order behind the others; NAPI writes it once the peer makes room. */
+		*skb_info(skb) = info;
 		__skb_queue_tail(&c->txq, skb);
 		err = ckfp_ring_prod_arm(&c->tx, info.len, &fits);
 		spin_unlock_bh(&c->tx_lock);
@@ -203,10 +230,18 @@ static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook
 	return NF_STOLEN;
 }
 
+/*
+ * Only the guest's vifs (netfront: a device on the "xen" bus whose driver is "vif"): a
+ * bridge, VLAN or tunnel device on top sends through them anyway, and its own frames
+ * (tags, inner headers) must not be lifted out of it.
+ */
 static bool hooked_kind(const struct net_device *dev)
 {
-	return dev->type == ARPHRD_ETHER && !(dev->flags & IFF_LOOPBACK) &&
-	       net_eq(dev_net(dev), &init_net);
+	const struct device *parent = dev->dev.parent;
+
+	return dev->type == ARPHRD_ETHER && net_eq(dev_net(dev), &init_net) && parent &&
+	       parent->bus && !strcmp(parent->bus->name, "xen") && parent->driver &&
+	       !strcmp(parent->driver->name, "vif");
 }
 
 static int hook_add(struct net_device *dev)
@@ -251,6 +286,11 @@ static int on_netdev(struct notifier_block *nb, unsigned long event, void *ptr)
 	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
 	int err;
 
+	/* Whatever the device has become since, its hook goes with it. */
+	if (event == NETDEV_UNREGISTER) {
+		hook_del(dev);
+		return NOTIFY_DONE;
+	}
 	if (!hooked_kind(dev))
 		return NOTIFY_DONE;
 	if (event == NETDEV_REGISTER) {
@@ -258,8 +298,6 @@ static int on_netdev(struct notifier_block *nb, unsigned long event, void *ptr)
 		if (err)
 			pr_warn("%s: no egress hook (%d): its traffic takes the usual path\n",
 				dev->name, err);
-	} else if (event == NETDEV_UNREGISTER) {
-		hook_del(dev);
 	}
 	return NOTIFY_DONE;
 }
@@ -280,4 +318,7 @@ void ckfp_xmit_exit(void)
 	WARN_ON(!list_empty(&hooks));
 	hook_del(NULL);
 	rtnl_unlock();
+	/* nf_unregister_net_hook frees its entries after a grace period and does not wait for
+	 * it: a hook still running may hold a peer, which the caller frees next. */
+	synchronize_net();
 }
