@@ -34,7 +34,7 @@ debs_pkgs=(
 )
 lab_pkgs=(
 	qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
-	busybox-static cpio python3 iproute2 jq
+	busybox-static cpio python3 iproute2 jq nftables
 )
 
 missing=()

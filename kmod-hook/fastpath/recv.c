@@ -16,12 +16,32 @@
 #include "chan.h"
 #include "cokeeper.h"
 
-/* The linear part of a received skb; the rest goes into page fragments. */
+/*
+ * A frame up to RX_LINEAR_MAX is copied into the skb's head; a larger one gets RX_HEAD bytes
+ * of head (the headers, so GRO and the stack find them linear) and the rest in page
+ * fragments of up to 2^RX_FRAG_ORDER pages: a 64 KiB GSO frame takes two allocations, not
+ * sixteen, and a fragment is never much larger than what it holds (its truesize is charged
+ * to the receiving socket).
+ */
+#define RX_LINEAR_MAX 2048U
 #define RX_HEAD 256U
+#define RX_FRAG_ORDER 3U
+
+static struct page *frag_page(u32 want, unsigned int *order)
+{
+	struct page *pg;
+
+	for (*order = min_t(unsigned int, get_order(want), RX_FRAG_ORDER); *order; (*order)--) {
+		pg = alloc_pages(GFP_ATOMIC | __GFP_COMP | __GFP_NOWARN | __GFP_NORETRY, *order);
+		if (pg)
+			return pg;
+	}
+	return alloc_page(GFP_ATOMIC | __GFP_NOWARN);
+}
 
 static struct sk_buff *copy_out(struct ckfp_chan *c, const struct ckfp_rec_info *info)
 {
-	u32 head = min(info->len, RX_HEAD), off = head;
+	u32 head = info->len <= RX_LINEAR_MAX ? info->len : RX_HEAD, off = head;
 	struct sk_buff *skb;
 
 	skb = napi_alloc_skb(&c->napi, head);
@@ -30,15 +50,17 @@ static struct sk_buff *copy_out(struct ckfp_chan *c, const struct ckfp_rec_info 
 	if (ckfp_ring_copy(&c->rx, 0, skb_put(skb, head), head))
 		goto fail;
 	while (off < info->len) {
-		u32 n = min_t(u32, info->len - off, PAGE_SIZE);
+		unsigned int order;
 		struct page *pg;
+		u32 n;
 
 		if (skb_shinfo(skb)->nr_frags >= MAX_SKB_FRAGS)
 			goto fail;
-		pg = alloc_page(GFP_ATOMIC | __GFP_NOWARN);
+		pg = frag_page(info->len - off, &order);
 		if (!pg)
 			goto fail;
-		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, pg, 0, n, PAGE_SIZE);
+		n = min_t(u32, info->len - off, PAGE_SIZE << order);
+		skb_add_rx_frag(skb, skb_shinfo(skb)->nr_frags, pg, 0, n, PAGE_SIZE << order);
 		if (ckfp_ring_copy(&c->rx, off, page_address(pg), n))
 			goto fail;
 		off += n;

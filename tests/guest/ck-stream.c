@@ -8,6 +8,10 @@
  *                                    a corruption anywhere in the stream fails it
  *   ck-stream rr HOST PORT SECONDS   one-byte request/response transactions for SECONDS, and
  *                                    the median and 90th percentile of their round trips
+ *   ck-stream udp-serve PORT         echo every UDP datagram back to its sender
+ *   ck-stream udp HOST PORT COUNT SIZE   COUNT datagrams of SIZE bytes (an 8 KiB one leaves
+ *                                    as IP fragments), each echoed and checked byte for byte;
+ *                                    a lost one is sent again, up to 5 times
  * send and rr print one line: "bytes N seconds S MB/s R ok" or "transactions N seconds S
  * per-second R", and exit 0 only if the server agreed.  A reset or any error: exit 1.
  */
@@ -16,6 +20,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/time.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -215,6 +220,76 @@ static int request_response(const char *host, int port, double seconds)
 	return 0;
 }
 
+static int udp_serve(int port)
+{
+	static uint8_t buf[65536];
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)}, from;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		perror("ck-stream: udp bind");
+		return 1;
+	}
+	for (;;) {
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+
+		if (n > 0)
+			sendto(fd, buf, n, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+static int udp_echo(const char *host, int port, unsigned int count, size_t size)
+{
+	static uint8_t out[65536], in[65536];
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct timeval tv = {.tv_sec = 1};
+	unsigned int i, resent = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (size < 8 || size > sizeof(out) || inet_pton(AF_INET, host, &a.sin_addr) != 1 || fd < 0 ||
+	    connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
+		fprintf(stderr, "ck-stream: udp to %s:%d: %s\n", host, port, strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < count; i++) {
+		unsigned int tries;
+		bool ok = false;
+
+		for (size_t j = 0; j < size; j++)
+			out[j] = pattern((uint64_t)i * size + j);
+		memcpy(out, &i, sizeof(i));	/* which datagram: a late echo is not taken */
+		for (tries = 0; tries < 5 && !ok; tries++) {
+			if (tries)
+				resent++;
+			if (send(fd, out, size, 0) != (ssize_t)size)
+				continue;
+			for (;;) {
+				ssize_t n = recv(fd, in, sizeof(in), 0);
+
+				if (n < 0)
+					break;	/* timed out: send again */
+				/* An echo of an earlier try carries an earlier index: skipped. */
+				if (n < (ssize_t)sizeof(i) || memcmp(in, &i, sizeof(i)))
+					continue;
+				if ((size_t)n != size || memcmp(in, out, size)) {
+					printf("datagram %u came back changed\n", i);
+					return 1;
+				}
+				ok = true;
+				break;
+			}
+		}
+		if (!ok) {
+			printf("datagrams %u size %zu failed at %u\n", count, size, i);
+			return 1;
+		}
+	}
+	printf("datagrams %u size %zu resent %u ok\n", count, size, resent);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -224,6 +299,12 @@ int main(int argc, char **argv)
 		return send_stream(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0));
 	if (argc == 5 && !strcmp(argv[1], "rr"))
 		return request_response(argv[2], atoi(argv[3]), atof(argv[4]));
-	fprintf(stderr, "usage: ck-stream serve PORT | send HOST PORT BYTES | rr HOST PORT SECONDS\n");
+	if (argc == 3 && !strcmp(argv[1], "udp-serve"))
+		return udp_serve(atoi(argv[2]));
+	if (argc == 6 && !strcmp(argv[1], "udp"))
+		return udp_echo(argv[2], atoi(argv[3]), (unsigned int)atoi(argv[4]),
+				(size_t)atoi(argv[5]));
+	fprintf(stderr, "usage: ck-stream serve PORT | send HOST PORT BYTES | rr HOST PORT SECONDS"
+		" | udp-serve PORT | udp HOST PORT COUNT SIZE\n");
 	return 2;
 }

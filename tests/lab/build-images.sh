@@ -203,7 +203,9 @@ if [ "$rebuild_base" = 1 ] || [ ! -f "$BASE/done" ]; then
 
 	R=$BASE/rootfs-domU
 	base_tree "$R"
-	add_modules "$R" xen-evtchn xen-gntdev xen-gntalloc xenfs xen-netfront
+	# nf_tables and conntrack: the fast path's scenario shows that rules and conntrack on
+	# both guests see what the ring carries as they would on the vif (nft, from run.sh).
+	add_modules "$R" xen-evtchn xen-gntdev xen-gntalloc xenfs xen-netfront nf_tables nft_ct
 	# xenstore-write lets the guest publish its view under its own data/ (the reporter).
 	copy_bin "$R" /usr/bin/xenstore
 	for t in read write exists rm list ls watch; do ln -sf xenstore "$R/usr/bin/xenstore-$t"; done

@@ -193,6 +193,8 @@ else
 fi
 # iproute2's genl, so a guest can show the module's family in "genl ctrl list".
 [ -x /usr/sbin/genl ] && args+=(--domu-bin /usr/sbin/genl)
+# nftables' nft: the fast path's scenario counts its traffic with rules on both guests.
+[ -x /usr/sbin/nft ] && args+=(--domu-bin /usr/sbin/nft)
 # coreutils' nice: busybox-static has none; cokeeperd and xenstored run at Nice=-10, as packaged.
 [ -x /usr/bin/nice ] && args+=(--dom0-bin /usr/bin/nice)
 if [ ${#missing[@]} -gt 0 ] && [ "$require" = 1 ]; then
