@@ -3,11 +3,12 @@
 """The man pages against the programs: every long option a program's --help prints is
 described in its page, and every generated page renders without a groff warning.
 
-  check-pages.py [--program NAME EXE SCD]... [--page ROFF]...
+  check-pages.py [--program NAME EXE SCD]... [--module SCD SRC...]... [--page ROFF]...
 
 "Described" means the option, in bold, on a definition's term line (an unindented line
 followed by an indented one), so a mention in the synopsis or in running text elsewhere
-does not count.  Rendering is checked as lintian does: man-db with --warnings, or groff
+does not count.  A kernel module's page must describe each parameter its sources declare
+(module_param or module_param_cb), as the term *name*.  Rendering is checked as lintian does: man-db with --warnings, or groff
 -ww if man-db is not installed; with neither, that half is skipped."""
 import argparse
 import os
@@ -41,6 +42,19 @@ def described_options(scd):
     return found
 
 
+MODULE_PARAM = re.compile(r'\bmodule_param(?:_cb)?\(\s*([a-z_][a-z0-9_]*)\s*,')
+
+
+def described_params(scd):
+    lines = open(scd, encoding='utf-8').read().splitlines()
+    found = set()
+    for i, line in enumerate(lines[:-1]):
+        m = re.fullmatch(r'\*([a-z_][a-z0-9_]*)\*(=.*)?', line)
+        if m and lines[i + 1].startswith('\t'):
+            found.add(m.group(1))
+    return found
+
+
 def render(page):
     env = dict(os.environ, MANWIDTH='80', LC_ALL='C.UTF-8')
     if shutil.which('man'):
@@ -55,6 +69,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--program', nargs=3, action='append', default=[],
                     metavar=('NAME', 'EXE', 'SCD'))
+    ap.add_argument('--module', nargs='+', action='append', default=[],
+                    metavar='SCD SRC')
     ap.add_argument('--page', action='append', default=[])
     args = ap.parse_args()
     failed = 0
@@ -68,6 +84,16 @@ def main():
         if not missing:
             print(f'ok   {name}: {len(printed)} long options of --help described')
         failed += len(missing)
+
+    for scd, *sources in args.module:
+        declared = sorted({p for src in sources
+                           for p in MODULE_PARAM.findall(open(src, encoding='utf-8').read())})
+        missing = [p for p in declared if p not in described_params(scd)]
+        for p in missing:
+            print(f'FAIL {os.path.basename(scd)}: parameter {p} is not described')
+        if not missing:
+            print(f'ok   {os.path.basename(scd)}: {len(declared)} module parameters described')
+        failed += len(missing) + (not declared)
 
     if args.page and not (shutil.which('man') or shutil.which('groff')):
         print('skip rendering: neither man nor groff is installed')
