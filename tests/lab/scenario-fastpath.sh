@@ -101,7 +101,8 @@ if guest_run pv1 "command -v nft" >/dev/null; then
 		pv1) rule="oifname eth0 ip daddr $(ip_of pv2) tcp dport 5001"; hook=postrouting ;;
 		pv2) rule="iifname eth0 ip saddr $(ip_of pv1) tcp dport 5001"; hook=prerouting ;;
 		esac
-		out=$(guest_run "$n" "modprobe -a nf_tables nft_ct; nft add table ip ck &&
+		# busybox's modprobe ignores softdeps: libcrc32c (under nf_conntrack) needs crc32c.
+		out=$(guest_run "$n" "modprobe -a crc32c_generic nf_tables nft_ct; nft add table ip ck &&
 			nft add chain ip ck c '{ type filter hook $hook priority 0; }' &&
 			nft add rule ip ck c $rule ct state established counter") ||
 			fail "$n: nft: $out"
