@@ -78,9 +78,7 @@ guest_run pv2 "ck-stream serve 5001 >/tmp/ck-stream.log 2>&1 &" >/dev/null
 measure() {
 	local out ping rr st
 	# busybox ping prints min/avg/max; the median of the 40 replies is computed in the guest.
-	ping=$(guest_run pv1 "ping -c 40 -i 0.05 $(ip_of pv2) >/tmp/ping.out;
-		tail -n 1 /tmp/ping.out; sed -n 's/.*time=\([0-9.]*\) ms/\1/p' /tmp/ping.out |
-		sort -n | awk '{ v[NR] = \$1 } END { print \"median\", v[int((NR + 1) / 2)] }'") ||
+	ping=$(guest_run pv1 "ping -c 40 -i 0.05 $(ip_of pv2) >/tmp/ping.out; tail -n 1 /tmp/ping.out; sed -n 's/.*time=\([0-9.]*\) ms/\1/p' /tmp/ping.out | sort -n | awk '{ v[NR] = \$1 } END { print \"median\", v[int((NR + 1) / 2)] }'") ||
 		fail "$1: ping: $ping"
 	rr=$(guest_run pv1 "ck-stream rr $(ip_of pv2) 5001 5") || fail "$1: rr: $rr"
 	st=$(guest_run pv1 "ck-stream send $(ip_of pv2) 5001 67108864") || fail "$1: stream: $st"
@@ -106,9 +104,9 @@ if guest_run pv1 "command -v nft" >/dev/null; then
 		pv2) rule="iifname eth0 ip saddr $(ip_of pv1) tcp dport 5001"; hook=prerouting ;;
 		esac
 		# busybox's modprobe ignores softdeps: libcrc32c (under nf_conntrack) needs crc32c.
-		out=$(guest_run "$n" "modprobe -a crc32c_generic nf_tables nft_ct; nft add table ip ck &&
-			nft add chain ip ck c '{ type filter hook $hook priority 0; }' &&
-			nft add rule ip ck c $rule ct state established counter") ||
+		# One line: guest_run's command travels as a xenstore value, and xenstore-read
+		# prints a newline or a tab as an escape.
+		out=$(guest_run "$n" "modprobe -a crc32c_generic nf_tables nft_ct; nft add table ip ck && nft add chain ip ck c '{ type filter hook $hook priority 0; }' && nft add rule ip ck c $rule ct state established counter") ||
 			fail "$n: nft: $out"
 	done
 	t0=$(fp_field pv1 "$D2" 3)
