@@ -21,7 +21,7 @@
 #define OPS 20000
 #define COMPARE_EVERY 64
 
-enum { NO_EVENT, LAST_EVENT = COKEEPER_PEER_REMOVE };
+enum { NO_EVENT, LAST_EVENT = COKEEPER_EPOCH_CHANGE };
 
 /* What the operations came to, to show the error paths were taken. */
 enum { OUT_APPLIED, OUT_EEXIST, OUT_ENOSPC, OUT_ESTALE, OUT_EINVAL, OUT_LOOKUP, N_OUT };
@@ -326,6 +326,8 @@ static int op_replace(struct st *st, bool flush)
 						    &by_domid[i])]++;
 		}
 		want[NO_EVENT] = 0;
+		if (md->epoch != epoch)
+			want[COKEEPER_EPOCH_CHANGE] = 1;
 		memcpy(md->present, present, sizeof(present));
 		memcpy(md->m, by_domid, DOMIDS * sizeof(*by_domid));
 		md->count = count;

@@ -371,6 +371,8 @@ void ck_store_replace_commit(struct ck_store *s, struct ck_table *t)
 	rcu_assign_pointer(s->table, t);
 	smp_wmb();	/* as in changed() */
 	WRITE_ONCE(s->change_seq, s->change_seq + 1);
+	if (old->epoch != t->epoch)
+		blocking_notifier_call_chain(&s->chain, COKEEPER_EPOCH_CHANGE, NULL);
 	notify_diff(s, old, t);
 	/* Readers that found old keep it until they leave their read section. */
 	call_rcu(&old->rcu, table_free_rcu);

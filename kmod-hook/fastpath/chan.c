@@ -324,7 +324,28 @@ static struct ckfp_peer *peer_get(u32 domid)
 	return p;
 }
 
-void ckfp_peer_event(u32 domid, bool running)
+/* Down now (the data path leaves it at once), set up again later by the offerer. */
+static void peer_restart(struct ckfp_peer *p, u32 reason)
+{
+	if (!rcu_access_pointer(p->chan) && !p->setup)
+		return;
+	peer_down(p, reason, true);
+	if (self < p->domid)
+		backoff(p);
+}
+
+void ckfp_epoch_changed(void)
+{
+	struct ckfp_peer *p;
+	unsigned long i;
+
+	mutex_lock(&ckfp_lock);
+	xa_for_each(&peers, i, p)
+		peer_restart(p, CKFP_CLOSE_PEER_GONE);
+	mutex_unlock(&ckfp_lock);
+}
+
+void ckfp_peer_event(u32 domid, bool running, bool rewritten)
 {
 	struct ckfp_peer *p;
 
@@ -342,6 +363,8 @@ void ckfp_peer_event(u32 domid, bool running)
 	p = running ? peer_get(domid) : xa_load(&peers, domid);
 	if (p) {
 		p->member = running;
+		if (rewritten)
+			peer_restart(p, CKFP_CLOSE_PEER_GONE);
 		/* At once, not from the work: MIGRATING_OUT must stop the traffic now. */
 		peer_reconcile(p);
 	} else if (running) {

@@ -87,8 +87,14 @@ void ckfp_chan_exit(void);
 /* The enable parameter changed: every peer to what it should be now. */
 void ckfp_reconcile_all(void);
 
-/* The table said something about a peer (notifier, process context). */
-void ckfp_peer_event(u32 domid, bool running);
+/*
+ * The table said something about a peer (notifier, process context); rewritten: its entry
+ * changed (its keys, perhaps its identity), so a channel set up before goes down first.
+ */
+void ckfp_peer_event(u32 domid, bool running, bool rewritten);
+
+/* The table is of a new epoch: every channel goes down, set up again from the new table. */
+void ckfp_epoch_changed(void);
 
 /* What the agent relayed from the peer (genl, process context, ckfp_lock not held). */
 int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u32 *grefs);

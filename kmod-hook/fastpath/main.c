@@ -47,10 +47,15 @@ MODULE_PARM_DESC(selftest, "run the loopback channel self-test at load; a failur
 static int on_table(struct notifier_block *nb, unsigned long action, void *data)
 {
 	const struct cokeeper_peer *peer = data;
-	bool running = (action == COKEEPER_PEER_ADD || action == COKEEPER_PEER_CHANGE) &&
-		       peer->state == COKEEPER_STATE_RUNNING;
+	bool running;
 
-	ckfp_peer_event(peer->domid, running);
+	if (action == COKEEPER_EPOCH_CHANGE) {
+		ckfp_epoch_changed();
+		return NOTIFY_OK;
+	}
+	running = (action == COKEEPER_PEER_ADD || action == COKEEPER_PEER_CHANGE) &&
+		  peer->state == COKEEPER_STATE_RUNNING;
+	ckfp_peer_event(peer->domid, running, action == COKEEPER_PEER_CHANGE);
 	return NOTIFY_OK;
 }
 

@@ -28,7 +28,8 @@ int cokeeper_lookup_mac(const u8 *mac, struct cokeeper_peer *peer);	/* ETH_ALEN 
 int cokeeper_lookup_domid(u32 domid, struct cokeeper_peer *peer);
 
 /*
- * Notifier actions; the data argument is a const struct cokeeper_peer * (copy it if needed).
+ * Notifier actions; the data argument is a const struct cokeeper_peer * (copy it if needed),
+ * or NULL for COKEEPER_EPOCH_CHANGE.
  *
  * The chain is a blocking notifier chain.  It is called in process context (the netlink
  * request of cokeeper-agent), with cokeeper's table writer lock held, so that notifications
@@ -41,12 +42,18 @@ int cokeeper_lookup_domid(u32 domid, struct cokeeper_peer *peer);
  *   COKEEPER_PEER_MIGRATING_OUT  a member went from RUNNING to MIGRATING_OUT: tear its
  *                                channel down now, before the domain disappears from this host
  *   COKEEPER_PEER_REMOVE         the domid left the table (delete, replace, flush)
+ *   COKEEPER_EPOCH_CHANGE        the table was replaced by one of another epoch (dom0's
+ *                                daemon started afresh, or a flush): a domid may now name
+ *                                another domain than before, so drop what was set up with
+ *                                the old one.  Sent before the REMOVEs, CHANGEs and ADDs of
+ *                                that replacement; the data argument is NULL.
  */
 enum cokeeper_peer_event {
 	COKEEPER_PEER_ADD = 1,
 	COKEEPER_PEER_CHANGE,
 	COKEEPER_PEER_MIGRATING_OUT,
 	COKEEPER_PEER_REMOVE,
+	COKEEPER_EPOCH_CHANGE,
 };
 
 /*

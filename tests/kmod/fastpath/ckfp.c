@@ -30,6 +30,10 @@ static int on_event(struct notifier_block *nb, unsigned long action, void *data)
 	struct cokeeper_peer now;
 	int err;
 
+	if (action == COKEEPER_EPOCH_CHANGE) {
+		pr_info("EPOCH_CHANGE (data %s)\n", data ? "set" : "NULL");
+		return NOTIFY_OK;
+	}
 	err = cokeeper_lookup_domid(peer->domid, &now);
 	pr_info("%s domid %u state %u (lookup now: %d)\n",
 		action < ARRAY_SIZE(names) && names[action] ? names[action] : "?", peer->domid,
