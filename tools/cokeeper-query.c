@@ -44,7 +44,9 @@ static int open_client(struct ck_client **c)
 
 static int cmd_members(int argc, char **argv)
 {
+	struct fastpath_view fp;
 	struct ck_client *c;
+	bool have_fp;
 	int r;
 
 	if (argc != 1)
@@ -52,10 +54,11 @@ static int cmd_members(int argc, char **argv)
 	if (open_client(&c) < 0)
 		return 2;
 	/* The JSON form stays the canonical table cokeeperctl prints; text adds the fast path. */
-	static struct fastpath_view fp;
-	bool have_fp = !json_out && query_fastpath_view(&fp) == 0;
+	have_fp = !json_out && query_fastpath_view(&fp) == 0;
 
 	r = query_members(c, json_out, have_fp ? &fp : NULL, stdout);
+	if (have_fp)
+		fastpath_view_free(&fp);
 	if (r < 0)
 		report("cannot read the table", c, r);
 	ck_client_close(c);

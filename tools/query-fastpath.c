@@ -8,6 +8,7 @@
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/cokeeper_fp.h>
 
@@ -72,10 +73,22 @@ static int on_peer(struct nl_msg *msg, void *arg)
 	}
 	state = nla_get_u8(a[CKFP_A_STATE]);
 	if (p->view) {
-		uint32_t domid = nla_get_u32(a[CKFP_A_PEER_DOMID]);
+		struct fastpath_peer *more = reallocarray(p->view->peers, p->view->n + 1,
+							  sizeof(*more));
 
-		if (domid < sizeof(p->view->state) && state <= CKFP_STATE_MAX)
-			p->view->state[domid] = (uint8_t)(state + 1);
+		if (!more) {
+			p->err = -ENOMEM;
+			return NL_STOP;
+		}
+		p->view->peers = more;
+		more[p->view->n++] = (struct fastpath_peer){
+			.domid = nla_get_u32(a[CKFP_A_PEER_DOMID]),
+			.state = (uint8_t)state,
+			.tx_packets = st[CKFP_STAT_A_TX_PACKETS] ?
+				      nla_get_u64(st[CKFP_STAT_A_TX_PACKETS]) : 0,
+			.rx_packets = st[CKFP_STAT_A_RX_PACKETS] ?
+				      nla_get_u64(st[CKFP_STAT_A_RX_PACKETS]) : 0,
+		};
 	} else if (p->json) {
 		fprintf(p->out, "%s\n  {\"domid\": %" PRIu32 ", \"state\": \"%s\"", p->n ? "," : "",
 			nla_get_u32(a[CKFP_A_PEER_DOMID]),
@@ -145,12 +158,30 @@ int query_fastpath(bool json, FILE *out)
 int query_fastpath_view(struct fastpath_view *v)
 {
 	struct printer p = {.view = v};
+	int r;
 
-	memset(v, 0, sizeof(*v));
-	return dump(&p);
+	*v = (struct fastpath_view){0};
+	r = dump(&p);
+	if (r < 0)
+		fastpath_view_free(v);
+	return r;
 }
 
-const char *fastpath_state_name(uint8_t entry)
+void fastpath_view_free(struct fastpath_view *v)
 {
-	return entry && entry - 1 <= CKFP_STATE_MAX ? state_names[entry - 1] : NULL;
+	free(v->peers);
+	*v = (struct fastpath_view){0};
+}
+
+const struct fastpath_peer *fastpath_view_find(const struct fastpath_view *v, uint32_t domid)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->peers[i].domid == domid)
+			return &v->peers[i];
+	return NULL;
+}
+
+const char *fastpath_state_name(uint8_t state)
+{
+	return state <= CKFP_STATE_MAX ? state_names[state] : "unknown";
 }

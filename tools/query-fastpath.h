@@ -2,20 +2,32 @@
 #pragma once
 
 #include <stdbool.h>
-#include <stdio.h>
-
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Prints cokeeper-fp.ko's per-peer state and counters; -ENOENT if the module is not loaded. */
 int query_fastpath(bool json, FILE *out);
 
-/* Each peer's channel state by domid, for cokeeper-query members. */
-struct fastpath_view {
-	uint8_t state[0x7FF0];	/* enum ckfp_state + 1; 0: the module knows no such peer */
+/* The module's peers, for cokeeper-query members: state and packet counters by domid. */
+struct fastpath_peer {
+	uint32_t domid;
+	uint8_t state;		/* enum ckfp_state */
+	uint64_t tx_packets;
+	uint64_t rx_packets;
 };
 
-/* Fills *v; -ENOENT if the module is not loaded (then members shows no fast path). */
-int query_fastpath_view(struct fastpath_view *v);
+struct fastpath_view {
+	struct fastpath_peer *peers;	/* in the order of the module's dump: by domid */
+	size_t n;
+};
 
-/* "up", "idle", ... for a view's entry; NULL for 0. */
-const char *fastpath_state_name(uint8_t entry);
+/* Fills *v (free with fastpath_view_free); -ENOENT if the module is not loaded. */
+int query_fastpath_view(struct fastpath_view *v);
+void fastpath_view_free(struct fastpath_view *v);
+
+/* The module's entry for domid, or NULL. */
+const struct fastpath_peer *fastpath_view_find(const struct fastpath_view *v, uint32_t domid);
+
+/* "up", "idle", ... */
+const char *fastpath_state_name(uint8_t state);

@@ -54,10 +54,13 @@ static int collect_peer(const struct ck_client_peer *p, void *userdata)
 	fprintf(c->out, "%-6u %-20.20s %-14s %-17s %-18s %10" PRIu64 " %12" PRIu64, p->domid,
 		p->name, ck_member_state_name(p->state), mac, addr, p->tx_packets, p->tx_bytes);
 	if (c->fp) {
-		const char *fp = p->domid < sizeof(c->fp->state) ?
-				 fastpath_state_name(c->fp->state[p->domid]) : NULL;
+		const struct fastpath_peer *fp = fastpath_view_find(c->fp, p->domid);
 
-		fprintf(c->out, " %-8s", fp ? fp : "-");
+		if (fp)
+			fprintf(c->out, " %10" PRIu64 " %10" PRIu64 " %-8s", fp->tx_packets,
+				fp->rx_packets, fastpath_state_name(fp->state));
+		else
+			fprintf(c->out, " %10s %10s %-8s", "-", "-", "-");
 	}
 	fputc('\n', c->out);
 	return 0;
@@ -71,7 +74,8 @@ int query_members(struct ck_client *c, bool json, const struct fastpath_view *fp
 
 	if (!json) {
 		fprintf(out, "%-6s %-20s %-14s %-17s %-18s %10s %12s%s\n", "DOMID", "NAME", "STATE",
-			"MAC", "ADDRESS", "TX_PKTS", "TX_BYTES", fp ? " FASTPATH" : "");
+			"MAC", "ADDRESS", "TX_PKTS", "TX_BYTES",
+			fp ? " FP_TX_PKTS FP_RX_PKTS FASTPATH" : "");
 		return ck_client_foreach(c, collect_peer, &col);
 	}
 	/* Through a memberset: the canonical form, sorted as cokeeperctl prints it. */
