@@ -6,6 +6,13 @@
 #include <string.h>
 
 #include <utlist.h>
+/*
+ * The index of sessions by domid (the fast path's relay looks its destination up for every
+ * message).  Out of memory growing it, a session is just not indexed: its peers' set-up
+ * messages are answered "unreachable", as for a guest with no session.
+ */
+#define uthash_nonfatal_oom(elt) ((void)(elt))
+#include <uthash.h>
 
 #include "chunk.h"
 #include "clock.h"
@@ -56,6 +63,8 @@ struct guest {
 	struct ck_frame_decoder *dec;
 	enum guest_state state;
 	uint16_t domid;
+	bool indexed;			/* in gs->by_domid under domid */
+	UT_hash_handle hh;
 	uint32_t fastpath_version;	/* its latest Hello's: 0, it takes no Fastpath* */
 	uint64_t acked_epoch, acked_gen;
 	uint64_t sent_epoch, sent_gen;	/* where what it was queued leaves it */
@@ -85,6 +94,7 @@ struct guests {
 	struct guests_callbacks cb;
 	void *userdata;
 	struct guest *list;
+	struct guest *by_domid;		/* the newest ACTIVE session of each domid */
 	/* Encoded once, sent to every guest that needs the same bytes. */
 	struct ck_frames snapshot;	/* of (snapshot_epoch, snapshot_gen), if n > 0 */
 	uint64_t snapshot_epoch, snapshot_gen;
@@ -111,10 +121,35 @@ static const char *label(const struct guest *g)
 	return g->stream->label;
 }
 
+static void index_drop(struct guest *g)
+{
+	struct guest *cur;
+
+	if (!g->indexed)
+		return;
+	HASH_FIND(hh, g->gs->by_domid, &g->domid, sizeof(g->domid), cur);
+	if (cur == g)
+		HASH_DEL(g->gs->by_domid, g);
+	g->indexed = false;
+}
+
+/* The newest session to say Hello for a domid is the one its peers' messages go to. */
+static void index_put(struct guest *g)
+{
+	struct guest *old = NULL;
+
+	HASH_REPLACE(hh, g->gs->by_domid, domid, sizeof(g->domid), g, old);
+	if (old && old != g)
+		old->indexed = false;
+	HASH_FIND(hh, g->gs->by_domid, &g->domid, sizeof(g->domid), old);
+	g->indexed = old == g;
+}
+
 static void guest_free(struct guest *g)
 {
 	struct guests *gs = g->gs;
 
+	index_drop(g);
 	DL_DELETE(gs->list, g);
 	if (g->state != GUEST_REFUSED)
 		gs->count--;
@@ -339,12 +374,16 @@ static int on_hello(struct guest *g, const struct ck_hello *hello)
 			 hello->domid);
 		return -EPERM;
 	}
+	if (g->domid != hello->domid)
+		index_drop(g);
 	g->domid = hello->domid;
 	g->fastpath_version = hello->fastpath_version;
 	if (g->state == GUEST_AWAIT_HELLO) {
 		g->state = GUEST_ACTIVE;
 		g->hello_timer = sd_event_source_disable_unref(g->hello_timer);
 	}
+	if (g->state == GUEST_ACTIVE)
+		index_put(g);
 	/* Answered once its queue drains (on_io); until then the latest Hello is what counts. */
 	if (g->resync >= RESYNC_HELLO)
 		g->gs->counters.hellos_coalesced++;
@@ -403,12 +442,11 @@ static void *find_session(uint16_t domid, uint32_t *fastpath_version, void *user
 	struct guests *gs = userdata;
 	struct guest *g;
 
-	DL_FOREACH(gs->list, g)
-		if (g->state == GUEST_ACTIVE && g->domid == domid) {
-			*fastpath_version = g->fastpath_version;
-			return g;
-		}
-	return NULL;
+	HASH_FIND(hh, gs->by_domid, &domid, sizeof(domid), g);
+	if (!g || g->state != GUEST_ACTIVE)
+		return NULL;
+	*fastpath_version = g->fastpath_version;
+	return g;
 }
 
 static int on_fastpath(struct guest *g, struct ck_msg *msg)

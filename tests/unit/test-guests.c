@@ -697,6 +697,47 @@ START_TEST(fastpath_relayed_with_the_senders_domid)
 }
 END_TEST
 
+/*
+ * The relay finds its destination through an index by domid: the newest session of a domid
+ * gets the message, an ended session is never found (no write to freed memory: ASan), and
+ * a session that says Hello again under another domid (possible over Unix sockets) moves.
+ */
+START_TEST(fastpath_destination_index_follows_sessions)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	const struct ck_msg rehello = { .type = CK_MSG_HELLO,
+		.hello = { .domid = 11, .version = CK_PROTOCOL_VERSION,
+			   .fastpath_version = CK_FASTPATH_VERSION } };
+	struct fake *lo, *first, *second;
+	struct fixture f;
+
+	setup(&f, &cfg);
+	lo = joined_as(&f, 3);
+	first = joined_as(&f, 9);
+	second = joined_as(&f, 9);
+	send_offer(lo, 9, 1);
+	ck_assert_uint_eq(second->got[CK_MSG_FASTPATH_OFFER], 1);
+	ck_assert_uint_eq(first->got[CK_MSG_FASTPATH_OFFER], 0);
+
+	second->eof = true;		/* the newest ends: domid 9 is unreachable now */
+	ck_stream_notify(&second->base);
+	ck_assert(second->closed);
+	send_offer(lo, 9, 2);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.reason, CKFP_CLOSE_UNREACHABLE);
+	ck_assert_uint_eq(first->got[CK_MSG_FASTPATH_OFFER], 0);
+
+	peer_sends(first, &rehello);	/* first now speaks for 11 */
+	ck_stream_notify(&first->base);
+	send_offer(lo, 11, 3);
+	ck_assert_uint_eq(first->got[CK_MSG_FASTPATH_OFFER], 1);
+	ck_assert_uint_eq(first->fastpath.fastpath_offer.channel_id, 3);
+	teardown(&f);
+	fake_destroy(lo);
+	fake_destroy(first);
+	fake_destroy(second);
+}
+END_TEST
+
 /* Nobody to deliver to: a member without a session, a stranger, a member migrating away. */
 START_TEST(fastpath_unreachable_is_answered_with_a_close)
 {
@@ -870,6 +911,7 @@ int main(void)
 	th_add(s, queue_limit_holds_for_snapshots);
 	th_add(s, over_max_guests_gets_bye_and_is_closed);
 	th_add(s, fastpath_relayed_with_the_senders_domid);
+	th_add(s, fastpath_destination_index_follows_sessions);
 	th_add(s, fastpath_unreachable_is_answered_with_a_close);
 	th_add(s, fastpath_never_sent_to_an_agent_that_did_not_announce_it);
 	th_add(s, fastpath_rate_limited_per_guest);
