@@ -9,7 +9,6 @@
 #include <uapi/linux/cokeeper_fp.h>
 
 #include "chan.h"
-#include "genl.h"
 
 /*
  * 1 MiB per direction: in the lab (TCG) a 64 MiB stream ran 2.3x faster than with 256 KiB
@@ -36,6 +35,7 @@ static bool active;			/* false: suspending, or not yet started */
 static u32 inactive_reason = CKFP_CLOSE_SHUTDOWN;
 static unsigned int nchans;		/* channels offered, up, or closed but still mapped */
 static bool exiting;
+static const struct ckfp_tell_ops *tell_ops;
 /*
  * After this guest was restored (a migration, or xl restore) its table may describe the old
  * host until the agent has resynced: no channel is offered or accepted until the table has
@@ -132,6 +132,15 @@ static int chan_start(struct ckfp_chan *c)
 	return 0;
 }
 
+/* Frames still waiting for ring space when their channel goes: dropped and counted. */
+static void txq_purge(struct ckfp_chan *c)
+{
+	u32 n = skb_queue_len(&c->txq);
+
+	skb_queue_purge(&c->txq);
+	ckfp_count(c->peer, CKFP_ST_TX_DROPS, n);
+}
+
 /*
  * Tears a channel down that nothing publishes any more (p->chan and p->setup no longer
  * point at it): the data path leaves it, the peer is told in band, NAPI stops (no poll
@@ -154,9 +163,9 @@ static void chan_destroy(struct ckfp_peer *p, struct ckfp_chan *c, u32 reason, b
 		kfree(c->napi_dev);
 		c->napi_dev = NULL;
 	}
-	ckfp_chan_txq_purge(c);
+	txq_purge(c);
 	if (tell)
-		ckfp_genl_close(p->domid, c->id, reason);
+		tell_ops->close(p->domid, c->id, reason);
 	p->last_reason = reason;
 	if (ckfp_shm_release(&c->shm)) {
 		if (!p->zombie) {
@@ -241,7 +250,7 @@ static void peer_offer(struct ckfp_peer *p)
 	p->setup = c;
 	p->state = CKFP_STATE_OFFERED;
 	p->retry_at = jiffies + OFFER_TIMEOUT;
-	ckfp_genl_offer(p->domid, c);
+	tell_ops->offer(p->domid, c);
 	peer_schedule(p, OFFER_TIMEOUT);
 }
 
@@ -389,7 +398,7 @@ int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u3
 	c = rcu_dereference_protected(p->chan, lockdep_is_held(&ckfp_lock));
 	if (c && c->id == id) {
 		/* The same offer again (its ACCEPT was lost): the channel stands. */
-		ckfp_genl_accept(domid, id);
+		tell_ops->accept(domid, id);
 		mutex_unlock(&ckfp_lock);
 		return 0;
 	}
@@ -418,12 +427,12 @@ int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u3
 	p->state = CKFP_STATE_UP;
 	p->up_since = jiffies;
 	ckfp_count(p, CKFP_ST_SETUPS, 1);
-	ckfp_genl_accept(domid, id);
+	tell_ops->accept(domid, id);
 	napi_schedule(&c->napi);
 	mutex_unlock(&ckfp_lock);
 	return 0;
 refuse:
-	ckfp_genl_close(domid, id, CKFP_CLOSE_REFUSED);
+	tell_ops->close(domid, id, CKFP_CLOSE_REFUSED);
 	mutex_unlock(&ckfp_lock);
 	return err;
 }
@@ -546,8 +555,9 @@ int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx)
 	return err;
 }
 
-int ckfp_chan_init(void)
+int ckfp_chan_init(const struct ckfp_tell_ops *ops)
 {
+	tell_ops = ops;
 	if (ring_order < CKFP_ORDER_MIN || ring_order > CKFP_ORDER_MAX) {
 		pr_err("ring_order %u is outside %u..%u\n", ring_order, CKFP_ORDER_MIN,
 		       CKFP_ORDER_MAX);

@@ -77,10 +77,20 @@ static inline void ckfp_count(struct ckfp_peer *p, enum ckfp_stat s, u64 n)
 struct ckfp_peer *ckfp_peer_find(u32 domid);
 
 /*
+ * How set-up messages leave for the peer (through the agent): the genl family's multicasts.
+ * Given at init, so that the core does not depend on the interface above it.
+ */
+struct ckfp_tell_ops {
+	void (*offer)(u32 peer, const struct ckfp_chan *c);
+	void (*accept)(u32 peer, u64 id);
+	void (*close)(u32 peer, u64 id, u32 reason);
+};
+
+/*
  * Module lifecycle: init before anything else; stop (every channel down, no work left)
  * before the data path's hooks go; exit (peers freed) once nothing can look them up.
  */
-int ckfp_chan_init(void);
+int ckfp_chan_init(const struct ckfp_tell_ops *tell);
 void ckfp_chan_stop(void);
 void ckfp_chan_exit(void);
 
@@ -120,7 +130,6 @@ int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx)
 int ckfp_xmit_init(void);
 void ckfp_xmit_exit(void);
 int ckfp_chan_poll(struct napi_struct *napi, int budget);
-void ckfp_chan_txq_purge(struct ckfp_chan *c);
 void ckfp_chan_txq_drain(struct ckfp_chan *c);
 
 extern bool ckfp_enable;

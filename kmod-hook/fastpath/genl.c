@@ -252,20 +252,26 @@ fail:
 	pr_warn_ratelimited("cannot tell the agent about domain %u's channel\n", peer);
 }
 
-void ckfp_genl_offer(u32 peer, const struct ckfp_chan *c)
+static void tell_offer(u32 peer, const struct ckfp_chan *c)
 {
 	multicast(CKFP_CMD_OFFER, peer, c->id, c, 0);
 }
 
-void ckfp_genl_accept(u32 peer, u64 id)
+static void tell_accept(u32 peer, u64 id)
 {
 	multicast(CKFP_CMD_ACCEPT, peer, id, NULL, 0);
 }
 
-void ckfp_genl_close(u32 peer, u64 id, u32 reason)
+static void tell_close(u32 peer, u64 id, u32 reason)
 {
 	multicast(CKFP_CMD_CLOSE, peer, id, NULL, reason);
 }
+
+const struct ckfp_tell_ops ckfp_genl_tell = {
+	.offer = tell_offer,
+	.accept = tell_accept,
+	.close = tell_close,
+};
 
 int ckfp_genl_init(void)
 {

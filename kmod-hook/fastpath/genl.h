@@ -5,14 +5,12 @@
 
 #include <linux/types.h>
 
-struct ckfp_chan;
+struct ckfp_tell_ops;
 
 int ckfp_genl_init(void);
 void ckfp_genl_exit(void);
 
-/* Multicasts on "events" for cokeeper-agent to relay to the peer; failures are counted only. */
-void ckfp_genl_offer(u32 peer, const struct ckfp_chan *c);
-void ckfp_genl_accept(u32 peer, u64 id);
-void ckfp_genl_close(u32 peer, u64 id, u32 reason);
+/* Multicasts on "events" for cokeeper-agent to relay to the peer: chan.c's ckfp_tell_ops. */
+extern const struct ckfp_tell_ops ckfp_genl_tell;
 
 #endif /* _CKFP_GENL_H */

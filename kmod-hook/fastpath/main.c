@@ -107,7 +107,7 @@ static int __init ckfp_init(void)
 		if (err)
 			return err;
 	}
-	err = ckfp_chan_init();
+	err = ckfp_chan_init(&ckfp_genl_tell);
 	if (err)
 		return err;
 	err = ckfp_genl_init();

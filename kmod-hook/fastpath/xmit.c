@@ -174,14 +174,6 @@ void ckfp_chan_txq_drain(struct ckfp_chan *c)
 	spin_unlock_bh(&c->tx_lock);
 }
 
-void ckfp_chan_txq_purge(struct ckfp_chan *c)
-{
-	u32 n = skb_queue_len(&c->txq);
-
-	skb_queue_purge(&c->txq);
-	ckfp_count(c->peer, CKFP_ST_TX_DROPS, n);
-}
-
 static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
 {
 	struct ckfp_rec_info info;
