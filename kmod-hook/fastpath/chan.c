@@ -89,8 +89,15 @@ static irqreturn_t chan_irq(int irq, void *dev)
 	bool work = le32_to_cpu(READ_ONCE(c->rx.peer->tx_prod)) != READ_ONCE(c->rx.idx) ||
 		    !skb_queue_empty_lockless(&c->txq) || READ_ONCE(c->rx.peer->closing);
 
+	/*
+	 * A poll under way may have taken the records this event announced: not spurious.
+	 * (Two spurious events in a row make Xen's late EOI hold this port's next one back.)
+	 */
+	if (!work && test_bit(NAPI_STATE_SCHED, &c->napi.state))
+		work = true;
 	if (work)
 		napi_schedule(&c->napi);
+	ckfp_count(c->peer, work ? CKFP_ST_EVENTS_RECEIVED : CKFP_ST_EVENTS_SPURIOUS, 1);
 	xen_irq_lateeoi(irq, work ? 0 : XEN_EOI_FLAG_SPURIOUS);
 	return IRQ_HANDLED;
 }

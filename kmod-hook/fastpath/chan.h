@@ -33,6 +33,9 @@ enum ckfp_stat {
 	CKFP_ST_BROKEN,
 	CKFP_ST_SETUPS,
 	CKFP_ST_TEARDOWNS,
+	CKFP_ST_EVENTS_SENT,
+	CKFP_ST_EVENTS_RECEIVED,
+	CKFP_ST_EVENTS_SPURIOUS,
 	CKFP_ST_COUNT
 };
 
@@ -125,6 +128,13 @@ u32 ckfp_self(void);
 
 /* Calls fn for every known peer under ckfp_lock, in domid order, from *pos on. */
 int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx), void *ctx);
+
+/* Kicks the peer's event channel, counted. */
+static inline void ckfp_chan_notify(struct ckfp_chan *c)
+{
+	ckfp_count(c->peer, CKFP_ST_EVENTS_SENT, 1);
+	ckfp_shm_notify(&c->shm);
+}
 
 /* The data path (xmit.c, recv.c). */
 int ckfp_xmit_init(void);

@@ -102,6 +102,7 @@ static int put_peer(struct sk_buff *msg, struct ckfp_peer *p)
 	nest = nla_nest_start(msg, CKFP_A_STATS);
 	if (!nest)
 		return -EMSGSIZE;
+	BUILD_BUG_ON(CKFP_STAT_A_TX_PACKETS + CKFP_ST_COUNT != CKFP_STAT_A_PAD);
 	for (i = 0; i < CKFP_ST_COUNT; i++)
 		if (nla_put_u64_64bit(msg, CKFP_STAT_A_TX_PACKETS + i,
 				      atomic64_read(&p->stats[i]), CKFP_STAT_A_PAD))

@@ -152,7 +152,7 @@ int ckfp_chan_poll(struct napi_struct *napi, int budget)
 		}
 	}
 	if (kick)
-		ckfp_shm_notify(&c->shm);
+		ckfp_chan_notify(c);
 	if (err == -EPROTO || ckfp_ring_broken(&c->tx)) {
 		WRITE_ONCE(c->broken, true);
 		ckfp_chan_fault(c);

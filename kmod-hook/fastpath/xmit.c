@@ -133,7 +133,7 @@ static void kick(struct ckfp_chan *c, int err)
 		WRITE_ONCE(c->broken, true);
 		ckfp_chan_fault(c);
 	} else if (notify) {
-		ckfp_shm_notify(&c->shm);
+		ckfp_chan_notify(c);
 	}
 }
 

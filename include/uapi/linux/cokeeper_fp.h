@@ -109,6 +109,9 @@ enum ckfp_stat_attr {
 	CKFP_STAT_A_BROKEN,		/* channels torn down because the peer broke the ring */
 	CKFP_STAT_A_SETUPS,		/* channels that came up */
 	CKFP_STAT_A_TEARDOWNS,		/* channels that went down */
+	CKFP_STAT_A_EVENTS_SENT,	/* notifications sent to the peer */
+	CKFP_STAT_A_EVENTS_RECEIVED,	/* notifications from the peer that found work */
+	CKFP_STAT_A_EVENTS_SPURIOUS,	/* ... that found none (EOI'd as spurious: throttled) */
 	CKFP_STAT_A_PAD,
 	__CKFP_STAT_A_LAST
 };
