@@ -12,6 +12,7 @@
 #include <string.h>
 #include <linux/cokeeper_fp.h>
 
+#include "genl.h"
 #include "query-fastpath.h"
 
 static const char *const state_names[] = {
@@ -64,7 +65,6 @@ struct printer {
 	bool json;
 	struct fastpath_view *view;	/* instead of printing */
 	unsigned int n;
-	int err;
 };
 
 static int on_peer(struct nl_msg *msg, void *arg)
@@ -76,13 +76,11 @@ static int on_peer(struct nl_msg *msg, void *arg)
 
 	r = genlmsg_parse(nlmsg_hdr(msg), 0, a, CKFP_A_MAX, policy);
 	if (r < 0 || !a[CKFP_A_PEER_DOMID] || !a[CKFP_A_STATE]) {
-		p->err = -EBADMSG;
-		return NL_STOP;
+		return -EBADMSG;
 	}
 	if (a[CKFP_A_STATS] && nla_parse_nested(st, CKFP_STAT_A_MAX, a[CKFP_A_STATS],
 						stat_policy) < 0) {
-		p->err = -EBADMSG;
-		return NL_STOP;
+		return -EBADMSG;
 	}
 	state = nla_get_u8(a[CKFP_A_STATE]);
 	if (p->view) {
@@ -90,8 +88,7 @@ static int on_peer(struct nl_msg *msg, void *arg)
 							  sizeof(*more));
 
 		if (!more) {
-			p->err = -ENOMEM;
-			return NL_STOP;
+			return -ENOMEM;
 		}
 		p->view->peers = more;
 		more[p->view->n++] = (struct fastpath_peer){
@@ -124,41 +121,36 @@ static int on_peer(struct nl_msg *msg, void *arg)
 		fputc('\n', p->out);
 	}
 	p->n++;
-	return NL_OK;
+	return 0;
 }
 
+/* One dump of the family, each peer to on_peer; -ENOENT if cokeeper-fp.ko is not loaded. */
 static int dump(struct printer *p)
 {
-	struct nl_sock *sk = nl_socket_alloc();
-	int family, r;
+	struct ck_genl g = {.sk = nl_socket_alloc()};
+	struct nl_msg *msg;
+	int r;
 
-	if (!sk)
+	if (!g.sk)
 		return -ENOMEM;
-	r = genl_connect(sk);
-	if (r < 0) {
-		r = -ECONNREFUSED;
+	r = genl_connect(g.sk) < 0 ? -ECONNREFUSED : 0;
+	if (!r && (g.family = genl_ctrl_resolve(g.sk, CKFP_GENL_NAME)) < 0)
+		r = -ENOENT;
+	if (r)
+		goto out;
+	msg = ck_genl_msg(&g, CKFP_CMD_GET, NLM_F_DUMP, 0);
+	if (!msg) {
+		r = -ENOMEM;
 		goto out;
 	}
-	family = genl_ctrl_resolve(sk, CKFP_GENL_NAME);
-	if (family < 0) {
-		r = -ENOENT;	/* cokeeper-fp.ko is not loaded */
-		goto out;
-	}
-	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_peer, p);
 	if (p->json)
 		fputc('[', p->out);
-	r = genl_send_simple(sk, family, CKFP_CMD_GET, CKFP_GENL_VERSION, NLM_F_DUMP);
-	if (r >= 0)
-		r = nl_recvmsgs_default(sk);
-	if (r < 0)
-		r = -EIO;
-	else if (p->err)
-		r = p->err;
+	r = ck_genl_request(&g, msg, on_peer, p);
 	if (p->json)
 		fputs(p->n ? "\n]\n" : "]\n", p->out);
 out:
-	nl_socket_free(sk);
-	return r < 0 ? r : 0;
+	nl_socket_free(g.sk);
+	return r;
 }
 
 int query_fastpath(bool json, FILE *out)
