@@ -1,0 +1,290 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""What every Python test and benchmark shares (tests/sim, tests/hostile, bench/): a run's
+processes and temporary directory, ended together whatever way the run ends; readiness as
+cokeeperd says it, not as a socket file's appearance; the control socket's client.
+
+    with Run("cokeeper-sim-") as run:
+        daemon = run.spawn([cokeeperd, ...], "cokeeperd.log", ready=True)
+        agent = run.spawn([agent, ...], "agent1.log")
+        ...                                   # run.failed = True shows the logs at the end
+
+Readiness: cokeeperd sends sd_notify READY=1 once its sockets listen and its first scan is
+committed.  spawn(ready=True) hands it a NOTIFY_SOCKET of its own and waits for that word or
+for its exit, whichever comes first (the hang guard aside, no clock decides).  Waiting for
+the control socket's file instead races bind() against listen(): a connect in between is
+refused (issue 18).
+
+Ending: every process starts in a process group of its own, and ends with it: SIGTERM (and
+SIGCONT, for a stopped one) to the whole group, then SIGKILL to what is left of it after a
+grace period, so a wrapper's child (strace detaches from its tracee on SIGTERM) goes with
+its wrapper.  Each process also dies with this one (PR_SET_PDEATHSIG through setpriv), so a
+run killed outright (meson's SIGKILL after a timeout) leaves nothing either; a forking
+wrapper's child gets the same from its wrapper.  SIGTERM to this process ends the run as an
+exception would (meson sends it first).  The temporary directory goes with the run, unless
+keep=True and the run failed.
+"""
+import grp
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HANG = 300.0   # seconds: a hang guard for readiness and for ending, never a verdict on speed
+GRACE = 30.0   # seconds between SIGTERM and SIGKILL: a sanitized or valgrind'ed exit is slow
+
+# Wrappers that run their program as a child of their own (and may leave it behind when
+# they end): the program gets a parent-death signal from the wrapper too.  valgrind runs it
+# in its own process, so it needs none, and an exec'd setpriv would escape valgrind.
+FORKING_WRAPPERS = {"strace", "ltrace", "timeout"}
+
+
+class Failure(Exception):
+    pass
+
+
+def _on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)   # unwinds through every `with Run` and `finally`
+
+
+def _group_members(pgid):
+    """The live (not zombie) processes of process group pgid."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue    # gone meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(entry))
+    return pids
+
+
+def _wait_gone(pgid, deadline):
+    """Waits until no live process is left in group pgid or the deadline passes; True if
+    none is left.  Each member is watched through a pidfd, so the wait ends on an exit."""
+    while True:
+        pidfds = []
+        for pid in _group_members(pgid):
+            try:
+                pidfds.append(os.pidfd_open(pid))
+            except ProcessLookupError:
+                pass
+        if not pidfds:
+            return True
+        try:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            with selectors.DefaultSelector() as sel:
+                for fd in pidfds:
+                    sel.register(fd, selectors.EVENT_READ)
+                sel.select(left)
+        finally:
+            for fd in pidfds:
+                os.close(fd)
+
+
+def _signal_group(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+class Run:
+    """One test's or benchmark's processes and temporary directory."""
+
+    def __init__(self, prefix, keep=False):
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.keep = keep
+        self.failed = False
+        self.procs = []
+        self._notify_count = 0
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        self.close(show_logs=self.failed or (kind is not None and kind is not SystemExit))
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def spawn(self, argv, log=None, *, wrap=(), ready=False, ready_timeout=HANG, env=None,
+              **popen):
+        """Starts argv (under the wrapper command wrap, if any) in a process group of its
+        own.  log: a file in the run's directory for its stdout and stderr (appended to);
+        without one, popen's stdout/stderr apply.  ready: waits for its READY=1 (Failure if
+        it exits first, with its log's tail).  Returns the Popen."""
+        argv, wrap = [str(a) for a in argv], [str(a) for a in wrap]
+        name = log.rsplit(".", 1)[0] if log else os.path.basename(argv[0])
+        if wrap and os.path.basename(wrap[0]) in FORKING_WRAPPERS:
+            argv = ["setpriv", "--pdeathsig", "KILL", "--"] + argv
+        if threading.current_thread() is threading.main_thread():
+            # The signal comes when the thread that forked ends: the main thread's is the
+            # process's end.  A thread's child would die with that thread, so it gets none.
+            argv = ["setpriv", "--pdeathsig", "KILL", "--"] + wrap + argv
+        else:
+            argv = wrap + argv
+        env = dict(os.environ if env is None else env)
+        env.pop("NOTIFY_SOCKET", None)   # not this process's supervisor's
+        notify = None
+        if ready:
+            self._notify_count += 1
+            notify_path = self.path(f"notify-{self._notify_count}.sock")
+            notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            notify.bind(notify_path)
+            env["NOTIFY_SOCKET"] = notify_path
+        popen.setdefault("stdin", subprocess.DEVNULL)
+        out = None
+        if log is not None:
+            out = open(self.path(log), "a")
+            popen["stdout"] = popen["stderr"] = out
+        try:
+            p = subprocess.Popen(argv, env=env, process_group=0, **popen)
+        except BaseException:
+            if notify:
+                notify.close()
+            raise
+        finally:
+            if out:
+                out.close()     # the child has its own descriptor
+        p.log, p.name = log, name
+        self.procs.append(p)
+        if notify:
+            with notify:
+                self._wait_ready(p, notify, ready_timeout)
+            os.unlink(notify_path)
+        return p
+
+    def _wait_ready(self, p, notify, timeout):
+        name = p.name
+        pidfd = os.pidfd_open(p.pid)
+        try:
+            deadline = time.monotonic() + timeout
+            with selectors.DefaultSelector() as sel:
+                sel.register(notify, selectors.EVENT_READ, "notify")
+                sel.register(pidfd, selectors.EVENT_READ, "exit")
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise Failure(f"{name}: not ready within {timeout:.0f} s"
+                                      + self.log_tail(p))
+                    for key, _ in sel.select(left):
+                        if key.data == "notify":
+                            if b"READY=1" in notify.recv(4096).split(b"\n"):
+                                return
+                        else:
+                            p.wait()
+                            raise Failure(f"{name}: exited with status {p.returncode} "
+                                          "before it was ready" + self.log_tail(p))
+        finally:
+            os.close(pidfd)
+
+    def log_tail(self, p, chars=1500):
+        if not p.log:
+            return ""
+        try:
+            with open(self.path(p.log), errors="replace") as f:
+                return ":\n" + f.read()[-chars:].rstrip()
+        except OSError:
+            return ""
+
+    def stop(self, p, grace=GRACE):
+        """Ends p's process group (SIGTERM, then SIGKILL after grace seconds); returns p's
+        exit status (negative: the signal that ended it)."""
+        self._end([p], grace)
+        return p.returncode
+
+    def _end(self, procs, grace):
+        live = [p for p in procs if p.returncode is None or _group_members(p.pid)]
+        for p in live:
+            _signal_group(p.pid, signal.SIGTERM)
+            _signal_group(p.pid, signal.SIGCONT)
+        deadline = time.monotonic() + grace
+        for p in live:
+            if not _wait_gone(p.pid, deadline):
+                _signal_group(p.pid, signal.SIGKILL)
+                _signal_group(p.pid, signal.SIGCONT)
+                if not _wait_gone(p.pid, time.monotonic() + HANG):
+                    print(f"harness: process group {p.pid} outlived SIGKILL", file=sys.stderr)
+            try:
+                p.wait(timeout=HANG)
+            except subprocess.TimeoutExpired:
+                print(f"harness: {p.pid} not reaped", file=sys.stderr)
+
+    def end(self):
+        """Ends every process started; the directory stays."""
+        self._end(self.procs, GRACE)
+
+    def close(self, show_logs=False):
+        """Ends every process started, shows their logs' tails if asked, and removes the
+        directory (kept if keep=True and the logs were shown)."""
+        try:
+            self.end()
+            if show_logs:
+                for log in sorted(os.listdir(self.tmp)):
+                    if log.endswith(".log"):
+                        print(f"--- {log}")
+                        with open(self.path(log), errors="replace") as f:
+                            print(f.read()[-3000:])
+        finally:
+            if show_logs and self.keep:
+                print(f"kept {self.tmp}", flush=True)
+            else:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Control:
+    """cokeeperd's control socket, one request per connection.  With a timeout, a frozen
+    daemon fails the caller's case (Failure) instead of hanging it."""
+
+    def __init__(self, path, timeout=None):
+        self.path = path
+        self.timeout = timeout
+
+    def call(self, **req):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(self.timeout)
+            try:
+                s.connect(self.path)
+                s.sendall((json.dumps(req) + "\n").encode())
+                buf = b""
+                while not buf.endswith(b"\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+            except OSError as e:
+                if self.timeout is None:
+                    raise
+                raise Failure(f"{req['cmd']}: no answer within {self.timeout:.0f} s ({e})")
+        try:
+            reply = json.loads(buf)
+        except ValueError:
+            raise Failure(f"{req['cmd']}: not a reply: {buf[:200]!r}")
+        if not reply.get("ok"):
+            raise Failure(f"{req['cmd']}: {reply.get('error')}")
+        return reply
+
+
+def admin_args():
+    """cokeeperd's options that let this process use the sim's verbs: root is an admin
+    anyway; anyone else (a package build runs the suites as an unprivileged user) names its
+    own group with --admin-group."""
+    if os.getuid() == 0:
+        return []
+    return ["--admin-group", grp.getgrgid(os.getgid()).gr_name]
