@@ -334,6 +334,11 @@ bool control_has_watchers(const struct control *c)
 	return c->n_watchers > 0;
 }
 
+unsigned int control_watchers(const struct control *c)
+{
+	return c->n_watchers;
+}
+
 void control_broadcast(struct control *c, struct json_object *o)
 {
 	struct client *cl, *tmp;

@@ -73,6 +73,8 @@ int control_new(struct control **ret, sd_event *event, const struct control_conf
 void control_free(struct control *c);
 
 bool control_has_watchers(const struct control *c);
+/* The watch streams open now (a client knows its wait is registered once it counts). */
+unsigned int control_watchers(const struct control *c);
 /* Sends o to every watcher; one that does not read is dropped. */
 void control_broadcast(struct control *c, struct json_object *o);
 

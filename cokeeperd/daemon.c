@@ -253,6 +253,7 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("scans_failed", d->counters.scans_failed);
 	COUNTER("commits", d->counters.commits);
 	COUNTER("changes", d->counters.changes);
+	COUNTER("watchers", control_watchers(d->control));
 	COUNTER("guests", guests_count(d->guests));
 	COUNTER("guests_connected", g->connected);
 	COUNTER("guests_rejected", g->rejected);
