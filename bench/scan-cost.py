@@ -11,24 +11,35 @@ of K `stats` calls, is subtracted), one full rescan (SIGHUP: forget + scan every
 `rescan` command.  Prints instructions per create and per destroy and those of the two
 rescans.  bench/RESULTS.md ("Membership at scale") has its numbers.
 """
-import json, os, socket, subprocess, sys, time, glob, tempfile, signal
+import atexit
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True    # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "harness"))
+from harness import Control, Run  # noqa: E402
+
 daemon, N, K = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-tmp = tempfile.mkdtemp()
-ctl = os.path.join(tmp, "c.sock")
+run = Run("ck-scan-cost-")
+atexit.register(run.close)   # however the script ends
+ctl = run.path("c.sock")
+
+
 def call(**req):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(ctl); s.sendall((json.dumps(req) + "\n").encode()); buf = b""
-        while not buf.endswith(b"\n"):
-            c = s.recv(65536)
-            if not c: break
-            buf += c
-    r = json.loads(buf); assert r.get("ok"), r; return r
-out = os.path.join(tmp, "cg.out")
-p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                      daemon, "--source", "sim", "--transport", "unix", "--control", ctl,
-                      "--agent-socket", os.path.join(tmp, "a.sock")],
-                     stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-while not os.path.exists(ctl): time.sleep(0.1)
+    return Control(ctl).call(**req)
+
+
+out = run.path("cg.out")
+# Ready once it listens (sd_notify READY=1), not once its socket's file exists.
+p = run.spawn([daemon, "--source", "sim", "--transport", "unix", "--control", ctl,
+               "--agent-socket", run.path("a.sock")],
+              wrap=["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"],
+              stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, ready=True)
 time.sleep(0.5)
 polls = [0]
 def commits(): return call(cmd="stats")["counters"]["commits"] if "counters" in call(cmd="stats") else None
@@ -66,7 +77,7 @@ time.sleep(2)
 dump()
 call(cmd="rescan"); time.sleep(1)              # part 6: a 'rescan' command
 dump()
-p.send_signal(signal.SIGTERM); p.wait()
+run.stop(p)
 parts = sorted(glob.glob(out + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
 def ir(f):
     for l in open(f):

@@ -35,13 +35,12 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
-from pipeline import Control, Failure, converge, stop_all, wait_for  # noqa: E402
+from pipeline import Control, Failure, Run, converge  # noqa: E402
 
 HANG = 10.0        # seconds: `members` must answer within this while under attack
 ATTACK_S = 4.0     # seconds each attack runs (after it is set up)
@@ -365,14 +364,21 @@ class Setup:
 
     def __init__(self, bins, name, args=(), nofile=None, group=None):
         self.bins = bins
-        self.tmp = tempfile.mkdtemp(prefix=f"cokeeper-hostile-{name}-")
+        self.run = Run(f"cokeeper-hostile-{name}-")
+        self.tmp = self.run.tmp
         os.chmod(self.tmp, 0o711)   # the nonroot client must reach the socket
-        self.ctl_path = os.path.join(self.tmp, "control.sock")
-        self.agent_path = os.path.join(self.tmp, "agent.sock")
-        self.log_path = os.path.join(self.tmp, "cokeeperd.log")
-        self.procs, self.dumps = [], []
+        self.ctl_path = self.run.path("control.sock")
+        self.agent_path = self.run.path("agent.sock")
+        self.log_path = self.run.path("cokeeperd.log")
+        self.dumps = []
         self.ctl = Control(self.ctl_path, timeout=HANG)
+        try:
+            self._start(args, nofile, group)
+        except BaseException:
+            self.run.close(show_logs=True)
+            raise
 
+    def _start(self, args, nofile, group):
         def pre():
             if nofile:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
@@ -382,23 +388,16 @@ class Setup:
         env = dict(os.environ)
         # ASan's quarantine alone would hold 256 MB of freed memory: keep RSS meaningful.
         env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=16").lstrip(":")
-        self.daemon = subprocess.Popen(
-            [bins["daemon"], "--source", "sim", "--control", self.ctl_path,
+        self.daemon = self.run.spawn(
+            [self.bins["daemon"], "--source", "sim", "--control", self.ctl_path,
              "--agent-socket", self.agent_path, *args],
-            stderr=open(self.log_path, "w"), preexec_fn=pre, env=env)
-        self.procs.append(self.daemon)
-        try:
-            wait_for(self.ctl_path, timeout=HANG)
-        except Failure:
-            raise Failure(f"cokeeperd did not start (exit {self.daemon.poll()}): "
-                          + open(self.log_path).read()[-500:].strip())
+            "cokeeperd.log", ready=True, preexec_fn=pre, env=env)
         for i in range(1, AGENTS + 1):
-            dump = os.path.join(self.tmp, f"agent{i}.json")
+            dump = self.run.path(f"agent{i}.json")
             self.dumps.append(dump)
-            self.procs.append(subprocess.Popen(
-                [bins["agent"], "--transport", "unix", "--socket", self.agent_path,
-                 "--domid", str(i), "--sink", "memory", "--dump", dump],
-                stderr=open(os.path.join(self.tmp, f"agent{i}.log"), "w")))
+            self.run.spawn([self.bins["agent"], "--transport", "unix", "--socket",
+                            self.agent_path, "--domid", str(i), "--sink", "memory",
+                            "--dump", dump], f"agent{i}.log")
         deadline = time.monotonic() + HANG
         while True:
             guests = self.ctl.call(cmd="guests")["guests"]
@@ -447,18 +446,22 @@ class Setup:
             raise Failure(f"{name} is still a member after its destroy")
 
     def stop(self):
-        stop_all(self.procs, self.tmp, False)
+        """Ends every process (the directory stays until close) and returns cokeeperd's
+        exit status."""
+        self.run.end()
         return self.daemon.returncode
+
+    def close(self):
+        self.run.close()
 
 
 class Attacker:
     def __init__(self, setup, kind, seconds=ATTACK_S, count=0):
-        self.p = subprocess.Popen(
+        self.p = setup.run.spawn(
             [sys.executable, os.path.abspath(__file__), "--attack", kind,
              "--agent-socket", setup.agent_path, "--control", setup.ctl_path,
              "--seconds", str(seconds), "--count", str(count)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        setup.procs.append(self.p)
         self.result = None
 
     def wait_ready(self, timeout=60):
@@ -589,7 +592,7 @@ def run_case(bins, rss_mb, name, kind, *, args=(), nofile=4096, group=None, coun
                 print(f"  --- {name}: cokeeperd.log (last lines)")
                 for line in open(setup.log_path, errors="replace").read().splitlines()[-15:]:
                     print(f"  | {line[:300]}")
-            shutil.rmtree(setup.tmp, ignore_errors=True)
+            setup.close()
     return problems
 
 

@@ -12,13 +12,12 @@ Usage: agent-answer.py BUILD_DIR
 import json
 import os
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
+sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline import Control, Failure, stop_all, wait_for  # noqa: E402
+from pipeline import Control, Failure, Run  # noqa: E402
 
 HANG = 60  # seconds: a hang guard, never a verdict on speed
 ANSWER_MS = 200
@@ -28,24 +27,21 @@ def main():
     build = sys.argv[1]
     daemon_bin = os.path.join(build, "cokeeperd", "cokeeperd")
     agent_bin = os.path.join(build, "guest-agent", "cokeeper-agent")
-    tmp = tempfile.mkdtemp(prefix="cokeeper-answer-")
-    procs, failed = [], 0
+    run = Run("cokeeper-answer-")
+    failed = 0
 
     def agent(sock, log):
-        p = subprocess.Popen([agent_bin, "--transport", "unix", "--socket", sock,
-                              "--domid", "7", "--sink", "memory",
-                              "--answer-timeout", str(ANSWER_MS)],
-                             stderr=open(os.path.join(tmp, log), "w"))
-        procs.append(p)
-        return p
+        return run.spawn([agent_bin, "--transport", "unix", "--socket", sock,
+                          "--domid", "7", "--sink", "memory",
+                          "--answer-timeout", str(ANSWER_MS)], log)
 
     def log_of(name):
-        with open(os.path.join(tmp, name)) as f:
+        with open(run.path(name)) as f:
             return f.read()
 
     try:
         # 1. A peer that reads the Hello and says nothing: the agent leaves and comes back.
-        silent = os.path.join(tmp, "silent.sock")
+        silent = run.path("silent.sock")
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         srv.bind(silent)
         srv.listen(4)
@@ -71,11 +67,9 @@ def main():
         srv.close()
 
         # 2. Answered by cokeeperd: the deadline is off, the one connection stays.
-        ctl_path, agent_path = os.path.join(tmp, "control.sock"), os.path.join(tmp, "a.sock")
-        procs.append(subprocess.Popen([daemon_bin, "--source", "sim", "--control", ctl_path,
-                                       "--agent-socket", agent_path],
-                                      stderr=open(os.path.join(tmp, "cokeeperd.log"), "w")))
-        wait_for(ctl_path)
+        ctl_path, agent_path = run.path("control.sock"), run.path("a.sock")
+        run.spawn([daemon_bin, "--source", "sim", "--control", ctl_path,
+                   "--agent-socket", agent_path], "cokeeperd.log", ready=True)
         agent(agent_path, "agent-answered.log")
         deadline = time.monotonic() + HANG
         while not [g for g in Control(ctl_path).call(cmd="guests")["guests"]
@@ -93,7 +87,7 @@ def main():
         failed += 1
         print(f"FAIL {e}", flush=True)
     finally:
-        stop_all(procs, tmp, failed > 0)
+        run.close(show_logs=failed > 0)
     return 1 if failed else 0
 
 

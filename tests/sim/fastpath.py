@@ -14,13 +14,12 @@ import json
 import os
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 
+sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline import Control, Failure, admin_args, stop_all, wait_for  # noqa: E402
+from pipeline import Control, Failure, Run, admin_args  # noqa: E402
 
 HANG = 60  # seconds: a hang guard, never a verdict on speed
 NO_FASTPATH = 3  # CKFP_CLOSE_NO_FASTPATH
@@ -52,12 +51,12 @@ def main():
     build = sys.argv[1]
     daemon_bin = os.path.join(build, "cokeeperd", "cokeeperd")
     agent_bin = os.path.join(build, "guest-agent", "cokeeper-agent")
-    tmp = tempfile.mkdtemp(prefix="cokeeper-fastpath-")
-    ctl_path, agent_path = os.path.join(tmp, "control.sock"), os.path.join(tmp, "a.sock")
-    procs, failed = [], 0
+    run = Run("cokeeper-fastpath-")
+    ctl_path, agent_path = run.path("control.sock"), run.path("a.sock")
+    failed = 0
 
     def log_path(name):
-        return os.path.join(tmp, f"fp-{name}.jsonl")
+        return run.path(f"fp-{name}.jsonl")
 
     def relayed(name):
         try:
@@ -78,17 +77,14 @@ def main():
                    for g in ctl.call(cmd="guests")["guests"])
 
     def agent(ctl, name, domid, *extra):
-        procs.append(subprocess.Popen(
-            [agent_bin, "--transport", "unix", "--socket", agent_path, "--domid", str(domid),
-             "--sink", "memory", "--fastpath-log", log_path(name), *extra],
-            stderr=open(os.path.join(tmp, f"agent-{name}.log"), "w")))
+        run.spawn([agent_bin, "--transport", "unix", "--socket", agent_path,
+                   "--domid", str(domid), "--sink", "memory", "--fastpath-log", log_path(name),
+                   *extra], f"agent-{name}.log")
         until(f"agent {name} never joined cokeeperd", lambda: active(ctl, domid))
 
     try:
-        procs.append(subprocess.Popen([daemon_bin, "--source", "sim", "--control", ctl_path,
-                                       "--agent-socket", agent_path, *admin_args()],
-                                      stderr=open(os.path.join(tmp, "cokeeperd.log"), "w")))
-        wait_for(ctl_path)
+        run.spawn([daemon_bin, "--source", "sim", "--control", ctl_path,
+                   "--agent-socket", agent_path, *admin_args()], "cokeeperd.log", ready=True)
         ctl = Control(ctl_path, timeout=HANG)
         dom = {n: ctl.call(cmd="sim-create", name=n, ip=[f"10.9.0.{i + 1}"])["domid"]
                for i, n in enumerate(["a", "b", "c", "d", "o"])}
@@ -158,7 +154,7 @@ def main():
         failed += 1
         print(f"FAIL {e}", flush=True)
     finally:
-        stop_all(procs, tmp, failed > 0)
+        run.close(show_logs=failed > 0)
     return 1 if failed else 0
 
 

@@ -14,11 +14,11 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
+sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline import Control, Failure, admin_args, converge, stop_all, wait_for  # noqa: E402
+from pipeline import Control, Failure, Run, admin_args, converge  # noqa: E402
 
 HANG = 60  # seconds: a hang guard for each command, never a verdict on speed
 
@@ -31,10 +31,10 @@ def main():
     daemon_bin = os.path.join(args.build, "cokeeperd", "cokeeperd")
     agent_bin = os.path.join(args.build, "guest-agent", "cokeeper-agent")
     ctl_bin = os.path.join(args.build, "tools", "cokeeperctl")
-    tmp = tempfile.mkdtemp(prefix="cokeeper-wait-")
-    ctl_path, agent_path = os.path.join(tmp, "control.sock"), os.path.join(tmp, "agent.sock")
+    run = Run("cokeeper-wait-")
+    ctl_path, agent_path = run.path("control.sock"), run.path("agent.sock")
     passed = failed = 0
-    procs, agents = [], {}
+    agents = {}
 
     def check(name, fn):
         nonlocal passed, failed
@@ -51,8 +51,8 @@ def main():
                               text=True, timeout=timeout)
 
     def ctl_bg(*argv):
-        return subprocess.Popen([ctl_bin, "--control", ctl_path, *argv],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return run.spawn([ctl_bin, "--control", ctl_path, *argv],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def finish(p):
         out, err = p.communicate(timeout=HANG)
@@ -77,13 +77,25 @@ def main():
         return o
 
     def start_agent(i):
-        dump = os.path.join(tmp, f"agent{i}.json")
-        p = subprocess.Popen(
-            [agent_bin, "--transport", "unix", "--socket", agent_path, "--domid", str(i),
-             "--sink", "memory", "--dump", dump],
-            stderr=open(os.path.join(tmp, f"agent{i}.log"), "a"))
-        procs.append(p)
+        dump = run.path(f"agent{i}.json")
+        p = run.spawn([agent_bin, "--transport", "unix", "--socket", agent_path,
+                       "--domid", str(i), "--sink", "memory", "--dump", dump], f"agent{i}.log")
         agents[i] = (p, dump)
+
+    def until(what, cond):
+        deadline = time.monotonic() + HANG
+        while not cond():
+            if time.monotonic() > deadline:
+                raise Failure(f"{what}: not within {HANG} s")
+            time.sleep(0.01)
+
+    def ctl_watching(*argv):
+        """A command started in the background whose watch stream the daemon has counted:
+        a change made after this returns is one it waits for."""
+        p = ctl_bg(*argv)
+        until(f"{' '.join(argv)}: its watch", lambda: p.poll() is not None or
+              Control(ctl_path).call(cmd="stats")["counters"]["watchers"] >= 1)
+        return p
 
     def joined():
         deadline = time.monotonic() + HANG
@@ -97,11 +109,8 @@ def main():
             time.sleep(0.01)
 
     try:
-        daemon = subprocess.Popen([daemon_bin, "--source", "sim", "--control", ctl_path,
-                                   "--agent-socket", agent_path, *admin_args()],
-                                  stderr=open(os.path.join(tmp, "cokeeperd.log"), "w"))
-        procs.append(daemon)
-        wait_for(ctl_path)
+        run.spawn([daemon_bin, "--source", "sim", "--control", ctl_path,
+                   "--agent-socket", agent_path, *admin_args()], "cokeeperd.log", ready=True)
         for i in range(1, args.agents + 1):
             start_agent(i)
         joined()
@@ -116,8 +125,7 @@ def main():
 
         def wait_present():
             # Started before the change: it must see the change come and every ack.
-            p = ctl_bg("--json", "wait", "--timeout", str(HANG), "10.50.0.1")
-            time.sleep(0.2)
+            p = ctl_watching("--json", "wait", "--timeout", str(HANG), "10.50.0.1")
             expect(ctl("sim", "create", "w1", "--ip", "10.50.0.1", "--mac",
                        "00:16:3e:50:00:01"), 0)
             res = finish(p)
@@ -148,8 +156,7 @@ def main():
               wait_keys)
 
         def wait_absent():
-            p = ctl_bg("--json", "wait", "--absent", "--timeout", str(HANG), "10.50.0.1")
-            time.sleep(0.2)
+            p = ctl_watching("--json", "wait", "--absent", "--timeout", str(HANG), "10.50.0.1")
             expect(ctl("sim", "destroy", "w1"), 0)
             res = finish(p)
             expect(res, 0)
@@ -226,12 +233,13 @@ def main():
 
         def guest_closed():
             # An agent that goes away during a wait is no longer waited for.
-            p = ctl_bg("--json", "wait", "--timeout", str(HANG), "10.50.0.5")
-            time.sleep(0.2)
-            gone, _ = agents.pop(max(agents))
+            p = ctl_watching("--json", "wait", "--timeout", str(HANG), "10.50.0.5")
+            domid = max(agents)
+            gone, _ = agents.pop(domid)
             gone.send_signal(signal.SIGKILL)
             gone.wait()
-            time.sleep(0.2)
+            until(f"the daemon's notice of agent {domid}'s end", lambda: domid not in
+                  [g["domid"] for g in Control(ctl_path).call(cmd="guests")["guests"]])
             expect(ctl("sim", "create", "w5", "--ip", "10.50.0.5"), 0)
             res = finish(p)
             expect(res, 0)
@@ -242,7 +250,7 @@ def main():
         failed += 1
         print(f"FAIL setup: {e}", flush=True)
     finally:
-        stop_all(procs, tmp, show_logs=failed > 0)
+        run.close(show_logs=failed > 0)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
