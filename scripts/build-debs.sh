@@ -65,7 +65,9 @@ chmod +x "$src/debian/rules"
 
 opts="parallel=$(nproc)"
 [ "$nocheck" -eq 1 ] && opts="$opts nocheck"
-build=(env DEB_BUILD_OPTIONS="$opts" HOME="$work" dpkg-buildpackage -us -uc)
+# A TMPDIR of the build's own: what its suites leave running or on disk is found below.
+mkdir "$work/tmp"
+build=(env DEB_BUILD_OPTIONS="$opts" HOME="$work" TMPDIR="$work/tmp" dpkg-buildpackage -us -uc)
 if [ "$(id -u)" -eq 0 ]; then
 	chown -R nobody:nogroup "$work"
 	build=(unshare --net setpriv --reuid=nobody --regid=nogroup --clear-groups "${build[@]}")
@@ -82,6 +84,8 @@ if ! (cd "$src" && "${build[@]}") >"$out/build.log" 2>&1; then
 	tail -n 40 "$out/build.log" >&2
 	die "dpkg-buildpackage failed (whole log: $out/build.log)"
 fi
+tests/leftovers.py "$work/tmp" "the package build's suites" >&2 ||
+	die "the package build's suites left processes or files behind (above)"
 for f in "$work"/*.deb "$work"/*.dsc "$work"/*.tar.* "$work"/*.changes "$work"/*.buildinfo; do
 	cp "$f" "$out/"
 done

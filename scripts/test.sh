@@ -32,31 +32,42 @@ setup() {	# setup DIR [meson options...]
 	ninja -C "$dir"
 }
 
+# The suites run with a TMPDIR of their own, which every process they start inherits:
+# tests/leftovers.py then finds whatever a suite left running or on disk, and fails the run.
+suites_tmp=$(mktemp -d "${TMPDIR:-/tmp}/cokeeper-suites.XXXXXX")
+chmod 0711 "$suites_tmp"	# hostile's client as user nobody reaches a socket inside
+work=
+trap 'rm -rf "$suites_tmp" ${work:+"$work"}' EXIT
+
+run_suite() {	# run_suite BUILD_DIR SUITE LABEL: one meson suite, then what it left behind
+	local dir=$1 suite=$2 label=$3
+	TMPDIR=$suites_tmp meson test -C "$dir" --suite "$suite" -v --print-errorlogs
+	tests/leftovers.py "$suites_tmp" "$label"
+}
+
 step "build (plain)"
 setup build
 step "unit tests (plain)"
-meson test -C build --suite unit -v --print-errorlogs
+run_suite build unit "unit (plain)"
 step "sim: cokeeperd + agents, the whole pipeline without Xen (plain)"
-meson test -C build --suite sim -v --print-errorlogs
+run_suite build sim "sim (plain)"
 step "hostile: an attacker against cokeeperd and its agents (plain)"
-meson test -C build --suite hostile -v --print-errorlogs
+run_suite build hostile "hostile (plain)"
 
 step "build (ASan + UBSan)"
 setup build-asan -Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 step "unit tests (ASan + UBSan)"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	meson test -C build-asan --suite unit -v --print-errorlogs
+run_suite build-asan unit "unit (ASan + UBSan)"
 step "sim (ASan + UBSan)"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	meson test -C build-asan --suite sim -v --print-errorlogs
+run_suite build-asan sim "sim (ASan + UBSan)"
 step "hostile (ASan + UBSan)"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	meson test -C build-asan --suite hostile -v --print-errorlogs
+run_suite build-asan hostile "hostile (ASan + UBSan)"
+unset ASAN_OPTIONS UBSAN_OPTIONS
 
 CC=clang setup build-fuzz -Dfuzzing=true -Dtests=disabled -Db_sanitize=address,undefined \
 	-Db_lundef=false
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 # run_fuzzer NAME RUNS MAX_LEN [SECONDS]: libFuzzer exits non-zero on any finding (crash,
 # leak, sanitizer report, abort()), leaving the reproducer as crash-* in the current
