@@ -31,7 +31,8 @@ bold "cokeeperd --source sim, and three agents (domids 1, 2, 3)"
 build/cokeeperd/cokeeperd --source sim --control "$work/control.sock" \
 	--agent-socket "$work/agent.sock" 2>"$work/cokeeperd.log" &
 pids+=($!)
-for _ in $(seq 100); do [ -S "$work/control.sock" ] && break; sleep 0.05; done
+# Until it answers: its socket's file exists from bind(), before it listens.
+for _ in $(seq 200); do ctl stats >/dev/null 2>&1 && break; sleep 0.05; done
 for i in 1 2 3; do
 	build/guest-agent/cokeeper-agent --transport unix --socket "$work/agent.sock" \
 		--domid "$i" --sink memory --dump "$work/agent$i.json" 2>"$work/agent$i.log" &

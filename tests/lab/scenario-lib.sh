@@ -360,7 +360,8 @@ CK_SOCK=/run/cokeeper/control.sock
 CK_LOG=/var/log/cokeeperd.log
 CK_DAEMON_PID=
 
-# ck_daemon_start [ARGS...]: cokeeperd (default --source xenstore), waits for its socket.
+# ck_daemon_start [ARGS...]: cokeeperd (default --source xenstore), waits until its control
+# socket answers (its file appears at bind(), before listen(): a connect then is refused).
 ck_daemon_start() {
 	if [ ! -x "$CK_DAEMON" ]; then
 		skip "no cokeeperd in the image"
@@ -376,9 +377,9 @@ ck_daemon_start() {
 		"$CK_DAEMON" "$@" >>"$CK_LOG" 2>&1 &
 	fi
 	CK_DAEMON_PID=$!
-	if ! wait_until 30 test -S "$CK_SOCK"; then
+	if ! wait_until 30 ck_daemon_answers; then
 		tail -n 20 "$CK_LOG"
-		fail "cokeeperd $* did not create $CK_SOCK within 30 s"
+		fail "cokeeperd $* did not answer on $CK_SOCK within 30 s"
 		return 1
 	fi
 	note "cokeeperd $* pid $CK_DAEMON_PID, socket up"
@@ -391,6 +392,10 @@ ck_daemon_stop() {
 	CK_DAEMON_PID=
 }
 ck_daemon_dead() { ! kill -0 "$CK_DAEMON_PID" 2>/dev/null; }
+ck_daemon_answers() {
+	[ -x "$CK_CTL" ] || { test -S "$CK_SOCK"; return; }	# an image without the tools
+	timeout -k 5 20 "$CK_CTL" --control "$CK_SOCK" stats
+}
 
 ck_ctl() { timeout -k 5 20 "$CK_CTL" --json "$@"; }
 
