@@ -53,9 +53,10 @@ def _on_sigterm(signum, frame):
     raise SystemExit(128 + signum)   # unwinds through every `with Run` and `finally`
 
 
-def _group_members(pgid):
-    """The live (not zombie) processes of process group pgid."""
-    pids = []
+def _members(pgids):
+    """{pid: pgid} of the live (not zombie) processes of the process groups pgids, in one
+    look at /proc."""
+    pids = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -64,34 +65,38 @@ def _group_members(pgid):
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue    # gone meanwhile
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(entry))
+        if int(fields[2]) in pgids and fields[0] != "Z":
+            pids[int(entry)] = int(fields[2])
     return pids
 
 
-def _wait_gone(pgid, deadline):
-    """Waits until no live process is left in group pgid or the deadline passes; True if
-    none is left.  Each member is watched through a pidfd, so the wait ends on an exit."""
+def _wait_gone(pgids, deadline):
+    """Waits until no live process is left in the groups pgids or the deadline passes; True
+    if none is left.  Each member is watched through a pidfd, so the wait ends on exits."""
     while True:
-        pidfds = []
-        for pid in _group_members(pgid):
-            try:
-                pidfds.append(os.pidfd_open(pid))
-            except ProcessLookupError:
-                pass
-        if not pidfds:
+        pids = list(_members(pgids))
+        if not pids:
             return True
-        try:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            with selectors.DefaultSelector() as sel:
+        for i in range(0, len(pids), 256):      # a bounded number of descriptors at once
+            pidfds = []
+            try:
+                for pid in pids[i:i + 256]:
+                    try:
+                        pidfds.append(os.pidfd_open(pid))
+                    except ProcessLookupError:
+                        pass
+                with selectors.DefaultSelector() as sel:
+                    for fd in pidfds:
+                        sel.register(fd, selectors.EVENT_READ)
+                    while sel.get_map():
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            return False
+                        for key, _ in sel.select(left):
+                            sel.unregister(key.fileobj)
+            finally:
                 for fd in pidfds:
-                    sel.register(fd, selectors.EVENT_READ)
-                sel.select(left)
-        finally:
-            for fd in pidfds:
-                os.close(fd)
+                    os.close(fd)
 
 
 def _signal_group(pgid, sig):
@@ -210,17 +215,19 @@ class Run:
         return p.returncode
 
     def _end(self, procs, grace):
-        live = [p for p in procs if p.returncode is None or _group_members(p.pid)]
-        for p in live:
-            _signal_group(p.pid, signal.SIGTERM)
-            _signal_group(p.pid, signal.SIGCONT)
-        deadline = time.monotonic() + grace
-        for p in live:
-            if not _wait_gone(p.pid, deadline):
-                _signal_group(p.pid, signal.SIGKILL)
-                _signal_group(p.pid, signal.SIGCONT)
-                if not _wait_gone(p.pid, time.monotonic() + HANG):
-                    print(f"harness: process group {p.pid} outlived SIGKILL", file=sys.stderr)
+        groups = {p.pid for p in procs}
+        live = set(_members(groups).values())
+        for pgid in live:
+            _signal_group(pgid, signal.SIGTERM)
+            _signal_group(pgid, signal.SIGCONT)
+        if not _wait_gone(live, time.monotonic() + grace):
+            for pgid in live:
+                _signal_group(pgid, signal.SIGKILL)
+                _signal_group(pgid, signal.SIGCONT)
+            if not _wait_gone(live, time.monotonic() + HANG):
+                print(f"harness: processes {list(_members(live))} outlived SIGKILL",
+                      file=sys.stderr)
+        for p in procs:
             try:
                 p.wait(timeout=HANG)
             except subprocess.TimeoutExpired:
