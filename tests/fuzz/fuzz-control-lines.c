@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -27,6 +28,15 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct daemon *daemon_instance;
+static char dir[] = "/tmp/cokeeper-fuzz-lines-XXXXXX";
+
+/* At libFuzzer's exit: the daemon unlinks its sockets, then the directory goes. */
+static void remove_dir(void)
+{
+	daemon_free(daemon_instance);
+	daemon_instance = NULL;
+	(void)rmdir(dir);
+}
 
 struct feed {
 	struct control_peer peer;
@@ -88,7 +98,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		daemon_instance = NULL;
 	}
 	if (!daemon_instance) {
-		static char dir[] = "/tmp/cokeeper-fuzz-lines-XXXXXX";
 		static char control[64], agent[64];
 		struct daemon_config cfg = { .source = &source_sim_ops,
 					     .transport = &transport_unix_ops,
@@ -97,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!control[0]) {
 			if (!mkdtemp(dir))
 				abort();
+			atexit(remove_dir);
 			snprintf(control, sizeof(control), "%s/c", dir);
 			snprintf(agent, sizeof(agent), "%s/a", dir);
 			ck_log_setup("fuzz-control-lines", false);

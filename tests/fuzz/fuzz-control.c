@@ -16,6 +16,15 @@
 #include "logging.h"
 
 static struct daemon *daemon_instance;
+static char dir[] = "/tmp/cokeeper-fuzz-XXXXXX";
+
+/* At libFuzzer's exit: the daemon unlinks its sockets, then the directory goes. */
+static void remove_dir(void)
+{
+	daemon_free(daemon_instance);
+	daemon_instance = NULL;
+	(void)rmdir(dir);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,7 +36,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool watch;
 
 	if (!daemon_instance) {
-		static char dir[] = "/tmp/cokeeper-fuzz-XXXXXX";
 		static char control[64], agent[64];
 		struct daemon_config cfg = { .source = &source_sim_ops,
 					     .transport = &transport_unix_ops,
@@ -35,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (!mkdtemp(dir))
 			abort();
+		atexit(remove_dir);
 		snprintf(control, sizeof(control), "%s/c", dir);
 		snprintf(agent, sizeof(agent), "%s/a", dir);
 		cfg.control_path = control;
