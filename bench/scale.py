@@ -374,16 +374,21 @@ def catch_up(args, host, watch):
             "seconds": watch.done - t0}
 
 
-def callgrind_totals(base, pid, nth):
+def callgrind_totals(base, pid, nth, timeout):
+    """The instructions in callgrind's nth dump of pid, once its totals line is written
+    (valgrind writes it after callgrind_control has returned; timeout is a hang guard)."""
     path = f"{base}.{pid}.{nth}"
-    for _ in range(100):
-        if os.path.exists(path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
             with open(path) as f:
                 for line in f:
                     if line.startswith("totals:") or line.startswith("summary:"):
                         return int(line.split()[1])
+        except FileNotFoundError:
+            pass
         time.sleep(0.05)
-    raise Failure(f"no callgrind dump {path}")
+    raise Failure(f"no callgrind dump {path} within {timeout:.0f} s")
 
 
 def cpu_pass(args, n, out):
@@ -414,7 +419,8 @@ def cpu_changes(args, n, run, out):
             if op == "-d":
                 dumps[pid] = dumps.get(pid, 0) + 1
         if op == "-d":
-            return [callgrind_totals(base, pid, dumps[pid]) for pid in (dpid, apid)]
+            return [callgrind_totals(base, pid, dumps[pid], args.timeout)
+                    for pid in (dpid, apid)]
 
     def snapshot():
         return [schedstat(pid)[1] for pid in [dpid] + pids]
