@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 fuzz_runs=${FUZZ_RUNS:-1000000}
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s (at %d s)\n' "$*" "$SECONDS"; }
 
 step "dependencies"
 scripts/install-deps.sh --lab >/dev/null
@@ -162,3 +162,4 @@ run_fuzzer fuzz-fastpath-parse "${FUZZ_FP_PARSE_RUNS:-1000000}" 4096
 
 step "kernel module: warning-free build and tests in QEMU (tests/kmod/run.sh)"
 tests/kmod/run.sh
+echo "test.sh: every step passed in $SECONDS s"
