@@ -99,6 +99,37 @@ def _wait_gone(pgids, deadline):
                     os.close(fd)
 
 
+def _describe(pid):
+    """What a process is and where it waits, for a log: command, state, kernel wait channel
+    and each thread's state (a hang at exit reads differently from a busy loop)."""
+    def read(path):
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return "?"
+    cmd = read(f"/proc/{pid}/cmdline").replace("\0", " ").strip()[:200]
+    state = [ln for ln in read(f"/proc/{pid}/status").splitlines() if ln.startswith("State:")]
+    threads = []
+    try:
+        for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+            stat = read(f"/proc/{pid}/task/{tid}/stat").rsplit(")", 1)[-1].split()[:1]
+            threads.append(f"{tid}:{''.join(stat)}/{read(f'/proc/{pid}/task/{tid}/wchan')}")
+    except OSError:
+        pass
+    text = (f"{pid} ({cmd}) {state[0] if state else ''}, threads {' '.join(threads)}; "
+            f"kernel stack: {read(f'/proc/{pid}/stack').strip().replace(chr(10), ' | ')}")
+    if shutil.which("gdb"):
+        try:
+            bt = subprocess.run(["gdb", "-batch", "-nx", "-p", str(pid), "-ex",
+                                 "thread apply all bt"], capture_output=True, text=True,
+                                timeout=60).stdout
+            text += "\n" + "\n".join(ln for ln in bt.splitlines() if ln.startswith(("#", "Thread")))
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return text
+
+
 def _signal_group(pgid, sig):
     try:
         os.killpg(pgid, sig)
@@ -221,6 +252,9 @@ class Run:
             _signal_group(pgid, signal.SIGTERM)
             _signal_group(pgid, signal.SIGCONT)
         if not _wait_gone(live, time.monotonic() + grace):
+            for pid in _members(live):
+                print(f"harness: {_describe(pid)} outlived SIGTERM by {grace:.0f} s: SIGKILL",
+                      file=sys.stderr, flush=True)
             for pgid in live:
                 _signal_group(pgid, signal.SIGKILL)
                 _signal_group(pgid, signal.SIGCONT)
