@@ -37,7 +37,8 @@ import threading
 import time
 
 HANG = 300.0   # seconds: a hang guard for readiness and for ending, never a verdict on speed
-GRACE = 30.0   # seconds between SIGTERM and SIGKILL: a sanitized or valgrind'ed exit is slow
+GRACE = HANG   # seconds between SIGTERM and SIGKILL: a hang guard too (an exit under ASan
+               # with leak checking, or valgrind, on a loaded machine takes its time)
 
 # Wrappers that run their program as a child of their own (and may leave it behind when
 # they end): the program gets a parent-death signal from the wrapper too.  valgrind runs it
