@@ -14,10 +14,10 @@ for its exit, whichever comes first (the hang guard aside, no clock decides).  W
 the control socket's file instead races bind() against listen(): a connect in between is
 refused (issue 18).
 
-Ending: every process starts in a process group of its own, and ends with it: SIGTERM (and
-SIGCONT, for a stopped one) to the whole group, then SIGKILL to what is left of it after a
-grace period, so a wrapper's child (strace detaches from its tracee on SIGTERM) goes with
-its wrapper.  Each process also dies with this one (PR_SET_PDEATHSIG through setpriv), so a
+Ending: every process starts in a process group of its own, and ends with it: SIGTERM to the
+whole group (and SIGCONT to a member stopped by SIGSTOP, to no other), then SIGKILL to what
+is left of it after a grace period, so a wrapper's child (strace detaches from its tracee on
+SIGTERM) goes with its wrapper.  Each process also dies with this one (PR_SET_PDEATHSIG through setpriv), so a
 run killed outright (meson's SIGKILL after a timeout) leaves nothing either; a forking
 wrapper's child gets the same from its wrapper.  SIGTERM to this process ends the run as an
 exception would (meson sends it first).  The temporary directory goes with the run, unless
@@ -37,8 +37,8 @@ import threading
 import time
 
 HANG = 300.0   # seconds: a hang guard for readiness and for ending, never a verdict on speed
-GRACE = HANG   # seconds between SIGTERM and SIGKILL: a hang guard too (an exit under ASan
-               # with leak checking, or valgrind, on a loaded machine takes its time)
+GRACE = 60.0   # seconds between SIGTERM and SIGKILL: a hang guard (an exit takes 0.1 s under
+               # ASan), short enough that a hang is described before meson's timeout
 
 # Wrappers that run their program as a child of their own (and may leave it behind when
 # they end): the program gets a parent-death signal from the wrapper too.  valgrind runs it
@@ -55,8 +55,8 @@ def _on_sigterm(signum, frame):
 
 
 def _members(pgids):
-    """{pid: pgid} of the live (not zombie) processes of the process groups pgids, in one
-    look at /proc."""
+    """{pid: (pgid, state)} of the live (not zombie) processes of the process groups pgids,
+    in one look at /proc."""
     pids = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -67,7 +67,7 @@ def _members(pgids):
         except OSError:
             continue    # gone meanwhile
         if int(fields[2]) in pgids and fields[0] != "Z":
-            pids[int(entry)] = int(fields[2])
+            pids[int(entry)] = (int(fields[2]), fields[0])
     return pids
 
 
@@ -248,17 +248,25 @@ class Run:
 
     def _end(self, procs, grace):
         groups = {p.pid for p in procs}
-        live = set(_members(groups).values())
+        live = {pgid for pgid, _ in _members(groups).values()}
         for pgid in live:
             _signal_group(pgid, signal.SIGTERM)
-            _signal_group(pgid, signal.SIGCONT)
+        # A stopped process (SIGSTOP: "T") must run to take its SIGTERM.  Only those: a
+        # SIGCONT to the group would also discard the SIGSTOP that LeakSanitizer's tracer
+        # sends when an exiting ASan process stops its threads to look for leaks, and the
+        # tracer would wait for that stop for ever while the process spins on sched_yield.
+        for pid, (_, state) in _members(live).items():
+            if state == "T":
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
         if not _wait_gone(live, time.monotonic() + grace):
             for pid in _members(live):
                 print(f"harness: {_describe(pid)} outlived SIGTERM by {grace:.0f} s: SIGKILL",
                       file=sys.stderr, flush=True)
             for pgid in live:
-                _signal_group(pgid, signal.SIGKILL)
-                _signal_group(pgid, signal.SIGCONT)
+                _signal_group(pgid, signal.SIGKILL)    # stopped or not
             if not _wait_gone(live, time.monotonic() + HANG):
                 print(f"harness: processes {list(_members(live))} outlived SIGKILL",
                       file=sys.stderr)

@@ -8,6 +8,9 @@
 - a daemon that exits before it is ready fails the wait with its status, not at a deadline;
 - a wrapper that leaves its child behind when it ends (as strace does on SIGTERM) takes the
   child with it, and the run's directory goes too;
+- a stopped process is continued to take its SIGTERM, and only a stopped one: a SIGCONT
+  discards the SIGSTOP that LeakSanitizer's tracer sends an exiting ASan process, which
+  then never exits;
 - a run killed outright (SIGKILL) leaves none of its processes behind, a forking wrapper's
   child included;
 - tests/leftovers.py, which scripts/test.sh runs after each suite, finds what one left.
@@ -162,6 +165,46 @@ def wrapper_child_ended():
         raise Failure(f"{run.tmp} outlived the run")
 
 
+def stopped_and_running_ended():
+    """A stopped process is continued to take its SIGTERM; a running one is sent no SIGCONT
+    (it would discard the SIGSTOP of LeakSanitizer's tracer in an exiting ASan process)."""
+    sent = []
+    real_kill, real_killpg = os.kill, os.killpg
+
+    def kill(pid, sig):
+        sent.append((pid, sig))
+        real_kill(pid, sig)
+
+    def killpg(pgid, sig):
+        sent.append((pgid, sig))
+        real_killpg(pgid, sig)
+
+    run = Run("cokeeper-harness-")
+    try:
+        running = run.spawn([sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE)
+        stopped = run.spawn([sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE)
+        for p in (running, stopped):
+            p.stdout.readline()
+        os.kill(stopped.pid, signal.SIGSTOP)
+        os.waitid(os.P_PID, stopped.pid, os.WSTOPPED | os.WNOWAIT)
+        os.kill, os.killpg = kill, killpg
+        try:
+            run.close()
+        finally:
+            os.kill, os.killpg = real_kill, real_killpg
+    finally:
+        run.close()
+        for p in (running, stopped):
+            p.stdout.close()
+    if (running.pid, signal.SIGCONT) in sent:
+        raise Failure(f"a running process was sent SIGCONT: {sent}")
+    if (stopped.pid, signal.SIGCONT) not in sent:
+        raise Failure(f"the stopped process was not continued: {sent}")
+    if (running.returncode, stopped.returncode) != (-signal.SIGTERM, -signal.SIGTERM):
+        raise Failure(f"exit statuses {running.returncode}, {stopped.returncode}, "
+                      "not SIGTERM's")
+
+
 def killed_outright():
     here = os.path.dirname(os.path.abspath(__file__))
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, here], stdin=subprocess.DEVNULL,
@@ -226,6 +269,8 @@ CASES = [
     ("a daemon that exits before READY=1 fails the wait with its status", exit_before_ready),
     ("a wrapper that leaves its child is ended with it; the directory goes",
      wrapper_child_ended),
+    ("a stopped process is continued to take its SIGTERM, a running one sent no SIGCONT",
+     stopped_and_running_ended),
     ("a run killed outright leaves no process, a forking wrapper's child included",
      killed_outright),
     ("tests/leftovers.py finds a process and a directory a suite left, and ends them",
