@@ -382,7 +382,7 @@ ck_daemon_start() {
 		fail "cokeeperd $* did not answer on $CK_SOCK within 30 s"
 		return 1
 	fi
-	note "cokeeperd $* pid $CK_DAEMON_PID, socket up"
+	note "cokeeperd $* pid $CK_DAEMON_PID, answering on its socket"
 }
 
 ck_daemon_stop() {
