@@ -17,9 +17,11 @@ refused (issue 18).
 Ending: every process starts in a process group of its own, and ends with it: SIGTERM to the
 whole group (and SIGCONT to a member stopped by SIGSTOP, to no other), then SIGKILL to what
 is left of it after a grace period, so a wrapper's child (strace detaches from its tracee on
-SIGTERM) goes with its wrapper.  Each process also dies with this one (PR_SET_PDEATHSIG through setpriv), so a
-run killed outright (meson's SIGKILL after a timeout) leaves nothing either; a forking
-wrapper's child gets the same from its wrapper.  SIGTERM to this process ends the run as an
+SIGTERM) goes with its wrapper.  Each process also dies with this one (PR_SET_PDEATHSIG
+through setpriv), so a run killed outright (meson's SIGKILL after a timeout) leaves nothing
+either; a forking wrapper's child gets the same from its wrapper.  No SIGCONT to a running
+process: it would discard the SIGSTOP with which LeakSanitizer stops an exiting ASan
+process's threads, and that process would never exit.  SIGTERM to this process ends the run as an
 exception would (meson sends it first).  The temporary directory goes with the run, unless
 keep=True and the run failed.
 """
