@@ -16,17 +16,20 @@ import shutil
 import signal
 import sys
 
+sys.dont_write_bytecode = True    # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness"))
+from harness import proc_stat  # noqa: E402
+
 
 def ancestors():
     """This process and the ones it descends from: they carry TMPDIR too."""
     pids, pid = set(), os.getpid()
     while pid > 1:
         pids.add(pid)
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                pid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except OSError:
+        fields = proc_stat(pid)
+        if not fields:
             break
+        pid = int(fields[1])
     return pids
 
 
@@ -41,9 +44,9 @@ def processes_with(marker):
             with open(f"/proc/{entry}/environ", "rb") as f:
                 if marker not in f.read().split(b"\0"):
                     continue
-            with open(f"/proc/{entry}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    continue    # exited; its parent has yet to reap it
+            fields = proc_stat(entry)
+            if not fields or fields[0] == "Z":
+                continue    # gone, or exited and not yet reaped by its parent
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:

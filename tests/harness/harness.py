@@ -6,7 +6,7 @@ cokeeperd says it, not as a socket file's appearance; the control socket's clien
     with Run("cokeeper-sim-") as run:
         daemon = run.spawn([cokeeperd, ...], "cokeeperd.log", ready=True)
         agent = run.spawn([agent, ...], "agent1.log")
-        ...                                   # run.failed = True shows the logs at the end
+        ...                                   # an exception shows the logs at the end
 
 Readiness: cokeeperd sends sd_notify READY=1 once its sockets listen and its first scan is
 committed.  spawn(ready=True) hands it a NOTIFY_SOCKET of its own and waits for that word or
@@ -56,19 +56,23 @@ def _on_sigterm(signum, frame):
     raise SystemExit(128 + signum)   # unwinds through every `with Run` and `finally`
 
 
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command (state, ppid, pgrp, ...), or None if
+    the process is gone or not ours to read."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _members(pgids):
     """{pid: (pgid, state)} of the live (not zombie) processes of the process groups pgids,
     in one look at /proc."""
     pids = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue    # gone meanwhile
-        if int(fields[2]) in pgids and fields[0] != "Z":
+        fields = proc_stat(entry) if entry.isdigit() else None
+        if fields and int(fields[2]) in pgids and fields[0] != "Z":
             pids[int(entry)] = (int(fields[2]), fields[0])
     return pids
 
@@ -146,7 +150,6 @@ class Run:
     def __init__(self, prefix, keep=False):
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         self.keep = keep
-        self.failed = False
         self.procs = []
         self._notify_count = 0
         if threading.current_thread() is threading.main_thread() and \
@@ -157,7 +160,7 @@ class Run:
         return self
 
     def __exit__(self, kind, value, tb):
-        self.close(show_logs=self.failed or (kind is not None and kind is not SystemExit))
+        self.close(show_logs=kind is not None and kind is not SystemExit)
 
     def path(self, name):
         return os.path.join(self.tmp, name)
