@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The client end of cokeeperd's control socket (cokeeperd/control.h), shared by cokeeperctl
+ * The client end of cokeeperd's control socket (cokeeperd/control/control.h), shared by cokeeperctl
  * and bench/ck-latency: connect, send a request line, and read reply lines with a bound.
  * Replies are untrusted: a line longer than its reader's cap is refused before the buffer
  * grows past the cap, not after.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Fails if the files of one directory include each other in a circle.
+"""Fails if the files of one directory (and its folders) include each other in a circle.
 
 A module is x.c with its x.h.  With -Werror there are no implicit declarations, so a file can
 call into another module only through that module's header: a graph of modules by their
@@ -17,19 +17,23 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
 def modules(directory):
+    """The modules of a directory and of its folders (cokeeperd/guests/...), as one graph."""
+    paths = {}
+    for root, dirs, names in os.walk(directory):
+        dirs.sort()
+        for name in sorted(names):
+            if name.endswith(('.c', '.h')):
+                paths.setdefault(name, os.path.join(root, name))
     graph = {}
-    for name in sorted(os.listdir(directory)):
-        if not name.endswith(('.c', '.h')):
-            continue
+    for name, path in sorted(paths.items()):
         module = name[:-2]
-        with open(os.path.join(directory, name), encoding='utf-8') as f:
+        with open(path, encoding='utf-8') as f:
             text = f.read()
         deps = graph.setdefault(module, set())
         for inc in INCLUDE.findall(text):
             base = os.path.basename(inc)
-            if base.endswith('.h') and os.path.exists(os.path.join(directory, base)):
-                if base[:-2] != module:
-                    deps.add(base[:-2])
+            if base.endswith('.h') and base in paths and base[:-2] != module:
+                deps.add(base[:-2])
     return graph
 
 
