@@ -34,6 +34,7 @@
 #include "control.h"
 #include "convergence.h"
 #include "daemon.h"
+#include "fastpath-relay.h"
 #include "guests.h"
 #include "logging.h"
 #include "member-json.h"
@@ -58,6 +59,7 @@ struct daemon {
 	struct guests *guests;
 	struct control *control;
 	struct convergence convergence;
+	struct fastpath_relay relay;
 	struct daemon_counters counters;
 	bool ready;			/* the first full scan is committed */
 };
@@ -166,20 +168,33 @@ static int on_connected(struct ck_stream *s, void *userdata)
 	return guests_attach(d->guests, s);
 }
 
-static void on_acked(const struct guest_ack *ack, void *userdata)
+static uint32_t on_acked(const struct guest_ack *ack, void *userdata)
 {
 	struct daemon *d = userdata;
+	uint64_t now = ck_now_usec();
+	uint32_t latency = convergence_ack(&d->convergence, ack->from, ack->gen, now);
 	struct json_object *o;
 
+	log_debug("%s: gen %" PRIu64 " acked at %" PRIu64 " us, %" PRIu32 " us after noticed",
+		  ack->channel, ack->gen, now, latency);
 	if (!control_has_watchers(d->control))
-		return;
+		return latency;
 	o = json_object_new_object();
 	json_object_object_add(o, "event", json_object_new_string("ack"));
 	json_object_object_add(o, "channel", json_object_new_string(ack->channel));
 	json_object_object_add(o, "domid", json_object_new_int(ack->domid));
 	json_object_object_add(o, "gen", json_object_new_int64(ack->gen));
-	json_object_object_add(o, "latency_us", json_object_new_int64(ack->latency_usec));
+	json_object_object_add(o, "latency_us", json_object_new_int64(latency));
 	broadcast(d, o);
+	return latency;
+}
+
+/* A guest's fast path set-up message: the relay decides, the hub sends. */
+static int on_fastpath(struct guest_fastpath *fp, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return fastpath_relay_handle(&d->relay, d->guests, fp);
 }
 
 static void on_guest_closed(struct ck_stream *s, uint16_t domid, void *userdata)
@@ -228,19 +243,53 @@ static struct json_object *cmd_watch(struct daemon *d, struct json_object *req, 
 	return cmd_members(d, req, watch);
 }
 
+struct guests_view {
+	struct json_object *arr;
+	const struct ck_membership *m;
+	uint64_t now;
+};
+
+static void add_session(const struct guest_session *s, void *userdata)
+{
+	struct guests_view *v = userdata;
+	struct json_object *o = json_object_new_object();
+	bool current = s->acked_epoch == v->m->epoch;
+	uint64_t gen = v->m->gen;
+
+#define FIELD(name, value) json_object_object_add(o, name, value)
+	FIELD("channel", json_object_new_string(s->stream->label));
+	FIELD("domid", json_object_new_int(s->domid));
+	FIELD("state", json_object_new_string(guest_session_state_name(s)));
+	FIELD("acked_gen", json_object_new_int64(current ? (int64_t)s->acked_gen : -1));
+	FIELD("lag", json_object_new_int64(current ? (int64_t)(gen - s->acked_gen) : (int64_t)gen));
+	FIELD("queued_bytes", json_object_new_int64(ck_stream_queued(s->stream)));
+	FIELD("acks", json_object_new_int64(s->acks));
+	FIELD("last_latency_us", json_object_new_int64(s->last_latency_usec));
+	FIELD("max_latency_us", json_object_new_int64(s->max_latency_usec));
+	FIELD("mean_latency_us", json_object_new_int64(s->measured_acks ?
+						       s->latency_sum_usec / s->measured_acks : 0));
+	FIELD("connected_s", json_object_new_double((v->now - s->connected_usec) / 1e6));
+#undef FIELD
+	json_object_array_add(v->arr, o);
+}
+
 static struct json_object *cmd_guests(struct daemon *d, struct json_object *req, bool *watch)
 {
 	struct json_object *o = reply_ok();
+	struct guests_view v = {
+		.arr = json_object_new_array(), .m = d->membership, .now = ck_now_usec(),
+	};
 
 	add_generation(o, d->membership);
-	json_object_object_add(o, "guests", guests_to_json(d->guests));
+	guests_foreach(d->guests, add_session, &v);
+	json_object_object_add(o, "guests", v.arr);
 	return o;
 }
 
 static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, bool *watch)
 {
 	const struct guests_counters *g = guests_counters(d->guests);
-	const struct fastpath_relay_counters *fp = guests_fastpath_counters(d->guests);
+	const struct fastpath_relay_counters *fp = &d->relay.counters;
 	struct json_object *o = reply_ok(), *c = json_object_new_object(),
 			   *conv = json_object_new_object();
 	struct convergence_summary s;
@@ -259,12 +308,12 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("guests_rejected", g->rejected);
 	COUNTER("guests_refused", g->refused);
 	COUNTER("hello_timeouts", g->hello_timeouts);
-	COUNTER("hellos_coalesced", g->hellos_coalesced);
-	COUNTER("queue_overflows", g->queue_overflows);
-	COUNTER("lagging", g->lagging);
-	COUNTER("catchups_sent", g->catchups_sent);
-	COUNTER("snapshots_sent", g->snapshots_sent);
-	COUNTER("deltas_sent", g->deltas_sent);
+	COUNTER("hellos_coalesced", g->session.hellos_coalesced);
+	COUNTER("queue_overflows", g->session.queue_overflows);
+	COUNTER("lagging", g->session.lagging);
+	COUNTER("catchups_sent", g->session.catchups_sent);
+	COUNTER("snapshots_sent", g->session.snapshots_sent);
+	COUNTER("deltas_sent", g->session.deltas_sent);
 	COUNTER("fastpath_relayed", fp->relayed);
 	COUNTER("fastpath_unreachable", fp->unreachable);
 	COUNTER("fastpath_no_fastpath", fp->no_fastpath);
@@ -395,6 +444,7 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 	static const struct transport_callbacks transport_cb = { .connected = on_connected };
 	static const struct guests_callbacks guests_cb = {
 		.acked = on_acked,
+		.fastpath = on_fastpath,
 		.closed = on_guest_closed,
 	};
 	struct source_config source_cfg = {
@@ -431,8 +481,9 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 	r = rescan_new(&d->rescan, d->event, on_scan, d);
 	if (r < 0)
 		goto err;
-	r = guests_new(&d->guests, d->event, d->membership, &d->convergence, &guests_cfg,
-		       &guests_cb, d);
+	fastpath_relay_init(&d->relay, d->membership, 0, 0);
+	guests_cfg.fastpath_allowance = fastpath_relay_limit(&d->relay);
+	r = guests_new(&d->guests, d->event, d->membership, &guests_cfg, &guests_cb, d);
 	if (r < 0)
 		goto err;
 	r = control_new(&d->control, d->event, &control_cfg, daemon_handle_request, d);

@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 
+#include "clock.h"
 #include "fastpath-relay.h"
+#include "guests.h"
 #include "logging.h"
 
 void fastpath_relay_init(struct fastpath_relay *fr, const struct ck_membership *m,
-			 unsigned int burst, uint64_t interval_usec, fastpath_relay_find_fn find,
-			 void *userdata)
+			 unsigned int burst, uint64_t interval_usec)
 {
 	*fr = (struct fastpath_relay){
 		.m = m,
 		.burst = burst ? burst : FASTPATH_RELAY_BURST_DEFAULT,
 		.interval_usec = interval_usec ? interval_usec :
 						 FASTPATH_RELAY_INTERVAL_DEFAULT_USEC,
-		.find = find,
-		.userdata = userdata,
 	};
 }
 
@@ -44,13 +44,14 @@ static const char *wrong_direction(enum ck_msg_type type, uint16_t src, uint16_t
 }
 
 int fastpath_relay_route(struct fastpath_relay *fr, struct ck_ratelimit *limit, uint16_t src,
-			 struct ck_msg *msg, uint64_t now_usec, void **to, const char **fault)
+			 struct ck_msg *msg, uint64_t now_usec, int64_t dst_version,
+			 const char **fault)
 {
 	uint16_t *peer = ck_msg_fastpath_peer(msg), dst = *peer;
 	uint64_t channel = ck_msg_fastpath_channel(msg);
-	uint32_t version = 0, reason = CKFP_CLOSE_UNREACHABLE;
+	uint32_t reason = CKFP_CLOSE_UNREACHABLE;
+	bool to = false;
 
-	*to = NULL;
 	*fault = wrong_direction(msg->type, src, dst);
 	if (*fault) {
 		fr->counters.refused++;
@@ -60,17 +61,16 @@ int fastpath_relay_route(struct fastpath_relay *fr, struct ck_ratelimit *limit, 
 		fr->counters.rate_limited++;
 		return FASTPATH_DROP;
 	}
-	if (running(fr, src) && running(fr, dst))
-		*to = fr->find(dst, &version, fr->userdata);
-	if (*to && version < 1) {
+	to = dst_version >= 0 && running(fr, src) && running(fr, dst);
+	if (to && dst_version < 1) {
 		/* An agent older than the fast path ends its session on any of these. */
-		*to = NULL;
+		to = false;
 		reason = CKFP_CLOSE_NO_FASTPATH;
 		fr->counters.no_fastpath++;
-	} else if (!*to) {
+	} else if (!to) {
 		fr->counters.unreachable++;
 	}
-	if (*to) {
+	if (to) {
 		fr->counters.relayed++;
 		*peer = src;	/* the one thing the destination trusts: who sent it */
 		log_debug("fast path: %s of channel %" PRIx64 " from domid %u to %u",
@@ -84,4 +84,29 @@ int fastpath_relay_route(struct fastpath_relay *fr, struct ck_ratelimit *limit, 
 		.fastpath_close = { .peer_domid = dst, .channel_id = channel,
 				    .reason = reason } };
 	return FASTPATH_ANSWER;
+}
+
+int fastpath_relay_handle(struct fastpath_relay *fr, struct guests *gs,
+			  struct guest_fastpath *fp)
+{
+	uint16_t dst = fastpath_relay_destination(fp->msg);
+	int64_t dst_version = -1;
+	uint32_t version;
+	int r;
+
+	if (guests_fastpath_version(gs, dst, &version) == 0)
+		dst_version = version;
+	r = fastpath_relay_route(fr, fp->allowance, fp->src, fp->msg, ck_now_usec(), dst_version,
+				 &fp->fault);
+	switch (r) {
+	case FASTPATH_FORWARD:
+		(void)guests_send(gs, dst, fp->msg);
+		return 0;
+	case FASTPATH_ANSWER:
+		return SESSION_FASTPATH_ANSWER;
+	case FASTPATH_DROP:
+		return 0;
+	default:
+		return r;
+	}
 }

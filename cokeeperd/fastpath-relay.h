@@ -16,7 +16,8 @@
  * A guest's set-up messages are rate-limited; over its limit they are dropped and counted,
  * so a guest can make the daemon forward at most `burst` messages per interval.
  *
- * Plain data that guests.c owns: it finds sessions, queues and sends; this decides.
+ * Plain data that the hub (daemon.c) owns: a session reports the message, this decides, the
+ * hub sends through the set of guests.
  */
 #pragma once
 
@@ -38,40 +39,48 @@ struct fastpath_relay_counters {
 	uint64_t refused;	/* wrong direction or to itself: the sender's session ended */
 };
 
-/*
- * The session of a RUNNING member's agent that may be sent to now, or NULL; with the fast
- * path version its agent announced in *fastpath_version.
- */
-typedef void *(*fastpath_relay_find_fn)(uint16_t domid, uint32_t *fastpath_version,
-					void *userdata);
-
 struct fastpath_relay {
 	const struct ck_membership *m;
 	unsigned int burst;
 	uint64_t interval_usec;
-	fastpath_relay_find_fn find;
-	void *userdata;
 	struct fastpath_relay_counters counters;
 };
 
 enum fastpath_verdict {
-	FASTPATH_FORWARD,	/* msg, its peer now the source, goes to *to */
+	FASTPATH_FORWARD,	/* msg, its peer now the source, goes to the destination named */
 	FASTPATH_ANSWER,	/* msg is now a Close(UNREACHABLE or NO_FASTPATH) for the sender */
 	FASTPATH_DROP,		/* nothing to send */
 };
 
 /* burst 0 or interval 0: the defaults. */
 void fastpath_relay_init(struct fastpath_relay *fr, const struct ck_membership *m,
-			 unsigned int burst, uint64_t interval_usec, fastpath_relay_find_fn find,
-			 void *userdata);
+			 unsigned int burst, uint64_t interval_usec);
 
 /* A new session's allowance. */
 struct ck_ratelimit fastpath_relay_limit(const struct fastpath_relay *fr);
 
+/* Where msg (verified, a fast path type) asks to go. */
+static inline uint16_t fastpath_relay_destination(struct ck_msg *msg)
+{
+	return *ck_msg_fastpath_peer(msg);
+}
+
 /*
- * Decides what becomes of msg (verified, a fast path type) from the session of src, whose
- * allowance is limit, at now_usec, and rewrites msg accordingly: a verdict, or -EPROTO with
- * the reason in *fault for a message that breaks the rules.
+ * Decides what becomes of msg from the session of src, whose allowance is limit, at
+ * now_usec, and rewrites msg accordingly: a verdict, or -EPROTO with the reason in *fault
+ * for a message that breaks the rules.  dst_version: the fast path version of the session
+ * that speaks for the destination, or negative when it has none.
  */
 int fastpath_relay_route(struct fastpath_relay *fr, struct ck_ratelimit *limit, uint16_t src,
-			 struct ck_msg *msg, uint64_t now_usec, void **to, const char **fault);
+			 struct ck_msg *msg, uint64_t now_usec, int64_t dst_version,
+			 const char **fault);
+
+struct guests;
+struct guest_fastpath;
+
+/*
+ * What the hub does with a message a guest reported: routes it, sends what goes to another
+ * guest through gs.  Returns as struct guest_session_callbacks' fastpath.
+ */
+int fastpath_relay_handle(struct fastpath_relay *fr, struct guests *gs,
+			  struct guest_fastpath *fp);

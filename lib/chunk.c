@@ -83,73 +83,53 @@ int ck_chunk_delta(const struct ck_delta *d, ck_frame_handler_t emit, void *user
 	return 0;
 }
 
-void ck_frames_reset(struct ck_frames *f)
-{
-	free(f->data);
-	free(f->ends);
-	memset(f, 0, sizeof(*f));
-}
-
 struct appender {
-	struct ck_frames *f;
+	struct ck_bytes *out;	/* NULL until the first frame */
 	uint32_t fastpath_version;
 };
 
 static int append_frame(struct ck_msg *msg, void *userdata)
 {
-	const struct appender *app = userdata;
-	struct ck_frames *f = app->f;
-	uint8_t *buf, *data;
-	size_t len, *ends;
+	struct appender *app = userdata;
+	size_t at = app->out ? app->out->len : 0, len;
+	uint8_t *buf;
 	int r;
 
 	msg->fastpath_version = app->fastpath_version;
 	r = ck_frame_encode(msg, &buf, &len);
 	if (r < 0)
 		return r;
-	data = realloc(f->data, f->len + len);
-	if (!data) {
-		free(buf);
-		return -ENOMEM;
-	}
-	f->data = data;
-	ends = realloc(f->ends, (f->n + 1) * sizeof(*ends));
-	if (!ends) {
-		free(buf);
-		return -ENOMEM;
-	}
-	f->ends = ends;
-	memcpy(f->data + f->len, buf, len);
+	r = app->out ? ck_bytes_resize(&app->out, at + len) : ck_bytes_new(&app->out, len);
+	if (r == 0)
+		memcpy(app->out->data + at, buf, len);
 	free(buf);
-	f->len += len;
-	f->ends[f->n++] = f->len;
+	return r;
+}
+
+static int encoded(struct appender *app, int r, struct ck_bytes **ret)
+{
+	if (r < 0) {
+		ck_bytes_unref(app->out);
+		return r;
+	}
+	*ret = app->out;
 	return 0;
 }
 
 int ck_chunk_encode_snapshot(const struct ck_membership *m, uint32_t fastpath_version,
-			     struct ck_frames *out)
+			     struct ck_bytes **ret)
 {
-	struct appender app = { out, fastpath_version };
-	int r;
+	struct appender app = { NULL, fastpath_version };
 
-	ck_frames_reset(out);
-	r = ck_chunk_snapshot(m, append_frame, &app);
-	if (r < 0)
-		ck_frames_reset(out);
-	return r;
+	return encoded(&app, ck_chunk_snapshot(m, append_frame, &app), ret);
 }
 
 int ck_chunk_encode_delta(const struct ck_delta *d, uint32_t fastpath_version,
-			  struct ck_frames *out)
+			  struct ck_bytes **ret)
 {
-	struct appender app = { out, fastpath_version };
-	int r;
+	struct appender app = { NULL, fastpath_version };
 
-	ck_frames_reset(out);
-	r = ck_chunk_delta(d, append_frame, &app);
-	if (r < 0)
-		ck_frames_reset(out);
-	return r;
+	return encoded(&app, ck_chunk_delta(d, append_frame, &app), ret);
 }
 
 struct ck_assembler {

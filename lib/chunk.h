@@ -7,6 +7,7 @@
 
 #include "frame.h"
 #include "membership.h"
+#include "outbuf.h"
 
 /*
  * Calls emit once per chunk of a snapshot of m (members in domid order).  The message and its
@@ -18,34 +19,15 @@ int ck_chunk_snapshot(const struct ck_membership *m, ck_frame_handler_t emit, vo
 int ck_chunk_delta(const struct ck_delta *d, ck_frame_handler_t emit, void *userdata);
 
 /*
- * A message's chunks encoded once, as consecutive frames: what every guest that needs the
- * same snapshot or delta is sent, byte for byte, without encoding it again per guest.
- */
-struct ck_frames {
-	uint8_t *data;
-	size_t len;
-	size_t *ends;		/* frame i is data[ends[i - 1], ends[i]), ends[-1] being 0 */
-	size_t n;
-};
-
-/*
- * Encodes every chunk of a snapshot of m, or of d, into out (reset first), each announcing
- * fastpath_version (the sender's CK_FASTPATH_VERSION, or 0 as a daemon without the relay).
+ * Encodes every chunk of a snapshot of m, or of d, as consecutive frames in new bytes
+ * (*ret, one reference), each announcing fastpath_version (the sender's CK_FASTPATH_VERSION,
+ * or 0 as a daemon without the relay): what every guest that needs the same snapshot or delta
+ * is queued, byte for byte, without encoding or copying it again per guest.
  */
 int ck_chunk_encode_snapshot(const struct ck_membership *m, uint32_t fastpath_version,
-			     struct ck_frames *out);
+			     struct ck_bytes **ret);
 int ck_chunk_encode_delta(const struct ck_delta *d, uint32_t fastpath_version,
-			  struct ck_frames *out);
-/* Frees and zeroes; safe on a zeroed one. */
-void ck_frames_reset(struct ck_frames *f);
-
-static inline const uint8_t *ck_frames_at(const struct ck_frames *f, size_t i, size_t *len)
-{
-	size_t start = i ? f->ends[i - 1] : 0;
-
-	*len = f->ends[i] - start;
-	return f->data + start;
-}
+			  struct ck_bytes **ret);
 
 struct ck_assembler;
 

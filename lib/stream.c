@@ -46,7 +46,9 @@ bool ck_stream_peer_attached(struct ck_stream *s)
 int ck_stream_flush(struct ck_stream *s)
 {
 	while (ck_outbuf_pending(&s->out) > 0) {
-		ssize_t n = s->ops->write(s, ck_outbuf_front(&s->out), ck_outbuf_pending(&s->out));
+		size_t len;
+		const void *front = ck_outbuf_front(&s->out, &len);
+		ssize_t n = s->ops->write(s, front, len);
 
 		if (n == -EAGAIN || n == 0)
 			break;
@@ -68,6 +70,11 @@ int ck_stream_sendv(struct ck_stream *s, const struct iovec *iov, size_t n)
 int ck_stream_queue(struct ck_stream *s, const void *msg, size_t len)
 {
 	return ck_outbuf_push(&s->out, msg, len);
+}
+
+int ck_stream_queue_shared(struct ck_stream *s, struct ck_bytes *msg)
+{
+	return ck_outbuf_push_shared(&s->out, msg);
 }
 
 int ck_stream_send(struct ck_stream *s, const void *msg, size_t len)

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The agents' sessions, one per stream: Hello, then a snapshot or deltas from the log, then
- * a delta per change, each acknowledged.  A guest never slows another: its frames wait in a
- * bounded queue, and one that stops reading loses the queue and gets a snapshot once it
- * drains.  Whatever it sends is verified and can end its session, never change membership.
- * What one peer costs is bounded: its input is read in slices so that the loop serves the
- * others in between, its Hellos are answered at most once per drained queue, what it makes
- * us log is rate-limited, and a connection that never says Hello is ended.  The fast path's
- * set-up messages go from one session to another as fastpath-relay.h decides.
+ * The set of guests: one session (guest-session.h) per agent's stream, found by domid,
+ * within the limits a host sets.  What one peer costs is bounded here: its input is read in slices so
+ * that the loop serves the others in between, a connection that never says Hello is ended,
+ * connections over the limit are refused with a Bye, and what connecting makes us log is
+ * rate-limited.  When a session must end, this is where it ends: logged by cause, its Bye,
+ * its stream handed back.
  *
  * The object reads the membership it is given and reports through its callbacks; it owns
  * its sessions and their counters, and calls nothing else in the daemon.
@@ -17,12 +15,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
 #include <systemd/sd-event.h>
 
-#include "convergence.h"
-#include "fastpath-relay.h"
 #include "membership.h"
+#include "guest-session.h"
 #include "stream.h"
 
 struct guests;
@@ -35,21 +31,15 @@ struct guests_config {
 	size_t queue_limit;	/* bytes queued per guest before it is resynced */
 	unsigned int max_guests;	/* sessions at once, more are refused; 0: the default */
 	uint64_t hello_timeout_usec;	/* from connecting to a valid Hello; 0: the default */
-	/* Fast path set-up messages one session may have relayed per interval; 0: defaults. */
-	unsigned int fastpath_burst;
-	uint64_t fastpath_interval_usec;
-};
-
-struct guest_ack {
-	const char *channel;	/* the stream's label */
-	uint16_t domid;
-	uint64_t gen;
-	uint32_t latency_usec;	/* from the newest change it covers being noticed; 0: none */
+	/* The fast path set-up messages a new session may have relayed. */
+	struct ck_ratelimit fastpath_allowance;
 };
 
 struct guests_callbacks {
-	/* A guest acknowledged a new generation. */
-	void (*acked)(const struct guest_ack *ack, void *userdata);
+	/* A guest acknowledged a new generation: the latency it measured (0: none), in us. */
+	uint32_t (*acked)(const struct guest_ack *ack, void *userdata);
+	/* A guest sent a fast path set-up message: see struct guest_session_callbacks. */
+	int (*fastpath)(struct guest_fastpath *fp, void *userdata);
 	/* A session ended: the stream goes back to whoever handed it over. */
 	void (*closed)(struct ck_stream *s, uint16_t domid, void *userdata);
 };
@@ -59,18 +49,13 @@ struct guests_counters {
 	uint64_t rejected;	/* ended for a protocol error, a bad Hello or none in time */
 	uint64_t refused;	/* connections over max_guests */
 	uint64_t hello_timeouts;	/* of the rejected: no Hello in time */
-	uint64_t hellos_coalesced;	/* resync Hellos folded into one already pending */
-	uint64_t queue_overflows;
-	uint64_t lagging;	/* times a guest was found with its queue not taken: it gets a catch-up */
-	uint64_t catchups_sent;	/* merged deltas that brought a lagging guest up to date */
-	uint64_t snapshots_sent;
-	uint64_t deltas_sent;
+	struct guest_session_counters session;
 };
 
-/* m (read only) is what they are sent; each Ack is timed in conv; timers run on event. */
+/* m (read only) is what they are sent; timers run on event. */
 int guests_new(struct guests **ret, sd_event *event, const struct ck_membership *m,
-	       struct convergence *conv, const struct guests_config *cfg,
-	       const struct guests_callbacks *cb, void *userdata);
+	       const struct guests_config *cfg, const struct guests_callbacks *cb,
+	       void *userdata);
 /* Says goodbye to every guest and hands each stream back (closed). */
 void guests_free(struct guests *gs);
 
@@ -86,8 +71,19 @@ void guests_detach_domid(struct guests *gs, uint16_t domid);
 /* A committed change, for every active session. */
 void guests_broadcast(struct guests *gs, const struct ck_delta *delta);
 
+/*
+ * The fast path version announced by the session that speaks for domid (the newest to say
+ * Hello as it), in *version; -ENOENT when none does.
+ */
+int guests_fastpath_version(const struct guests *gs, uint16_t domid, uint32_t *version);
+/*
+ * Sends msg to the session that speaks for domid; -ENOENT if none does.  If it cannot be
+ * queued, that session ends (as for a delta it cannot take), not the caller's.
+ */
+int guests_send(struct guests *gs, uint16_t domid, const struct ck_msg *msg);
+
 unsigned int guests_count(const struct guests *gs);
 const struct guests_counters *guests_counters(const struct guests *gs);
-const struct fastpath_relay_counters *guests_fastpath_counters(const struct guests *gs);
-/* The sessions, for `cokeeperctl guests`. */
-struct json_object *guests_to_json(const struct guests *gs);
+/* Calls fn for each session past its limit check, newest first (`cokeeperctl guests`). */
+void guests_foreach(const struct guests *gs, void (*fn)(const struct guest_session *s, void *userdata),
+		    void *userdata);

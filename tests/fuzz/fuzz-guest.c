@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fastpath-relay.h"
 #include "guests.h"
 #include "logging.h"
 #include "memberset.h"
@@ -85,8 +86,16 @@ static const struct ck_stream_ops fake_ops = {
 	.read = fake_read, .write = fake_write, .want_write = fake_want_write, .free = fake_free,
 };
 
-static void on_acked(const struct guest_ack *ack, void *userdata)
+static struct fastpath_relay relay;	/* the hub's part */
+
+static uint32_t on_acked(const struct guest_ack *ack, void *userdata)
 {
+	return 0;
+}
+
+static int on_fastpath(struct guest_fastpath *fp, void *userdata)
+{
+	return fastpath_relay_handle(&relay, *(struct guests **)userdata, fp);
 }
 
 static void on_closed(struct ck_stream *s, uint16_t domid, void *userdata)
@@ -165,8 +174,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct guests_callbacks cb = { .acked = on_acked, .closed = on_closed };
-	static struct convergence conv;
+	static const struct guests_callbacks cb = {
+		.acked = on_acked, .fastpath = on_fastpath, .closed = on_closed,
+	};
 	static sd_event *event;
 	struct guests_config cfg = { .queue_limit = 4096 };
 	struct fake guest, other;
@@ -187,8 +197,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_init(&other, NULL, 0, 0, 0);
 	cfg.max_guests = flags & F_SECOND_GUEST ? 1 : 0;
 	m = membership();
-	memset(&conv, 0, sizeof(conv));
-	if (guests_new(&gs, event, m, &conv, &cfg, &cb, NULL) < 0)
+	fastpath_relay_init(&relay, m, 0, 0);
+	cfg.fastpath_allowance = fastpath_relay_limit(&relay);
+	if (guests_new(&gs, event, m, &cfg, &cb, &gs) < 0)
 		abort();
 	if (flags & F_SECOND_GUEST && guests_attach(gs, &other.base) < 0)
 		abort();

@@ -235,10 +235,15 @@ START_TEST(other_messages_pass_through)
 }
 END_TEST
 
-/* Collects each chunk's frame as ck_frame_encode makes it, one after another. */
+/* Each chunk's frame as ck_frame_encode makes it, one after another. */
+struct concat {
+	uint8_t *data;
+	size_t len, n;
+};
+
 static int concat(struct ck_msg *msg, void *userdata)
 {
-	struct ck_frames *f = userdata;
+	struct concat *f = userdata;
 	uint8_t *buf;
 	size_t len;
 
@@ -251,25 +256,29 @@ static int concat(struct ck_msg *msg, void *userdata)
 	return 0;
 }
 
-static void assert_frames_are(const struct ck_frames *got, const struct ck_frames *want)
+/* The length of the frame at the start of p, header included. */
+static size_t frame_len(const uint8_t *p)
 {
-	size_t at = 0;
+	return CK_FRAME_HEADER_LEN + ((size_t)p[0] << 24 | (size_t)p[1] << 16 |
+				      (size_t)p[2] << 8 | p[3]);
+}
 
-	ck_assert_uint_eq(got->n, want->n);
+static void assert_frames_are(const struct ck_bytes *got, struct concat *want)
+{
+	size_t at = 0, n = 0;
+
+	ck_assert_uint_eq(got->refs, 1);
 	ck_assert_uint_eq(got->len, want->len);
 	ck_assert_mem_eq(got->data, want->data, want->len);
 	/* Each frame is where its own length prefix says it ends. */
-	for (size_t i = 0; i < got->n; i++) {
-		size_t len;
-		const uint8_t *frame = ck_frames_at(got, i, &len);
-
-		ck_assert_ptr_eq(frame, got->data + at);
-		ck_assert_uint_eq(len, CK_FRAME_HEADER_LEN + ((size_t)frame[0] << 24 |
-							     (size_t)frame[1] << 16 |
-							     (size_t)frame[2] << 8 | frame[3]));
-		at += len;
+	while (at < got->len) {
+		at += frame_len(got->data + at);
+		n++;
 	}
 	ck_assert_uint_eq(at, got->len);
+	ck_assert_uint_eq(n, want->n);
+	free(want->data);
+	*want = (struct concat){ 0 };
 }
 
 /* Encoded once for every guest: the same bytes as each chunk encoded by itself. */
@@ -277,15 +286,15 @@ START_TEST(encoded_once_is_byte_identical)
 {
 	struct ck_membership *a = authority_with(200);
 	_cleanup_memberset_ struct ck_memberset *next = NULL;
-	struct ck_frames got = { 0 }, want = { 0 };
+	struct ck_bytes *got;
+	struct concat want = { 0 };
 	struct ck_delta d;
 
 	ck_assert_int_eq(ck_chunk_encode_snapshot(a, 0, &got), 0);
 	ck_assert_int_eq(ck_chunk_snapshot(a, concat, &want), 0);
-	ck_assert_uint_eq(got.n, 4);
-	assert_frames_are(&got, &want);
-	free(want.data);
-	want = (struct ck_frames){ 0 };
+	ck_assert_uint_eq(want.n, 4);
+	assert_frames_are(got, &want);
+	ck_bytes_unref(got);
 
 	ck_assert_int_eq(ck_memberset_copy(a->members, &next), 0);
 	for (uint16_t domid = 1; domid <= 150; domid++)
@@ -293,11 +302,9 @@ START_TEST(encoded_once_is_byte_identical)
 	ck_assert_int_eq(ck_membership_commit(a, next, &d), 0);
 	ck_assert_int_eq(ck_chunk_encode_delta(&d, 0, &got), 0);
 	ck_assert_int_eq(ck_chunk_delta(&d, concat, &want), 0);
-	assert_frames_are(&got, &want);
+	assert_frames_are(got, &want);
+	ck_bytes_unref(got);
 	ck_delta_reset(&d);
-	free(want.data);
-	ck_frames_reset(&got);
-	ck_assert_ptr_null(got.data);
 	ck_membership_free(a);
 }
 END_TEST
@@ -311,17 +318,22 @@ static int check_version(struct ck_msg *msg, void *userdata)
 	return deliver(msg, userdata);
 }
 
-static void feed_frames(struct pipe *p, const struct ck_frames *f, uint32_t want)
+/* Feeds the frames of f (then drops it) through p; returns how many there were. */
+static size_t feed_frames(struct pipe *p, struct ck_bytes *f, uint32_t want)
 {
-	for (size_t i = 0; i < f->n; i++) {
-		size_t len;
-		const uint8_t *frame = ck_frames_at(f, i, &len);
+	size_t n = 0;
+
+	for (size_t at = 0; at < f->len; n++) {
+		size_t len = frame_len(f->data + at);
 
 		version_seen = -1;
-		ck_assert_int_eq(ck_frame_decoder_feed(p->dec, frame, len, check_version, p, NULL),
-				 0);
+		ck_assert_int_eq(ck_frame_decoder_feed(p->dec, f->data + at, len, check_version,
+						       p, NULL), 0);
 		ck_assert_int_eq(version_seen, want);
+		at += len;
 	}
+	ck_bytes_unref(f);
+	return n;
 }
 
 /*
@@ -333,28 +345,26 @@ START_TEST(encoded_frames_announce_the_fastpath_version)
 	struct ck_membership *a = authority_with(100);
 	const struct ck_delta empty = { .epoch = a->epoch, .base_gen = a->gen,
 					.new_gen = a->gen };
-	struct ck_frames f = { 0 };
+	struct ck_bytes *f;
 	struct pipe p;
 
 	pipe_init(&p);
 	ck_assert_int_eq(ck_chunk_encode_snapshot(a, CK_FASTPATH_VERSION, &f), 0);
-	ck_assert_uint_eq(f.n, 2);
-	feed_frames(&p, &f, CK_FASTPATH_VERSION);
+	ck_assert_uint_eq(feed_frames(&p, f, CK_FASTPATH_VERSION), 2);
 	ck_assert_int_eq(p.completions, 1);
 	ck_assert_int_eq(p.complete.type, CK_MSG_SNAPSHOT);
 	ck_assert_uint_eq(p.complete.fastpath_version, CK_FASTPATH_VERSION);
 
 	/* The empty delta that answers a Hello from an agent that is current. */
 	ck_assert_int_eq(ck_chunk_encode_delta(&empty, CK_FASTPATH_VERSION, &f), 0);
-	feed_frames(&p, &f, CK_FASTPATH_VERSION);
+	feed_frames(&p, f, CK_FASTPATH_VERSION);
 	ck_assert_int_eq(p.complete.type, CK_MSG_DELTA);
 	ck_assert_uint_eq(p.complete.fastpath_version, CK_FASTPATH_VERSION);
 
 	/* As an older daemon sends it: no field, read as 0. */
 	ck_assert_int_eq(ck_chunk_encode_delta(&empty, 0, &f), 0);
-	feed_frames(&p, &f, 0);
+	feed_frames(&p, f, 0);
 	ck_assert_uint_eq(p.complete.fastpath_version, 0);
-	ck_frames_reset(&f);
 	pipe_fini(&p);
 	ck_membership_free(a);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "chunk.h"
+#include "fastpath-relay.h"
 #include "fastpath.h"
 #include "frame.h"
 #include "guests.h"
@@ -35,7 +36,7 @@ struct agent {
 struct fixture {
 	sd_event *event;
 	struct ck_membership *m;
-	struct convergence conv;
+	struct fastpath_relay relay;	/* the hub's part */
 	struct guests *gs;
 };
 
@@ -87,8 +88,16 @@ static int agent_send(const uint8_t *frame, size_t len, void *userdata)
 	return 0;
 }
 
-static void on_acked(const struct guest_ack *ack, void *userdata)
+static uint32_t on_acked(const struct guest_ack *ack, void *userdata)
 {
+	return 0;
+}
+
+static int on_fastpath(struct guest_fastpath *fp, void *userdata)
+{
+	struct fixture *f = userdata;
+
+	return fastpath_relay_handle(&f->relay, f->gs, fp);
 }
 
 static void on_closed(struct ck_stream *s, uint16_t domid, void *userdata)
@@ -98,8 +107,10 @@ static void on_closed(struct ck_stream *s, uint16_t domid, void *userdata)
 
 static void setup(struct fixture *f)
 {
-	static const struct guests_callbacks cb = { .acked = on_acked, .closed = on_closed };
-	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	static const struct guests_callbacks cb = {
+		.acked = on_acked, .fastpath = on_fastpath, .closed = on_closed,
+	};
+	struct guests_config cfg = { .queue_limit = 1 << 20 };
 	_cleanup_memberset_ struct ck_memberset *set = NULL;
 	struct ck_member mb;
 
@@ -112,7 +123,9 @@ static void setup(struct fixture *f)
 		ck_assert_int_eq(ck_memberset_put(set, &mb), 0);
 	}
 	ck_assert_int_eq(ck_membership_commit(f->m, set, NULL), 0);
-	ck_assert_int_eq(guests_new(&f->gs, f->event, f->m, &f->conv, &cfg, &cb, f), 0);
+	fastpath_relay_init(&f->relay, f->m, 0, 0);
+	cfg.fastpath_allowance = fastpath_relay_limit(&f->relay);
+	ck_assert_int_eq(guests_new(&f->gs, f->event, f->m, &cfg, &cb, f), 0);
 }
 
 static void agent_free(struct agent *a);
@@ -217,7 +230,7 @@ START_TEST(offer_travels_with_the_source_rewritten_and_accept_comes_back)
 	ck_assert_uint_eq(got.fastpath_accept.channel_id, 0xabc);
 	ck_assert_uint_eq(fastpath_stats(agents[0]->fastpath)->to_daemon, 1);
 	ck_assert_uint_eq(fastpath_stats(agents[1]->fastpath)->to_daemon, 1);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->relayed, 2);
+	ck_assert_uint_eq(f.relay.counters.relayed, 2);
 	ck_assert(!agents[0]->closed && !agents[1]->closed);
 	teardown(&f, agents, 2);
 }

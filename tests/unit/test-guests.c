@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * cokeeperd's agent sessions (guests.c) against a real membership, through a fake stream
+ * cokeeperd's set of guests and their sessions (guests/) against a real membership, through a fake stream
  * that the test fills and drains by hand: what one peer can cost the daemon (coalesced
  * Hellos, bounded queues and slices, the guest limit, the Hello deadline).  The event loop
  * runs only when a test says so, and no verdict waits on a clock.
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fastpath-relay.h"
 #include "frame.h"
 #include "guests.h"
 #include "helpers.h"
@@ -39,7 +40,7 @@ struct fake {
 struct fixture {
 	sd_event *event;
 	struct ck_membership *m;
-	struct convergence conv;
+	struct fastpath_relay relay;	/* the hub's part */
 	struct guests *gs;
 	unsigned int closed;
 };
@@ -107,8 +108,16 @@ static const struct ck_stream_ops fake_ops = {
 	.peer_attached = fake_peer_attached,
 };
 
-static void on_acked(const struct guest_ack *ack, void *userdata)
+static uint32_t on_acked(const struct guest_ack *ack, void *userdata)
 {
+	return 0;
+}
+
+static int on_fastpath(struct guest_fastpath *fp, void *userdata)
+{
+	struct fixture *f = userdata;
+
+	return fastpath_relay_handle(&f->relay, f->gs, fp);
 }
 
 static void on_closed(struct ck_stream *s, uint16_t domid, void *userdata)
@@ -121,8 +130,11 @@ static void on_closed(struct ck_stream *s, uint16_t domid, void *userdata)
 
 static void setup(struct fixture *f, const struct guests_config *cfg)
 {
-	static const struct guests_callbacks cb = { .acked = on_acked, .closed = on_closed };
+	static const struct guests_callbacks cb = {
+		.acked = on_acked, .fastpath = on_fastpath, .closed = on_closed,
+	};
 	_cleanup_memberset_ struct ck_memberset *set = NULL;
+	struct guests_config c = *cfg;
 	struct ck_member mb;
 
 	memset(f, 0, sizeof(*f));
@@ -134,7 +146,10 @@ static void setup(struct fixture *f, const struct guests_config *cfg)
 		ck_assert_int_eq(ck_memberset_put(set, &mb), 0);
 	}
 	ck_assert_int_eq(ck_membership_commit(f->m, set, NULL), 0);
-	ck_assert_int_eq(guests_new(&f->gs, f->event, f->m, &f->conv, cfg, &cb, f), 0);
+	fastpath_relay_init(&f->relay, f->m, 0, 0);
+	if (!c.fastpath_allowance.burst)
+		c.fastpath_allowance = fastpath_relay_limit(&f->relay);
+	ck_assert_int_eq(guests_new(&f->gs, f->event, f->m, &c, &cb, f), 0);
 }
 
 static void teardown(struct fixture *f)
@@ -208,7 +223,7 @@ START_TEST(hello_flood_answered_once_per_drained_queue)
 	k->blocked = true;
 	peer_hellos(k, 1, 0, 0);
 	ck_stream_notify(&k->base);
-	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 1);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.snapshots_sent, 1);
 	queued = ck_stream_queued(&k->base);
 	ck_assert_uint_gt(queued, 0);
 
@@ -219,16 +234,16 @@ START_TEST(hello_flood_answered_once_per_drained_queue)
 	ck_assert_uint_eq(k->in_pos, k->in_len);
 	ck_assert(!k->closed);
 	ck_assert_uint_eq(ck_stream_queued(&k->base), queued);
-	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 1);
-	ck_assert_uint_eq(guests_counters(f.gs)->hellos_coalesced, 19999);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.snapshots_sent, 1);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.hellos_coalesced, 19999);
 
 	/* It reads: one answer for all of them, then nothing more. */
 	k->blocked = false;
 	ck_stream_notify(&k->base);
-	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 2);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.snapshots_sent, 2);
 	ck_assert_uint_eq(ck_stream_queued(&k->base), 0);
 	ck_stream_notify(&k->base);
-	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 2);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.snapshots_sent, 2);
 	ck_assert_uint_eq(k->got[CK_MSG_SNAPSHOT], 4);	/* 100 members: two chunks each */
 	teardown(&f);
 	fake_destroy(k);
@@ -247,9 +262,9 @@ START_TEST(resync_hello_from_current_gen_gets_delta)
 	ck_assert_int_eq(guests_attach(f.gs, &k->base), 0);
 	peer_hellos(k, 50, EPOCH, f.m->gen);
 	ck_stream_notify(&k->base);
-	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 0);
-	ck_assert_uint_eq(guests_counters(f.gs)->deltas_sent, 1);
-	ck_assert_uint_eq(guests_counters(f.gs)->hellos_coalesced, 49);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.snapshots_sent, 0);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.deltas_sent, 1);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.hellos_coalesced, 49);
 	/* Even this answer tells the agent that cokeeperd relays the fast path's set-up. */
 	ck_assert_uint_eq(k->delta_base, k->delta_new);
 	ck_assert_uint_eq(k->announced, CK_FASTPATH_VERSION);
@@ -335,7 +350,7 @@ START_TEST(queue_limit_holds_for_snapshots)
 		if (ck_stream_queued(&k->base) > most)
 			most = ck_stream_queued(&k->base);
 	}
-	ck_assert_uint_ge(guests_counters(f.gs)->queue_overflows, 1);
+	ck_assert_uint_ge(guests_counters(f.gs)->session.queue_overflows, 1);
 	ck_assert_uint_le(most, cfg.queue_limit + snapshot_bytes);
 	teardown(&f);
 	fake_destroy(k);
@@ -527,7 +542,7 @@ START_TEST(a_lagging_guest_gets_one_merged_delta)
 		change(&f, 1 + i % 50, i + 2);
 	/* The one that reads got every change; the stalled one holds only the first. */
 	ck_assert_uint_eq(other->got[CK_MSG_DELTA], 301);
-	ck_assert_uint_ge(guests_counters(f.gs)->lagging, 1);
+	ck_assert_uint_ge(guests_counters(f.gs)->session.lagging, 1);
 
 	k->blocked = false;
 	ck_stream_notify(&k->base);
@@ -535,7 +550,7 @@ START_TEST(a_lagging_guest_gets_one_merged_delta)
 	ck_assert_uint_eq(k->got[CK_MSG_DELTA], 2);
 	ck_assert_uint_eq(k->delta_base, first);
 	ck_assert_uint_eq(k->delta_new, f.m->gen);
-	ck_assert_uint_eq(guests_counters(f.gs)->catchups_sent, 1);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.catchups_sent, 1);
 
 	/* Caught up, it is sent each change by itself again. */
 	change(&f, 2, 1000);
@@ -557,7 +572,7 @@ START_TEST(a_lagging_guest_gets_a_snapshot_when_smaller)
 
 	setup(&f, &cfg);
 	k = joined(&f);
-	snapshots = guests_counters(f.gs)->snapshots_sent;
+	snapshots = guests_counters(f.gs)->session.snapshots_sent;
 	k->blocked = true;
 	change(&f, 1, 1);
 	for (uint16_t d = 1; d <= 100; d++)
@@ -577,8 +592,8 @@ START_TEST(a_lagging_guest_gets_a_snapshot_when_smaller)
 	k->blocked = false;
 	ck_stream_notify(&k->base);
 	ck_assert_uint_eq(ck_stream_queued(&k->base), 0);
-	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, snapshots + 1);
-	ck_assert_uint_eq(guests_counters(f.gs)->catchups_sent, 0);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.snapshots_sent, snapshots + 1);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.catchups_sent, 0);
 	ck_assert_uint_eq(k->got[CK_MSG_DELTA], 1);
 	teardown(&f);
 	fake_destroy(k);
@@ -597,7 +612,7 @@ START_TEST(guests_get_byte_identical_frames)
 	b = joined(&f);
 	change(&f, 3, 7);
 	change(&f, 4, 7);
-	ck_assert_uint_eq(guests_counters(f.gs)->snapshots_sent, 2);
+	ck_assert_uint_eq(guests_counters(f.gs)->session.snapshots_sent, 2);
 	ck_assert_uint_gt(a->out_len, 0);
 	ck_assert_uint_eq(a->out_len, b->out_len);
 	ck_assert_mem_eq(a->out, b->out, a->out_len);
@@ -688,7 +703,7 @@ START_TEST(fastpath_relayed_with_the_senders_domid)
 	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 1);
 	ck_assert_uint_eq(lo->fastpath.fastpath_close.peer_domid, 9);
 	ck_assert_uint_eq(lo->fastpath.fastpath_close.reason, CKFP_CLOSE_SHUTDOWN);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->relayed, 3);
+	ck_assert_uint_eq(f.relay.counters.relayed, 3);
 	ck_assert(!lo->closed && !hi->closed && !other->closed);
 	teardown(&f);
 	fake_destroy(lo);
@@ -770,8 +785,8 @@ START_TEST(fastpath_unreachable_is_answered_with_a_close)
 	/* A Close that cannot be delivered is not answered: the sender gave up already. */
 	send_small(lo, CK_MSG_FASTPATH_CLOSE, 50, 7);
 	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 3);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->unreachable, 4);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->relayed, 0);
+	ck_assert_uint_eq(f.relay.counters.unreachable, 4);
+	ck_assert_uint_eq(f.relay.counters.relayed, 0);
 	ck_assert(!lo->closed);
 	teardown(&f);
 	fake_destroy(lo);
@@ -805,9 +820,9 @@ START_TEST(fastpath_never_sent_to_an_agent_that_did_not_announce_it)
 	send_small(lo, CK_MSG_FASTPATH_CLOSE, 9, 0xfeed);
 	ck_assert_uint_eq(old->got[CK_MSG_FASTPATH_CLOSE], 0);
 	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 1);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->no_fastpath, 2);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->unreachable, 0);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->relayed, 0);
+	ck_assert_uint_eq(f.relay.counters.no_fastpath, 2);
+	ck_assert_uint_eq(f.relay.counters.unreachable, 0);
+	ck_assert_uint_eq(f.relay.counters.relayed, 0);
 
 	/* Its latest Hello is what counts: one that announces it is relayed to from then on. */
 	peer_sends(old, &hello);
@@ -815,7 +830,7 @@ START_TEST(fastpath_never_sent_to_an_agent_that_did_not_announce_it)
 	send_offer(lo, 9, 0xbeef);
 	ck_assert_uint_eq(old->got[CK_MSG_FASTPATH_OFFER], 1);
 	ck_assert_uint_eq(old->fastpath.fastpath_offer.channel_id, 0xbeef);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->relayed, 1);
+	ck_assert_uint_eq(f.relay.counters.relayed, 1);
 	ck_assert(!lo->closed && !old->closed);
 	teardown(&f);
 	fake_destroy(lo);
@@ -827,8 +842,10 @@ END_TEST
 START_TEST(fastpath_rate_limited_per_guest)
 {
 	/* An interval no run of this test outlasts: the verdicts do not depend on the clock. */
-	const struct guests_config cfg = { .queue_limit = 1 << 20, .fastpath_burst = 4,
-					   .fastpath_interval_usec = 3600 * 1000000ull };
+	const struct guests_config cfg = {
+		.queue_limit = 1 << 20,
+		.fastpath_allowance = CK_RATELIMIT_INIT(3600 * 1000000ull, 4),
+	};
 	struct fake *lo, *hi, *polite;
 	struct fixture f;
 
@@ -839,11 +856,11 @@ START_TEST(fastpath_rate_limited_per_guest)
 	for (unsigned int i = 0; i < 10; i++)
 		send_offer(lo, 9, i + 1);
 	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_OFFER], 4);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->rate_limited, 6);
+	ck_assert_uint_eq(f.relay.counters.rate_limited, 6);
 	/* Unreachable ones count too: a flood of them costs as much. */
 	send_offer(lo, 50, 11);
 	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 0);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->rate_limited, 7);
+	ck_assert_uint_eq(f.relay.counters.rate_limited, 7);
 	/* The allowance is the sender's: another guest is not held back. */
 	send_offer(polite, 9, 12);
 	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_OFFER], 5);
@@ -886,7 +903,7 @@ START_TEST(fastpath_wrong_direction_ends_the_session)
 	lo = joined_as(&f, 3);
 	send_small(lo, CK_MSG_FASTPATH_CLOSE, 3, 1);
 	expect_refused(lo, hi);
-	ck_assert_uint_eq(guests_fastpath_counters(f.gs)->refused, 3);
+	ck_assert_uint_eq(f.relay.counters.refused, 3);
 	fake_destroy(lo);
 
 	/* Before its Hello a guest has no identity to relay from. */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The fan-out: what the guests are sent, encoded once however many of them need it.  A
+ * committed change, the snapshot of a generation, and the changes since a generation merged
+ * into one delta (for a guest that lagged or said Hello) are each encoded the first time a
+ * session asks and queued by reference (lib/outbuf.h) by every session after it: one encoding
+ * and no copy per guest, and a thousand guests resyncing at once hold one snapshot between
+ * them, not one each.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "membership.h"
+#include "outbuf.h"
+
+struct fanout {
+	struct ck_bytes *delta;		/* the latest change, (delta_epoch, delta_gen) */
+	uint64_t delta_epoch, delta_gen;
+	struct ck_bytes *snapshot;	/* of (snapshot_epoch, snapshot_gen) */
+	uint64_t snapshot_epoch, snapshot_gen;
+	struct ck_bytes *merged;	/* the changes from merged_base to merged_gen */
+	uint64_t merged_epoch, merged_base, merged_gen;
+	size_t merged_changes;
+};
+
+/*
+ * Each returns bytes the fan-out keeps (the caller queues them, which takes a reference of
+ * its own): valid until the next call of the same kind.
+ */
+
+/* The committed change d. */
+int fanout_delta(struct fanout *f, const struct ck_delta *d, struct ck_bytes **ret);
+/* A snapshot of m as it is now. */
+int fanout_snapshot(struct fanout *f, const struct ck_membership *m, struct ck_bytes **ret);
+/*
+ * The changes from (epoch, gen) to m's generation as one delta: -ESTALE when m's log does
+ * not reach back there, -E2BIG when the delta would carry more members than a snapshot.
+ * *changes: how many it holds.
+ */
+int fanout_merged_since(struct fanout *f, const struct ck_membership *m, uint64_t epoch,
+			uint64_t gen, struct ck_bytes **ret, size_t *changes);
+
+void fanout_release(struct fanout *f);
