@@ -510,6 +510,14 @@ def cpu_changes(args, n, run, out):
             "count": len(v[0])} for k, v in inst.items() if v[0]}
     out["wire_B"] = {k: {"down": v[0], "up": v[1]} for k, v in bytes_.items() if v[0]}
     out["instr_idle"] = {"daemon": idle[0], "agent0": idle[1]}
+    if args.profile:
+        # Each dump of the daemon and agent 0, for callgrind_annotate: the last one is the
+        # last change's.
+        os.makedirs(args.profile, exist_ok=True)
+        for name in os.listdir(os.path.dirname(base)):
+            if name.startswith(os.path.basename(base) + "."):
+                shutil.copy(os.path.join(os.path.dirname(base), name),
+                            os.path.join(args.profile, f"N{n}-{name}"))
 
 
 def report(r, args):
@@ -572,6 +580,7 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="N=16,64, 5 changes, 2 under callgrind, catch-up of 200 at N=16")
     ap.add_argument("--json", help="also write the results there")
+    ap.add_argument("--profile", help="copy the callgrind pass's dumps into this directory")
     ap.add_argument("--keep", action="store_true", help="keep a failed run's directory")
     args = ap.parse_args()
     if args.quick:

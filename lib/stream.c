@@ -60,10 +60,38 @@ int ck_stream_flush(struct ck_stream *s)
 	return 0;
 }
 
+/*
+ * Nothing queued: the peer is offered the message straight from the caller's buffer, and
+ * only what it does not take is queued (as a message begun, so it is never dropped half
+ * sent).  An agent's Ack or a control reply costs no allocation.
+ */
+static int send_direct(struct ck_stream *s, const void *msg, size_t len)
+{
+	ssize_t n;
+	int r;
+
+	if (len > s->out.max)
+		return -ENOBUFS;
+	n = s->ops->write(s, msg, len);
+	if (n < 0 && n != -EAGAIN)
+		return (int)n;
+	if (n == (ssize_t)len)
+		return 0;
+	r = ck_outbuf_push(&s->out, msg, len);
+	if (r < 0)
+		return r;
+	ck_outbuf_consume(&s->out, n > 0 ? (size_t)n : 0);
+	s->ops->want_write(s, true);
+	return 0;
+}
+
 int ck_stream_sendv(struct ck_stream *s, const struct iovec *iov, size_t n)
 {
-	int r = ck_outbuf_pushv(&s->out, iov, n);
+	int r;
 
+	if (n == 1 && ck_outbuf_pending(&s->out) == 0)
+		return send_direct(s, iov[0].iov_base, iov[0].iov_len);
+	r = ck_outbuf_pushv(&s->out, iov, n);
 	return r < 0 ? r : ck_stream_flush(s);
 }
 
