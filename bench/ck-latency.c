@@ -32,7 +32,6 @@
  * Exit status 0 on success, 1 on timeout or error.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -45,6 +44,8 @@
 #include <xenstore.h>
 
 #include "clock.h"
+#include "number.h"
+#include "options.h"
 #include "watch-follow.h"
 
 #define MAX_OBSERVERS 32
@@ -221,9 +222,13 @@ static int follow_start(const char *path)
 static int parse_observers(char *list)
 {
 	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+		uint64_t domid;
+
 		if (n_observers == MAX_OBSERVERS)
 			return -E2BIG;
-		observers[n_observers].domid = strtoul(tok, NULL, 10);
+		if (ck_parse_uint(tok, 1, 0x7FEF, &domid) < 0)
+			return -EINVAL;
+		observers[n_observers].domid = domid;
 		observers[n_observers].notice_latency_us = -1;
 		snprintf(observers[n_observers].path, sizeof(observers[0].path),
 			 "/local/domain/%u/data/ck-report", observers[n_observers].domid);
@@ -232,28 +237,36 @@ static int parse_observers(char *list)
 	return n_observers ? 0 : -EINVAL;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{ "observers", required_argument, NULL, 'o' },
-		{ "present", required_argument, NULL, 'p' },
-		{ "absent", required_argument, NULL, 'a' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "control", required_argument, NULL, 'c' },
-		{},
-	};
-	uint64_t origin = 0, start, deadline, timeout_ms = 60000;
-	int c, status = 0, command_rc = -1;
-	const char *control = NULL;
-	struct xs_handle *xs, *xr;
-	bool child_done = false;
-	pid_t child;
+static const struct ck_option options[] = {
+	{ "observers", 'o', "D,D...", "the guests whose reporters time the change" },
+	{ "present", 'p', "IP", "time IP's appearance" },
+	{ "absent", 'a', "IP", "time IP's disappearance" },
+	{ "timeout", 't', "MS", "give up after MS (default 60000)" },
+	{ "control", 'c', "SOCKET", "also follow cokeeperd's watch stream there" },
+	{},
+};
 
-	while ((c = getopt_long(argc, argv, "+o:p:a:t:c:", options, NULL)) != -1) {
+static void usage(void)
+{
+	fprintf(stderr, "usage: ck-latency --observers D,D... --present|--absent IP "
+		"[--control SOCKET] [--timeout MS] -- CMD...\n");
+	ck_options_help(stderr, options, 26);
+}
+
+/* 0, or 2 (a usage error, reported). */
+static int parse_args(int argc, char **argv, uint64_t *timeout_ms, const char **control)
+{
+	const struct ck_option *const tables[] = { options };
+	struct ck_getopt g __attribute__((cleanup(ck_getopt_done))) = {};
+	int c;
+
+	if (ck_getopt_init(&g, tables, 1, "+") < 0)
+		return perror("ck-latency"), 2;
+	while ((c = ck_getopt_next(&g, argc, argv)) != -1) {
 		switch (c) {
 		case 'o':
 			if (parse_observers(optarg) < 0)
-				return 2;
+				return usage(), 2;
 			break;
 		case 'p':
 		case 'a':
@@ -261,20 +274,32 @@ int main(int argc, char **argv)
 			want_present = c == 'p';
 			break;
 		case 't':
-			timeout_ms = strtoull(optarg, NULL, 10);
+			if (ck_parse_uint(optarg, 1, 24 * 3600 * 1000, timeout_ms) < 0)
+				return usage(), 2;
 			break;
 		case 'c':
-			control = optarg;
+			*control = optarg;
 			break;
 		default:
-			return 2;
+			return usage(), 2;
 		}
 	}
-	if (!address || !n_observers || optind >= argc) {
-		fprintf(stderr, "usage: ck-latency --observers D,D… --present|--absent IP "
-			"[--control SOCKET] [--timeout MS] -- CMD…\n");
+	if (!address || !n_observers || optind >= argc)
+		return usage(), 2;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t origin = 0, start, deadline, timeout_ms = 60000;
+	int status = 0, command_rc = -1;
+	const char *control = NULL;
+	struct xs_handle *xs, *xr;
+	bool child_done = false;
+	pid_t child;
+
+	if (parse_args(argc, argv, &timeout_ms, &control) != 0)
 		return 2;
-	}
 	/*
 	 * Real-time priority, so that on a busy dom0 this observer sees the origin (a watch
 	 * fire) before cokeeperd or the toolstack get the CPU back; otherwise the origin is

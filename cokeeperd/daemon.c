@@ -34,6 +34,7 @@
 #include "control.h"
 #include "convergence.h"
 #include "daemon.h"
+#include "event.h"
 #include "fastpath-relay.h"
 #include "guests.h"
 #include "logging.h"
@@ -385,15 +386,6 @@ struct json_object *daemon_handle_request(const char *cmd, struct json_object *r
 	return reply ? reply : reply_error("unknown command '%.32s'", cmd);
 }
 
-static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
-{
-	struct daemon *d = userdata;
-
-	log_info("signal %u: stopping", si->ssi_signo);
-	sd_notify(0, "STOPPING=1");
-	return sd_event_exit(d->event, 0);
-}
-
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -418,24 +410,9 @@ static uint64_t random_epoch(void)
 
 static int setup_event(struct daemon *d)
 {
-	sigset_t mask;
-	int r;
+	static const struct ck_event_signal hup = { SIGHUP, on_hup };
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	r = sd_event_default(&d->event);
-	if (r < 0)
-		return r;
-	/* Pings the watchdog when WATCHDOG_USEC is set, from the loop itself. */
-	(void)sd_event_set_watchdog(d->event, true);
-	r = sd_event_add_signal(d->event, NULL, SIGTERM, on_term, d);
-	r = r < 0 ? r : sd_event_add_signal(d->event, NULL, SIGINT, on_term, d);
-	return r < 0 ? r : sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d);
+	return ck_event_new(&d->event, &hup, 1, d);
 }
 
 int daemon_new(struct daemon **ret, const struct daemon_config *cfg)

@@ -4,34 +4,246 @@
  * pushes every change to each guest's agent.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "backend.h"
 #include "control.h"
 #include "daemon.h"
 #include "guests.h"
 #include "logging.h"
+#include "number.h"
+#include "options.h"
 
-/* Long options without a short one: values past any character. */
+#define PROG "cokeeperd"
+
 enum {
-	OPT_MAX_GUESTS = 0x1100,
+	OPT_MAX_GUESTS = CK_OPTION_LONG_ONLY,
 	OPT_HELLO_TIMEOUT,
 	OPT_MAX_CONTROL_CLIENTS,
 	OPT_MAX_WATCHERS,
 	OPT_CONTROL_IDLE_TIMEOUT,
 	OPT_ADMIN_GROUP,
+	OPT_INCLUDE_DOM0,
 };
 
-static const struct source_ops *const sources[] = {
-	&source_xenstore_ops, &source_poll_ops, &source_sim_ops,
+static const struct ck_option options[] = {
+	{ "source", 's', "NAME", "xenstore (default: watches + libxl events), poll\n"
+				 "(the measured baseline), or sim (a simulated host)" },
+	{ "transport", 't', "NAME", "vchan (default on Xen) or unix (default with sim)" },
+	{ "poll-interval", 'i', "MS", "rescan period of --source=poll (default 1000)" },
+	{ "control", 'c', "PATH", "control socket (default /run/cokeeper/control.sock)" },
+	{ "agent-socket", 'a', "PATH", "unix transport socket (default /run/cokeeper/agent.sock)" },
+	{ "queue-limit", 'q', "BYTES", "unread bytes per guest before it is resynced\n"
+				      "(default 4194304)" },
+	{ "max-guests", OPT_MAX_GUESTS, "N", "agent sessions at once; more get a Bye (default 1100,\n"
+					     "sized for a 1,024-guest host)" },
+	{ "hello-timeout", OPT_HELLO_TIMEOUT, "MS", "a new agent session that sends no valid Hello within\n"
+						    "MS of attaching is ended (default 10000)" },
+	{ "include-dom0", OPT_INCLUDE_DOM0, NULL, "make dom0 a member too" },
+	{ "max-control-clients", OPT_MAX_CONTROL_CLIENTS, "N", "control clients at once (default 64)" },
+	{ "max-watchers", OPT_MAX_WATCHERS, "N", "control clients following changes (default 16)" },
+	{ "control-idle-timeout", OPT_CONTROL_IDLE_TIMEOUT, "S",
+	  "close a control client after S seconds without a\n"
+	  "request; watchers excepted (default 60)" },
+	{ "admin-group", OPT_ADMIN_GROUP, "NAME", "besides root, this group may change state (rescan,\n"
+						  "sim-*); others on the control socket read only" },
+	{ "verbose", 'v', NULL, "debug messages" },
+	{ "version", 'V', NULL, "the version" },
+	{ "help", 'h', NULL, "this text" },
+	{},
 };
-static const struct transport_ops *const transports[] = {
-	&transport_vchan_ops, &transport_unix_ops,
+
+/* A source names the transport that goes with it unless --transport says otherwise. */
+static const struct source_backend {
+	const char *name;
+	const struct source_ops *ops;
+	const char *default_transport;
+} sources[] = {
+	{ "xenstore", &source_xenstore_ops, "vchan" },
+	{ "poll", &source_poll_ops, "vchan" },
+	{ "sim", &source_sim_ops, "unix" },
 };
+
+static const struct transport_backend {
+	const char *name;
+	const struct transport_ops *ops;
+} transports[] = {
+	{ "vchan", &transport_vchan_ops },
+	{ "unix", &transport_unix_ops },
+};
+
+struct settings {
+	struct daemon_config cfg;
+	const char *source, *transport;
+	bool verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: " PROG " [OPTIONS]\n"
+		   "Tells every guest on this Xen host which other guests live here, as it "
+		   "changes.\n\n");
+	ck_options_help(f, options, 28);
+}
+
+/* A number option in [min, max]: 0, or -EINVAL reported. */
+static int number(const char *opt, const char *arg, uint64_t min, uint64_t max,
+		  const char *unit, uint64_t *ret)
+{
+	int r = ck_parse_uint(arg, min, max, ret);
+
+	if (r < 0)
+		fprintf(stderr, PROG ": --%s takes %" PRIu64 "..%" PRIu64 "%s, not '%s'\n", opt,
+			min, max, unit, arg);
+	return r < 0 ? -EINVAL : 0;
+}
+
+static int set_admin_group(struct daemon_config *cfg, const char *name)
+{
+	/* At start, before any client: a name service lookup may block. */
+	const struct group *g = getgrnam(name);
+
+	if (!g) {
+		fprintf(stderr, PROG ": --admin-group: no group '%s'\n", name);
+		return -EINVAL;
+	}
+	cfg->admin_group = true;
+	cfg->admin_gid = g->gr_gid;
+	return 0;
+}
+
+/* One option of the table: 0, or -EINVAL reported. */
+static int set_option(struct settings *s, int key, const char *arg)
+{
+	struct daemon_config *cfg = &s->cfg;
+	uint64_t v = 0;
+	int r = 0;
+
+	switch (key) {
+	case 's':
+		s->source = arg;
+		break;
+	case 't':
+		s->transport = arg;
+		break;
+	case 'i':
+		r = number("poll-interval", arg, 10, 3600000, " ms", &v);
+		cfg->poll_interval_ms = v;
+		break;
+	case 'c':
+		cfg->control_path = arg;
+		break;
+	case 'a':
+		cfg->agent_socket = arg;
+		break;
+	case 'q':
+		r = number("queue-limit", arg, 65536, 1ul << 30, " bytes", &v);
+		cfg->queue_limit = v;
+		break;
+	case OPT_MAX_GUESTS:
+		r = number("max-guests", arg, 1, 65535, "", &v);
+		cfg->max_guests = v;
+		break;
+	case OPT_HELLO_TIMEOUT:
+		r = number("hello-timeout", arg, 100, 3600000, " ms", &v);
+		cfg->hello_timeout_usec = v * 1000;
+		break;
+	case OPT_INCLUDE_DOM0:
+		cfg->include_dom0 = true;
+		break;
+	case OPT_MAX_CONTROL_CLIENTS:
+		r = number("max-control-clients", arg, 1, 4096, "", &v);
+		cfg->max_control_clients = v;
+		break;
+	case OPT_MAX_WATCHERS:
+		r = number("max-watchers", arg, 1, 4096, "", &v);
+		cfg->max_watchers = v;
+		break;
+	case OPT_CONTROL_IDLE_TIMEOUT:
+		r = number("control-idle-timeout", arg, 1, 86400, " s", &v);
+		cfg->control_idle_timeout_sec = v;
+		break;
+	case OPT_ADMIN_GROUP:
+		r = set_admin_group(cfg, arg);
+		break;
+	case 'v':
+		s->verbose = true;
+		break;
+	default:
+		usage(stderr);
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/* The backends by name, and what may go together: 0, or -EINVAL reported. */
+static int pick_backends(struct settings *s)
+{
+	const struct source_backend *source = CK_BACKEND_FIND(sources, s->source);
+	const struct transport_backend *transport;
+	char names[64];
+
+	if (!source) {
+		fprintf(stderr, PROG ": unknown source '%s' (expected %s)\n", s->source,
+			CK_BACKEND_NAMES(sources, names));
+		return -EINVAL;
+	}
+	if (!s->transport)
+		s->transport = source->default_transport;
+	transport = CK_BACKEND_FIND(transports, s->transport);
+	if (!transport) {
+		fprintf(stderr, PROG ": unknown transport '%s' (expected %s)\n", s->transport,
+			CK_BACKEND_NAMES(transports, names));
+		return -EINVAL;
+	}
+	/* A Unix socket cannot tell which domain is at its other end: simulation only. */
+	if (transport->ops == &transport_unix_ops && source->ops != &source_sim_ops) {
+		fprintf(stderr, PROG ": --transport=unix runs only with --source=sim\n");
+		return -EINVAL;
+	}
+	s->cfg.source = source->ops;
+	s->cfg.transport = transport->ops;
+	return 0;
+}
+
+/* The command line into s: 0 to run, 1 when done (--help, --version), or -EINVAL reported. */
+static int parse_args(struct settings *s, int argc, char **argv)
+{
+	const struct ck_option *const tables[] = { options };
+	struct ck_getopt g;
+	int c, r = ck_getopt_init(&g, tables, 1, "");
+
+	while (r == 0 && (c = ck_getopt_next(&g, argc, argv)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			r = 1;
+		} else if (c == 'V') {
+			printf(PROG " %s\n", CK_VERSION);
+			r = 1;
+		} else {
+			r = set_option(s, c, optarg);
+		}
+	}
+	ck_getopt_done(&g);
+	if (r == -ENOMEM)
+		fprintf(stderr, PROG ": %s\n", strerror(ENOMEM));
+	if (r != 0)
+		return r;
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (s->cfg.max_watchers > s->cfg.max_control_clients) {
+		fprintf(stderr, PROG ": --max-watchers exceeds --max-control-clients\n");
+		return -EINVAL;
+	}
+	return pick_backends(s);
+}
 
 /*
  * Each guest holds a descriptor (a socket, an event channel) and --max-guests defaults to
@@ -53,226 +265,33 @@ static void raise_nofile_limit(void)
 				  (unsigned long long)rl.rlim_max);
 }
 
-static const struct source_ops *find_source(const char *name)
-{
-	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
-		if (!strcmp(sources[i]->name, name))
-			return sources[i];
-	return NULL;
-}
-
-static const struct transport_ops *find_transport(const char *name)
-{
-	for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++)
-		if (!strcmp(transports[i]->name, name))
-			return transports[i];
-	return NULL;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: cokeeperd [OPTIONS]\n"
-		"Tells every guest on this Xen host which other guests live here, as it changes.\n\n"
-		"  -s, --source=NAME         xenstore (default: watches + libxl events), poll\n"
-		"                            (the measured baseline), or sim (a simulated host)\n"
-		"  -t, --transport=NAME      vchan (default on Xen) or unix (default with sim)\n"
-		"  -i, --poll-interval=MS    rescan period of --source=poll (default 1000)\n"
-		"  -c, --control=PATH        control socket (default /run/cokeeper/control.sock)\n"
-		"  -a, --agent-socket=PATH   unix transport socket (default /run/cokeeper/agent.sock)\n"
-		"  -q, --queue-limit=BYTES   unread bytes per guest before it is resynced\n"
-		"                            (default 4194304)\n"
-		"      --max-guests=N        agent sessions at once; more get a Bye (default 1100,\n"
-		"                            sized for a 1,024-guest host)\n"
-		"      --hello-timeout=MS    a new agent session that sends no valid Hello within\n"
-		"                            MS of attaching is ended (default 10000)\n"
-		"      --include-dom0        make dom0 a member too\n"
-		"      --max-control-clients=N\n"
-		"                            control clients at once (default 64)\n"
-		"      --max-watchers=N      control clients following changes (default 16)\n"
-		"      --control-idle-timeout=S\n"
-		"                            close a control client after S seconds without a\n"
-		"                            request; watchers excepted (default 60)\n"
-		"      --admin-group=NAME    besides root, this group may change state (rescan,\n"
-		"                            sim-*); others on the control socket read only\n"
-		"  -v, --verbose             debug messages\n"
-		"  -V, --version             the version\n"
-		"  -h, --help                this text\n");
-}
-
-static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "source", required_argument, NULL, 's' },
-		{ "transport", required_argument, NULL, 't' },
-		{ "poll-interval", required_argument, NULL, 'i' },
-		{ "control", required_argument, NULL, 'c' },
-		{ "agent-socket", required_argument, NULL, 'a' },
-		{ "queue-limit", required_argument, NULL, 'q' },
-		{ "include-dom0", no_argument, NULL, 'D' },
-		{ "max-guests", required_argument, NULL, OPT_MAX_GUESTS },
-		{ "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
-		{ "max-control-clients", required_argument, NULL, OPT_MAX_CONTROL_CLIENTS },
-		{ "max-watchers", required_argument, NULL, OPT_MAX_WATCHERS },
-		{ "control-idle-timeout", required_argument, NULL, OPT_CONTROL_IDLE_TIMEOUT },
-		{ "admin-group", required_argument, NULL, OPT_ADMIN_GROUP },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{},
-	};
-	const char *source = "xenstore", *transport = NULL;
-	struct daemon_config cfg = {
-		.control_path = "/run/cokeeper/control.sock",
-		.control_mode = 0660,
-		.agent_socket = "/run/cokeeper/agent.sock",
-		.poll_interval_ms = 1000,
-		.queue_limit = 4u << 20,
-		.max_guests = GUESTS_MAX_DEFAULT,
-		.hello_timeout_usec = GUESTS_HELLO_TIMEOUT_DEFAULT_USEC,
-		.max_control_clients = CONTROL_MAX_CLIENTS_DEFAULT,
-		.max_watchers = CONTROL_MAX_WATCHERS_DEFAULT,
-		.control_idle_timeout_sec = CONTROL_IDLE_TIMEOUT_DEFAULT_SEC,
+	struct settings s = {
+		.cfg = {
+			.control_path = "/run/cokeeper/control.sock",
+			.control_mode = 0660,
+			.agent_socket = "/run/cokeeper/agent.sock",
+			.poll_interval_ms = 1000,
+			.queue_limit = 4u << 20,
+			.max_guests = GUESTS_MAX_DEFAULT,
+			.hello_timeout_usec = GUESTS_HELLO_TIMEOUT_DEFAULT_USEC,
+			.max_control_clients = CONTROL_MAX_CLIENTS_DEFAULT,
+			.max_watchers = CONTROL_MAX_WATCHERS_DEFAULT,
+			.control_idle_timeout_sec = CONTROL_IDLE_TIMEOUT_DEFAULT_SEC,
+		},
+		.source = "xenstore",
 	};
 	struct daemon *d;
-	unsigned long v;
-	bool verbose = false;
-	int c, r;
+	int r = parse_args(&s, argc, argv);
 
-	while ((c = getopt_long(argc, argv, "s:t:i:c:a:q:vVh", options, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			source = optarg;
-			break;
-		case 't':
-			transport = optarg;
-			break;
-		case 'i':
-			if (parse_uint(optarg, 10, 3600000, &v) < 0) {
-				fprintf(stderr, "cokeeperd: --poll-interval takes 10..3600000 ms\n");
-				return 2;
-			}
-			cfg.poll_interval_ms = v;
-			break;
-		case 'c':
-			cfg.control_path = optarg;
-			break;
-		case 'a':
-			cfg.agent_socket = optarg;
-			break;
-		case 'q':
-			if (parse_uint(optarg, 65536, 1ul << 30, &v) < 0) {
-				fprintf(stderr, "cokeeperd: --queue-limit takes 65536..2^30 bytes\n");
-				return 2;
-			}
-			cfg.queue_limit = v;
-			break;
-		case OPT_MAX_GUESTS:
-			if (parse_uint(optarg, 1, 65535, &v) < 0) {
-				fprintf(stderr, "cokeeperd: --max-guests takes 1..65535\n");
-				return 2;
-			}
-			cfg.max_guests = v;
-			break;
-		case OPT_HELLO_TIMEOUT:
-			if (parse_uint(optarg, 100, 3600000, &v) < 0) {
-				fprintf(stderr, "cokeeperd: --hello-timeout takes 100..3600000 ms\n");
-				return 2;
-			}
-			cfg.hello_timeout_usec = (uint64_t)v * 1000;
-			break;
-		case 'D':
-			cfg.include_dom0 = true;
-			break;
-		case OPT_MAX_CONTROL_CLIENTS:
-			if (parse_uint(optarg, 1, 4096, &v) < 0) {
-				fprintf(stderr, "cokeeperd: --max-control-clients takes 1..4096\n");
-				return 2;
-			}
-			cfg.max_control_clients = v;
-			break;
-		case OPT_MAX_WATCHERS:
-			if (parse_uint(optarg, 1, 4096, &v) < 0) {
-				fprintf(stderr, "cokeeperd: --max-watchers takes 1..4096\n");
-				return 2;
-			}
-			cfg.max_watchers = v;
-			break;
-		case OPT_CONTROL_IDLE_TIMEOUT:
-			if (parse_uint(optarg, 1, 86400, &v) < 0) {
-				fprintf(stderr,
-					"cokeeperd: --control-idle-timeout takes 1..86400 s\n");
-				return 2;
-			}
-			cfg.control_idle_timeout_sec = v;
-			break;
-		case OPT_ADMIN_GROUP: {
-			/* At start, before any client: a name service lookup may block. */
-			const struct group *g = getgrnam(optarg);
-
-			if (!g) {
-				fprintf(stderr, "cokeeperd: --admin-group: no group '%s'\n", optarg);
-				return 2;
-			}
-			cfg.admin_group = true;
-			cfg.admin_gid = g->gr_gid;
-			break;
-		}
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("cokeeperd %s\n", CK_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "cokeeperd: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (cfg.max_watchers > cfg.max_control_clients) {
-		fprintf(stderr, "cokeeperd: --max-watchers exceeds --max-control-clients\n");
-		return 2;
-	}
-	if (!transport)
-		transport = strcmp(source, "sim") ? "vchan" : "unix";
-	cfg.source = find_source(source);
-	cfg.transport = find_transport(transport);
-	if (!cfg.source || !cfg.transport) {
-		fprintf(stderr, "cokeeperd: unknown %s '%s'\n", cfg.source ? "transport" : "source",
-			cfg.source ? transport : source);
-		return 2;
-	}
-	/* A Unix socket cannot tell which domain is at its other end: simulation only. */
-	if (cfg.transport == &transport_unix_ops && cfg.source != &source_sim_ops) {
-		fprintf(stderr, "cokeeperd: --transport=unix runs only with --source=sim\n");
-		return 2;
-	}
-
-	ck_log_setup("cokeeperd", verbose);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	ck_log_setup(PROG, s.verbose);
 	raise_nofile_limit();
-	r = daemon_new(&d, &cfg);
+	r = daemon_new(&d, &s.cfg);
 	if (r < 0) {
-		log_error_errno(r, "cannot start (source %s, transport %s)", source, transport);
+		log_error_errno(r, "cannot start (source %s, transport %s)", s.source, s.transport);
 		return 1;
 	}
 	r = daemon_run(d);

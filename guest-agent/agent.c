@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -9,6 +8,7 @@
 
 #include "agent.h"
 #include "clock.h"
+#include "event.h"
 #include "fastpath.h"
 #include "logging.h"
 #include "session.h"
@@ -34,10 +34,6 @@ struct agent {
 	sd_event_source *retry;
 	sd_event_source *answer_deadline;	/* armed from connecting to cokeeperd's first byte */
 	uint64_t backoff_usec;
-};
-
-static const struct transport_ops *const transports[] = {
-	&transport_vchan_ops, &transport_unix_ops,
 };
 
 static void disconnect(struct agent *a, int r, const char *why, bool dead);
@@ -130,22 +126,6 @@ static void on_domid_changed(int domid, void *userdata)
 	on_kick(a);
 }
 
-/* The simulation's stand-in module offers a channel, as a real one would on first traffic. */
-static void offer_for_test(struct agent *a)
-{
-	struct ck_msg offer = { .type = CK_MSG_FASTPATH_OFFER,
-		.fastpath_offer = { .peer_domid = a->cfg.fastpath_offer_to, .channel_id = 1,
-				    .ring_version = CKFP_RING_VERSION,
-				    .ring_order = CKFP_RING_ORDER_MIN, .evtchn_port = 1,
-				    .n_grefs = CKFP_GREFS(CKFP_RING_ORDER_MIN) } };
-
-	if (!a->cfg.fastpath_offer_to || strcmp(a->cfg.sink, "memory") ||
-	    !fastpath_port(a->fastpath))
-		return;
-	log_info("fast path (memory): offering a channel to domid %d", a->cfg.fastpath_offer_to);
-	fastpath_memory_event(fastpath_port(a->fastpath), &offer);
-}
-
 static void on_io(struct ck_stream *s, void *userdata)
 {
 	struct agent *a = userdata;
@@ -178,7 +158,8 @@ static void on_io(struct ck_stream *s, void *userdata)
 		a->ready_sent = true;
 		a->backoff_usec = BACKOFF_MIN_USEC;
 		sd_notify(0, "READY=1\nSTATUS=Co-resident table in sync");
-		offer_for_test(a);
+		if (a->cfg.hooks && a->cfg.hooks->synced)
+			a->cfg.hooks->synced(fastpath_port(a->fastpath), a->cfg.hooks->userdata);
 	}
 }
 
@@ -194,53 +175,17 @@ static int on_no_answer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
-{
-	struct agent *a = userdata;
-
-	log_info("signal %u: stopping", si->ssi_signo);
-	sd_notify(0, "STOPPING=1");
-	return sd_event_exit(a->event, 0);
-}
-
-static const struct transport_ops *find_transport(const char *name)
-{
-	for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++)
-		if (!strcmp(transports[i]->name, name))
-			return transports[i];
-	return NULL;
-}
-
-/*
- * The fast path's module follows the table's sink: the kernel's with the kernel sink, the
- * in-memory stand-in in the simulation.  Without netlink the agent still keeps the table
- * and answers offers as a guest without the module would.
- */
+/* The fast path's port follows the table's sink (backends.c). */
 static int start_fastpath(struct agent *a)
 {
-	struct fastpath_memory_config mem = {
-		.absent = a->cfg.fastpath_absent,
-		.accept_offers = true,
-		.log_path = a->cfg.fastpath_log,
-	};
-	struct fastpath_port *port;
-	int r;
+	struct fastpath_port *port = NULL;
+	int r = fastpath_new(&a->fastpath);
 
-	if (!strcmp(a->cfg.sink, "memory")) {
-		r = fastpath_memory_new(&port, &mem, &fastpath_port_callbacks, a->fastpath);
-		if (r < 0)
-			return r;
-	} else {
-		r = fastpath_genl_new(&port, a->event, &fastpath_port_callbacks, a->fastpath);
-		if (r == -ENOMEM)
-			return r;
-		if (r < 0) {
-			log_warning_errno(r, "fast path: cannot follow its netlink family; offers "
-					     "will be refused");
-			return 0;
-		}
-	}
-	fastpath_set_port(a->fastpath, port);
+	r = r < 0 ? r : a->cfg.port->new(&port, a->event, &a->cfg, a->fastpath);
+	if (r < 0)
+		return r;
+	if (port)
+		fastpath_set_port(a->fastpath, port);
 	return 0;
 }
 
@@ -250,14 +195,10 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 		.kick = on_kick,
 		.domid_changed = on_domid_changed,
 	};
-	const struct transport_ops *transport = find_transport(cfg->transport);
 	struct transport_config transport_cfg = { .socket_path = cfg->socket_path };
 	struct agent *a;
-	sigset_t mask;
 	int r;
 
-	if (!transport)
-		return log_error_errno(-EINVAL, "unknown transport '%s'", cfg->transport);
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -265,20 +206,12 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 	if (!a->cfg.answer_timeout_usec)
 		a->cfg.answer_timeout_usec = AGENT_ANSWER_TIMEOUT_DEFAULT_USEC;
 	a->backoff_usec = BACKOFF_MIN_USEC;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
-	r = sd_event_default(&a->event);
+	r = ck_event_new(&a->event, NULL, 0, NULL);
 	if (r < 0)
 		goto err;
-	(void)sd_event_set_watchdog(a->event, true);
-	r = sd_event_add_signal(a->event, NULL, SIGTERM, on_term, a);
-	r = r < 0 ? r : sd_event_add_signal(a->event, NULL, SIGINT, on_term, a);
-	r = r < 0 ? r : sd_event_add_time(a->event, &a->retry, CLOCK_MONOTONIC, 0, RETRY_ACCURACY_USEC,
-						  on_retry, a);
+	r = sd_event_add_time(a->event, &a->retry, CLOCK_MONOTONIC, 0, RETRY_ACCURACY_USEC,
+			      on_retry, a);
 	r = r < 0 ? r : sd_event_add_time(a->event, &a->answer_deadline, CLOCK_MONOTONIC, 0,
 					  RETRY_ACCURACY_USEC, on_no_answer, a);
 	if (r < 0)
@@ -286,22 +219,14 @@ int agent_new(struct agent **ret, const struct agent_config *cfg)
 	sd_event_source_set_enabled(a->retry, SD_EVENT_OFF);
 	sd_event_source_set_enabled(a->answer_deadline, SD_EVENT_OFF);
 
-	if (!strcmp(cfg->sink, "memory"))
-		r = sink_memory_new(&a->sink, cfg->dump_path);
-	else if (!strcmp(cfg->sink, "kernel"))
-		r = sink_genl_new(&a->sink);
-	else
-		r = log_error_errno(-EINVAL, "unknown sink '%s'", cfg->sink);
-	if (r < 0)
-		goto err;
-	r = fastpath_new(&a->fastpath);
+	r = cfg->sink->new(&a->sink, cfg);
 	if (r < 0)
 		goto err;
 	r = start_fastpath(a);
 	if (r < 0)
 		goto err;
 	transport_cfg.event = a->event;
-	r = transport->new(&a->transport, &transport_cfg, &a->cfg.domid, &transport_cb, a);
+	r = cfg->transport->ops->new(&a->transport, &transport_cfg, &a->cfg.domid, &transport_cb, a);
 	if (r < 0)
 		goto err;
 	/* The transport may have learned our domid (vchan reads it from xenstore). */

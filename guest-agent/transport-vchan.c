@@ -14,10 +14,13 @@
 #include <xentoollog.h>
 
 #include "logging.h"
+#include "number.h"
 #include "stream-vchan.h"
 #include "transport.h"
 
 #define VCHAN_PATH "data/cokeeper-vchan"
+/* Xen's first reserved domid (DOMID_FIRST_RESERVED): every guest's is below it. */
+#define DOMID_MAX 0x7FEF
 
 struct vchan_transport {
 	struct transport base;
@@ -35,11 +38,12 @@ struct vchan_transport {
 static int read_domid(struct xs_handle *xs)
 {
 	unsigned int len;
-	char *value = xs_read(xs, XBT_NULL, "domid", &len);
-	int domid = value ? atoi(value) : -1;
+	char *untrusted_value = xs_read(xs, XBT_NULL, "domid", &len);
+	uint64_t domid;
+	int r = untrusted_value ? ck_parse_uint(untrusted_value, 0, DOMID_MAX, &domid) : -ENOENT;
 
-	free(value);
-	return domid;
+	free(untrusted_value);
+	return r < 0 ? -1 : (int)domid;
 }
 
 /*

@@ -5,12 +5,12 @@
  * query-print.c.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cokeeper-client.h"
+#include "options.h"
 #include "query-fastpath.h"
 #include "query-print.h"
 
@@ -163,24 +163,34 @@ static const struct {
 	{"fastpath", cmd_fastpath, "cokeeper-fp.ko's channel and counters per peer"},
 };
 
+static const struct ck_option options[] = {
+	{"json", 'j', NULL, "print JSON, for scripts"},
+	{"version", 'V', NULL, "the version"},
+	{"help", 'h', NULL, "this text"},
+	{},
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: %s [--json] COMMAND\n       %s --version\nCommands:\n", prog, prog);
+	fprintf(f, "Usage: %s [OPTIONS] COMMAND\nOptions:\n", prog);
+	ck_options_help(f, options, 18);
+	fprintf(f, "Commands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].help);
 }
 
-int main(int argc, char **argv)
+/* The options before the command: -1 to go on to it, or the exit status. */
+static int parse_args(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{},
-	};
+	const struct ck_option *const tables[] = {options};
+	struct ck_getopt g __attribute__((cleanup(ck_getopt_done))) = {};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "jhV", options, NULL)) != -1) {
+	if (ck_getopt_init(&g, tables, 1, "") < 0) {
+		fprintf(stderr, "%s: %s\n", prog, strerror(ENOMEM));
+		return 1;
+	}
+	while ((opt = ck_getopt_next(&g, argc, argv)) != -1) {
 		switch (opt) {
 		case 'j':
 			json_out = true;
@@ -196,6 +206,15 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	int r = parse_args(argc, argv);
+
+	if (r >= 0)
+		return r;
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -4,9 +4,7 @@
  * --json for scripts (the members array in the canonical form of lib/member-json.h).
  * One table of subcommands, as wg(8) has; wait and latency live in ctl-wait.c.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +16,8 @@
 
 #include "cokeeperctl.h"
 #include "control-client.h"
+#include "number.h"
+#include "options.h"
 
 struct ctl_options ctl = {.control_path = CONTROL_DEFAULT_PATH};
 
@@ -299,25 +299,6 @@ static int cmd_plain(int argc, char **argv)
 	return r;
 }
 
-/* A decimal in [min, max], the whole string: 0 or -EINVAL / -ERANGE. */
-static int parse_long(const char *s, long min, long max, long *ret)
-{
-	char *end;
-	long v;
-
-	/* strtol alone would take " 12", "+12" and, for a minimum of 0, "-0". */
-	if (!isdigit((unsigned char)s[0]) && !(s[0] == '-' && min < 0))
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (end == s || *end)
-		return -EINVAL;
-	if (errno == ERANGE || v < min || v > max)
-		return -ERANGE;
-	*ret = v;
-	return 0;
-}
-
 /* Xen's first reserved domid (DOMID_FIRST_RESERVED): every guest's domid is below it. */
 #define DOMID_LIMIT 0x7ff0
 
@@ -341,7 +322,7 @@ static int cmd_sim(int argc, char **argv)
 	const char *verb = argc > 1 ? argv[1] : "";
 	bool known = false;
 	char cmd[32];
-	long v;
+	uint64_t v;
 	int c;
 
 	if (!req || !ips) {
@@ -368,7 +349,7 @@ static int cmd_sim(int argc, char **argv)
 			json_object_object_add(req, "mac", json_object_new_string(optarg));
 			break;
 		case 'p':
-			if (parse_long(optarg, 0, 3600 * 1000, &v) < 0)
+			if (ck_parse_uint(optarg, 0, 3600 * 1000, &v) < 0)
 				return usage_error("--pause-ms: '%s' is not a number of ms from 0 "
 						   "to 3600000",
 					optarg);
@@ -397,7 +378,7 @@ static int cmd_sim(int argc, char **argv)
 		json_object_object_del(req, "ip");
 		/* All digits is a domid, which then must be one; anything else is a name. */
 		if (strspn(who, "0123456789") == strlen(who)) {
-			if (parse_long(who, 0, DOMID_LIMIT - 1, &v) < 0)
+			if (ck_parse_uint(who, 0, DOMID_LIMIT - 1, &v) < 0)
 				return usage_error(
 					"'%s' is not a domid (0 to %d)", who, DOMID_LIMIT - 1);
 			json_object_object_add(req, "domid", json_object_new_int(v));
@@ -435,14 +416,23 @@ static const struct {
 	{"help", cmd_help, "this text"},
 };
 
+static const struct ck_option global_options[] = {
+	{"control", 'c', "PATH", "cokeeperd's control socket\n(default " CONTROL_DEFAULT_PATH ")"},
+	{"json", 'j', NULL, "replies as JSON, for scripts"},
+	{"version", 'V', NULL, "the version"},
+	{"help", 'h', NULL, "this text"},
+	{},
+};
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [--control PATH] [--json] COMMAND [ARGS]\n"
-		"       %s --version\n"
-		"Talks to cokeeperd's control socket (default " CONTROL_DEFAULT_PATH ").\n"
-		"Commands:\n",
-		prog, prog);
+		"Usage: %s [OPTIONS] COMMAND [ARGS]\n"
+		"Talks to cokeeperd's control socket.\n"
+		"Options:\n",
+		prog);
+	ck_options_help(f, global_options, 18);
+	fprintf(f, "Commands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-13s %s\n", subcommands[i].name, subcommands[i].help);
 	fprintf(f, "Exit status: 0 success, 1 failure or timeout, 2 usage error.\n");
@@ -460,18 +450,18 @@ void ctl_getopt_reset(void)
 	optind = 0;
 }
 
-int main(int argc, char **argv)
+/* The global options: -1 to go on to the subcommand, or the exit status. */
+static int parse_args(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"control", required_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{},
-	};
+	const struct ck_option *const tables[] = {global_options};
+	struct ck_getopt g __attribute__((cleanup(ck_getopt_done))) = {};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+c:jhV", options, NULL)) != -1) {
+	if (ck_getopt_init(&g, tables, 1, "+") < 0) {
+		fprintf(stderr, "%s: %s\n", prog, strerror(ENOMEM));
+		return CTL_EXIT_FAIL;
+	}
+	while ((c = ck_getopt_next(&g, argc, argv)) != -1) {
 		switch (c) {
 		case 'c':
 			ctl.control_path = optarg;
@@ -490,6 +480,15 @@ int main(int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	int r = parse_args(argc, argv);
+
+	if (r >= 0)
+		return r;
 	if (optind >= argc) {
 		usage(stderr);
 		return CTL_EXIT_USAGE;

@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "clock.h"
+#include "number.h"
 #include "cokeeperctl.h"
 #include "watch-follow.h"
 
@@ -44,26 +45,7 @@ static int usage_error(const char *cmd, const char *what, const char *arg)
 /* Seconds, a decimal fraction allowed, more than 0 and at most a day. */
 static int parse_timeout(const char *s, uint64_t *usec)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end || errno || !isfinite(v) || v <= 0 || v > 86400)
-		return -EINVAL;
-	*usec = (uint64_t)(v * 1e6);
-	return 0;
-}
-
-static int parse_gen(const char *s, uint64_t *gen)
-{
-	char *end;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	*gen = strtoull(s, &end, 10);
-	return end == s || *end || errno ? -EINVAL : 0;
+	return ck_parse_seconds(s, 1, 86400 * 1000000ull, usec);
 }
 
 static const char *strerror_follow(int r)
@@ -257,7 +239,7 @@ int ctl_wait(int argc, char **argv)
 					"--timeout needs seconds (0 < S <= 86400), not", optarg);
 			break;
 		case 'g':
-			if (parse_gen(optarg, &key.gen) < 0)
+			if (ck_parse_uint(optarg, 0, UINT64_MAX, &key.gen) < 0)
 				return usage_error("wait", "--gen needs a generation, not", optarg);
 			has_gen = true;
 			what = optarg;

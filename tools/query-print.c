@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "member-json.h"
+#include "number.h"
 #include "peer.h"
 #include "query-fastpath.h"
 #include "query-print.h"
@@ -108,8 +109,7 @@ int query_lookup(struct ck_client *c, const char *key, bool json, FILE *out)
 	struct ether_addr mac;
 	struct in_addr a4;
 	struct in6_addr a6;
-	char *end;
-	long domid;
+	uint64_t domid;
 	int r;
 
 	if (inet_pton(AF_INET, key, &a4) == 1) {
@@ -119,11 +119,7 @@ int query_lookup(struct ck_client *c, const char *key, bool json, FILE *out)
 	} else if (strchr(key, ':') && ether_aton_r(key, &mac)) {
 		r = ck_client_lookup_mac(c, mac.ether_addr_octet, &peer);
 	} else {
-		if (key[0] < '0' || key[0] > '9')
-			return -EINVAL;
-		errno = 0;
-		domid = strtol(key, &end, 10);
-		if (errno || *end || domid >= DOMID_LIMIT)
+		if (ck_parse_uint(key, 0, DOMID_LIMIT - 1, &domid) < 0)
 			return -EINVAL;
 		r = ck_client_lookup_domid(c, domid, &peer);
 	}

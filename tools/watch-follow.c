@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "control-client.h"
+#include "number.h"
 #include "watch-follow.h"
 
 /* Xen's first reserved domid (DOMID_FIRST_RESERVED): anything at or above it is no guest. */
@@ -36,15 +37,12 @@ struct follow {
 int follow_key_parse(struct follow_key *k, const char *s)
 {
 	struct ether_addr mac;
-	char *end;
-	long v;
+	uint64_t v;
 
 	if (!*s)
 		return -EINVAL;
 	if (strspn(s, "0123456789") == strlen(s)) {
-		errno = 0;
-		v = strtol(s, &end, 10);
-		if (errno || *end || v >= DOMID_LIMIT)
+		if (ck_parse_uint(s, 0, DOMID_LIMIT - 1, &v) < 0)
 			return -EINVAL;
 		*k = (struct follow_key){.type = FOLLOW_KEY_DOMID, .domid = v};
 	} else if (inet_pton(AF_INET, s, &k->ipv4) == 1) {

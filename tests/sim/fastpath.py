@@ -50,7 +50,8 @@ def envelope_keys(buf):
 def main():
     build = sys.argv[1]
     daemon_bin = os.path.join(build, "cokeeperd", "cokeeperd")
-    agent_bin = os.path.join(build, "guest-agent", "cokeeper-agent")
+    # The agent with its fast path stand-in's test driver (agent-driver.c).
+    agent_bin = os.path.join(build, "tests", "sim", "cokeeper-agent-sim")
     run = Run("cokeeper-fastpath-")
     ctl_path, agent_path = run.path("control.sock"), run.path("a.sock")
     failed = 0
