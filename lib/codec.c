@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <assert.h>
 #include <errno.h>
+#include <sanitizer/asan_interface.h>	/* no-op macros outside ASan builds */
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,17 +286,71 @@ int ck_codec_encode(const struct ck_msg *msg, size_t headroom, uint8_t **ret, si
 	}
 }
 
+/*
+ * protobuf-c unpacks every message, repeated field and bytes field into an allocation of
+ * its own: an Ack alone took two mallocs and two frees, once per guest per change (issue 19).
+ * An envelope lives only until ck_verify_envelope() has copied what it holds into *out, so
+ * it is unpacked into a buffer on decode's stack and dropped whole.  What does not fit goes
+ * to the heap allocation by allocation, as before: the buffer is a fixed cost whatever a peer
+ * sends, and only a big snapshot or delta pays for the walk that frees the spill.
+ */
+#define ARENA_LEN 4096	/* an Ack, Hello, Bye, fast path message or a delta of a few members */
+
+struct arena {
+	size_t used;
+	bool spilled;	/* something went to the heap: free_unpacked() must run */
+	alignas(max_align_t) uint8_t buf[ARENA_LEN];
+};
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct arena *a = data;
+	size_t at = (a->used + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
+
+	/* at < ARENA_LEN: even a zero-sized allocation lies inside buf, for arena_free(). */
+	if (at < ARENA_LEN && size <= ARENA_LEN - at) {
+		a->used = at + size;
+		/* Under ASan, a read past one allocation into the next is still caught. */
+		ASAN_UNPOISON_MEMORY_REGION(a->buf + at, size);
+		return a->buf + at;
+	}
+	a->spilled = true;
+	return malloc(size);
+}
+
+static void arena_free(void *data, void *p)
+{
+	struct arena *a = data;
+	uintptr_t at = (uintptr_t)p, buf = (uintptr_t)a->buf;
+
+	if (at - buf >= ARENA_LEN)	/* not in buf: wraps around below it */
+		free(p);
+}
+
 int ck_codec_decode(const uint8_t *untrusted, size_t len, struct ck_msg *out,
 		    struct ck_error *err)
 {
+	struct arena arena;	/* buf left unzeroed: protobuf-c sets all it hands out */
+	ProtobufCAllocator alloc = { arena_alloc, arena_free, &arena };
 	Cokeeper__Envelope *env;
 	int r;
 
-	memset(out, 0, sizeof(*out));
-	env = cokeeper__envelope__unpack(NULL, len, untrusted);
-	if (!env)
-		return ck_error_set(err, -EBADMSG, "%zu bytes are not a protobuf envelope", len);
-	r = ck_verify_envelope(env, out, err);
-	cokeeper__envelope__free_unpacked(env, NULL);
+	arena.used = 0;
+	arena.spilled = false;
+	ASAN_POISON_MEMORY_REGION(arena.buf, ARENA_LEN);
+	env = cokeeper__envelope__unpack(&alloc, len, untrusted);
+	if (!env) {
+		memset(out, 0, sizeof(*out));
+		r = ck_error_set(err, -EBADMSG, "%zu bytes are not a protobuf envelope", len);
+	} else {
+		/*
+		 * It zeroes *out first.  *out owns copies of everything it holds, so nothing
+		 * points into the arena once it returns.
+		 */
+		r = ck_verify_envelope(env, out, err);
+		if (arena.spilled)
+			cokeeper__envelope__free_unpacked(env, &alloc);
+	}
+	ASAN_UNPOISON_MEMORY_REGION(arena.buf, ARENA_LEN);
 	return r;
 }

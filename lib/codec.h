@@ -19,7 +19,9 @@ int ck_codec_encode(const struct ck_msg *msg, size_t headroom, uint8_t **ret, si
 
 /*
  * Unpacks and verifies len untrusted bytes into *out, which the caller releases with
- * ck_msg_reset().  -EBADMSG, with the reason in err, for anything malformed.
+ * ck_msg_reset().  -EBADMSG, with the reason in err, for anything malformed.  A small
+ * envelope (an Ack, a Hello, a delta of a few members) costs no heap allocation beyond the
+ * arrays *out owns; nothing in *out points into the bytes or the unpacked envelope.
  */
 int ck_codec_decode(const uint8_t *untrusted, size_t len, struct ck_msg *out,
 		    struct ck_error *err);

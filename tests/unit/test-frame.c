@@ -5,6 +5,7 @@
 
 #include "codec.h"
 #include "frame.h"
+#include "heapcount.h"
 #include "helpers.h"
 
 /* Collects what a decoder delivers, re-encoded, so streams can be compared byte for byte. */
@@ -442,6 +443,56 @@ START_TEST(handler_error_stops_decoding)
 }
 END_TEST
 
+/* What the Acks delivered so far held, checked after counting (Check's asserts allocate). */
+struct acks {
+	size_t count;
+	size_t wrong;
+};
+
+static int on_ack(struct ck_msg *msg, void *userdata)
+{
+	struct acks *acks = userdata;
+
+	if (msg->type != CK_MSG_ACK || msg->ack.epoch != 7 || msg->ack.gen != acks->count + 1)
+		acks->wrong++;
+	acks->count++;
+	return 0;
+}
+
+/*
+ * Issue 19: cokeeperd reads an Ack from every guest on every change, so decoding one must
+ * not cost a malloc and a free; protobuf-c's included (heapcount.h).
+ */
+START_TEST(ack_decodes_without_heap)
+{
+	enum { N = 1000 };
+	static uint8_t *frames[N];
+	static size_t lens[N];
+	struct ck_frame_decoder *dec;
+	struct acks acks = { 0 };
+	size_t allocs;
+
+	for (size_t i = 0; i < N; i++) {
+		const struct ck_msg ack = { .type = CK_MSG_ACK,
+					    .ack = { .epoch = 7, .gen = i + 1 } };
+
+		encode(&ack, &frames[i], &lens[i]);
+	}
+	ck_assert_int_eq(ck_frame_decoder_new(&dec), 0);
+	th_heap_count_start();
+	for (size_t i = 0; i < N; i++)
+		if (ck_frame_decoder_feed(dec, frames[i], lens[i], on_ack, &acks, NULL) < 0)
+			break;
+	allocs = th_heap_count();
+	ck_assert_uint_eq(acks.count, N);
+	ck_assert_uint_eq(acks.wrong, 0);
+	ck_assert_msg(allocs == 0, "%zu heap allocations decoding %d Acks", allocs, N);
+	for (size_t i = 0; i < N; i++)
+		free(frames[i]);
+	ck_frame_decoder_free(dec);
+}
+END_TEST
+
 /* The cap must hold the largest frame the limits allow, with room to spare. */
 START_TEST(largest_frame_fits_cap)
 {
@@ -499,6 +550,7 @@ int main(void)
 	th_add(s, buffer_grows_as_bytes_arrive);
 	th_add(s, garbage_fails_and_poisons_stream);
 	th_add(s, handler_error_stops_decoding);
+	th_add(s, ack_decodes_without_heap);
 	th_add(s, largest_frame_fits_cap);
 	th_add(s, encode_refuses_what_must_be_chunked);
 	return th_run(s);
