@@ -4,12 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An allocation failure inside uthash must fail the one insert, not abort the daemon. */
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(elt) (hash_oom = true)
-static __thread bool hash_oom;
-#include <uthash.h>
-
+#include "hash.h"
 #include "memberset.h"
 
 /* What ck_memberset_apply() knows of an entry while it runs; MARK_NONE at any other time. */
@@ -82,15 +77,15 @@ static struct entry *find(const struct ck_memberset *set, uint16_t domid)
 static int insert(struct ck_memberset *set, const struct ck_member *m, struct entry **ret)
 {
 	struct entry *e = calloc(1, sizeof(*e));
+	int r;
 
 	if (!e)
 		return -ENOMEM;
 	e->m = *m;
-	hash_oom = false;
-	HASH_ADD(hh, set->head, m.domid, sizeof(e->m.domid), e);
-	if (hash_oom) {
+	r = CK_HASH_TRY(HASH_ADD(hh, set->head, m.domid, sizeof(e->m.domid), e));
+	if (r < 0) {
 		free(e);
-		return -ENOMEM;
+		return r;
 	}
 	if (ret)
 		*ret = e;

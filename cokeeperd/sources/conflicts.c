@@ -4,14 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An allocation failure inside uthash must fail the one insert, not abort the daemon. */
-#define HASH_NONFATAL_OOM 1
-static bool index_oom;
-#define uthash_nonfatal_oom(elt) (index_oom = true)
-#include <uthash.h>
 #include <utlist.h>
 
 #include "conflicts.h"
+#include "hash.h"
 
 enum { KEY_MAC = 1, KEY_IPV4, KEY_IPV6 };
 
@@ -223,11 +219,9 @@ static void prepare_key(struct prepare *p, const struct key_id *id, unsigned int
 		}
 		k->id = *id;
 		k->owner = -1;
-		index_oom = false;
-		HASH_ADD(hh, p->c->keys, id, sizeof(k->id), k);
-		if (index_oom) {
+		p->r = CK_HASH_TRY(HASH_ADD(hh, p->c->keys, id, sizeof(k->id), k));
+		if (p->r < 0) {
 			free(k);
-			p->r = -ENOMEM;
 			return;
 		}
 		key_dirty(p->c, k);
@@ -239,6 +233,7 @@ static int find_group(struct conflicts *c, const uint8_t uuid[CK_UUID_LEN],
 		      struct uuid_group **ret)
 {
 	struct uuid_group *g;
+	int r;
 
 	HASH_FIND(hh, c->groups, uuid, CK_UUID_LEN, g);
 	if (!g) {
@@ -247,11 +242,10 @@ static int find_group(struct conflicts *c, const uint8_t uuid[CK_UUID_LEN],
 			return -ENOMEM;
 		memcpy(g->uuid, uuid, CK_UUID_LEN);
 		g->survivor = -1;
-		index_oom = false;
-		HASH_ADD(hh, c->groups, uuid, CK_UUID_LEN, g);
-		if (index_oom) {
+		r = CK_HASH_TRY(HASH_ADD(hh, c->groups, uuid, CK_UUID_LEN, g));
+		if (r < 0) {
 			free(g);
-			return -ENOMEM;
+			return r;
 		}
 		group_dirty(c, g);
 	}
@@ -299,12 +293,10 @@ int conflicts_set(struct conflicts *c, uint16_t domid, const struct ck_member *m
 				p.r = -ENOMEM;
 			} else {
 				fresh->domid = domid;
-				index_oom = false;
-				HASH_ADD(hh, c->records, domid, sizeof(fresh->domid), fresh);
-				if (index_oom) {
+				p.r = CK_HASH_TRY(HASH_ADD(hh, c->records, domid,
+							   sizeof(fresh->domid), fresh));
+				if (p.r < 0)
 					free(fresh);
-					p.r = -ENOMEM;
-				}
 			}
 		}
 		if (p.r < 0) {

@@ -6,12 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(elt) (node_oom = true)
-static bool node_oom;
-#include <uthash.h>
-
 #include "fakexen.h"
+#include "hash.h"
 #include "member-json.h"
 
 /*
@@ -180,7 +176,21 @@ static struct node *find_node(struct fakexen *fx, const char *path)
 	return n;
 }
 
-/* The node at path, made (with the directories above it) if there is none. */
+/* Removes n if nothing holds it any more, then its parent likewise. */
+static void prune(struct fakexen *fx, struct node *n)
+{
+	while (n != &fx->root && !n->value && !n->children) {
+		struct node *parent = n->parent;
+
+		free_subtree(fx, n);
+		n = parent;
+	}
+}
+
+/*
+ * The node at path, made (with the directories above it) if there is none.  NULL: out of
+ * memory, and the directories it made are gone again, so a failed write lists nothing new.
+ */
 static struct node *get_node(struct fakexen *fx, const char *path)
 {
 	struct node *n = find_node(fx, path), *parent;
@@ -201,39 +211,25 @@ static struct node *get_node(struct fakexen *fx, const char *path)
 	if (!parent)
 		return NULL;
 	n = calloc(1, sizeof(*n));
-	if (!n || !(n->path = strdup(path))) {
-		free(n);
-		return NULL;
-	}
+	if (!n || !(n->path = strdup(path)))
+		goto err_free;
 	n->leaf = n->path + (slash - path) + 1;
 	n->parent = parent;
 	n->name_of = name_path_domid(path);
-	node_oom = false;
-	HASH_ADD_KEYPTR(hh, fx->nodes, n->path, strlen(n->path), n);
-	if (node_oom)
+	if (CK_HASH_TRY(HASH_ADD_KEYPTR(hh, fx->nodes, n->path, strlen(n->path), n)) < 0)
 		goto err_free;
-	HASH_ADD_KEYPTR(ch, parent->children, n->leaf, strlen(n->leaf), n);
-	if (node_oom) {
-		HASH_DELETE(hh, fx->nodes, n);
-		goto err_free;
-	}
+	if (CK_HASH_TRY(HASH_ADD_KEYPTR(ch, parent->children, n->leaf, strlen(n->leaf), n)) < 0)
+		goto err_unindex;
 	return n;
 
+err_unindex:
+	HASH_DELETE(hh, fx->nodes, n);
 err_free:
-	free(n->path);
+	if (n)
+		free(n->path);
 	free(n);
+	prune(fx, parent);
 	return NULL;
-}
-
-/* Removes n if nothing holds it any more, then its parent likewise. */
-static void prune(struct fakexen *fx, struct node *n)
-{
-	while (n != &fx->root && !n->value && !n->children) {
-		struct node *parent = n->parent;
-
-		free_subtree(fx, n);
-		n = parent;
-	}
 }
 
 int fakexen_write(struct fakexen *fx, const char *path, const char *value)
@@ -256,11 +252,10 @@ int fakexen_write(struct fakexen *fx, const char *path, const char *value)
 	free(n->value);
 	n->value = v;
 	if (n->name_of >= 0) {
-		node_oom = false;
-		HASH_ADD_KEYPTR(hn, fx->names, n->value, strlen(n->value), n);
-		n->named = !node_oom;
+		n->named = CK_HASH_TRY(HASH_ADD_KEYPTR(hn, fx->names, n->value, strlen(n->value),
+						       n)) == 0;
 		/* The write stands; only the index misses it. */
-		fx->names_incomplete |= node_oom;
+		fx->names_incomplete |= !n->named;
 	}
 	return 0;
 }
@@ -399,11 +394,26 @@ static int write_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, con
 	return r;
 }
 
+/* Takes a domain's nodes out of the store (and vm, unless NULL), and says so to watchers. */
+static void unwrite_domain(struct fakexen *fx, uint16_t domid, const char *vm)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/local/domain/%u", domid);
+	fakexen_rm(fx, path);
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u", domid);
+	fakexen_rm(fx, path);
+	fakexen_fire(fx, path);
+	if (vm)
+		fakexen_rm(fx, vm);
+}
+
 int fakexen_create(struct fakexen *fx, const char *name, const uint8_t uuid[CK_UUID_LEN],
 		   const struct fake_nic *nics, unsigned int n_nics, bool incoming,
 		   uint16_t *domid)
 {
 	char uuid_str[37], vm[48], full[CK_NAME_MAX + 16], num[8];
+	bool vm_existed;
 	unsigned int d;
 	size_t i;
 	int r;
@@ -418,23 +428,29 @@ int fakexen_create(struct fakexen *fx, const char *name, const uint8_t uuid[CK_U
 			;
 	if (d >= CK_DOMID_LIMIT)
 		return -ENOSPC;
-	r = dom_insert(fx, i, &(struct domain_info){ .domid = d, .paused = incoming });
-	if (r < 0)
-		return r;
-	fx->next_domid = d + 1;
-
 	ck_format_uuid(uuid, uuid_str);
 	snprintf(vm, sizeof(vm), "/vm/%s", uuid_str);
 	snprintf(full, sizeof(full), "%s%s", name, incoming ? "--incoming" : "");
 	snprintf(num, sizeof(num), "%u", d);
+	/* A localhost migration's incoming half shares its /vm with the running one. */
+	vm_existed = find_node(fx, vm);
+
+	r = dom_insert(fx, i, &(struct domain_info){ .domid = d, .paused = incoming });
+	if (r < 0)
+		return r;
 	r = writef(fx, full, "/local/domain/%u/name", d);
 	r = r ?: writef(fx, vm, "/local/domain/%u/vm", d);
 	r = r ?: writef(fx, num, "/local/domain/%u/domid", d);
 	r = r ?: writef(fx, uuid_str, "%s/uuid", vm);
 	for (unsigned int dev = 0; r == 0 && dev < n_nics; dev++)
 		r = write_vif(fx, d, dev, nics[dev].mac, nics[dev].ip);
-	if (r < 0)
+	if (r < 0) {
+		/* All or nothing, as libxl's creation is to xenstore's readers. */
+		unwrite_domain(fx, d, vm_existed ? NULL : vm);
+		dom_remove(fx, d);
 		return r;
+	}
+	fx->next_domid = d + 1;
 	*domid = d;
 	fakexen_fire(fx, "@introduceDomain");
 	return 0;
@@ -453,17 +469,12 @@ int fakexen_set_dying(struct fakexen *fx, uint16_t domid)
 
 int fakexen_destroy(struct fakexen *fx, uint16_t domid)
 {
-	char path[64];
 	int r;
 
 	r = fakexen_set_dying(fx, domid);
 	if (r < 0)
 		return r;
-	snprintf(path, sizeof(path), "/local/domain/%u", domid);
-	fakexen_rm(fx, path);
-	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u", domid);
-	fakexen_rm(fx, path);
-	fakexen_fire(fx, path);
+	unwrite_domain(fx, domid, NULL);
 	dom_remove(fx, domid);
 	fakexen_fire(fx, "@releaseDomain");
 	return 0;

@@ -25,7 +25,7 @@ void fakexen_free(struct fakexen *fx);
 struct host fakexen_host(struct fakexen *fx);
 
 /* Raw xenstore access, as a guest or a test would use it (no watch fires); -EINVAL for a
- * path that is not absolute or has an empty element. */
+ * path that is not absolute or has an empty element.  On -ENOMEM the store is as it was. */
 int fakexen_write(struct fakexen *fx, const char *path, const char *value);
 void fakexen_rm(struct fakexen *fx, const char *path);
 
@@ -38,6 +38,7 @@ struct fake_nic {
  * xl create: the next free domid (upwards from the last one given, wrapping below
  * CK_DOMID_LIMIT; -ENOSPC when all are taken), /local/domain/<domid>/{name,vm,domid}, /vm/<uuid>, the vif
  * backends, then @introduceDomain.  incoming: a migration target (paused, "<name>--incoming").
+ * On -ENOMEM no domain was made (its vif paths may have fired, and fire again as it goes).
  */
 int fakexen_create(struct fakexen *fx, const char *name, const uint8_t uuid[CK_UUID_LEN],
 		   const struct fake_nic *nics, unsigned int n_nics, bool incoming,

@@ -9,30 +9,10 @@
 #include <string.h>
 
 #include "conflicts.h"
+#include "hash.h"
 #include "logging.h"
 #include "scan-cache.h"
 #include "scan-read.h"
-
-/*
- * An allocation failure inside uthash must fail the one insert, not abort the daemon: without
- * HASH_NONFATAL_OOM set to 1, uthash ignores uthash_nonfatal_oom() and calls exit(-1).
- */
-#define HASH_NONFATAL_OOM 1
-static bool cache_oom;
-#define uthash_nonfatal_oom(elt) (cache_oom = true)
-#define uthash_malloc(sz) scan_hash_malloc(sz)
-
-/*
- * uthash's own allocations (the table, its buckets).  Weak so that tests/unit/test-scan.c
- * can replace it and make an insert fail; nothing else does.
- */
-void *scan_hash_malloc(size_t size);
-__attribute__((weak)) void *scan_hash_malloc(size_t size)
-{
-	return malloc(size);
-}
-
-#include <uthash.h>
 
 /* One domain as the last scan read it: its run state and, if it was a member, its record. */
 enum {
@@ -265,15 +245,15 @@ static bool same_run_state(const struct domain_info *a, const struct domain_info
 static int cache_insert(struct scan_cache *c, uint16_t domid, struct cached_domain **ret)
 {
 	struct cached_domain *e = calloc(1, sizeof(*e));
+	int r;
 
 	if (!e)
 		return -ENOMEM;
 	e->domid = domid;
-	cache_oom = false;
-	HASH_ADD(hh, c->domains, domid, sizeof(e->domid), e);
-	if (cache_oom) {
+	r = CK_HASH_TRY(HASH_ADD(hh, c->domains, domid, sizeof(e->domid), e));
+	if (r < 0) {
 		free(e);
-		return -ENOMEM;
+		return r;
 	}
 	*ret = e;
 	return 0;

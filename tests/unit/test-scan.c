@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fakexen.h"
+#include "hash.h"
 #include "helpers.h"
 #include "member-json.h"
 #include "scan.h"
@@ -70,19 +71,24 @@ static size_t rescan(struct host_fixture *h)
 	return changes;
 }
 
-/* Replaces scan.c's weak scan_hash_malloc(): uthash's allocations fail while this is set. */
-static bool hash_malloc_fails;
-static unsigned int hash_mallocs_refused;
+/*
+ * uthash's allocator (hash.h) for the out-of-memory test: refuses the next hash_refusals
+ * allocations of any table.  One, armed before a scan, is the scan cache's table: the cache's
+ * first insert comes before the conflicts index's and the member set's.
+ */
+static unsigned int hash_refusals, hash_mallocs_refused;
 
-void *scan_hash_malloc(size_t size);
-void *scan_hash_malloc(size_t size)
+static void *refusing_malloc(size_t size)
 {
-	if (hash_malloc_fails) {
+	if (hash_refusals > 0) {
+		hash_refusals--;
 		hash_mallocs_refused++;
 		return NULL;
 	}
 	return malloc(size);
 }
+
+static const struct ck_hash_allocator refusing = { .malloc = refusing_malloc, .free = free };
 
 static uint16_t create(struct host_fixture *h, const char *name, const char *mac, const char *ip)
 {
@@ -430,21 +436,24 @@ START_TEST(cache_insert_out_of_memory_serves_uncached)
 
 	setup(&h);
 	a = create(&h, "a", "00:16:3e:00:00:01", "10.99.0.1");
-	hash_malloc_fails = true;
+	ck_hash_set_allocator(&refusing);
+	hash_refusals = 1;
 	ck_assert_uint_eq(rescan(&h), 1);
-	ck_assert_uint_gt(hash_mallocs_refused, 0);
+	ck_assert_uint_eq(hash_mallocs_refused, 1);
 	ck_assert_ptr_nonnull(member(&h, a));
 	ck_assert_uint_eq(h.last.read, 1);
+	hash_refusals = 1;
 	ck_assert_uint_eq(rescan(&h), 0);
+	ck_assert_uint_eq(hash_mallocs_refused, 2);
 	ck_assert_uint_eq(h.last.read, 1);	/* not cached: read again */
 
-	hash_malloc_fails = false;
 	ck_assert_uint_eq(rescan(&h), 0);
 	ck_assert_uint_eq(h.last.read, 1);
 	ck_assert_uint_eq(rescan(&h), 0);
 	ck_assert_uint_eq(h.last.read, 0);	/* cached at last */
 	ck_assert_ptr_nonnull(member(&h, a));
 	teardown(&h);
+	ck_hash_set_allocator(NULL);
 }
 END_TEST
 
