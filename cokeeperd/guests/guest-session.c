@@ -188,8 +188,12 @@ static int on_hello(struct guest_session *s, const struct ck_hello *hello)
 	s->fastpath_version = hello->fastpath_version;
 	if (s->state == SESSION_AWAIT_HELLO)
 		s->state = SESSION_ACTIVE;
-	if (s->state == SESSION_ACTIVE)
-		s->env->cb->hello(s, old_domid, s->userdata);
+	if (s->state == SESSION_ACTIVE) {
+		int r = s->env->cb->hello(s, old_domid, s->userdata);
+
+		if (r < 0)
+			return failed(s, r);
+	}
 	/* Answered once its queue drains (session_flush); until then the latest Hello counts. */
 	if (s->resync >= RESYNC_HELLO)
 		s->env->counters->hellos_coalesced++;

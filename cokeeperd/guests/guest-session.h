@@ -77,8 +77,8 @@ struct guest_session;
 
 /* What a session reports to whoever holds the set; each gets the session's userdata. */
 struct guest_session_callbacks {
-	/* It said Hello as domid (changed from old_domid if they differ): index it. */
-	void (*hello)(struct guest_session *s, uint16_t old_domid, void *userdata);
+	/* It said Hello as domid (changed from old_domid if they differ): index it, or -errno. */
+	int (*hello)(struct guest_session *s, uint16_t old_domid, void *userdata);
 	/* Returns the latency of the newest change the Ack covers in us (0: none measured). */
 	uint32_t (*acked)(const struct guest_ack *ack, void *userdata);
 	/* 0, SESSION_FASTPATH_ANSWER, or -EPROTO with fp->fault set. */

@@ -5,15 +5,9 @@
 #include <stdlib.h>
 
 #include <utlist.h>
-/*
- * The index of sessions by domid (the fast path's relay looks its destination up for every
- * message).  Out of memory growing it, a session is just not indexed: its peers' set-up
- * messages are answered "unreachable", as for a guest with no session.
- */
-#define uthash_nonfatal_oom(elt) ((void)(elt))
-#include <uthash.h>
 
 #include "guests.h"
+#include "hash.h"
 #include "logging.h"
 #include "ratelimit.h"
 
@@ -71,16 +65,26 @@ static void index_drop(struct guest *g, uint16_t domid)
 	g->indexed = false;
 }
 
-/* The newest session to say Hello for a domid is the one its peers' messages go to. */
-static void index_put(struct guest *g)
+/*
+ * The newest session to say Hello for a domid is the one its peers' messages go to (the
+ * fast path's relay looks its destination up for every message).  Out of memory, its Hello
+ * fails: a session nobody can find would look alive and be unreachable.
+ */
+static int index_put(struct guest *g)
 {
 	struct guest *old = NULL;
+	int r;
 
-	HASH_REPLACE(hh, g->gs->by_domid, session.domid, sizeof(g->session.domid), g, old);
-	if (old && old != g)
+	if (g->indexed)
+		return 0;	/* under this domid already: index_drop ran if it changed */
+	r = CK_HASH_REPLACE(hh, g->gs->by_domid, session.domid, sizeof(g->session.domid), g,
+			    old);
+	if (r < 0)
+		return r;
+	if (old)
 		old->indexed = false;
-	HASH_FIND(hh, g->gs->by_domid, &g->session.domid, sizeof(g->session.domid), old);
-	g->indexed = old == g;
+	g->indexed = true;
+	return 0;
 }
 
 static struct guest *find(const struct guests *gs, uint16_t domid)
@@ -147,14 +151,14 @@ static bool goes_on(struct guest *g, enum guest_session_end why)
 	return false;
 }
 
-static void on_hello(struct guest_session *s, uint16_t old_domid, void *userdata)
+static int on_hello(struct guest_session *s, uint16_t old_domid, void *userdata)
 {
 	struct guest *g = guest_of(s);
 
 	if (old_domid != s->domid)
 		index_drop(g, old_domid);
 	g->hello_timer = sd_event_source_disable_unref(g->hello_timer);
-	index_put(g);
+	return index_put(g);
 }
 
 static uint32_t on_acked(const struct guest_ack *ack, void *userdata)

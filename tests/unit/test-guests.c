@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "failalloc.h"
 #include "fastpath-relay.h"
 #include "frame.h"
 #include "guests.h"
@@ -82,10 +83,13 @@ static ssize_t fake_write(struct ck_stream *s, const void *buf, size_t len)
 
 	if (k->blocked)
 		return -EAGAIN;
+	/* The peer's own work: never failed by a test that fails the daemon's allocations. */
+	th_alloc_pause(true);
 	k->out = realloc(k->out, k->out_len + len);
 	memcpy(k->out + k->out_len, buf, len);
 	k->out_len += len;
 	ck_assert_int_eq(ck_frame_decoder_feed(k->dec, buf, len, on_written, k, NULL), 0);
+	th_alloc_pause(false);
 	return len;
 }
 
@@ -917,6 +921,79 @@ START_TEST(fastpath_wrong_direction_ends_the_session)
 }
 END_TEST
 
+/* One guest arrives and says Hello, then leaves; -ENOMEM from the attach, or its fate. */
+static int arrive_and_leave(struct fixture *f, long fail_at, bool *injected, bool *served)
+{
+	struct fake *k = fake_new(f);
+	int r;
+
+	peer_hellos(k, 1, 0, 0);
+	th_alloc_fail_at(fail_at);
+	r = guests_attach(f->gs, &k->base);
+	if (r == 0) {
+		ck_stream_notify(&k->base);
+		run_until_read(f, k);
+	}
+	*injected = fail_at >= 0 && th_alloc_count() > (size_t)fail_at;
+	th_alloc_fail_at(-1);
+	*served = r == 0 && !k->closed && k->got[CK_MSG_SNAPSHOT] > 0;
+	if (r == 0) {
+		ck_assert_msg(k->closed || *served,
+			      "allocation %ld failed: the guest is neither served nor gone", fail_at);
+		guests_detach_domid(f->gs, CK_STREAM_DOMID_ANY);
+		ck_assert(k->closed);
+	}
+	fake_destroy(k);
+	return r;
+}
+
+/*
+ * Every allocation of a guest's arrival (its session, its decoder, the domid index, its
+ * snapshot encoded and queued) fails in turn: the attach returns -ENOMEM, or the session ends
+ * as the daemon's own failure, or the guest is served anyway; nothing leaks, and the next
+ * guest is served as if nothing had happened.
+ */
+START_TEST(a_guest_arriving_out_of_memory)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	unsigned int refused = 0, ended = 0;
+	bool injected, served;
+	struct fixture f;
+	size_t live;
+
+	setup(&f, &cfg);
+	/* The first arrival encodes the snapshot the others share: not a leak. */
+	ck_assert_int_eq(arrive_and_leave(&f, -1, &injected, &served), 0);
+	ck_assert(served);
+	live = th_alloc_live();
+	for (long k = 0;; k++) {
+		int r = arrive_and_leave(&f, k, &injected, &served);
+
+		if (!injected) {	/* the arrival makes fewer than k + 1 allocations */
+			ck_assert_int_eq(r, 0);
+			ck_assert(served);
+			break;
+		}
+		if (r < 0) {
+			ck_assert_int_eq(r, -ENOMEM);
+			refused++;
+		} else if (!served) {
+			ended++;
+		}
+		ck_assert_msg(th_alloc_live() == live, "allocation %ld failed: %zu blocks leaked",
+			      k, th_alloc_live() - live);
+		ck_assert_int_eq(arrive_and_leave(&f, -1, &injected, &served), 0);
+		ck_assert_msg(served, "after allocation %ld failed, the next guest was not served",
+			      k);
+		ck_assert_uint_eq(th_alloc_live(), live);
+	}
+	ck_assert_uint_gt(refused, 0);
+	ck_assert_uint_gt(ended, 0);
+	ck_assert_uint_eq(guests_counters(f.gs)->rejected, 0);	/* never the guest's fault */
+	teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("guests");
@@ -939,5 +1016,6 @@ int main(void)
 	th_add(s, a_lagging_guest_gets_one_merged_delta);
 	th_add(s, a_lagging_guest_gets_a_snapshot_when_smaller);
 	th_add(s, guests_get_byte_identical_frames);
+	th_add(s, a_guest_arriving_out_of_memory);
 	return th_run(s);
 }
