@@ -289,101 +289,163 @@ static int parse_args(int argc, char **argv, uint64_t *timeout_ms, const char **
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	uint64_t origin = 0, start, deadline, timeout_ms = 60000;
-	int status = 0, command_rc = -1;
-	const char *control = NULL;
-	struct xs_handle *xs, *xr;
-	bool child_done = false;
+/* One timed run: the command, and when the change was first seen. */
+struct run {
+	struct xs_handle *xs;	/* watches */
+	struct xs_handle *xr;	/* reads: on a handle without watches, no reader-thread hops */
 	pid_t child;
+	bool child_done;
+	int command_rc;		/* -1 until the command is reaped */
+	uint64_t start;		/* the command's start */
+	uint64_t deadline;
+	uint64_t origin;	/* the change became visible; 0 until seen */
+};
 
-	if (parse_args(argc, argv, &timeout_ms, &control) != 0)
-		return 2;
-	/*
-	 * Real-time priority, so that on a busy dom0 this observer sees the origin (a watch
-	 * fire) before cokeeperd or the toolstack get the CPU back; otherwise the origin is
-	 * late by a scheduling slice and a fast change can measure as zero.  Set before
-	 * xs_open(): libxenstore reads watch events in a thread of its own, which inherits it.
-	 */
-	{
-		struct sched_param sp = { .sched_priority = 50 };
+/*
+ * Real-time priority, so that on a busy dom0 this observer sees the origin (a watch fire)
+ * before cokeeperd or the toolstack get the CPU back; otherwise the origin is late by a
+ * scheduling slice and a fast change can measure as zero.  Set before xs_open():
+ * libxenstore reads watch events in a thread of its own, which inherits it.
+ */
+static void raise_priority(void)
+{
+	struct sched_param sp = { .sched_priority = 50 };
 
-		/* RESET_ON_FORK: the command it times runs at normal priority. */
-		if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0)
-			fprintf(stderr, "ck-latency: no real-time priority (%s); timing is coarser\n",
-				strerror(errno));
-	}
-	/* Watches on one handle; reads on another, which then needs no reader-thread hops. */
-	xs = xs_open(0);
-	xr = xs ? xs_open(0) : NULL;
-	if (!xr) {
-		perror("ck-latency: xs_open");
-		return 1;
-	}
+	/* RESET_ON_FORK: the command it times runs at normal priority. */
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0)
+		fprintf(stderr, "ck-latency: no real-time priority (%s); timing is coarser\n",
+			strerror(errno));
+}
+
+/* perror(what), then -errno for the caller to pass up. */
+static int xs_fail(const char *what)
+{
+	int r = errno ? -errno : -EIO;
+
+	perror(what);
+	return r;
+}
+
+/* Opens both handles and watches the origin's keys and each observer's: 0 or -errno. */
+static int xs_setup(struct run *run)
+{
+	run->xs = xs_open(0);
+	run->xr = run->xs ? xs_open(0) : NULL;
+	if (!run->xr)
+		return xs_fail("ck-latency: xs_open");
 	if (!want_present) {
-		find_holders(xr);
+		find_holders(run->xr);
 		if (!n_held)
 			fprintf(stderr, "ck-latency: no vif holds %s; the origin is @releaseDomain\n",
 				address);
 	}
 	for (unsigned int i = 0; i < n_observers; i++)
-		if (!xs_watch(xs, observers[i].path, "report"))
-			return perror("ck-latency: xs_watch"), 1;
-	if (!xs_watch(xs, "/local/domain/0/backend/vif", "origin") ||
-	    (!want_present && !xs_watch(xs, "@releaseDomain", "origin")))
-		return perror("ck-latency: xs_watch"), 1;
-	if (control) {
-		int r = follow_start(control);
+		if (!xs_watch(run->xs, observers[i].path, "report"))
+			return xs_fail("ck-latency: xs_watch");
+	if (!xs_watch(run->xs, "/local/domain/0/backend/vif", "origin") ||
+	    (!want_present && !xs_watch(run->xs, "@releaseDomain", "origin")))
+		return xs_fail("ck-latency: xs_watch");
+	return 0;
+}
 
-		if (r < 0) {
-			fprintf(stderr, "ck-latency: %s: %s\n", control, strerror(-r));
-			return 1;
-		}
-	}
+/* Starts the clock and the command. */
+static void run_command(struct run *run, char **command, uint64_t timeout_ms)
+{
 	/* Registering a watch fires it once: drain those before the clock starts. */
 	usleep(100000);
-	for (char **ev; (ev = xs_check_watch(xs));)
+	for (char **ev; (ev = xs_check_watch(run->xs));)
 		free(ev);
 
-	start = ck_now_usec();
-	deadline = start + timeout_ms * 1000;
-	child = fork();
-	if (child == 0) {
-		execvp(argv[optind], argv + optind);
+	run->start = ck_now_usec();
+	run->deadline = run->start + timeout_ms * 1000;
+	run->child = fork();
+	if (run->child == 0) {
+		execvp(command[0], command);
 		_exit(127);
 	}
+}
 
-	for (;;) {
-		struct pollfd pfd[2] = { { .fd = xs_fileno(xs), .events = POLLIN },
-					 { .fd = follow ? follow_fd(follow) : -1, .events = POLLIN } };
-		bool all = origin != 0;
-		char **ev;
+/* Every observer reflects the change (and, with --control, acked it), since the origin. */
+static bool all_observed(const struct run *run)
+{
+	if (!run->origin)
+		return false;
+	for (unsigned int i = 0; i < n_observers; i++)
+		if (!observers[i].done_usec || (follow && !observers[i].acked_usec))
+			return false;
+	return true;
+}
 
-		if (!child_done && waitpid(child, &status, WNOHANG) == child) {
-			child_done = true;
-			command_rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+static void report_timeout(const struct run *run)
+{
+	fprintf(stderr, "ck-latency: timeout (origin %s, %s)\n",
+		run->origin ? "seen" : "never seen",
+		run->child_done ? "command done" : "command running");
+	for (unsigned int i = 0; i < n_observers; i++) {
+		if (!observers[i].done_usec)
+			fprintf(stderr, "ck-latency: domid %u never reflected %s\n",
+				observers[i].domid, address);
+		if (follow && !observers[i].acked_usec)
+			fprintf(stderr, "ck-latency: domid %u never acked it%s\n",
+				observers[i].domid,
+				follow_target(follow, &(uint64_t){ 0 }, NULL) ? "" :
+				" (no delta carried it)");
+	}
+}
+
+/* The first origin fire: observers already reflecting the change are timed at it. */
+static void take_origin(struct run *run, uint64_t now)
+{
+	run->origin = now;
+	/* Observers can only be ahead of the origin if it was seen late. */
+	for (unsigned int i = 0; i < n_observers; i++)
+		if (!observers[i].done_usec && reflects(run->xr, &observers[i])) {
+			observers[i].done_usec = now;
+			observers[i].early = true;
 		}
-		for (unsigned int i = 0; i < n_observers; i++)
-			all = all && observers[i].done_usec &&
-			      (!follow || observers[i].acked_usec);
-		if (all && child_done)
-			break;
-		if (ck_now_usec() > deadline) {
-			fprintf(stderr, "ck-latency: timeout (origin %s, %s)\n",
-				origin ? "seen" : "never seen", child_done ? "command done" :
-									      "command running");
-			for (unsigned int i = 0; i < n_observers; i++) {
-				if (!observers[i].done_usec)
-					fprintf(stderr, "ck-latency: domid %u never reflected %s\n",
-						observers[i].domid, address);
-				if (follow && !observers[i].acked_usec)
-					fprintf(stderr, "ck-latency: domid %u never acked it%s\n",
-						observers[i].domid,
-						follow_target(follow, &(uint64_t){ 0 }, NULL) ? "" :
-						" (no delta carried it)");
-			}
-			return 1;
+}
+
+/* Each fire is timed when it is taken, not when the batch began. */
+static void take_fires(struct run *run)
+{
+	char **ev;
+
+	while ((ev = xs_check_watch(run->xs))) {
+		uint64_t now = ck_now_usec();
+		const char *path = ev[XS_WATCH_PATH];
+		struct observer *o;
+
+		if (!strcmp(ev[XS_WATCH_TOKEN], "origin")) {
+			if (!run->origin && is_origin(run->xr, path))
+				take_origin(run, now);
+		} else if (run->origin && (o = observer_of(path)) && !o->done_usec &&
+			   reflects(run->xr, o)) {
+			o->done_usec = now;
+		}
+		free(ev);
+	}
+}
+
+/*
+ * Until the command has ended and every observer reflected the change (and, with
+ * --control, acked it): 0, or -ETIMEDOUT or the watch stream's error (reported).
+ */
+static int wait_all(struct run *run)
+{
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = xs_fileno(run->xs), .events = POLLIN },
+					 { .fd = follow ? follow_fd(follow) : -1, .events = POLLIN } };
+		int status = 0;
+
+		if (!run->child_done && waitpid(run->child, &status, WNOHANG) == run->child) {
+			run->child_done = true;
+			run->command_rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		}
+		if (all_observed(run) && run->child_done)
+			return 0;
+		if (ck_now_usec() > run->deadline) {
+			report_timeout(run);
+			return -ETIMEDOUT;
 		}
 		if (poll(pfd, follow ? 2 : 1, 20) <= 0)
 			continue;
@@ -393,71 +455,77 @@ int main(int argc, char **argv)
 			if (r < 0) {
 				fprintf(stderr, "ck-latency: cokeeperd's watch stream: %s\n",
 					r == -ECONNRESET ? "closed" : strerror(-r));
-				return 1;
+				return r;
 			}
 			take_acks();
 		}
-		/* Each fire is timed when it is taken, not when the batch began. */
-		while ((ev = xs_check_watch(xs))) {
-			uint64_t now = ck_now_usec();
-			const char *path = ev[XS_WATCH_PATH];
-			struct observer *o;
-
-			if (!strcmp(ev[XS_WATCH_TOKEN], "origin")) {
-				if (!origin && is_origin(xr, path)) {
-					origin = now;
-					/* Observers can only be ahead of the origin if it was seen late. */
-					for (unsigned int i = 0; i < n_observers; i++)
-						if (!observers[i].done_usec && reflects(xr, &observers[i])) {
-							observers[i].done_usec = origin;
-							observers[i].early = true;
-						}
-				}
-			} else if (origin && (o = observer_of(path)) && !o->done_usec &&
-				   reflects(xr, o)) {
-				o->done_usec = now;
-			}
-			free(ev);
-		}
+		take_fires(run);
 	}
+}
 
-	{
-		uint64_t last = 0, last_ack = 0;
-		int64_t notice = 0;
+/* The one line the lab's bench-lib.sh parses (see the top of this file). */
+static void print_result(const struct run *run)
+{
+	uint64_t last = 0, last_ack = 0, origin = run->origin;
+	int64_t notice = 0;
 
-		for (unsigned int i = 0; i < n_observers; i++) {
-			if (observers[i].done_usec > last)
-				last = observers[i].done_usec;
-			if (observers[i].acked_usec > last_ack)
-				last_ack = observers[i].acked_usec;
-			if (notice >= 0)
-				notice = observers[i].notice_latency_us < 0 ? -1 :
-					 observers[i].notice_latency_us > notice ?
-					 observers[i].notice_latency_us : notice;
-		}
-		printf("latency_us=%llu", (unsigned long long)(last - origin));
-		/* An ack before the origin was seen: the origin came late; count it as 0. */
+	for (unsigned int i = 0; i < n_observers; i++) {
+		if (observers[i].done_usec > last)
+			last = observers[i].done_usec;
+		if (observers[i].acked_usec > last_ack)
+			last_ack = observers[i].acked_usec;
+		if (notice >= 0)
+			notice = observers[i].notice_latency_us < 0 ? -1 :
+				 observers[i].notice_latency_us > notice ?
+				 observers[i].notice_latency_us : notice;
+	}
+	printf("latency_us=%llu", (unsigned long long)(last - origin));
+	/* An ack before the origin was seen: the origin came late; count it as 0. */
+	if (follow)
+		printf(" ack_latency_us=%llu",
+		       (unsigned long long)(last_ack > origin ? last_ack - origin : 0));
+	/* cokeeperd's notice to the last Ack: what `cokeeperctl wait` and `latency` report. */
+	if (follow && notice >= 0)
+		printf(" notice_latency_us=%lld", (long long)notice);
+	printf(" origin_us=%llu observers=%u command_rc=%d origin_mono_us=%llu",
+	       (unsigned long long)(origin - run->start), n_observers, run->command_rc,
+	       (unsigned long long)origin);
+	/* Each observer's own latency, to see how they spread and which was last. */
+	for (unsigned int i = 0; i < n_observers; i++) {
+		printf(" dom%u=%llu%s", observers[i].domid,
+		       (unsigned long long)(observers[i].done_usec - origin),
+		       observers[i].early ? "(early)" : "");
 		if (follow)
-			printf(" ack_latency_us=%llu",
-			       (unsigned long long)(last_ack > origin ? last_ack - origin : 0));
-		/* cokeeperd's notice to the last Ack: what `cokeeperctl wait` and `latency` report. */
-		if (follow && notice >= 0)
-			printf(" notice_latency_us=%lld", (long long)notice);
-		printf(" origin_us=%llu observers=%u command_rc=%d origin_mono_us=%llu",
-		       (unsigned long long)(origin - start), n_observers, command_rc,
-		       (unsigned long long)origin);
-		/* Each observer's own latency, to see how they spread and which was last. */
-		for (unsigned int i = 0; i < n_observers; i++) {
-			printf(" dom%u=%llu%s", observers[i].domid,
-			       (unsigned long long)(observers[i].done_usec - origin),
-			       observers[i].early ? "(early)" : "");
-			if (follow)
-				printf("/ack=%lld", (long long)observers[i].acked_usec - (long long)origin);
-		}
-		printf("\n");
+			printf("/ack=%lld", (long long)observers[i].acked_usec - (long long)origin);
 	}
+	printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct run run = { .command_rc = -1 };
+	uint64_t timeout_ms = 60000;
+	const char *control = NULL;
+
+	if (parse_args(argc, argv, &timeout_ms, &control) != 0)
+		return 2;
+	raise_priority();
+	if (xs_setup(&run) < 0)
+		return 1;
+	if (control) {
+		int r = follow_start(control);
+
+		if (r < 0) {
+			fprintf(stderr, "ck-latency: %s: %s\n", control, strerror(-r));
+			return 1;
+		}
+	}
+	run_command(&run, argv + optind, timeout_ms);
+	if (wait_all(&run) < 0)
+		return 1;
+	print_result(&run);
 	follow_free(follow);
-	xs_close(xr);
-	xs_close(xs);
-	return command_rc == 0 ? 0 : 1;
+	xs_close(run.xr);
+	xs_close(run.xs);
+	return run.command_rc == 0 ? 0 : 1;
 }

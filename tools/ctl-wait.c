@@ -35,11 +35,12 @@
 
 static const char *prog = "cokeeperctl";
 
+/* Reports a usage error; -EINVAL, which the command turns into CTL_EXIT_USAGE. */
 static int usage_error(const char *cmd, const char *what, const char *arg)
 {
 	fprintf(stderr, "%s %s: %s%s%s%s\nTry '%s --help'.\n", prog, cmd, what, arg ? " '" : "",
 		arg ? arg : "", arg ? "'" : "", prog);
-	return CTL_EXIT_USAGE;
+	return -EINVAL;
 }
 
 /* Seconds, a decimal fraction allowed, more than 0 and at most a day. */
@@ -212,7 +213,17 @@ static int open_follow(
 	return r;
 }
 
-int ctl_wait(int argc, char **argv)
+/* What `cokeeperctl wait` was asked. */
+struct wait_opts {
+	struct follow_key key;
+	const char *what; /* the KEY, or --gen's argument */
+	uint64_t timeout; /* microseconds */
+	bool absent;
+	bool has_gen;
+};
+
+/* 0, or -EINVAL (reported). */
+static int wait_parse(int argc, char **argv, struct wait_opts *o)
 {
 	static const struct option options[] = {
 		{"absent", no_argument, NULL, 'a'},
@@ -220,91 +231,128 @@ int ctl_wait(int argc, char **argv)
 		{"gen", required_argument, NULL, 'g'},
 		{},
 	};
-	uint64_t timeout = DEFAULT_TIMEOUT_S * 1e6, start, target = 0;
-	struct follow_key key = {};
-	const char *what = NULL;
-	struct follow *f;
-	bool absent = false, has_gen = false;
-	int c, r;
+	int c;
 
 	ctl_getopt_reset();
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
 		case 'a':
-			absent = true;
+			o->absent = true;
 			break;
 		case 't':
-			if (parse_timeout(optarg, &timeout) < 0)
+			if (parse_timeout(optarg, &o->timeout) < 0)
 				return usage_error("wait",
 					"--timeout needs seconds (0 < S <= 86400), not", optarg);
 			break;
 		case 'g':
-			if (ck_parse_uint(optarg, 0, UINT64_MAX, &key.gen) < 0)
+			if (ck_parse_uint(optarg, 0, UINT64_MAX, &o->key.gen) < 0)
 				return usage_error("wait", "--gen needs a generation, not", optarg);
-			has_gen = true;
-			what = optarg;
+			o->has_gen = true;
+			o->what = optarg;
 			break;
 		default:
 			return usage_error("wait", "bad option", NULL);
 		}
 	}
-	if (has_gen) {
-		if (optind != argc || absent)
+	if (o->has_gen) {
+		if (optind != argc || o->absent)
 			return usage_error("wait", "--gen takes no KEY and no --absent", NULL);
-		key.type = FOLLOW_KEY_GEN;
-	} else {
-		if (argc - optind != 1)
-			return usage_error(
-				"wait", "needs one KEY (domid, name, IP or MAC) or --gen N", NULL);
-		what = argv[optind];
-		if (follow_key_parse(&key, what) < 0)
-			return usage_error("wait", "not a domid, name, address or MAC:", what);
+		o->key.type = FOLLOW_KEY_GEN;
+		return 0;
 	}
+	if (argc - optind != 1)
+		return usage_error(
+			"wait", "needs one KEY (domid, name, IP or MAC) or --gen N", NULL);
+	o->what = argv[optind];
+	if (follow_key_parse(&o->key, o->what) < 0)
+		return usage_error("wait", "not a domid, name, address or MAC:", o->what);
+	return 0;
+}
 
-	start = ck_now_usec();
-	if (open_follow(&f, "wait", &key, absent) < 0)
-		return CTL_EXIT_FAIL;
-	r = run_until(f, start + timeout, converged, NULL, NULL, NULL, -1);
+/* r: 0 once converged, or -ETIMEDOUT. */
+static void wait_report_json(struct follow *f, const struct wait_opts *o, int r, uint64_t start)
+{
+	struct json_object *j = json_object_new_object();
+	uint64_t target;
+
 	follow_target(f, &target, NULL);
+	json_object_object_add(j, "converged", json_object_new_boolean(r == 0));
+	if (o->has_gen)
+		json_object_object_add(j, "gen_wanted", json_object_new_int64(o->key.gen));
+	else
+		json_object_object_add(j, "key", json_object_new_string(o->what));
+	json_object_object_add(j, "absent", json_object_new_boolean(o->absent));
+	json_object_object_add(j, "gen", r == 0 ? json_object_new_int64(target) : NULL);
+	json_object_object_add(j, "elapsed_us",
+		json_object_new_int64(r == 0 ? converged_after(f, start) : ck_now_usec() - start));
+	json_object_object_add(j, "guests", guests_json(f, start, false));
+	print_json(j);
+}
+
+/* What was reached, as the report's verb says it. */
+static const char *wait_reached(const struct wait_opts *o)
+{
+	if (o->has_gen)
+		return "reached";
+	return o->absent ? "absent" : "present";
+}
+
+static void wait_report_text(struct follow *f, const struct wait_opts *o, uint64_t start)
+{
+	uint64_t target;
+
+	follow_target(f, &target, NULL);
+	printf("%s %s at gen %" PRIu64 ", acknowledged by %d guest%s after %.3f ms\n",
+		o->has_gen ? "generation" : o->what, wait_reached(o), target, live_guests(f),
+		live_guests(f) == 1 ? "" : "s", converged_after(f, start) / 1000.0);
+	json_object_put(guests_json(f, start, true));
+}
+
+/* Which step the wait never got past. */
+static const char *wait_stuck_at(struct follow *f)
+{
+	uint64_t target;
+
+	if (!follow_ready(f))
+		return "cokeeperd did not answer";
+	if (!follow_target(f, &target, NULL))
+		return "cokeeperd's membership never had it";
+	return "not every guest acknowledged it";
+}
+
+/* Why the wait timed out, on stderr; for people, which guests acked what. */
+static void wait_report_timeout(struct follow *f, const struct wait_opts *o, uint64_t start)
+{
+	fprintf(stderr, "%s wait: timeout after %.1f s: %s\n", prog, o->timeout / 1e6,
+		wait_stuck_at(f));
+	if (!ctl.json)
+		json_object_put(guests_json(f, start, true));
+}
+
+int ctl_wait(int argc, char **argv)
+{
+	struct wait_opts o = {.timeout = DEFAULT_TIMEOUT_S * 1e6};
+	struct follow *f;
+	uint64_t start;
+	int r;
+
+	if (wait_parse(argc, argv, &o) < 0)
+		return CTL_EXIT_USAGE;
+	start = ck_now_usec();
+	if (open_follow(&f, "wait", &o.key, o.absent) < 0)
+		return CTL_EXIT_FAIL;
+	r = run_until(f, start + o.timeout, converged, NULL, NULL, NULL, -1);
 	if (r < 0 && r != -ETIMEDOUT) {
 		fprintf(stderr, "%s wait: %s\n", prog, strerror_follow(r));
 		follow_free(f);
 		return CTL_EXIT_FAIL;
 	}
-	if (ctl.json) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "converged", json_object_new_boolean(r == 0));
-		if (has_gen)
-			json_object_object_add(o, "gen_wanted", json_object_new_int64(key.gen));
-		else
-			json_object_object_add(o, "key", json_object_new_string(what));
-		json_object_object_add(o, "absent", json_object_new_boolean(absent));
-		json_object_object_add(o, "gen", r == 0 ? json_object_new_int64(target) : NULL);
-		json_object_object_add(o, "elapsed_us",
-			json_object_new_int64(
-				r == 0 ? converged_after(f, start) : ck_now_usec() - start));
-		json_object_object_add(o, "guests", guests_json(f, start, false));
-		print_json(o);
-	} else if (r == 0) {
-		printf("%s %s at gen %" PRIu64 ", acknowledged by %d guest%s after %.3f ms\n",
-			has_gen ? "generation" : what,
-			has_gen		 ? "reached"
-				: absent ? "absent"
-					 : "present",
-			target, live_guests(f), live_guests(f) == 1 ? "" : "s",
-			converged_after(f, start) / 1000.0);
-		json_object_put(guests_json(f, start, true));
-	}
-	if (r == -ETIMEDOUT) {
-		fprintf(stderr, "%s wait: timeout after %.1f s: %s\n", prog, timeout / 1e6,
-			!follow_ready(f) ? "cokeeperd did not answer"
-				: !follow_target(f, &target, NULL)
-				? "cokeeperd's membership never had it"
-				: "not every guest acknowledged it");
-		if (!ctl.json)
-			json_object_put(guests_json(f, start, true));
-	}
+	if (ctl.json)
+		wait_report_json(f, &o, r, start);
+	else if (r == 0)
+		wait_report_text(f, &o, start);
+	if (r == -ETIMEDOUT)
+		wait_report_timeout(f, &o, start);
 	follow_free(f);
 	return r == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 }
@@ -312,9 +360,10 @@ int ctl_wait(int argc, char **argv)
 struct latency_state {
 	pid_t child; /* 0 once reaped */
 	uint64_t baseline; /* cokeeperd's generation when the command started */
+	uint64_t start; /* when the command started */
 	bool keyed; /* --present or --absent */
 	bool gen_set; /* unkeyed: the generation to wait for is chosen */
-	const int *status; /* the command's wait status, once reaped */
+	int status; /* the command's wait status, once reaped */
 };
 
 /*
@@ -328,7 +377,7 @@ static bool latency_done(struct follow *f, void *data)
 	if (st->child > 0)
 		return false;
 	/* A command that failed has most likely changed nothing: no point waiting. */
-	if (!WIFEXITED(*st->status) || WEXITSTATUS(*st->status) != 0)
+	if (!WIFEXITED(st->status) || WEXITSTATUS(st->status) != 0)
 		return true;
 	if (!st->keyed && !st->gen_set) {
 		uint64_t gen = follow_gen(f);
@@ -362,7 +411,18 @@ static int exit_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int ctl_latency(int argc, char **argv)
+/* What `cokeeperctl latency` was asked. */
+struct latency_opts {
+	struct follow_key key;
+	const char *what; /* --present's or --absent's KEY; NULL for any change */
+	uint64_t timeout; /* microseconds */
+	bool absent;
+	char **command; /* NULL-terminated, as execvp wants it */
+	int n_command;
+};
+
+/* 0, or -EINVAL (reported). */
+static int latency_parse(int argc, char **argv, struct latency_opts *o)
 {
 	static const struct option options[] = {
 		{"present", required_argument, NULL, 'p'},
@@ -370,13 +430,7 @@ int ctl_latency(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{},
 	};
-	uint64_t timeout = DEFAULT_TIMEOUT_S * 1e6, start, gen = 0, notice_at = 0;
-	struct latency_state st = {};
-	struct follow_key key = {.type = FOLLOW_KEY_GEN};
-	const char *what = NULL;
-	struct follow *f;
-	bool absent = false;
-	int c, r, status = 0, pidfd = -1;
+	int c;
 
 	ctl_getopt_reset();
 	/* "+": the command's own options are not ours. */
@@ -384,17 +438,17 @@ int ctl_latency(int argc, char **argv)
 		switch (c) {
 		case 'p':
 		case 'a':
-			if (what)
+			if (o->what)
 				return usage_error(
 					"latency", "takes one --present or --absent", NULL);
-			what = optarg;
-			absent = c == 'a';
-			if (follow_key_parse(&key, what) < 0)
+			o->what = optarg;
+			o->absent = c == 'a';
+			if (follow_key_parse(&o->key, o->what) < 0)
 				return usage_error(
-					"latency", "not a domid, name, address or MAC:", what);
+					"latency", "not a domid, name, address or MAC:", o->what);
 			break;
 		case 't':
-			if (parse_timeout(optarg, &timeout) < 0)
+			if (parse_timeout(optarg, &o->timeout) < 0)
 				return usage_error("latency",
 					"--timeout needs seconds (0 < S <= 86400), not", optarg);
 			break;
@@ -404,98 +458,163 @@ int ctl_latency(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("latency", "needs a COMMAND to run (after --)", NULL);
-	st.keyed = what != NULL;
-	st.status = &status;
+	o->command = argv + optind;
+	o->n_command = argc - optind;
+	return 0;
+}
 
-	start = ck_now_usec();
-	if (open_follow(&f, "latency", &key, absent) < 0)
-		return CTL_EXIT_FAIL;
+/* Follows cokeeperd and takes its generation before the command: 0 or -errno (reported). */
+static int latency_open(struct follow **ret, const struct latency_opts *o, struct latency_state *st)
+{
+	uint64_t start = ck_now_usec();
+	struct follow *f;
+	int r;
+
+	r = open_follow(&f, "latency", &o->key, o->absent);
+	if (r < 0)
+		return r;
 	/* The state before the command, so that only its change counts. */
-	r = run_until(f, start + timeout, ready, NULL, NULL, NULL, -1);
+	r = run_until(f, start + o->timeout, ready, NULL, NULL, NULL, -1);
 	if (r < 0) {
 		fprintf(stderr, "%s latency: %s\n", prog,
 			r == -ETIMEDOUT ? "cokeeperd did not answer" : strerror_follow(r));
 		follow_free(f);
-		return CTL_EXIT_FAIL;
+		return r;
 	}
-	st.baseline = follow_gen(f);
-	follow_set_after(f, st.baseline);
+	st->baseline = follow_gen(f);
+	follow_set_after(f, st->baseline);
+	*ret = f;
+	return 0;
+}
 
-	start = ck_now_usec();
-	r = spawn(argv + optind, &st.child);
+/*
+ * Runs the command and follows cokeeperd until every guest acked its change, the command
+ * failed, or the timeout: 0, -ETIMEDOUT, or another -errno (reported).
+ */
+static int latency_run(struct follow *f, const struct latency_opts *o, struct latency_state *st)
+{
+	int r, pidfd;
+
+	st->start = ck_now_usec();
+	r = spawn(o->command, &st->child);
 	if (r < 0) {
-		fprintf(stderr, "%s latency: cannot run %s: %s\n", prog, argv[optind],
+		fprintf(stderr, "%s latency: cannot run %s: %s\n", prog, o->command[0],
 			strerror(-r));
+		return r;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, st->child, 0);
+	r = run_until(f, st->start + o->timeout, latency_done, st, &st->child, &st->status, pidfd);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (r < 0 && r != -ETIMEDOUT)
+		fprintf(stderr, "%s latency: %s\n", prog, strerror_follow(r));
+	return r;
+}
+
+/*
+ * The run's outcome, its failure told on stderr: 0, -ETIMEDOUT (a command still running is
+ * ended), or -ECHILD when the command failed.
+ */
+static int latency_verdict(
+	struct follow *f, const struct latency_opts *o, struct latency_state *st, int r)
+{
+	uint64_t gen;
+
+	if (st->child > 0) {
+		fprintf(stderr, "%s latency: timeout after %.1f s: %s still running\n", prog,
+			o->timeout / 1e6, o->command[0]);
+		kill(st->child, SIGTERM);
+		waitpid(st->child, &st->status, 0);
+		st->child = 0;
+		return -ETIMEDOUT;
+	}
+	if (exit_code(st->status) != 0) {
+		fprintf(stderr, "%s latency: %s exited with %d\n", prog, o->command[0],
+			exit_code(st->status));
+		return -ECHILD;
+	}
+	if (r == -ETIMEDOUT)
+		fprintf(stderr, "%s latency: timeout after %.1f s: %s\n", prog, o->timeout / 1e6,
+			!follow_target(f, &gen, NULL)
+				? (st->keyed ? "cokeeperd's membership never reflected the change"
+					     : "cokeeperd saw no change")
+				: "not every guest acknowledged the change");
+	return r;
+}
+
+static void latency_report_json(
+	struct follow *f, const struct latency_opts *o, const struct latency_state *st, int r)
+{
+	struct json_object *j = json_object_new_object(), *cmd = json_object_new_array();
+	int64_t lat = max_latency(f);
+	uint64_t gen, notice_at;
+
+	follow_target(f, &gen, &notice_at);
+	for (int i = 0; i < o->n_command; i++)
+		json_object_array_add(cmd, json_object_new_string(o->command[i]));
+	json_object_object_add(j, "converged", json_object_new_boolean(r == 0));
+	json_object_object_add(j, "command", cmd);
+	json_object_object_add(j, "command_rc", json_object_new_int(exit_code(st->status)));
+	if (o->what) {
+		json_object_object_add(j, "key", json_object_new_string(o->what));
+		json_object_object_add(j, "absent", json_object_new_boolean(o->absent));
+	}
+	json_object_object_add(j, "base_gen", json_object_new_int64(st->baseline));
+	json_object_object_add(j, "gen", r == 0 ? json_object_new_int64(gen) : NULL);
+	/* From the command's start to the last guest's ack; from cokeeperd's notice. */
+	json_object_object_add(j, "latency_us",
+		r == 0 ? json_object_new_int64(converged_after(f, st->start)) : NULL);
+	json_object_object_add(
+		j, "notice_latency_us", r == 0 && lat >= 0 ? json_object_new_int64(lat) : NULL);
+	json_object_object_add(
+		j, "delta_us", notice_at ? json_object_new_int64(notice_at - st->start) : NULL);
+	json_object_object_add(j, "guests", guests_json(f, st->start, false));
+	print_json(j);
+}
+
+static void latency_report_text(
+	struct follow *f, const struct latency_opts *o, const struct latency_state *st, int r)
+{
+	uint64_t gen, notice_at;
+
+	follow_target(f, &gen, &notice_at);
+	if (r == 0) {
+		int64_t lat = max_latency(f);
+
+		printf("%s: gen %" PRIu64 " in every guest (%d) %.3f ms after the command started",
+			o->what ? o->what : "change", gen, live_guests(f),
+			converged_after(f, st->start) / 1000.0);
+		if (lat >= 0)
+			printf(", %.3f ms after cokeeperd's notice", lat / 1000.0);
+		printf(" (cokeeperd published it at %.3f ms; command exit %d)\n",
+			(notice_at - st->start) / 1000.0, exit_code(st->status));
+	}
+	json_object_put(guests_json(f, st->start, true));
+}
+
+int ctl_latency(int argc, char **argv)
+{
+	struct latency_opts o = {
+		.key = {.type = FOLLOW_KEY_GEN}, .timeout = DEFAULT_TIMEOUT_S * 1e6};
+	struct latency_state st = {};
+	struct follow *f;
+	int r;
+
+	if (latency_parse(argc, argv, &o) < 0)
+		return CTL_EXIT_USAGE;
+	st.keyed = o.what != NULL;
+	if (latency_open(&f, &o, &st) < 0)
+		return CTL_EXIT_FAIL;
+	r = latency_run(f, &o, &st);
+	if (r < 0 && r != -ETIMEDOUT) {
 		follow_free(f);
 		return CTL_EXIT_FAIL;
 	}
-	pidfd = (int)syscall(SYS_pidfd_open, st.child, 0);
-	r = run_until(f, start + timeout, latency_done, &st, &st.child, &status, pidfd);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (r < 0 && r != -ETIMEDOUT) {
-		fprintf(stderr, "%s latency: %s\n", prog, strerror_follow(r));
-		goto out;
-	}
-	if (st.child > 0) {
-		fprintf(stderr, "%s latency: timeout after %.1f s: %s still running\n", prog,
-			timeout / 1e6, argv[optind]);
-		kill(st.child, SIGTERM);
-		waitpid(st.child, &status, 0);
-		st.child = 0;
-		r = -ETIMEDOUT;
-	} else if (exit_code(status) != 0) {
-		fprintf(stderr, "%s latency: %s exited with %d\n", prog, argv[optind],
-			exit_code(status));
-		r = -ECHILD;
-	} else if (r == -ETIMEDOUT) {
-		fprintf(stderr, "%s latency: timeout after %.1f s: %s\n", prog, timeout / 1e6,
-			!follow_target(f, &gen, NULL)
-				? (st.keyed ? "cokeeperd's membership never reflected the change"
-					    : "cokeeperd saw no change")
-				: "not every guest acknowledged the change");
-	}
-	follow_target(f, &gen, &notice_at);
-	if (ctl.json) {
-		struct json_object *o = json_object_new_object(), *cmd = json_object_new_array();
-		int64_t lat = max_latency(f);
-
-		for (int i = optind; i < argc; i++)
-			json_object_array_add(cmd, json_object_new_string(argv[i]));
-		json_object_object_add(o, "converged", json_object_new_boolean(r == 0));
-		json_object_object_add(o, "command", cmd);
-		json_object_object_add(o, "command_rc", json_object_new_int(exit_code(status)));
-		if (what) {
-			json_object_object_add(o, "key", json_object_new_string(what));
-			json_object_object_add(o, "absent", json_object_new_boolean(absent));
-		}
-		json_object_object_add(o, "base_gen", json_object_new_int64(st.baseline));
-		json_object_object_add(o, "gen", r == 0 ? json_object_new_int64(gen) : NULL);
-		/* From the command's start to the last guest's ack; from cokeeperd's notice. */
-		json_object_object_add(o, "latency_us",
-			r == 0 ? json_object_new_int64(converged_after(f, start)) : NULL);
-		json_object_object_add(o, "notice_latency_us",
-			r == 0 && lat >= 0 ? json_object_new_int64(lat) : NULL);
-		json_object_object_add(
-			o, "delta_us", notice_at ? json_object_new_int64(notice_at - start) : NULL);
-		json_object_object_add(o, "guests", guests_json(f, start, false));
-		print_json(o);
-	} else {
-		if (r == 0) {
-			int64_t lat = max_latency(f);
-
-			printf("%s: gen %" PRIu64 " in every guest (%d) %.3f ms after the command "
-			       "started",
-				what ? what : "change", gen, live_guests(f),
-				converged_after(f, start) / 1000.0);
-			if (lat >= 0)
-				printf(", %.3f ms after cokeeperd's notice", lat / 1000.0);
-			printf(" (cokeeperd published it at %.3f ms; command exit %d)\n",
-				(notice_at - start) / 1000.0, exit_code(status));
-		}
-		json_object_put(guests_json(f, start, true));
-	}
-out:
+	r = latency_verdict(f, &o, &st, r);
+	if (ctl.json)
+		latency_report_json(f, &o, &st, r);
+	else
+		latency_report_text(f, &o, &st, r);
 	follow_free(f);
 	return r == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 }

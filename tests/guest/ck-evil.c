@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@
 #include "frame.h"
 #include "genl.h"
 #include "linux/cokeeper.h"
+#include "number.h"
 
 /* Our domid and a client end of cokeeperd's channel for it, or NULL (and a line printed). */
 static struct libxenvchan *channel_open(const char *mode, struct xs_handle **xsp,
@@ -53,15 +55,18 @@ static struct libxenvchan *channel_open(const char *mode, struct xs_handle **xsp
 	struct xs_handle *xs = xs_open(0);
 	struct libxenvchan *ctrl;
 	unsigned int len;
-	char *domid, path[64];
+	char *domid = NULL, path[64];
+	uint64_t v;
 
-	if (!xs || !(domid = xs_read(xs, XBT_NULL, "domid", &len))) {
+	if (!xs || !(domid = xs_read(xs, XBT_NULL, "domid", &len)) ||
+	    ck_parse_uint(domid, 0, CK_DOMID_LIMIT - 1, &v) < 0) {
 		printf("EVIL %s: cannot read our domid\n", mode);
+		free(domid);
 		if (xs)
 			xs_close(xs);
 		return NULL;
 	}
-	*domidp = (unsigned int)strtoul(domid, NULL, 10);
+	*domidp = (unsigned int)v;
 	snprintf(path, sizeof(path), "/local/domain/%s/data/cokeeper-vchan", domid);
 	free(domid);
 	ctrl = libxenvchan_client_init(NULL, 0, path);
@@ -418,15 +423,13 @@ static int fastpath_garbage(const char *peer_arg, const char *kind_arg)
 	xenevtchn_handle *xce = NULL;
 	uint32_t grefs[EVIL_FP_PAGES];
 	void *ring[EVIL_FP_RING_PAGES];
-	unsigned long peer;
+	uint64_t peer;
 	unsigned int domid;
 	uint8_t *mem = NULL;
 	xenevtchn_port_or_error_t port = -1;
-	char *end;
 	int r, ret = 2;
 
-	peer = strtoul(peer_arg, &end, 10);
-	if (!*peer_arg || *end || peer == 0 || peer >= CK_DOMID_LIMIT ||
+	if (ck_parse_uint(peer_arg, 1, CK_DOMID_LIMIT - 1, &peer) < 0 ||
 	    evil_fp_kind_parse(kind_arg, &kind) < 0) {
 		fprintf(stderr, "usage: ck-evil fastpath-garbage PEER_DOMID [prod|len|flags]\n");
 		return 2;
@@ -438,8 +441,8 @@ static int fastpath_garbage(const char *peer_arg, const char *kind_arg)
 	s.ctrl->blocking = 0;
 	/* cokeeperd relays an Offer only from the lower domid to the higher. */
 	if (domid >= peer) {
-		printf("EVIL fastpath-garbage: our domid %u is not lower than the peer's %lu: "
-		       "only the lower domid offers\n", domid, peer);
+		printf("EVIL fastpath-garbage: our domid %u is not lower than the peer's %" PRIu64
+		       ": only the lower domid offers\n", domid, peer);
 		goto out_vchan;
 	}
 	r = ck_frame_decoder_new(&s.dec);
@@ -559,10 +562,13 @@ out_vchan:
 
 int main(int argc, char **argv)
 {
+	uint64_t seconds = 60;
+
 	if (argc == 2 && !strcmp(argv[1], "vchan-garbage"))
 		return vchan_garbage();
-	if ((argc == 2 || argc == 3) && !strcmp(argv[1], "hello-flood"))
-		return hello_flood(argc == 3 ? (unsigned int)strtoul(argv[2], NULL, 10) : 60);
+	if ((argc == 2 || argc == 3) && !strcmp(argv[1], "hello-flood") &&
+	    (argc == 2 || ck_parse_uint(argv[2], 0, UINT_MAX, &seconds) == 0))
+		return hello_flood((unsigned int)seconds);
 	if (argc == 2 && !strcmp(argv[1], "netlink-unpriv"))
 		return netlink_unpriv();
 	if (argc == 2 && !strcmp(argv[1], "netlink-malformed"))

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/time.h>
@@ -29,6 +30,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "number.h"
 
 #define CHUNK (64 * 1024)
 
@@ -290,20 +293,40 @@ static int udp_echo(const char *host, int port, unsigned int count, size_t size)
 	return 0;
 }
 
+/* PORT as the sockets take it; 0 (any port) allowed, as it always was. */
+static int parse_port(const char *s, int *port)
+{
+	uint64_t v;
+	int r = ck_parse_uint(s, 0, 65535, &v);
+
+	if (r < 0)
+		return r;
+	*port = (int)v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	uint64_t n, size;
+	int port;
+
 	signal(SIGPIPE, SIG_IGN);
-	if (argc == 3 && !strcmp(argv[1], "serve"))
-		return serve(atoi(argv[2]));
-	if (argc == 5 && !strcmp(argv[1], "send"))
-		return send_stream(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0));
-	if (argc == 5 && !strcmp(argv[1], "rr"))
-		return request_response(argv[2], atoi(argv[3]), atof(argv[4]));
-	if (argc == 3 && !strcmp(argv[1], "udp-serve"))
-		return udp_serve(atoi(argv[2]));
-	if (argc == 6 && !strcmp(argv[1], "udp"))
-		return udp_echo(argv[2], atoi(argv[3]), (unsigned int)atoi(argv[4]),
-				(size_t)atoi(argv[5]));
+	if (argc == 3 && !strcmp(argv[1], "serve") && parse_port(argv[2], &port) == 0)
+		return serve(port);
+	if (argc == 5 && !strcmp(argv[1], "send") && parse_port(argv[3], &port) == 0 &&
+	    ck_parse_uint(argv[4], 0, UINT64_MAX, &n) == 0)
+		return send_stream(argv[2], port, n);
+	/* SECONDS: up to six decimals, at most a day. */
+	if (argc == 5 && !strcmp(argv[1], "rr") && parse_port(argv[3], &port) == 0 &&
+	    ck_parse_seconds(argv[4], 0, 86400 * 1000000ull, &n) == 0)
+		return request_response(argv[2], port, n / 1e6);
+	if (argc == 3 && !strcmp(argv[1], "udp-serve") && parse_port(argv[2], &port) == 0)
+		return udp_serve(port);
+	/* SIZE's own bounds are udp_echo's, which says what they are. */
+	if (argc == 6 && !strcmp(argv[1], "udp") && parse_port(argv[3], &port) == 0 &&
+	    ck_parse_uint(argv[4], 0, UINT_MAX, &n) == 0 &&
+	    ck_parse_uint(argv[5], 0, SIZE_MAX, &size) == 0)
+		return udp_echo(argv[2], port, (unsigned int)n, (size_t)size);
 	fprintf(stderr, "usage: ck-stream serve PORT | send HOST PORT BYTES | rr HOST PORT SECONDS"
 		" | udp-serve PORT | udp HOST PORT COUNT SIZE\n");
 	return 2;
