@@ -6,7 +6,8 @@
  *
  * Setting a channel up takes several xenstore writes, and xenstored caps a domain's
  * concurrent transactions, so set-ups are serialised through one queue and paced; a failed
- * one is retried with backoff and its errno logged.
+ * one is retried with backoff and its errno logged.  Every channel's event channel is in one
+ * poll set: when many guests ack at once, one dispatch serves them all.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,11 +39,11 @@ struct pending {
 
 struct vchan_transport {
 	struct transport base;
-	sd_event *event;
 	const struct ck_membership *membership;
 	struct transport_callbacks cb;
 	void *userdata;
 	xentoollog_logger *logger;
+	struct poll_set *streams;	/* every guest's channel, served in one dispatch */
 	struct pending *queue;
 	sd_event_source *timer;
 	/* The domids with a channel served now (connected or waiting for its agent). */
@@ -74,7 +75,7 @@ static int channel_open(struct vchan_transport *t, uint16_t domid)
 	ctrl = libxenvchan_server_init(t->logger, domid, path, VCHAN_RING_BYTES, VCHAN_RING_BYTES);
 	if (!ctrl)
 		return errno ? -errno : -EIO;
-	r = stream_vchan_new(&stream, t->event, ctrl, domid);
+	r = stream_vchan_new_in(&stream, t->streams, ctrl, domid);
 	if (r < 0) {
 		libxenvchan_close(ctrl);
 		return r;
@@ -196,7 +197,6 @@ static int vchan_new(struct transport **ret, const struct transport_config *cfg,
 	if (!t)
 		return -ENOMEM;
 	t->base.ops = &transport_vchan_ops;
-	t->event = cfg->event;
 	t->membership = cfg->membership;
 	t->cb = *cb;
 	t->userdata = userdata;
@@ -210,6 +210,13 @@ static int vchan_new(struct transport **ret, const struct transport_config *cfg,
 		return r < 0 ? r : -ENOMEM;
 	}
 	sd_event_source_set_enabled(t->timer, SD_EVENT_OFF);
+	r = poll_set_new(&t->streams, cfg->event);
+	if (r < 0) {
+		sd_event_source_disable_unref(t->timer);
+		xtl_logger_destroy(t->logger);
+		free(t);
+		return r;
+	}
 	*ret = &t->base;
 	return 0;
 }
@@ -221,6 +228,8 @@ static void vchan_free(struct transport *base)
 
 	LL_FOREACH_SAFE(t->queue, p, tmp)
 		free(p);
+	/* The guests handed every stream back before this (daemon.c). */
+	poll_set_free(t->streams);
 	sd_event_source_disable_unref(t->timer);
 	xtl_logger_destroy(t->logger);
 	free(t);
