@@ -14,7 +14,8 @@
 struct unix_stream {
 	struct ck_stream base;
 	int fd;
-	sd_event_source *io;
+	sd_event_source *io;	/* its own source, or NULL in a poll set */
+	struct poll_member member;
 	uint32_t edge;		/* EPOLLET, or 0 */
 	bool writing;		/* EPOLLOUT asked for */
 };
@@ -35,30 +36,34 @@ static ssize_t unix_write(struct ck_stream *s, const void *buf, size_t len)
 	return n < 0 ? (errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno) : n;
 }
 
+static int set_events(struct unix_stream *u, uint32_t edge, bool writing)
+{
+	uint32_t events = EPOLLIN | edge | (writing ? EPOLLOUT : 0);
+
+	return u->io ? sd_event_source_set_io_events(u->io, events) :
+		       poll_set_modify(&u->member, events);
+}
+
 static void unix_want_write(struct ck_stream *s, bool on)
 {
 	struct unix_stream *u = (struct unix_stream *)s;
 
 	/*
-	 * Every flush says what it wants; with EPOLLET sd-event re-arms (an epoll_ctl) even when
+	 * Every flush says what it wants; with EPOLLET, re-arming is an epoll_ctl even when
 	 * nothing changes, two system calls per guest per change for nothing.
 	 */
 	if (on == u->writing)
 		return;
-	if (sd_event_source_set_io_events(u->io, EPOLLIN | u->edge | (on ? EPOLLOUT : 0)) == 0)
+	if (set_events(u, u->edge, on) == 0)
 		u->writing = on;
 }
 
 int stream_unix_set_edge_triggered(struct ck_stream *s)
 {
 	struct unix_stream *u = (struct unix_stream *)s;
-	uint32_t events;
 	int r;
 
-	r = sd_event_source_get_io_events(u->io, &events);
-	if (r < 0)
-		return r;
-	r = sd_event_source_set_io_events(u->io, events | EPOLLET);
+	r = set_events(u, EPOLLET, u->writing);
 	if (r < 0)
 		return r;
 	u->edge = EPOLLET;
@@ -72,6 +77,7 @@ static void unix_free(struct ck_stream *s)
 	struct unix_stream *u = (struct unix_stream *)s;
 
 	sd_event_source_disable_unref(u->io);
+	poll_set_remove(&u->member);
 	close(u->fd);
 	free(u);
 }
@@ -89,7 +95,14 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 	return 0;
 }
 
-int stream_unix_new(struct ck_stream **ret, sd_event *event, int fd, uint16_t domid)
+static void on_member_ready(struct poll_member *m, uint32_t revents)
+{
+	ck_stream_notify(&poll_member_owner(m, struct unix_stream, member)->base);
+}
+
+/* Exactly one of event and set. */
+static int unix_new(struct ck_stream **ret, sd_event *event, struct poll_set *set, int fd,
+		    uint16_t domid)
 {
 	struct unix_stream *u = calloc(1, sizeof(*u));
 	int r;
@@ -99,13 +112,26 @@ int stream_unix_new(struct ck_stream **ret, sd_event *event, int fd, uint16_t do
 	ck_stream_init(&u->base, &unix_stream_ops, domid);
 	snprintf(u->base.label, sizeof(u->base.label), "unix:%d", fd);
 	u->fd = fd;
-	r = sd_event_add_io(event, &u->io, fd, EPOLLIN, on_io, &u->base);
+	if (set)
+		r = poll_set_add(set, &u->member, fd, EPOLLIN, NULL, on_member_ready);
+	else
+		r = sd_event_add_io(event, &u->io, fd, EPOLLIN, on_io, &u->base);
 	if (r < 0) {
 		free(u);
 		return r;
 	}
 	*ret = &u->base;
 	return 0;
+}
+
+int stream_unix_new(struct ck_stream **ret, sd_event *event, int fd, uint16_t domid)
+{
+	return unix_new(ret, event, NULL, fd, domid);
+}
+
+int stream_unix_new_in(struct ck_stream **ret, struct poll_set *set, int fd, uint16_t domid)
+{
+	return unix_new(ret, NULL, set, fd, domid);
 }
 
 static int fill_address(struct sockaddr_un *sa, const char *path)

@@ -8,10 +8,15 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "poll-set.h"
 #include "stream.h"
 
-/* Takes over fd (non-blocking, connected) on success; label "unix:<fd>". */
+/*
+ * Takes over fd (non-blocking, connected) on success; label "unix:<fd>".  Watched by an
+ * sd-event source of its own, or, _in, as a member of a poll set (many peers, one server).
+ */
 int stream_unix_new(struct ck_stream **ret, sd_event *event, int fd, uint16_t domid);
+int stream_unix_new_in(struct ck_stream **ret, struct poll_set *set, int fd, uint16_t domid);
 
 /*
  * Wakes the owner only when the socket becomes readable or writable, not while it stays so:

@@ -10,7 +10,8 @@
 struct vchan_stream {
 	struct ck_stream base;
 	struct libxenvchan *ctrl;
-	sd_event_source *io;
+	sd_event_source *io;	/* its own source, or NULL in a poll set */
+	struct poll_member member;
 };
 
 static ssize_t vchan_read(struct ck_stream *s, void *buf, size_t len)
@@ -47,6 +48,7 @@ struct libxenvchan *stream_vchan_release(struct ck_stream *s)
 
 	ck_outbuf_release(&s->out);
 	sd_event_source_disable_unref(v->io);
+	poll_set_remove(&v->member);
 	free(v);
 	return ctrl;
 }
@@ -56,6 +58,7 @@ static void vchan_free(struct ck_stream *s)
 	struct vchan_stream *v = (struct vchan_stream *)s;
 
 	sd_event_source_disable_unref(v->io);
+	poll_set_remove(&v->member);
 	libxenvchan_close(v->ctrl);
 	free(v);
 }
@@ -86,10 +89,28 @@ static int on_event(sd_event_source *es, int fd, uint32_t revents, void *userdat
 	return 0;
 }
 
-int stream_vchan_new(struct ck_stream **ret, sd_event *event, struct libxenvchan *ctrl,
-		     uint16_t domid)
+/*
+ * In a poll set the notification is acknowledged as epoll reports it, before any stream is
+ * served: the event channel's descriptor, level-triggered, is then no longer readable, so
+ * however many channels fire at once each is reported once, and one arriving while the
+ * stream waits to be served makes it readable again without being lost.
+ */
+static void on_member_event(struct poll_member *m, uint32_t revents)
+{
+	libxenvchan_wait(poll_member_owner(m, struct vchan_stream, member)->ctrl);
+}
+
+static void on_member_ready(struct poll_member *m, uint32_t revents)
+{
+	ck_stream_notify(&poll_member_owner(m, struct vchan_stream, member)->base);
+}
+
+/* Exactly one of event and set. */
+static int vchan_new(struct ck_stream **ret, sd_event *event, struct poll_set *set,
+		     struct libxenvchan *ctrl, uint16_t domid)
 {
 	struct vchan_stream *v = calloc(1, sizeof(*v));
+	int fd = libxenvchan_fd_for_select(ctrl);
 	int r;
 
 	if (!v)
@@ -102,14 +123,31 @@ int stream_vchan_new(struct ck_stream **ret, sd_event *event, struct libxenvchan
 	 * Level-triggered, unlike the unix streams: with EPOLLET on the event channel's
 	 * descriptor the lab's agents stopped hearing cokeeperd after their snapshot (run
 	 * 20261130-072356-6648: gen 7 sent to all three, none read it; level-triggered, the
-	 * same scenario passes).  So on real Xen, N guests acking at once still cost sd-event
-	 * O(N²) returned events (bench/RESULTS.md, "Membership at scale").
+	 * same scenario passes).  With a source of its own, N channels firing at once cost
+	 * sd-event O(N²) returned events (each loop iteration's epoll_wait returns every one
+	 * not yet dispatched); in a poll set, O(N) (on_member_event; bench/RESULTS.md, "Issue
+	 * 19: vchan fan-in").
 	 */
-	r = sd_event_add_io(event, &v->io, libxenvchan_fd_for_select(ctrl), EPOLLIN, on_event, v);
+	if (set)
+		r = poll_set_add(set, &v->member, fd, EPOLLIN, on_member_event, on_member_ready);
+	else
+		r = sd_event_add_io(event, &v->io, fd, EPOLLIN, on_event, v);
 	if (r < 0) {
 		free(v);
 		return r;
 	}
 	*ret = &v->base;
 	return 0;
+}
+
+int stream_vchan_new(struct ck_stream **ret, sd_event *event, struct libxenvchan *ctrl,
+		     uint16_t domid)
+{
+	return vchan_new(ret, event, NULL, ctrl, domid);
+}
+
+int stream_vchan_new_in(struct ck_stream **ret, struct poll_set *set, struct libxenvchan *ctrl,
+			uint16_t domid)
+{
+	return vchan_new(ret, NULL, set, ctrl, domid);
 }

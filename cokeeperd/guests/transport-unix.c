@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The simulation's transport: agents connect to a Unix stream socket.  Nothing proves who is
- * at the other end, so it runs only with the simulated source (main.c enforces that).
+ * at the other end, so it runs only with the simulated source (main.c enforces that).  The
+ * agents' sockets are one poll set: when many guests ack at once, one dispatch serves them all.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,8 +17,8 @@
 
 struct unix_transport {
 	struct transport base;
-	sd_event *event;
 	struct listener *listener;
+	struct poll_set *streams;
 	struct transport_callbacks cb;
 	void *userdata;
 };
@@ -28,7 +29,7 @@ static void on_accept(int fd, void *userdata)
 	struct ck_stream *stream;
 	int r;
 
-	r = stream_unix_new(&stream, t->event, fd, CK_STREAM_DOMID_ANY);
+	r = stream_unix_new_in(&stream, t->streams, fd, CK_STREAM_DOMID_ANY);
 	if (r < 0) {
 		close(fd);
 	} else {
@@ -52,13 +53,18 @@ static int unix_new(struct transport **ret, const struct transport_config *cfg,
 	if (!t)
 		return -ENOMEM;
 	t->base.ops = &transport_unix_ops;
-	t->event = cfg->event;
 	t->cb = *cb;
 	t->userdata = userdata;
+	r = poll_set_new(&t->streams, cfg->event);
+	if (r < 0) {
+		free(t);
+		return r;
+	}
 	r = listener_new(&t->listener, cfg->event, "agent socket", cfg->agent_socket,
 			 AGENT_SOCKET_MODE, 64, on_accept, t);
 	if (r < 0) {
 		log_error_errno(r, "agent socket %s", cfg->agent_socket);
+		poll_set_free(t->streams);
 		free(t);
 		return r;
 	}
@@ -80,6 +86,8 @@ static void unix_free(struct transport *base)
 	struct unix_transport *t = (struct unix_transport *)base;
 
 	listener_free(t->listener);
+	/* The guests handed every stream back before this (daemon.c). */
+	poll_set_free(t->streams);
 	free(t);
 }
 
