@@ -95,12 +95,7 @@ static void usage(FILE *f)
 static int number(const char *opt, const char *arg, uint64_t min, uint64_t max,
 		  const char *unit, uint64_t *ret)
 {
-	int r = ck_parse_uint(arg, min, max, ret);
-
-	if (r < 0)
-		fprintf(stderr, PROG ": --%s takes %" PRIu64 "..%" PRIu64 "%s, not '%s'\n", opt,
-			min, max, unit, arg);
-	return r < 0 ? -EINVAL : 0;
+	return ck_option_number(PROG, opt, arg, min, max, unit, ret);
 }
 
 static int set_admin_group(struct daemon_config *cfg, const char *name)
@@ -211,33 +206,28 @@ static int pick_backends(struct settings *s)
 	return 0;
 }
 
+static int parse_option(int key, const char *arg, void *userdata)
+{
+	return set_option(userdata, key, arg);
+}
+
+static void parse_usage(FILE *f, void *userdata)
+{
+	usage(f);
+}
+
 /* The command line into s: 0 to run, 1 when done (--help, --version), or -EINVAL reported. */
 static int parse_args(struct settings *s, int argc, char **argv)
 {
 	const struct ck_option *const tables[] = { options };
-	struct ck_getopt g;
-	int c, r = ck_getopt_init(&g, tables, 1, "");
+	const struct ck_program program = {
+		.name = PROG, .version = CK_VERSION, .tables = tables, .n_tables = 1,
+		.set = parse_option, .usage = parse_usage,
+	};
+	int r = ck_options_parse(&program, argc, argv, s);
 
-	while (r == 0 && (c = ck_getopt_next(&g, argc, argv)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			r = 1;
-		} else if (c == 'V') {
-			printf(PROG " %s\n", CK_VERSION);
-			r = 1;
-		} else {
-			r = set_option(s, c, optarg);
-		}
-	}
-	ck_getopt_done(&g);
-	if (r == -ENOMEM)
-		fprintf(stderr, PROG ": %s\n", strerror(ENOMEM));
 	if (r != 0)
 		return r;
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
 	if (s->cfg.max_watchers > s->cfg.max_control_clients) {
 		fprintf(stderr, PROG ": --max-watchers exceeds --max-control-clients\n");
 		return -EINVAL;

@@ -51,12 +51,7 @@ static void usage(FILE *f, const struct agent_driver *driver)
 
 static int number(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *ret)
 {
-	int r = ck_parse_uint(arg, min, max, ret);
-
-	if (r < 0)
-		fprintf(stderr, PROG ": --%s takes %llu..%llu, not '%s'\n", opt,
-			(unsigned long long)min, (unsigned long long)max, arg);
-	return r < 0 ? -EINVAL : 0;
+	return ck_option_number(PROG, opt, arg, min, max, "", ret);
 }
 
 static int set_option(struct settings *s, int key, const char *arg,
@@ -114,35 +109,36 @@ static int check(struct settings *s, const struct agent_driver *driver)
 	return driver && driver->check ? driver->check(&s->cfg, driver->hooks.userdata) : 0;
 }
 
+struct parse {
+	struct settings *s;
+	const struct agent_driver *driver;
+};
+
+static int parse_option(int key, const char *arg, void *userdata)
+{
+	struct parse *p = userdata;
+
+	return set_option(p->s, key, arg, p->driver);
+}
+
+static void parse_usage(FILE *f, void *userdata)
+{
+	usage(f, ((struct parse *)userdata)->driver);
+}
+
 /* The command line into s: 0 to run, 1 when done (--help, --version), or -EINVAL reported. */
 static int parse_args(struct settings *s, int argc, char **argv,
 		      const struct agent_driver *driver)
 {
 	const struct ck_option *const tables[] = { options, driver ? driver->options : NULL };
-	struct ck_getopt g;
-	int c, r = ck_getopt_init(&g, tables, 2, "");
+	const struct ck_program program = {
+		.name = PROG, .version = CK_VERSION, .tables = tables, .n_tables = 2,
+		.set = parse_option, .usage = parse_usage,
+	};
+	struct parse p = { s, driver };
+	int r = ck_options_parse(&program, argc, argv, &p);
 
-	while (r == 0 && (c = ck_getopt_next(&g, argc, argv)) != -1) {
-		if (c == 'h') {
-			usage(stdout, driver);
-			r = 1;
-		} else if (c == 'V') {
-			printf(PROG " %s\n", CK_VERSION);
-			r = 1;
-		} else {
-			r = set_option(s, c, optarg, driver);
-		}
-	}
-	ck_getopt_done(&g);
-	if (r == -ENOMEM)
-		fprintf(stderr, PROG ": %s\n", strerror(ENOMEM));
-	if (r != 0)
-		return r;
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
-	return check(s, driver);
+	return r != 0 ? r : check(s, driver);
 }
 
 int agent_main(int argc, char **argv, const struct agent_driver *driver)

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "number.h"
 #include "options.h"
 
 static size_t count(const struct ck_option *table)
@@ -82,4 +85,43 @@ void ck_options_help(FILE *f, const struct ck_option *table, int width)
 			fprintf(f, "%*s%.*s\n", width - len, "", (int)(nl - help), help);
 		fprintf(f, "%*s%s\n", width - len, "", help);
 	}
+}
+
+int ck_options_parse(const struct ck_program *p, int argc, char **argv, void *userdata)
+{
+	struct ck_getopt g;
+	int c, r = ck_getopt_init(&g, p->tables, p->n_tables, "");
+
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\n", p->name, strerror(-r));
+		return r;
+	}
+	while (r == 0 && (c = ck_getopt_next(&g, argc, argv)) != -1) {
+		if (c == 'h') {
+			p->usage(stdout, userdata);
+			r = 1;
+		} else if (c == 'V') {
+			printf("%s %s\n", p->name, p->version);
+			r = 1;
+		} else {
+			r = p->set(c, optarg, userdata);
+		}
+	}
+	ck_getopt_done(&g);
+	if (r == 0 && optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", p->name, argv[optind]);
+		r = -EINVAL;
+	}
+	return r;
+}
+
+int ck_option_number(const char *prog, const char *opt, const char *arg, uint64_t min,
+		     uint64_t max, const char *unit, uint64_t *ret)
+{
+	int r = ck_parse_uint(arg, min, max, ret);
+
+	if (r < 0)
+		fprintf(stderr, "%s: --%s takes %" PRIu64 "..%" PRIu64 "%s, not '%s'\n", prog, opt,
+			min, max, unit, arg);
+	return r < 0 ? -EINVAL : 0;
 }

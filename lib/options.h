@@ -7,6 +7,7 @@
 #pragma once
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* A key at or past this has no short option (getopt_long returns it for the long one). */
@@ -37,3 +38,28 @@ void ck_getopt_done(struct ck_getopt *g);
 
 /* One line an option ("  -s, --source=NAME", its help from column `width`), in table order. */
 void ck_options_help(FILE *f, const struct ck_option *table, int width);
+
+/* A program whose whole command line is its option tables (a daemon's). */
+struct ck_program {
+	const char *name;	/* for messages */
+	const char *version;
+	const struct ck_option *const *tables;
+	size_t n_tables;
+	/* One option of the tables: 0, or a negative errno it reported. */
+	int (*set)(int key, const char *arg, void *userdata);
+	void (*usage)(FILE *f, void *userdata);
+};
+
+/*
+ * Reads argv: each option goes to p->set, except -h (p->usage to stdout) and -V (the
+ * version line); an argument that is no option is refused.  0 to run, 1 when done (help,
+ * version), or a negative errno, reported.
+ */
+int ck_options_parse(const struct ck_program *p, int argc, char **argv, void *userdata);
+
+/*
+ * A number option's argument in [min, max] (unit, such as " ms", goes after the range in the
+ * message): 0, or -EINVAL reported as "PROG: --OPT takes MIN..MAX UNIT, not 'ARG'".
+ */
+int ck_option_number(const char *prog, const char *opt, const char *arg, uint64_t min,
+		     uint64_t max, const char *unit, uint64_t *ret);
