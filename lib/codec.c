@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ack-wire.h"
 #include "codec.h"
 #include "verify.h"
 
@@ -332,9 +333,16 @@ int ck_codec_decode(const uint8_t *untrusted, size_t len, struct ck_msg *out,
 {
 	struct arena arena;	/* buf left unzeroed: protobuf-c sets all it hands out */
 	ProtobufCAllocator alloc = { arena_alloc, arena_free, &arena };
-	Cokeeper__Envelope *env;
+	Cokeeper__Ack ack = COKEEPER__ACK__INIT;
+	Cokeeper__Envelope *env, ack_env = COKEEPER__ENVELOPE__INIT;
 	int r;
 
+	/* A guest's answer to every change, read in place and verified as anything else. */
+	if (ck_ack_wire_read(untrusted, len, &ack.epoch, &ack.gen)) {
+		ack_env.msg_case = COKEEPER__ENVELOPE__MSG_ACK;
+		ack_env.ack = &ack;
+		return ck_verify_envelope(&ack_env, out, err);
+	}
 	arena.used = 0;
 	arena.spilled = false;
 	ASAN_POISON_MEMORY_REGION(arena.buf, ARENA_LEN);

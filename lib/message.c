@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <errno.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "member.h"
@@ -18,7 +19,27 @@ void ck_msg_reset(struct ck_msg *msg)
 	default:
 		break;
 	}
-	memset(msg, 0, sizeof(*msg));
+	memset(msg, 0, ck_msg_used_size(msg->type));
+}
+
+#define USED(member) (offsetof(struct ck_msg, member) + sizeof(((struct ck_msg *)0)->member))
+
+size_t ck_msg_used_size(enum ck_msg_type type)
+{
+	switch (type) {
+	case CK_MSG_HELLO:
+		return USED(hello);
+	case CK_MSG_ACK:
+		return USED(ack);
+	case CK_MSG_BYE:
+		return USED(bye);
+	case CK_MSG_FASTPATH_ACCEPT:
+		return USED(fastpath_accept);
+	case CK_MSG_FASTPATH_CLOSE:
+		return USED(fastpath_close);
+	default:
+		return sizeof(struct ck_msg);
+	}
 }
 
 const char *ck_msg_type_name(enum ck_msg_type type)

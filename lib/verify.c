@@ -312,14 +312,35 @@ static int verify(const Cokeeper__Envelope *untrusted, struct ck_msg *out, struc
 	return BAD(err, "envelope case %d without its message", untrusted->msg_case);
 }
 
+/* The type an envelope's case would make (to zero no more of *out than it uses). */
+static enum ck_msg_type case_type(const Cokeeper__Envelope *untrusted)
+{
+	switch (untrusted ? untrusted->msg_case : COKEEPER__ENVELOPE__MSG__NOT_SET) {
+	case COKEEPER__ENVELOPE__MSG_HELLO:
+		return CK_MSG_HELLO;
+	case COKEEPER__ENVELOPE__MSG_ACK:
+		return CK_MSG_ACK;
+	case COKEEPER__ENVELOPE__MSG_BYE:
+		return CK_MSG_BYE;
+	case COKEEPER__ENVELOPE__MSG_FASTPATH_ACCEPT:
+		return CK_MSG_FASTPATH_ACCEPT;
+	case COKEEPER__ENVELOPE__MSG_FASTPATH_CLOSE:
+		return CK_MSG_FASTPATH_CLOSE;
+	default:
+		return CK_MSG_UNSPEC;	/* all of it */
+	}
+}
+
 int ck_verify_envelope(const Cokeeper__Envelope *untrusted, struct ck_msg *out,
 		       struct ck_error *err)
 {
 	int r;
 
-	memset(out, 0, sizeof(*out));
+	memset(out, 0, ck_msg_used_size(case_type(untrusted)));
 	r = verify(untrusted, out, err);
-	if (r < 0)
-		ck_msg_reset(out);
+	if (r < 0) {
+		ck_msg_reset(out);	/* frees what it took */
+		memset(out, 0, sizeof(*out));
+	}
 	return r;
 }

@@ -12,7 +12,8 @@
 /*
  * Checks every field of an unpacked envelope against the protocol's rules (types, lengths,
  * counts, ranges, domid uniqueness; member rules of ck_member_check()) and converts it into
- * *out.  On failure returns -EBADMSG with the reason in err and leaves *out zeroed.
+ * *out, of which it first zeroes what the message's type uses (ck_msg_used_size()).  On
+ * failure returns -EBADMSG with the reason in err and leaves all of *out zeroed.
  */
 int ck_verify_envelope(const Cokeeper__Envelope *untrusted, struct ck_msg *out,
 		       struct ck_error *err);

@@ -7,15 +7,19 @@
  * them); the rest is the stream.  Invariants checked beyond "no crash, no leak":
  *  - every message that passes verification encodes again (the encoder and the verifier
  *    agree on the rules), and that encoding decodes to the same bytes (a stable round trip);
- *  - a decoder that failed once refuses everything after.
+ *  - a decoder that failed once refuses everything after;
+ *  - the input as one envelope: whatever lib/ack-wire.c reads in place, protobuf-c reads as
+ *    the same Ack (the in-place reader never says yes to bytes protobuf-c reads otherwise).
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ack-wire.h"
 #include "chunk.h"
 #include "codec.h"
+#include "cokeeper.pb-c.h"
 #include "frame.h"
 
 static struct ck_assembler *assembler;
@@ -43,6 +47,20 @@ static int reencode(struct ck_msg *msg, void *userdata)
 	return 0;
 }
 
+static void ack_wire_agrees(const uint8_t *data, size_t size)
+{
+	Cokeeper__Envelope *env;
+	uint64_t epoch, gen;
+
+	if (!ck_ack_wire_read(data, size, &epoch, &gen))
+		return;
+	env = cokeeper__envelope__unpack(NULL, size, data);
+	if (!env || env->msg_case != COKEEPER__ENVELOPE__MSG_ACK || !env->ack ||
+	    env->ack->epoch != epoch || env->ack->gen != gen)
+		abort();
+	cokeeper__envelope__free_unpacked(env, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -57,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	piece = data[0] ? data[0] : size;
 	data++;
 	size--;
+	ack_wire_agrees(data, size);
 
 	if (!assembler && ck_assembler_new(&assembler) < 0)
 		abort();
