@@ -12,22 +12,23 @@
  */
 static size_t varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
+	size_t most = end - p < VARINT_MAX ? (size_t)(end - p) : VARINT_MAX;
 	uint64_t x = 0;
+	size_t i = 0;
+	uint8_t b;
 
-	for (size_t i = 0; i < VARINT_MAX && p + i < end; i++) {
-		uint8_t b = p[i];
-
-		if (i == VARINT_MAX - 1 && b > 1)
+	do {
+		if (i == most)
 			return 0;
+		b = p[i];
 		x |= (uint64_t)(b & 0x7f) << (7 * i);
-		if (!(b & 0x80)) {
-			if (i > 0 && b == 0)
-				return 0;
-			*v = x;
-			return i + 1;
-		}
-	}
-	return 0;
+		i++;
+	} while (b & 0x80);
+	/* Past 64 bits (a tenth byte above 1), or a zero last byte after others: not this form. */
+	if ((i == VARINT_MAX && b > 1) || (i > 1 && b == 0))
+		return 0;
+	*v = x;
+	return i;
 }
 
 /* An optional varint field with this tag at *p: false if its bytes are not the shortest form. */

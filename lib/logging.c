@@ -10,13 +10,13 @@
 #include "logging.h"
 
 static const char *prog = "cokeeper";
-static int max_priority = LOG_INFO;
+int ck_log_max_priority = LOG_INFO;
 static bool journal;	/* stderr goes to journald: use <N> prefixes */
 
 void ck_log_setup(const char *program, bool verbose)
 {
 	prog = program;
-	max_priority = verbose ? LOG_DEBUG : LOG_INFO;
+	ck_log_max_priority = verbose ? LOG_DEBUG : LOG_INFO;
 	journal = getenv("JOURNAL_STREAM") != NULL || !isatty(STDERR_FILENO);
 }
 
@@ -30,7 +30,7 @@ static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
 	char line[1024];
 	int n;
 
-	if (priority > max_priority)
+	if (priority > ck_log_max_priority)
 		return;
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
@@ -45,7 +45,7 @@ static void vlog(int priority, const char *suffix, const char *fmt, va_list ap)
 
 void ck_log_set_max_priority(int priority)
 {
-	max_priority = priority;
+	ck_log_max_priority = priority;
 }
 
 void ck_logf(int priority, const char *fmt, ...)

@@ -25,7 +25,15 @@ int ck_log_errno(int priority, int r, const char *fmt, ...) __attribute__((forma
 bool ck_log_limited(struct ck_ratelimit *rl, int priority, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-#define log_debug(...) ck_logf(LOG_DEBUG, __VA_ARGS__)
+/* Messages less urgent than this are dropped: ck_log_set_max_priority() sets it. */
+extern int ck_log_max_priority;
+
+/* Its arguments are not even computed unless --verbose: it sits on per-guest paths. */
+#define log_debug(...)                                                                   \
+	do {                                                                             \
+		if (ck_log_max_priority >= LOG_DEBUG)                                    \
+			ck_logf(LOG_DEBUG, __VA_ARGS__);                                 \
+	} while (0)
 #define log_info(...) ck_logf(LOG_INFO, __VA_ARGS__)
 #define log_notice(...) ck_logf(LOG_NOTICE, __VA_ARGS__)
 #define log_warning(...) ck_logf(LOG_WARNING, __VA_ARGS__)

@@ -19,26 +19,34 @@ void ck_msg_reset(struct ck_msg *msg)
 	default:
 		break;
 	}
-	memset(msg, 0, ck_msg_used_size(msg->type));
+	ck_msg_zero(msg, msg->type);
 }
 
-#define USED(member) (offsetof(struct ck_msg, member) + sizeof(((struct ck_msg *)0)->member))
+/* Each size a constant, so that the compiler inlines every memset. */
+#define ZERO(msg, member) \
+	memset(msg, 0, offsetof(struct ck_msg, member) + sizeof(((struct ck_msg *)0)->member))
 
-size_t ck_msg_used_size(enum ck_msg_type type)
+void ck_msg_zero(struct ck_msg *msg, enum ck_msg_type type)
 {
 	switch (type) {
 	case CK_MSG_HELLO:
-		return USED(hello);
+		ZERO(msg, hello);
+		break;
 	case CK_MSG_ACK:
-		return USED(ack);
+		ZERO(msg, ack);
+		break;
 	case CK_MSG_BYE:
-		return USED(bye);
+		ZERO(msg, bye);
+		break;
 	case CK_MSG_FASTPATH_ACCEPT:
-		return USED(fastpath_accept);
+		ZERO(msg, fastpath_accept);
+		break;
 	case CK_MSG_FASTPATH_CLOSE:
-		return USED(fastpath_close);
+		ZERO(msg, fastpath_close);
+		break;
 	default:
-		return sizeof(struct ck_msg);
+		memset(msg, 0, sizeof(*msg));
+		break;
 	}
 }
 

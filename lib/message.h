@@ -115,16 +115,15 @@ struct ck_msg {
 };
 
 /*
- * The bytes at the start of struct ck_msg that a message of this type uses: its header and
- * its member of the union.  A message is only ever read through its type's member, so this
- * much zeroed is a zeroed message of that type; an Ack is 40 bytes of a struct of 2 KiB (a
- * fast path offer's grants), and a thousand guests' Acks per change zero it twice each.
+ * Zeroes what a message of this type uses: its header and its member of the union (all of it
+ * for CK_MSG_UNSPEC).  A message is only ever read through its type's member, so that is a
+ * zeroed message of the type; an Ack is 32 bytes of a struct of 2 KiB (a fast path offer's
+ * grants), and a thousand guests' Acks per change are each zeroed twice.
  */
-size_t ck_msg_used_size(enum ck_msg_type type);
+void ck_msg_zero(struct ck_msg *msg, enum ck_msg_type type);
 
 /*
- * Frees the arrays a decoded message owns and zeroes what its type uses (the whole struct
- * for CK_MSG_UNSPEC).  Messages built by hand for sending may point at borrowed arrays; those
+ * Frees the arrays a decoded message owns and zeroes what its type uses (ck_msg_zero()).  Messages built by hand for sending may point at borrowed arrays; those
  * are not passed here.
  */
 void ck_msg_reset(struct ck_msg *msg);

@@ -61,11 +61,12 @@ int ck_stream_flush(struct ck_stream *s)
 }
 
 /*
- * Nothing queued: the peer is offered the message straight from the caller's buffer, and
- * only what it does not take is queued (as a message begun, so it is never dropped half
- * sent).  An agent's Ack or a control reply costs no allocation.
+ * Nothing queued: the peer is offered the message straight from where it is, and only what
+ * it does not take is queued (as a message begun, so it is never dropped half sent): shared
+ * by reference when it is shared, else copied.  An agent's Ack, a control reply or a delta
+ * that the guest takes at once costs no allocation and no queueing.
  */
-static int send_direct(struct ck_stream *s, const void *msg, size_t len)
+static int send_direct(struct ck_stream *s, const void *msg, size_t len, struct ck_bytes *shared)
 {
 	ssize_t n;
 	int r;
@@ -77,7 +78,7 @@ static int send_direct(struct ck_stream *s, const void *msg, size_t len)
 		return (int)n;
 	if (n == (ssize_t)len)
 		return 0;
-	r = ck_outbuf_push(&s->out, msg, len);
+	r = shared ? ck_outbuf_push_shared(&s->out, shared) : ck_outbuf_push(&s->out, msg, len);
 	if (r < 0)
 		return r;
 	ck_outbuf_consume(&s->out, n > 0 ? (size_t)n : 0);
@@ -85,12 +86,22 @@ static int send_direct(struct ck_stream *s, const void *msg, size_t len)
 	return 0;
 }
 
+int ck_stream_send_shared(struct ck_stream *s, struct ck_bytes *msg)
+{
+	int r;
+
+	if (ck_outbuf_pending(&s->out) == 0)
+		return send_direct(s, msg->data, msg->len, msg);
+	r = ck_outbuf_push_shared(&s->out, msg);
+	return r < 0 ? r : ck_stream_flush(s);
+}
+
 int ck_stream_sendv(struct ck_stream *s, const struct iovec *iov, size_t n)
 {
 	int r;
 
 	if (n == 1 && ck_outbuf_pending(&s->out) == 0)
-		return send_direct(s, iov[0].iov_base, iov[0].iov_len);
+		return send_direct(s, iov[0].iov_base, iov[0].iov_len, NULL);
 	r = ck_outbuf_pushv(&s->out, iov, n);
 	return r < 0 ? r : ck_stream_flush(s);
 }

@@ -64,6 +64,8 @@ bool ck_stream_peer_attached(struct ck_stream *s);
 int ck_stream_queue(struct ck_stream *s, const void *msg, size_t len);
 /* Queues msg by reference, shared with every other stream it is queued on (bounded). */
 int ck_stream_queue_shared(struct ck_stream *s, struct ck_bytes *msg);
+/* The same, then writes what the peer takes now (with nothing queued, straight from msg). */
+int ck_stream_send_shared(struct ck_stream *s, struct ck_bytes *msg);
 /* Queues one message (bounded: -ENOBUFS), then writes what the peer takes now. */
 int ck_stream_send(struct ck_stream *s, const void *msg, size_t len);
 int ck_stream_sendv(struct ck_stream *s, const struct iovec *iov, size_t n);

@@ -336,7 +336,7 @@ int ck_verify_envelope(const Cokeeper__Envelope *untrusted, struct ck_msg *out,
 {
 	int r;
 
-	memset(out, 0, ck_msg_used_size(case_type(untrusted)));
+	ck_msg_zero(out, case_type(untrusted));
 	r = verify(untrusted, out, err);
 	if (r < 0) {
 		ck_msg_reset(out);	/* frees what it took */

@@ -12,7 +12,7 @@
 /*
  * Checks every field of an unpacked envelope against the protocol's rules (types, lengths,
  * counts, ranges, domid uniqueness; member rules of ck_member_check()) and converts it into
- * *out, of which it first zeroes what the message's type uses (ck_msg_used_size()).  On
+ * *out, of which it first zeroes what the message's type uses (ck_msg_zero()).  On
  * failure returns -EBADMSG with the reason in err and leaves all of *out zeroed.
  */
 int ck_verify_envelope(const Cokeeper__Envelope *untrusted, struct ck_msg *out,

@@ -355,16 +355,19 @@ enum guest_session_end guest_session_change(struct guest_session *s, const struc
 		return SESSION_GO_ON;
 	}
 	r = fanout_delta(s->env->fanout, d, &frames);
-	if (r < 0 || queue_bytes(s, frames, d->epoch, d->new_gen) < 0) {
-		s->error = r < 0 ? r : s->error;
-		return SESSION_LOCAL_FAILURE;
-	}
-	s->env->counters->deltas_sent++;
-	r = ck_stream_flush(s->stream);
 	if (r < 0) {
 		s->error = r;
-		return SESSION_WRITE_FAILED;
+		return SESSION_LOCAL_FAILURE;
 	}
+	r = ck_stream_send_shared(s->stream, frames);
+	if (r < 0) {
+		s->error = r;
+		/* What the daemon could not queue is its own failure; a refused write is not. */
+		return r == -ENOMEM || r == -ENOBUFS ? SESSION_LOCAL_FAILURE : SESSION_WRITE_FAILED;
+	}
+	s->sent_epoch = d->epoch;
+	s->sent_gen = d->new_gen;
+	s->env->counters->deltas_sent++;
 	log_debug("%s: gen %" PRIu64 " sent at %" PRIu64 " us%s", s->stream->label, d->new_gen,
 		  ck_now_usec(), ck_stream_queued(s->stream) ? " (partly queued)" : "");
 	return SESSION_GO_ON;

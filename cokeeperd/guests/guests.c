@@ -31,6 +31,7 @@ struct guest {
 	UT_hash_handle hh;
 	sd_event_source *hello_timer;	/* until its first valid Hello */
 	sd_event_source *resume;	/* reads on after a slice that may have left input */
+	bool resuming;			/* resume is armed (a thousand Acks need not disarm it) */
 };
 
 struct guests {
@@ -232,7 +233,7 @@ static bool read_slice(struct guest *g)
 	 * it again, so the loop comes back here itself, after the others have had their turn.
 	 */
 	if (budget == 0 || g->session.frames >= SLICE_FRAMES)
-		sd_event_source_set_enabled(g->resume, SD_EVENT_ONESHOT);
+		g->resuming = sd_event_source_set_enabled(g->resume, SD_EVENT_ONESHOT) >= 0;
 	return true;
 }
 
@@ -253,7 +254,10 @@ static void on_io(struct ck_stream *s, void *userdata)
 			return;
 		}
 	}
-	sd_event_source_set_enabled(g->resume, SD_EVENT_OFF);
+	if (g->resuming) {
+		sd_event_source_set_enabled(g->resume, SD_EVENT_OFF);
+		g->resuming = false;
+	}
 	if (read_slice(g))
 		(void)goes_on(g, guest_session_flush(&g->session));
 }
@@ -262,6 +266,7 @@ static int on_resume(sd_event_source *es, void *userdata)
 {
 	struct guest *g = userdata;
 
+	g->resuming = false;	/* a oneshot source disarms itself */
 	if (g->session.state == SESSION_REFUSED)
 		end_session(g, SESSION_GO_ON);
 	else
@@ -322,6 +327,7 @@ static int refuse(struct guest *g)
 	ck_log_limited(&gs->rl, LOG_WARNING, 0, "%s: refused: %u guests connected already (the limit)",
 		    g->session.stream->label, gs->count);
 	guest_session_bye(&g->session, CK_BYE_OVERLOAD, "too many guests on this host");
+	g->resuming = true;
 	return sd_event_source_set_enabled(g->resume, SD_EVENT_ONESHOT);
 }
 
