@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <endian.h>
+#include <string.h>
+
 #include "ack-wire.h"
 
 #define TAG_ENVELOPE_ACK 0x22	/* field 4, length-delimited */
@@ -6,29 +9,61 @@
 #define TAG_ACK_GEN 0x10	/* field 2, varint */
 #define VARINT_MAX 10
 
+/* Seven bits from each of up to eight bytes (continuation bits cleared), packed low first. */
+static uint64_t pack7(uint64_t w)
+{
+	w &= 0x7f7f7f7f7f7f7f7full;
+	w = (w & 0x007f007f007f007full) | (w & 0x7f007f007f007f00ull) >> 1;
+	w = (w & 0x00003fff00003fffull) | (w & 0x3fff00003fff0000ull) >> 2;
+	return (w & 0x000000000fffffffull) | (w & 0x0fffffff00000000ull) >> 4;
+}
+
+/* Bytes at p (before end), one at a time from byte i with x holding what came before. */
+static size_t varint_tail(const uint8_t *p, const uint8_t *end, size_t i, uint64_t x,
+			  uint64_t *v)
+{
+	size_t most = end - p < VARINT_MAX ? (size_t)(end - p) : VARINT_MAX;
+
+	for (; i < most; i++) {
+		uint64_t b = p[i];
+
+		x |= (b & 0x7f) << (7 * i);
+		if (b < 0x80) {
+			/* Past 64 bits (a tenth byte above 1), or padded with a zero: not this form. */
+			if ((i == VARINT_MAX - 1 && b > 1) || (i > 0 && b == 0))
+				return 0;
+			*v = x;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
 /*
  * The shortest varint of a value at p (before end): its length, or 0 when the bytes are
  * anything else (cut short, past 64 bits, or padded: those go to protobuf-c, which decides).
+ * Every Ack carries the daemon's epoch, a random 64-bit number of ten bytes: its first eight
+ * are read as one word.
  */
 static size_t varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
-	size_t most = end - p < VARINT_MAX ? (size_t)(end - p) : VARINT_MAX;
-	uint64_t x = 0;
-	size_t i = 0;
-	uint8_t b;
+	uint64_t w, stop;
+	size_t len;
 
-	do {
-		if (i == most)
-			return 0;
-		b = p[i];
-		x |= (uint64_t)(b & 0x7f) << (7 * i);
-		i++;
-	} while (b & 0x80);
-	/* Past 64 bits (a tenth byte above 1), or a zero last byte after others: not this form. */
-	if ((i == VARINT_MAX && b > 1) || (i > 1 && b == 0))
+	if (end - p < 8)
+		return varint_tail(p, end, 0, 0, v);
+	memcpy(&w, p, sizeof(w));
+	w = le64toh(w);
+	stop = ~w & 0x8080808080808080ull;	/* the bytes without a continuation bit */
+	if (!stop)
+		return varint_tail(p, end, 8, pack7(w), v);
+	len = (size_t)__builtin_ctzll(stop) / 8 + 1;
+	if (len > 1 && p[len - 1] == 0)
 		return 0;
-	*v = x;
-	return i;
+	if (len < 8)
+		w &= (1ull << (8 * len)) - 1;
+	*v = pack7(w);
+	return len;
 }
 
 /* An optional varint field with this tag at *p: false if its bytes are not the shortest form. */

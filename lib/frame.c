@@ -127,7 +127,18 @@ static int feed(struct ck_frame_decoder *dec, const uint8_t *in, size_t len,
 	while (len > 0) {
 		size_t take;
 
-		if (dec->header_len < CK_FRAME_HEADER_LEN) {
+		if (dec->header_len == 0 && len >= CK_FRAME_HEADER_LEN) {
+			/* A whole header in the input (the usual case) is read where it lies. */
+			dec->header_len = CK_FRAME_HEADER_LEN;
+			r = frame_length(in, &dec->payload_len, err);
+			if (r < 0)
+				return r;
+			dec->payload_have = 0;
+			in += CK_FRAME_HEADER_LEN;
+			len -= CK_FRAME_HEADER_LEN;
+			if (len == 0)
+				return 0;
+		} else if (dec->header_len < CK_FRAME_HEADER_LEN) {
 			take = CK_FRAME_HEADER_LEN - dec->header_len;
 			take = take < len ? take : len;
 			memcpy(dec->header + dec->header_len, in, take);
