@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * libFuzzer target for cokeeperd's agent sessions (cokeeperd/guests/): the input is what one guest
- * sends, read through a fake stream in slices, into a guests object attached to a real
+ * libFuzzer target for cokeeperd's agent sessions (cokeeperd/guests/): the input is what one
+ * guest sends, read through a fake stream in slices, into a guests object attached to a real
  * membership, with the event loop run in between as cokeeperd's would (the resume of a slice
  * that ended on its budget, the refusal of a session over the limit).  Writes are taken
  * whole, in random short pieces, or not at all, so the queue, its limit and the coalesced
