@@ -258,7 +258,8 @@ static void on_io(struct ck_stream *s, void *userdata)
 		sd_event_source_set_enabled(g->resume, SD_EVENT_OFF);
 		g->resuming = false;
 	}
-	if (read_slice(g))
+	/* An Ack leaves nothing to write: most wake-ups end here. */
+	if (read_slice(g) && (ck_stream_queued(s) > 0 || g->session.resync != RESYNC_NONE))
 		(void)goes_on(g, guest_session_flush(&g->session));
 }
 
