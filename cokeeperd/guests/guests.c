@@ -54,15 +54,15 @@ static struct guest *guest_of(struct guest_session *s)
 	return (struct guest *)((char *)s - offsetof(struct guest, session));
 }
 
-static void index_drop(struct guest *g, uint16_t domid)
+/*
+ * By the element, not by its key: the session's domid is the key, and a Hello that changes it
+ * has changed it before the index hears of it (a lookup by the old domid no longer finds it).
+ */
+static void index_drop(struct guest *g)
 {
-	struct guest *cur;
-
 	if (!g->indexed)
 		return;
-	HASH_FIND(hh, g->gs->by_domid, &domid, sizeof(domid), cur);
-	if (cur == g)
-		HASH_DEL(g->gs->by_domid, g);
+	HASH_DELETE(hh, g->gs->by_domid, g);
 	g->indexed = false;
 }
 
@@ -101,7 +101,7 @@ static void guest_free(struct guest *g)
 	struct guests *gs = g->gs;
 	struct ck_stream *stream = g->session.stream;
 
-	index_drop(g, g->session.domid);
+	index_drop(g);
 	DL_DELETE(gs->list, g);
 	if (g->session.state != SESSION_REFUSED)
 		gs->count--;
@@ -157,7 +157,7 @@ static int on_hello(struct guest_session *s, uint16_t old_domid, void *userdata)
 	struct guest *g = guest_of(s);
 
 	if (old_domid != s->domid)
-		index_drop(g, old_domid);
+		index_drop(g);
 	g->hello_timer = sd_event_source_disable_unref(g->hello_timer);
 	return index_put(g);
 }

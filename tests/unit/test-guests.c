@@ -948,6 +948,46 @@ static int arrive_and_leave(struct fixture *f, long fail_at, bool *injected, boo
 }
 
 /*
+ * A Hello that changes the session's domid moves it in the index (the domid is the index's
+ * key: found by the old one no more, by the new one at once), and a session that leaves
+ * takes its entry with it: the index frees itself, nothing is left behind.
+ */
+START_TEST(a_hello_that_changes_the_domid_moves_the_index)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct ck_msg hello = { .type = CK_MSG_HELLO,
+		.hello = { .domid = 5, .version = CK_PROTOCOL_VERSION, .fastpath_version = 1 } };
+	bool injected, served;
+	uint32_t version;
+	struct fixture f;
+	struct fake *k;
+	size_t live;
+
+	setup(&f, &cfg);
+	/* The first arrival encodes the snapshot the others share: not a leak. */
+	ck_assert_int_eq(arrive_and_leave(&f, -1, &injected, &served), 0);
+	live = th_alloc_live();
+	k = fake_new(&f);
+	ck_assert_int_eq(guests_attach(f.gs, &k->base), 0);
+	peer_sends(k, &hello);
+	hello.hello.domid = 6;
+	peer_sends(k, &hello);
+	ck_stream_notify(&k->base);
+	run_until_read(&f, k);
+	ck_assert(!k->closed);
+	ck_assert_int_eq(guests_fastpath_version(f.gs, 5, &version), -ENOENT);
+	ck_assert_int_eq(guests_fastpath_version(f.gs, 6, &version), 0);
+	ck_assert_uint_eq(version, 1);
+	guests_detach_domid(f.gs, CK_STREAM_DOMID_ANY);
+	ck_assert(k->closed);
+	ck_assert_int_eq(guests_fastpath_version(f.gs, 6, &version), -ENOENT);
+	fake_destroy(k);
+	ck_assert_uint_eq(th_alloc_live(), live);
+	teardown(&f);
+}
+END_TEST
+
+/*
  * Every allocation of a guest's arrival (its session, its decoder, the domid index, its
  * snapshot encoded and queued) fails in turn: the attach returns -ENOMEM, or the session ends
  * as the daemon's own failure, or the guest is served anyway; nothing leaks, and the next
@@ -1017,5 +1057,6 @@ int main(void)
 	th_add(s, a_lagging_guest_gets_a_snapshot_when_smaller);
 	th_add(s, guests_get_byte_identical_frames);
 	th_add(s, a_guest_arriving_out_of_memory);
+	th_add(s, a_hello_that_changes_the_domid_moves_the_index);
 	return th_run(s);
 }
