@@ -26,7 +26,10 @@ enum {
 	OPT_HELLO_TIMEOUT,
 	OPT_MAX_CONTROL_CLIENTS,
 	OPT_MAX_WATCHERS,
+	OPT_MAX_CONTROL_CLIENTS_PER_UID,
+	OPT_MAX_WATCHERS_PER_UID,
 	OPT_CONTROL_IDLE_TIMEOUT,
+	OPT_CONTROL_MAX_AGE,
 	OPT_ADMIN_GROUP,
 	OPT_INCLUDE_DOM0,
 };
@@ -45,11 +48,23 @@ static const struct ck_option options[] = {
 	{ "hello-timeout", OPT_HELLO_TIMEOUT, "MS", "a new agent session that sends no valid Hello within\n"
 						    "MS of attaching is ended (default 10000)" },
 	{ "include-dom0", OPT_INCLUDE_DOM0, NULL, "make dom0 a member too" },
-	{ "max-control-clients", OPT_MAX_CONTROL_CLIENTS, "N", "control clients at once (default 64)" },
-	{ "max-watchers", OPT_MAX_WATCHERS, "N", "control clients following changes (default 16)" },
+	{ "max-control-clients", OPT_MAX_CONTROL_CLIENTS, "N",
+	  "control clients at once (default 64; the last\n"
+	  "eighth for admins)" },
+	{ "max-watchers", OPT_MAX_WATCHERS, "N",
+	  "control clients following changes (default 16;\n"
+	  "the last eighth for admins)" },
+	{ "max-control-clients-per-uid", OPT_MAX_CONTROL_CLIENTS_PER_UID, "N",
+	  "control clients of one read-only user (default 16)" },
+	{ "max-watchers-per-uid", OPT_MAX_WATCHERS_PER_UID, "N",
+	  "watchers of one read-only user (default 4)" },
 	{ "control-idle-timeout", OPT_CONTROL_IDLE_TIMEOUT, "S",
 	  "close a control client after S seconds without a\n"
 	  "request; watchers excepted (default 60)" },
+	{ "control-max-age", OPT_CONTROL_MAX_AGE, "S",
+	  "close a read-only control client S seconds after it\n"
+	  "connected, requests or not; watchers excepted\n"
+	  "(default 600)" },
 	{ "admin-group", OPT_ADMIN_GROUP, "NAME", "besides root, this group may change state (rescan,\n"
 						  "sim-*); others on the control socket read only" },
 	{ "verbose", 'v', NULL, "debug messages" },
@@ -159,9 +174,21 @@ static int set_option(struct settings *s, int key, const char *arg)
 		r = number("max-watchers", arg, 1, 4096, "", &v);
 		cfg->max_watchers = v;
 		break;
+	case OPT_MAX_CONTROL_CLIENTS_PER_UID:
+		r = number("max-control-clients-per-uid", arg, 1, 4096, "", &v);
+		cfg->max_control_clients_per_uid = v;
+		break;
+	case OPT_MAX_WATCHERS_PER_UID:
+		r = number("max-watchers-per-uid", arg, 1, 4096, "", &v);
+		cfg->max_watchers_per_uid = v;
+		break;
 	case OPT_CONTROL_IDLE_TIMEOUT:
 		r = number("control-idle-timeout", arg, 1, 86400, " s", &v);
 		cfg->control_idle_timeout_sec = v;
+		break;
+	case OPT_CONTROL_MAX_AGE:
+		r = number("control-max-age", arg, 1, 86400, " s", &v);
+		cfg->control_max_age_sec = v;
 		break;
 	case OPT_ADMIN_GROUP:
 		r = set_admin_group(cfg, arg);
@@ -268,7 +295,10 @@ int main(int argc, char **argv)
 			.hello_timeout_usec = GUESTS_HELLO_TIMEOUT_DEFAULT_USEC,
 			.max_control_clients = CONTROL_MAX_CLIENTS_DEFAULT,
 			.max_watchers = CONTROL_MAX_WATCHERS_DEFAULT,
+			.max_control_clients_per_uid = CONTROL_MAX_CLIENTS_PER_UID_DEFAULT,
+			.max_watchers_per_uid = CONTROL_MAX_WATCHERS_PER_UID_DEFAULT,
 			.control_idle_timeout_sec = CONTROL_IDLE_TIMEOUT_DEFAULT_SEC,
+			.control_max_age_sec = CONTROL_MAX_AGE_DEFAULT_SEC,
 		},
 		.source = "xenstore",
 	};
