@@ -84,17 +84,32 @@ static const struct source_backend {
 	{ "sim", &source_sim_ops, "unix" },
 };
 
+/*
+ * Descriptors each guest holds: a vchan server has libxenvchan's grant-sharing and event
+ * channel handles, a Unix socket is one.
+ */
 static const struct transport_backend {
 	const char *name;
 	const struct transport_ops *ops;
+	unsigned int fds_per_guest;
 } transports[] = {
-	{ "vchan", &transport_vchan_ops },
-	{ "unix", &transport_unix_ops },
+	{ "vchan", &transport_vchan_ops, 2 },
+	{ "unix", &transport_unix_ops, 1 },
 };
+
+/*
+ * Descriptors cokeeperd holds besides its guests' and its control clients': stdio, the
+ * event loop's (epoll, signals, timers), the two listening sockets and the control socket's
+ * reserve, xenstore's and libxl's handles, and short-lived ones: refused peers' until their
+ * Bye or refusal is sent (up to a batch of 16 accepted at once), a channel set-up's
+ * xenstore connection.
+ */
+#define DESCRIPTORS_RESERVED 32
 
 struct settings {
 	struct daemon_config cfg;
 	const char *source, *transport;
+	unsigned int fds_per_guest;
 	bool verbose;
 };
 
@@ -230,6 +245,7 @@ static int pick_backends(struct settings *s)
 	}
 	s->cfg.source = source->ops;
 	s->cfg.transport = transport->ops;
+	s->fds_per_guest = transport->fds_per_guest;
 	return 0;
 }
 
@@ -282,6 +298,49 @@ static void raise_nofile_limit(void)
 				  (unsigned long long)rl.rlim_max);
 }
 
+/*
+ * The guests, the control clients and what cokeeperd holds itself must fit under
+ * RLIMIT_NOFILE: else the last peer to come finds accept failing (the control socket still
+ * answers it "busy", the agent socket makes it wait).  What does not fit is lowered, and
+ * said: the control clients to at most a quarter of what is left (the guests are what
+ * cokeeperd is for), the guests to the rest.  0, or -EMFILE (reported) when not even one
+ * of each fits.
+ */
+static int fit_descriptors(struct settings *s)
+{
+	struct daemon_config *cfg = &s->cfg;
+	unsigned int was_guests = cfg->max_guests, was_clients = cfg->max_control_clients;
+	unsigned int was_watchers = cfg->max_watchers;
+	uint64_t limit, avail, guests, clients;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;	/* raise_nofile_limit said so */
+	limit = rl.rlim_cur;
+	if ((uint64_t)cfg->max_guests * s->fds_per_guest + cfg->max_control_clients +
+		    DESCRIPTORS_RESERVED <= limit)
+		return 0;
+	avail = limit > DESCRIPTORS_RESERVED ? limit - DESCRIPTORS_RESERVED : 0;
+	clients = avail / 4 < cfg->max_control_clients ? avail / 4 : cfg->max_control_clients;
+	guests = clients < avail ? (avail - clients) / s->fds_per_guest : 0;
+	if (clients < 1 || guests < 1) {
+		log_error("the descriptor limit (RLIMIT_NOFILE) is %" PRIu64 ": at least %u needed",
+			  limit, DESCRIPTORS_RESERVED + 4);
+		return -EMFILE;
+	}
+	if (guests < cfg->max_guests)
+		cfg->max_guests = guests;
+	cfg->max_control_clients = clients;
+	if (cfg->max_watchers > clients)
+		cfg->max_watchers = clients;
+	log_warning("the descriptor limit (RLIMIT_NOFILE) is %" PRIu64 ": --max-guests lowered "
+		    "from %u to %u, --max-control-clients from %u to %u, --max-watchers from %u to "
+		    "%u (a guest holds %u descriptors, cokeeperd keeps %u for its own)", limit,
+		    was_guests, cfg->max_guests, was_clients, cfg->max_control_clients,
+		    was_watchers, cfg->max_watchers, s->fds_per_guest, DESCRIPTORS_RESERVED);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct settings s = {
@@ -309,6 +368,8 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	ck_log_setup(PROG, s.verbose);
 	raise_nofile_limit();
+	if (fit_descriptors(&s) < 0)
+		return 1;
 	r = daemon_new(&d, &s.cfg);
 	if (r < 0) {
 		log_error_errno(r, "cannot start (source %s, transport %s)", s.source, s.transport);
