@@ -15,11 +15,14 @@
  *   rescan    {"ok":true}                                     admin
  *   sim-*     verbs of the simulated source (source-sim.c)    admin
  * Failures: {"ok":false,"error":"…"}, for instance "'rescan' needs the admin role".  The
- * server's own limits answer the same way: "too many control clients" (then it closes),
- * "too many watchers (at most N)", "request longer than 4096 bytes: closing" (nothing after
- * an over-long line is read as a request).  A client that is not watching is closed after
- * --control-idle-timeout seconds without a request; a client that does not read its replies
- * (a watcher its events) is dropped.
+ * server's own limits answer the same way: "too many control clients…" (then it closes: all
+ * slots taken, the read-only share taken, or the uid's), "too many watchers…" (the same
+ * three), "request longer than 4096 bytes: closing" (nothing after an over-long line is read
+ * as a request), "busy: out of descriptors" (then it closes).  Requests are answered in
+ * order, the next read once the reply before it is sent.  A client that is not watching is
+ * closed after --control-idle-timeout seconds without a request, and a read-only one
+ * --control-max-age seconds after it connected; a client that does not read its replies (a
+ * watcher its events) is dropped.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -440,7 +443,10 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 		.mode = cfg->control_mode,
 		.max_clients = cfg->max_control_clients,
 		.max_watchers = cfg->max_watchers,
+		.max_clients_per_uid = cfg->max_control_clients_per_uid,
+		.max_watchers_per_uid = cfg->max_watchers_per_uid,
 		.idle_timeout_sec = cfg->control_idle_timeout_sec,
+		.max_age_sec = cfg->control_max_age_sec,
 		.admin_group = cfg->admin_group,
 		.admin_gid = cfg->admin_gid,
 	};

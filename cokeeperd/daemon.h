@@ -30,7 +30,10 @@ struct daemon_config {
 	mode_t control_mode;
 	unsigned int max_control_clients;	/* 0 here and below: control.h's default */
 	unsigned int max_watchers;
+	unsigned int max_control_clients_per_uid;	/* read-only uids */
+	unsigned int max_watchers_per_uid;
 	unsigned int control_idle_timeout_sec;
+	unsigned int control_max_age_sec;		/* read-only clients */
 	bool admin_group;			/* false: only root may change state */
 	gid_t admin_gid;
 	const char *agent_socket;	/* unix transport */

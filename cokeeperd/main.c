@@ -27,7 +27,10 @@ enum {
 	OPT_HELLO_TIMEOUT,
 	OPT_MAX_CONTROL_CLIENTS,
 	OPT_MAX_WATCHERS,
+	OPT_MAX_CONTROL_CLIENTS_PER_UID,
+	OPT_MAX_WATCHERS_PER_UID,
 	OPT_CONTROL_IDLE_TIMEOUT,
+	OPT_CONTROL_MAX_AGE,
 	OPT_ADMIN_GROUP,
 	OPT_INCLUDE_DOM0,
 	OPT_FASTPATH_BUDGET,
@@ -57,11 +60,23 @@ static const struct ck_option options[] = {
 	  "(default 8, the module's max_channels)" },
 	{ "fastpath-offer-timeout", OPT_FASTPATH_OFFER_TIMEOUT, "S",
 	  "an offer not answered in S seconds is forgotten\n(default 15)" },
-	{ "max-control-clients", OPT_MAX_CONTROL_CLIENTS, "N", "control clients at once (default 64)" },
-	{ "max-watchers", OPT_MAX_WATCHERS, "N", "control clients following changes (default 16)" },
+	{ "max-control-clients", OPT_MAX_CONTROL_CLIENTS, "N",
+	  "control clients at once (default 64; the last\n"
+	  "eighth for admins)" },
+	{ "max-watchers", OPT_MAX_WATCHERS, "N",
+	  "control clients following changes (default 16;\n"
+	  "the last eighth for admins)" },
+	{ "max-control-clients-per-uid", OPT_MAX_CONTROL_CLIENTS_PER_UID, "N",
+	  "control clients of one read-only user (default 16)" },
+	{ "max-watchers-per-uid", OPT_MAX_WATCHERS_PER_UID, "N",
+	  "watchers of one read-only user (default 4)" },
 	{ "control-idle-timeout", OPT_CONTROL_IDLE_TIMEOUT, "S",
 	  "close a control client after S seconds without a\n"
 	  "request; watchers excepted (default 60)" },
+	{ "control-max-age", OPT_CONTROL_MAX_AGE, "S",
+	  "close a read-only control client S seconds after it\n"
+	  "connected, requests or not; watchers excepted\n"
+	  "(default 600)" },
 	{ "admin-group", OPT_ADMIN_GROUP, "NAME", "besides root, this group may change state (rescan,\n"
 						  "sim-*); others on the control socket read only" },
 	{ "verbose", 'v', NULL, "debug messages" },
@@ -81,17 +96,32 @@ static const struct source_backend {
 	{ "sim", &source_sim_ops, "unix" },
 };
 
+/*
+ * Descriptors each guest holds: a vchan server has libxenvchan's grant-sharing and event
+ * channel handles, a Unix socket is one.
+ */
 static const struct transport_backend {
 	const char *name;
 	const struct transport_ops *ops;
+	unsigned int fds_per_guest;
 } transports[] = {
-	{ "vchan", &transport_vchan_ops },
-	{ "unix", &transport_unix_ops },
+	{ "vchan", &transport_vchan_ops, 2 },
+	{ "unix", &transport_unix_ops, 1 },
 };
+
+/*
+ * Descriptors cokeeperd holds besides its guests' and its control clients': stdio, the
+ * event loop's (epoll, signals, timers), the two listening sockets and the control socket's
+ * reserve, xenstore's and libxl's handles, and short-lived ones: refused peers' until their
+ * Bye or refusal is sent (up to a batch of 16 accepted at once), a channel set-up's
+ * xenstore connection.
+ */
+#define DESCRIPTORS_RESERVED 32
 
 struct settings {
 	struct daemon_config cfg;
 	const char *source, *transport;
+	unsigned int fds_per_guest;
 	bool verbose;
 };
 
@@ -206,9 +236,21 @@ static int set_option(struct settings *s, int key, const char *arg)
 		r = number("max-watchers", arg, 1, 4096, "", &v);
 		cfg->max_watchers = v;
 		break;
+	case OPT_MAX_CONTROL_CLIENTS_PER_UID:
+		r = number("max-control-clients-per-uid", arg, 1, 4096, "", &v);
+		cfg->max_control_clients_per_uid = v;
+		break;
+	case OPT_MAX_WATCHERS_PER_UID:
+		r = number("max-watchers-per-uid", arg, 1, 4096, "", &v);
+		cfg->max_watchers_per_uid = v;
+		break;
 	case OPT_CONTROL_IDLE_TIMEOUT:
 		r = number("control-idle-timeout", arg, 1, 86400, " s", &v);
 		cfg->control_idle_timeout_sec = v;
+		break;
+	case OPT_CONTROL_MAX_AGE:
+		r = number("control-max-age", arg, 1, 86400, " s", &v);
+		cfg->control_max_age_sec = v;
 		break;
 	case OPT_ADMIN_GROUP:
 		r = set_admin_group(cfg, arg);
@@ -250,6 +292,7 @@ static int pick_backends(struct settings *s)
 	}
 	s->cfg.source = source->ops;
 	s->cfg.transport = transport->ops;
+	s->fds_per_guest = transport->fds_per_guest;
 	return 0;
 }
 
@@ -302,6 +345,49 @@ static void raise_nofile_limit(void)
 				  (unsigned long long)rl.rlim_max);
 }
 
+/*
+ * The guests, the control clients and what cokeeperd holds itself must fit under
+ * RLIMIT_NOFILE: else the last peer to come finds accept failing (the control socket still
+ * answers it "busy", the agent socket makes it wait).  What does not fit is lowered, and
+ * said: the control clients to at most a quarter of what is left (the guests are what
+ * cokeeperd is for), the guests to the rest.  0, or -EMFILE (reported) when not even one
+ * of each fits.
+ */
+static int fit_descriptors(struct settings *s)
+{
+	struct daemon_config *cfg = &s->cfg;
+	unsigned int was_guests = cfg->max_guests, was_clients = cfg->max_control_clients;
+	unsigned int was_watchers = cfg->max_watchers;
+	uint64_t limit, avail, guests, clients;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;	/* raise_nofile_limit said so */
+	limit = rl.rlim_cur;
+	if ((uint64_t)cfg->max_guests * s->fds_per_guest + cfg->max_control_clients +
+		    DESCRIPTORS_RESERVED <= limit)
+		return 0;
+	avail = limit > DESCRIPTORS_RESERVED ? limit - DESCRIPTORS_RESERVED : 0;
+	clients = avail / 4 < cfg->max_control_clients ? avail / 4 : cfg->max_control_clients;
+	guests = clients < avail ? (avail - clients) / s->fds_per_guest : 0;
+	if (clients < 1 || guests < 1) {
+		log_error("the descriptor limit (RLIMIT_NOFILE) is %" PRIu64 ": at least %u needed",
+			  limit, DESCRIPTORS_RESERVED + 4);
+		return -EMFILE;
+	}
+	if (guests < cfg->max_guests)
+		cfg->max_guests = guests;
+	cfg->max_control_clients = clients;
+	if (cfg->max_watchers > clients)
+		cfg->max_watchers = clients;
+	log_warning("the descriptor limit (RLIMIT_NOFILE) is %" PRIu64 ": --max-guests lowered "
+		    "from %u to %u, --max-control-clients from %u to %u, --max-watchers from %u to "
+		    "%u (a guest holds %u descriptors, cokeeperd keeps %u for its own)", limit,
+		    was_guests, cfg->max_guests, was_clients, cfg->max_control_clients,
+		    was_watchers, cfg->max_watchers, s->fds_per_guest, DESCRIPTORS_RESERVED);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct settings s = {
@@ -315,7 +401,10 @@ int main(int argc, char **argv)
 			.hello_timeout_usec = GUESTS_HELLO_TIMEOUT_DEFAULT_USEC,
 			.max_control_clients = CONTROL_MAX_CLIENTS_DEFAULT,
 			.max_watchers = CONTROL_MAX_WATCHERS_DEFAULT,
+			.max_control_clients_per_uid = CONTROL_MAX_CLIENTS_PER_UID_DEFAULT,
+			.max_watchers_per_uid = CONTROL_MAX_WATCHERS_PER_UID_DEFAULT,
 			.control_idle_timeout_sec = CONTROL_IDLE_TIMEOUT_DEFAULT_SEC,
+			.control_max_age_sec = CONTROL_MAX_AGE_DEFAULT_SEC,
 		},
 		.source = "xenstore",
 	};
@@ -326,6 +415,8 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	ck_log_setup(PROG, s.verbose);
 	raise_nofile_limit();
+	if (fit_descriptors(&s) < 0)
+		return 1;
 	r = daemon_new(&d, &s.cfg);
 	if (r < 0) {
 		log_error_errno(r, "cannot start (source %s, transport %s)", s.source, s.transport);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +29,28 @@ struct listener {
 	bool paused;
 	unsigned long refused;		/* accept failures in the current pause */
 	bool logged;			/* the pause was logged: log its end too */
+	int spare;			/* the reserve descriptor, or -1 */
+	char *busy;			/* what a peer the reserve let in is told */
+	size_t busy_len;
+	unsigned long busied;		/* peers told busy since the last accept */
 	struct ck_ratelimit log_rl;
 	listener_accept_fn on_accept;
 	void *userdata;
 };
 
+static int open_spare(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
 static void resume(struct listener *l)
 {
 	if (!l->paused)
 		return;
+	if (l->busy && l->spare < 0)
+		l->spare = open_spare();	/* lost when it could not be taken back */
 	l->paused = false;
 	(void)sd_event_source_set_enabled(l->retry, SD_EVENT_OFF);
 	(void)sd_event_source_set_enabled(l->io, SD_EVENT_ON);
@@ -71,6 +85,38 @@ static void pause_accepting(struct listener *l, int r)
 	}
 }
 
+/*
+ * Out of descriptors with one in reserve: the reserve lets one peer in to be told so.
+ * Returns 0 when a peer was answered (another may wait), -EAGAIN when none waited, or the
+ * error that leaves the listener without its reserve (it pauses then).
+ */
+static int answer_busy(struct listener *l, int r)
+{
+	int cfd;
+
+	close(l->spare);
+	l->spare = -1;
+	cfd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd >= 0) {
+		/* Into an empty socket buffer: a short line goes whole or not at all. */
+		(void)send(cfd, l->busy, l->busy_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		close(cfd);
+		if (l->busied++ == 0)
+			(void)ck_log_limited(&l->log_rl, LOG_WARNING, r, "%s %s: out of "
+					     "descriptors, answering clients busy", l->what,
+					     l->path);
+	} else if (errno == EAGAIN || errno == EMFILE || errno == ENFILE) {
+		/* None waited, or even the reserve's slot went elsewhere (ENFILE: the system's). */
+		r = -errno;
+	} else {
+		r = 0;		/* that peer gave up in the backlog: the next may not */
+	}
+	l->spare = open_spare();
+	if (l->spare < 0)
+		return l->spare;	/* another descriptor took its place */
+	return cfd >= 0 ? 0 : r;
+}
+
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct listener *l = userdata;
@@ -85,6 +131,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 					 l->what, l->path, l->refused);
 			l->refused = 0;
 			l->logged = false;
+			l->busied = 0;
 			l->on_accept(cfd, l->userdata);
 			continue;
 		}
@@ -95,8 +142,19 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		case -ECONNABORTED:	/* that peer gave up in the backlog: the next may not */
 		case -EPROTO:
 			continue;
+		case -EMFILE:
+		case -ENFILE:
+			if (l->spare >= 0) {
+				r = answer_busy(l, r);
+				if (r == 0)
+					continue;
+				if (r == -EAGAIN)
+					return 0;
+			}
+			pause_accepting(l, r);
+			return 0;
 		default:
-			/* EMFILE, ENFILE, ENOBUFS, ENOMEM, or anything that would repeat at once. */
+			/* ENOBUFS, ENOMEM, or anything that would repeat at once. */
 			pause_accepting(l, r);
 			return 0;
 		}
@@ -117,6 +175,7 @@ int listener_new(struct listener **ret, sd_event *event, const char *what, const
 	l->userdata = userdata;
 	l->log_rl = (struct ck_ratelimit)CK_RATELIMIT_INIT(60 * 1000000ull, 1);
 	l->fd = -1;
+	l->spare = -1;
 	l->what = strdup(what);
 	l->path = strdup(path);
 	if (!l->what || !l->path) {
@@ -156,9 +215,31 @@ void listener_free(struct listener *l)
 		close(l->fd);
 		(void)unlink(l->path);
 	}
+	if (l->spare >= 0)
+		close(l->spare);
+	free(l->busy);
 	free(l->path);
 	free(l->what);
 	free(l);
+}
+
+int listener_set_busy_reply(struct listener *l, const char *line)
+{
+	char *busy = strdup(line);
+	int spare;
+
+	if (!busy)
+		return -ENOMEM;
+	spare = l->spare >= 0 ? l->spare : open_spare();
+	if (spare < 0) {
+		free(busy);
+		return spare;
+	}
+	free(l->busy);
+	l->busy = busy;
+	l->busy_len = strlen(busy);
+	l->spare = spare;
+	return 0;
 }
 
 void listener_resume(struct listener *l)

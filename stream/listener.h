@@ -7,6 +7,11 @@
  * was freed (listener_resume) or, as a fallback for descriptors freed elsewhere, after
  * LISTENER_RETRY_USEC.  Both servers on Unix sockets (the control socket, the simulation's
  * agent socket) are one of these.
+ *
+ * A listener given a busy reply (the control socket's) does better than pause: it keeps one
+ * descriptor in reserve, and when accept fails for the lack of one, it closes the reserve,
+ * accepts, sends the reply, closes the connection and takes the reserve back.  Its peers are
+ * then always answered, if only with "busy", never left waiting in the backlog.
  */
 #pragma once
 
@@ -31,6 +36,12 @@ int listener_new(struct listener **ret, sd_event *event, const char *what, const
 		 mode_t mode, int backlog, listener_accept_fn on_accept, void *userdata);
 /* Closes and unlinks the socket; NULL is a no-op. */
 void listener_free(struct listener *l);
+
+/*
+ * Opens the reserve descriptor and keeps line (a whole reply, its '\n' included, copied) for
+ * the peers it answers: 0 or -errno.
+ */
+int listener_set_busy_reply(struct listener *l, const char *line);
 
 /* A descriptor was freed: if accepting was paused for the lack of one, try again now. */
 void listener_resume(struct listener *l);

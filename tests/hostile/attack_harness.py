@@ -11,6 +11,7 @@ import re
 import resource
 import select
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -28,6 +29,7 @@ SPIN = 0.5         # seconds running or runnable per wall second, for a daemon w
 ATTACKER_DOMID = 4242
 HOSTILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile.py")
 CTL_MAX = 4096     # the control line limit at 6bf8d0a; the over-long line goes past it
+HOLD_GUARD = 300.0  # seconds: a held attack ends by itself after this (a hang guard only)
 
 
 # ---- protobuf by hand (proto/cokeeper.proto) -------------------------------------------------
@@ -62,6 +64,23 @@ def report(**kw):
 
 def ready():
     print("ready", flush=True)
+
+
+def hold(a):
+    """Keeps the attack up until the case is done with it: run_case(hold=True) gives the
+    attacker a pipe on stdin and closes it after its checks.  Without one, a.seconds."""
+    if not stat.S_ISFIFO(os.fstat(0).st_mode):
+        time.sleep(a.seconds)
+        return
+    select.select([0], [], [], HOLD_GUARD)
+
+
+def released(timeout):
+    """True once run_case closed the attacker's stdin (see hold), after at most timeout s."""
+    if not stat.S_ISFIFO(os.fstat(0).st_mode):
+        return False
+    r, _, _ = select.select([0], [], [], timeout)
+    return bool(r)
 
 
 def raise_nofile():
@@ -242,12 +261,23 @@ class Setup:
         self.run.close()
 
 
+def as_nobody_wrap(gid):
+    """setpriv as user nobody in group gid (the daemon's, whose socket mode lets it in).  The
+    uid change clears the parent-death signal Run.spawn set: setpriv sets it again after."""
+    return ("setpriv", "--reuid=nobody", f"--regid={gid if gid is not None else nogroup()}",
+            "--clear-groups", "--pdeathsig", "KILL", "--")
+
+
 class Attacker:
-    def __init__(self, setup, kind, seconds=ATTACK_S, count=0):
+    def __init__(self, setup, kind, seconds=ATTACK_S, count=0, as_nobody=False, hold=False):
+        """as_nobody: False, or the group (a gid, None for nogroup) to run the attacker in as
+        user nobody; hold: see hold()."""
         self.p = setup.run.spawn(
             [sys.executable, HOSTILE, "--attack", kind,
              "--agent-socket", setup.agent_path, "--control", setup.ctl_path,
              "--seconds", str(seconds), "--count", str(count)],
+            wrap=as_nobody_wrap(as_nobody) if as_nobody is not False else (),
+            stdin=subprocess.PIPE if hold else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.result = None
 
@@ -302,20 +332,30 @@ class Watchdog(threading.Thread):
 # ---- the cases ------------------------------------------------------------------------------
 
 def run_case(bins, rss_mb, name, kind, *, args=(), nofile=4096, group=None, count=0,
-             during=None, after=None, quiet_window=False, vm_peak=False):
-    """Starts a daemon, attacks it, checks it; returns a list of failures."""
+             during=None, after=None, quiet_window=False, vm_peak=False, before=None,
+             during_first=False, attacker_as_nobody=False, hold=False):
+    """Starts a daemon, attacks it, checks it; returns a list of failures.
+    before(setup) runs ahead of the RSS baseline and the attacker; during_first runs during
+    ahead of the usual checks under attack; attacker_as_nobody runs the attacker as nobody
+    (with group=, the daemon's group); hold keeps the attack up until the checks are done
+    (the attacker calls hold(a))."""
     setup = None
     problems = []
     try:
         setup = Setup(bins, name, args, nofile, group)
+        if before:
+            before(setup)
         base_kb = status_kb(setup.daemon.pid, "VmRSS")
         base_vm_kb = status_kb(setup.daemon.pid, "VmSize")
         since = len(setup.log_lines())
-        attacker = Attacker(setup, kind, count=count)
+        attacker = Attacker(setup, kind, count=count,
+                            as_nobody=group if attacker_as_nobody else False, hold=hold)
         attacker.wait_ready()
         dog = Watchdog(setup, attacker, base_kb, rss_mb)
         dog.start()
         try:
+            if during and during_first:
+                during(setup)
             if quiet_window:
                 # The daemon has nothing to do but wait for descriptors: it must not spin.
                 c0, t0 = busy_seconds(setup.daemon.pid), time.monotonic()
@@ -328,7 +368,7 @@ def run_case(bins, rss_mb, name, kind, *, args=(), nofile=4096, group=None, coun
                 setup.members_timed()
                 setup.create_destroy(f"during-{name}")
                 setup.members_timed()
-            if during:
+            if during and not during_first:
                 during(setup)
         except Failure as e:
             problems.append(f"during the attack: {e}")
