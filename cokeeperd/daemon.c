@@ -138,8 +138,10 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 		guests_broadcast(d->guests, &delta);
 		if (control_has_watchers(d->control))
 			broadcast(d, delta_event(&delta));
-		for (size_t i = 0; i < delta.n_removed; i++)
+		for (size_t i = 0; i < delta.n_removed; i++) {
 			guests_detach_domid(d->guests, delta.removed[i]);
+			fastpath_relay_forget(&d->relay, delta.removed[i]);
+		}
 		if (d->source->ops->members_changed)
 			d->source->ops->members_changed(d->source, &delta);
 		if (d->transport->ops->members_changed)
@@ -319,7 +321,11 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("fastpath_unreachable", fp->unreachable);
 	COUNTER("fastpath_no_fastpath", fp->no_fastpath);
 	COUNTER("fastpath_rate_limited", fp->rate_limited);
+	COUNTER("fastpath_pending_limited", fp->pending_limited);
+	COUNTER("fastpath_unsolicited", fp->unsolicited);
+	COUNTER("fastpath_queue_full", fp->queue_full);
 	COUNTER("fastpath_refused", fp->refused);
+	COUNTER("fastpath_pending", fastpath_relay_pending(&d->relay, ck_now_usec()));
 #undef COUNTER
 	json_object_object_add(o, "source", json_object_new_string(d->source->ops->name));
 	json_object_object_add(o, "counters", c);
@@ -458,8 +464,7 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 	r = rescan_new(&d->rescan, d->event, on_scan, d);
 	if (r < 0)
 		goto err;
-	fastpath_relay_init(&d->relay, d->membership, 0, 0);
-	guests_cfg.fastpath_allowance = fastpath_relay_limit(&d->relay);
+	fastpath_relay_init(&d->relay, d->membership, &cfg->fastpath);
 	r = guests_new(&d->guests, d->event, d->membership, &guests_cfg, &guests_cb, d);
 	if (r < 0)
 		goto err;
@@ -491,6 +496,7 @@ void daemon_free(struct daemon *d)
 		return;
 	/* The guests hand their streams back to the transport as they go (none without one). */
 	guests_free(d->guests);
+	fastpath_relay_release(&d->relay);
 	if (d->source)
 		d->source->ops->free(d->source);
 	if (d->transport)

@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "source.h"
+#include "fastpath-relay.h"
 #include "transport.h"
 
 struct daemon;
@@ -37,6 +38,7 @@ struct daemon_config {
 	size_t queue_limit;		/* bytes queued per guest before it is resynced */
 	unsigned int max_guests;	/* agent sessions at once; 0: guests.h's default */
 	uint64_t hello_timeout_usec;	/* a new session's deadline for its Hello; 0: default */
+	struct fastpath_relay_config fastpath;	/* zeros: fastpath-relay.h's defaults */
 	bool include_dom0;
 };
 

@@ -2,26 +2,154 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "clock.h"
 #include "fastpath-relay.h"
 #include "guests.h"
+#include "hash.h"
 #include "logging.h"
 
+/* An offer passed on and not yet answered or closed. */
+struct relay_offer {
+	uint16_t to;
+	uint64_t channel;
+	uint64_t expires_usec;
+};
+
+/* What the relay knows of one member that sent anything: budgets and offers, by domid. */
+struct relay_domain {
+	uint16_t domid;
+	UT_hash_handle hh;
+	struct ck_ratelimit offers, answers;
+	unsigned int n_pending;
+	struct relay_offer pending[];	/* max_pending of them */
+};
+
 void fastpath_relay_init(struct fastpath_relay *fr, const struct ck_membership *m,
-			 unsigned int burst, uint64_t interval_usec)
+			 const struct fastpath_relay_config *cfg)
 {
+	const struct fastpath_relay_config none = { 0 };
+
+	if (!cfg)
+		cfg = &none;
 	*fr = (struct fastpath_relay){
 		.m = m,
-		.burst = burst ? burst : FASTPATH_RELAY_BURST_DEFAULT,
-		.interval_usec = interval_usec ? interval_usec :
-						 FASTPATH_RELAY_INTERVAL_DEFAULT_USEC,
+		.cfg = {
+			.burst = cfg->burst ?: FASTPATH_RELAY_BURST_DEFAULT,
+			.interval_usec = cfg->interval_usec ?: FASTPATH_RELAY_INTERVAL_DEFAULT_USEC,
+			.max_pending = cfg->max_pending ?: FASTPATH_RELAY_MAX_PENDING_DEFAULT,
+			.offer_timeout_usec = cfg->offer_timeout_usec ?:
+					      FASTPATH_RELAY_OFFER_TIMEOUT_DEFAULT_USEC,
+		},
+		.clock = ck_now_usec,
 	};
+	if (fr->cfg.max_pending > FASTPATH_RELAY_MAX_PENDING_LIMIT)
+		fr->cfg.max_pending = FASTPATH_RELAY_MAX_PENDING_LIMIT;
 }
 
-struct ck_ratelimit fastpath_relay_limit(const struct fastpath_relay *fr)
+void fastpath_relay_release(struct fastpath_relay *fr)
 {
-	return (struct ck_ratelimit)CK_RATELIMIT_INIT(fr->interval_usec, fr->burst);
+	struct relay_domain *d, *tmp;
+
+	HASH_ITER(hh, fr->domains, d, tmp) {
+		HASH_DELETE(hh, fr->domains, d);
+		free(d);
+	}
+}
+
+static void drop_offer(struct relay_domain *d, unsigned int i)
+{
+	d->pending[i] = d->pending[--d->n_pending];
+}
+
+/* Forgets what expired; the offerer's module closed those itself by then. */
+static void expire(struct relay_domain *d, uint64_t now)
+{
+	for (unsigned int i = 0; i < d->n_pending;)
+		if (d->pending[i].expires_usec <= now)
+			drop_offer(d, i);
+		else
+			i++;
+}
+
+static struct relay_domain *find(const struct fastpath_relay *fr, uint16_t domid)
+{
+	struct relay_domain *d;
+
+	HASH_FIND(hh, fr->domains, &domid, sizeof(domid), d);
+	return d;
+}
+
+/* Out of memory, NULL: the message is answered as undeliverable, nothing else breaks. */
+static struct relay_domain *domain(struct fastpath_relay *fr, uint16_t domid)
+{
+	struct relay_domain *d = find(fr, domid);
+	struct ck_ratelimit budget = CK_RATELIMIT_INIT(fr->cfg.interval_usec, fr->cfg.burst);
+
+	if (d)
+		return d;
+	d = calloc(1, sizeof(*d) + fr->cfg.max_pending * sizeof(d->pending[0]));
+	if (!d)
+		return NULL;
+	d->domid = domid;
+	d->offers = budget;
+	d->answers = budget;
+	if (CK_HASH_TRY(HASH_ADD(hh, fr->domains, domid, sizeof(d->domid), d)) < 0) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void fastpath_relay_forget(struct fastpath_relay *fr, uint16_t domid)
+{
+	struct relay_domain *d = find(fr, domid), *tmp;
+
+	if (d) {
+		HASH_DELETE(hh, fr->domains, d);
+		free(d);
+	}
+	HASH_ITER(hh, fr->domains, d, tmp)
+		for (unsigned int i = 0; i < d->n_pending;)
+			if (d->pending[i].to == domid)
+				drop_offer(d, i);
+			else
+				i++;
+}
+
+unsigned int fastpath_relay_pending(const struct fastpath_relay *fr, uint64_t now_usec)
+{
+	const struct relay_domain *d, *tmp;
+	unsigned int n = 0;
+
+	HASH_ITER(hh, fr->domains, d, tmp)
+		for (unsigned int i = 0; i < d->n_pending; i++)
+			n += d->pending[i].expires_usec > now_usec;
+	return n;
+}
+
+/* The offer from -> to waiting, or -1. */
+static int pending_to(const struct relay_domain *d, uint16_t to)
+{
+	for (unsigned int i = 0; d && i < d->n_pending; i++)
+		if (d->pending[i].to == to)
+			return (int)i;
+	return -1;
+}
+
+/* A Close of channel (0: any) between a and b ends the offer either made to the other. */
+static void closed(struct fastpath_relay *fr, uint16_t a, uint16_t b, uint64_t channel)
+{
+	const uint16_t ends[2][2] = { { a, b }, { b, a } };
+
+	for (unsigned int k = 0; k < 2; k++) {
+		struct relay_domain *d = find(fr, ends[k][0]);
+		int i = pending_to(d, ends[k][1]);
+
+		if (i >= 0 && (!channel || d->pending[i].channel == channel))
+			drop_offer(d, (unsigned int)i);
+	}
 }
 
 static bool running(const struct fastpath_relay *fr, uint16_t domid)
@@ -43,70 +171,114 @@ static const char *wrong_direction(enum ck_msg_type type, uint16_t src, uint16_t
 	return NULL;
 }
 
-int fastpath_relay_route(struct fastpath_relay *fr, struct ck_ratelimit *limit, uint16_t src,
-			 struct ck_msg *msg, uint64_t now_usec, int64_t dst_version,
-			 const char **fault)
+/* Why a message from src (whose domain is d) may not go to dst now; 0 if it may. */
+static uint32_t refusal(struct fastpath_relay *fr, struct relay_domain *d, uint16_t src,
+			uint16_t dst, const struct ck_msg *msg, int64_t dst_version, uint64_t now)
 {
-	uint16_t *peer = ck_msg_fastpath_peer(msg), dst = *peer;
 	uint64_t channel = ck_msg_fastpath_channel(msg);
-	uint32_t reason = CKFP_CLOSE_UNREACHABLE;
-	bool to = false;
 
-	*fault = wrong_direction(msg->type, src, dst);
-	if (*fault) {
-		fr->counters.refused++;
-		return -EPROTO;
-	}
-	if (!ck_ratelimit_allow(limit, now_usec, NULL)) {
+	if (!d || !ck_ratelimit_allow(msg->type == CK_MSG_FASTPATH_OFFER ? &d->offers :
+					&d->answers, now, NULL)) {
 		fr->counters.rate_limited++;
-		return FASTPATH_DROP;
+		return CKFP_CLOSE_UNREACHABLE;
 	}
-	to = dst_version >= 0 && running(fr, src) && running(fr, dst);
-	if (to && dst_version < 1) {
-		/* An agent older than the fast path ends its session on any of these. */
-		to = false;
-		reason = CKFP_CLOSE_NO_FASTPATH;
-		fr->counters.no_fastpath++;
-	} else if (!to) {
-		fr->counters.unreachable++;
-	}
-	if (to) {
-		fr->counters.relayed++;
-		*peer = src;	/* the one thing the destination trusts: who sent it */
-		log_debug("fast path: %s of channel %" PRIx64 " from domid %u to %u",
-			  ck_msg_type_name(msg->type), channel, src, dst);
-		return FASTPATH_FORWARD;
-	}
-	/* A Close needs no answer: there is nothing left to give up on. */
 	if (msg->type == CK_MSG_FASTPATH_CLOSE)
-		return FASTPATH_DROP;
-	*msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_CLOSE,
-		.fastpath_close = { .peer_domid = dst, .channel_id = channel,
-				    .reason = reason } };
-	return FASTPATH_ANSWER;
+		closed(fr, src, dst, channel);
+	if (dst_version < 0 || !running(fr, dst)) {
+		fr->counters.unreachable++;
+		return CKFP_CLOSE_UNREACHABLE;
+	}
+	if (dst_version < 1) {
+		/* An agent older than the fast path ends its session on any of these. */
+		fr->counters.no_fastpath++;
+		return CKFP_CLOSE_NO_FASTPATH;
+	}
+	if (msg->type == CK_MSG_FASTPATH_OFFER) {
+		int i;
+
+		expire(d, now);
+		i = pending_to(d, dst);
+		/* The same offer again (its Accept lost): it goes, and still waits once. */
+		if (i >= 0 && d->pending[i].channel == channel) {
+			drop_offer(d, (unsigned int)i);
+			return 0;
+		}
+		if (i >= 0 || d->n_pending >= fr->cfg.max_pending) {
+			fr->counters.pending_limited++;
+			return CKFP_CLOSE_UNREACHABLE;
+		}
+	} else if (msg->type == CK_MSG_FASTPATH_ACCEPT) {
+		struct relay_domain *offerer = find(fr, dst);
+		int i;
+
+		if (offerer)
+			expire(offerer, now);
+		i = pending_to(offerer, src);
+		if (i < 0 || offerer->pending[i].channel != channel) {
+			fr->counters.unsolicited++;
+			return CKFP_CLOSE_UNREACHABLE;
+		}
+	}
+	return 0;
+}
+
+/* It went: the offer waits for its answer, or the answer ends it. */
+static void delivered(struct fastpath_relay *fr, struct relay_domain *d, uint16_t src,
+		      uint16_t dst, enum ck_msg_type type, uint64_t channel, uint64_t now)
+{
+	fr->counters.relayed++;
+	log_debug("fast path: %s of channel %" PRIx64 " from domid %u to %u",
+		  ck_msg_type_name(type), channel, src, dst);
+	if (type == CK_MSG_FASTPATH_OFFER)
+		d->pending[d->n_pending++] = (struct relay_offer){
+			.to = dst, .channel = channel,
+			.expires_usec = now + fr->cfg.offer_timeout_usec,
+		};
+	else if (type == CK_MSG_FASTPATH_ACCEPT)
+		closed(fr, src, dst, channel);
 }
 
 int fastpath_relay_handle(struct fastpath_relay *fr, struct guests *gs,
 			  struct guest_fastpath *fp)
 {
-	uint16_t dst = fastpath_relay_destination(fp->msg);
+	struct ck_msg *msg = fp->msg;
+	uint16_t src = fp->src, *peer = ck_msg_fastpath_peer(msg), dst = *peer;
+	uint64_t channel = ck_msg_fastpath_channel(msg), now = fr->clock();
+	enum ck_msg_type type = msg->type;
+	struct relay_domain *d = NULL;
 	int64_t dst_version = -1;
-	uint32_t version;
-	int r;
+	uint32_t version, reason;
 
+	fp->fault = wrong_direction(type, src, dst);
+	if (fp->fault) {
+		fr->counters.refused++;
+		return -EPROTO;
+	}
+	/* A stranger gets no budget of its own: only its own queue holds the answers. */
+	if (!running(fr, src)) {
+		fr->counters.unreachable++;
+		reason = CKFP_CLOSE_UNREACHABLE;
+		goto answer;
+	}
+	d = domain(fr, src);
 	if (guests_fastpath_version(gs, dst, &version) == 0)
 		dst_version = version;
-	r = fastpath_relay_route(fr, fp->allowance, fp->src, fp->msg, ck_now_usec(), dst_version,
-				 &fp->fault);
-	switch (r) {
-	case FASTPATH_FORWARD:
-		(void)guests_send(gs, dst, fp->msg);
-		return 0;
-	case FASTPATH_ANSWER:
-		return SESSION_FASTPATH_ANSWER;
-	case FASTPATH_DROP:
-		return 0;
-	default:
-		return r;
+	reason = refusal(fr, d, src, dst, msg, dst_version, now);
+	if (!reason) {
+		*peer = src;	/* the one thing the destination trusts: who sent it */
+		if (guests_send(gs, dst, msg) == 0) {
+			delivered(fr, d, src, dst, type, channel, now);
+			return 0;
+		}
+		/* Its queue is full (it stopped reading, and is resynced), or it just ended. */
+		fr->counters.queue_full++;
+		reason = CKFP_CLOSE_UNREACHABLE;
 	}
+answer:
+	/* A Close needs no answer: there is nothing left to give up on. */
+	if (type == CK_MSG_FASTPATH_CLOSE)
+		return 0;
+	*msg = (struct ck_msg){ .type = CK_MSG_FASTPATH_CLOSE,
+		.fastpath_close = { .peer_domid = dst, .channel_id = channel, .reason = reason } };
+	return SESSION_FASTPATH_ANSWER;
 }

@@ -8,16 +8,25 @@
  *
  * The rules: an Offer goes from the lower domid to the higher and an Accept back, a Close
  * either way, never to oneself (anything else is a protocol error, as any invalid message).
- * Both ends must be RUNNING members and the destination must have a session; what cannot be
- * delivered is answered with a Close(UNREACHABLE) so the offerer's module gives up at once.
- * A destination whose agent announced no fast path version in its Hello (one built before
- * the fast path, which would end its session on such a message) is sent nothing: the sender
- * is answered with a Close(NO_FASTPATH), as an agent without the module would answer.
- * A guest's set-up messages are rate-limited; over its limit they are dropped and counted,
- * so a guest can make the daemon forward at most `burst` messages per interval.
+ * Both ends must be RUNNING members and the destination must have a session; a destination
+ * whose agent announced no fast path version in its Hello (one built before the fast path,
+ * which would end its session on such a message) is sent nothing.
  *
- * Plain data that the hub (daemon.c) owns: a session reports the message, this decides, the
- * hub sends through the set of guests.
+ * What one guest can make the relay do is bounded per domain, not per session (a session
+ * that reconnects starts from where its domain stood), in two budgets of `burst` messages per
+ * `interval`: one for its offers and one for its answers (Accept, Close), so that answering
+ * another guest's offers never costs a guest its own.  The relay keeps every offer it passed
+ * on until it is answered, closed or expires: at most one at a time per ordered pair (the
+ * module has one set-up per peer; it offers again only after a Close), at most
+ * `max_pending` per offerer, and an Accept is passed on only for an offer pending.
+ *
+ * Whatever is not passed on (over a budget, a limit, unreachable, the destination's queue
+ * full, an Accept for no offer) is answered with a Close(UNREACHABLE) for the channel, which
+ * the sender's module takes as "give up and back off", or Close(NO_FASTPATH) for a
+ * destination without it; a Close is never answered.  Nothing is dropped silently.
+ *
+ * The hub (daemon.c) owns this: a session reports the message, this decides, and sends
+ * through the set of guests.
  */
 #pragma once
 
@@ -27,60 +36,62 @@
 #include "message.h"
 #include "ratelimit.h"
 
-/* 8 set-up messages per second on average, 16 at once. */
-#define FASTPATH_RELAY_BURST_DEFAULT 16u
+/* 4 offers a second (docs/FASTPATH.md), 8 at once; as many answers, counted apart. */
+#define FASTPATH_RELAY_BURST_DEFAULT 8u
 #define FASTPATH_RELAY_INTERVAL_DEFAULT_USEC (2 * 1000000ull)
+/* The module's max_channels default: it never has more set-ups waiting. */
+#define FASTPATH_RELAY_MAX_PENDING_DEFAULT 8u
+#define FASTPATH_RELAY_MAX_PENDING_LIMIT 256u
+/* The module gives an offer 10 s (OFFER_TIMEOUT) and then closes it itself. */
+#define FASTPATH_RELAY_OFFER_TIMEOUT_DEFAULT_USEC (15 * 1000000ull)
+
+struct fastpath_relay_config {
+	unsigned int burst;		/* per budget and interval; 0: the default */
+	uint64_t interval_usec;		/* 0: the default */
+	unsigned int max_pending;	/* offers waiting from one offerer; 0: the default */
+	uint64_t offer_timeout_usec;	/* a pending offer's life; 0: the default */
+};
 
 struct fastpath_relay_counters {
 	uint64_t relayed;	/* forwarded to the destination's session */
 	uint64_t unreachable;	/* not delivered: no running member with a session there */
 	uint64_t no_fastpath;	/* not delivered: the destination's agent announced none */
-	uint64_t rate_limited;	/* dropped: over the sender's limit */
+	uint64_t rate_limited;	/* not delivered: over the sender's budget */
+	uint64_t pending_limited;	/* an offer refused: one waits already, or max_pending do */
+	uint64_t unsolicited;	/* an Accept refused: no such offer waits */
+	uint64_t queue_full;	/* not delivered: the destination's queue was at its limit */
 	uint64_t refused;	/* wrong direction or to itself: the sender's session ended */
 };
 
+struct relay_domain;
+
 struct fastpath_relay {
 	const struct ck_membership *m;
-	unsigned int burst;
-	uint64_t interval_usec;
+	struct fastpath_relay_config cfg;
+	struct relay_domain *domains;	/* by domid: the members that sent anything */
 	struct fastpath_relay_counters counters;
+	uint64_t (*clock)(void);	/* ck_now_usec; a test's own */
 };
 
-enum fastpath_verdict {
-	FASTPATH_FORWARD,	/* msg, its peer now the source, goes to the destination named */
-	FASTPATH_ANSWER,	/* msg is now a Close(UNREACHABLE or NO_FASTPATH) for the sender */
-	FASTPATH_DROP,		/* nothing to send */
-};
-
-/* burst 0 or interval 0: the defaults. */
+/* cfg may be NULL: the defaults. */
 void fastpath_relay_init(struct fastpath_relay *fr, const struct ck_membership *m,
-			 unsigned int burst, uint64_t interval_usec);
+			 const struct fastpath_relay_config *cfg);
+void fastpath_relay_release(struct fastpath_relay *fr);
 
-/* A new session's allowance. */
-struct ck_ratelimit fastpath_relay_limit(const struct fastpath_relay *fr);
+/* The member left: its budgets go, and every offer to or from it. */
+void fastpath_relay_forget(struct fastpath_relay *fr, uint16_t domid);
 
-/* Where msg (verified, a fast path type) asks to go. */
-static inline uint16_t fastpath_relay_destination(struct ck_msg *msg)
-{
-	return *ck_msg_fastpath_peer(msg);
-}
-
-/*
- * Decides what becomes of msg from the session of src, whose allowance is limit, at
- * now_usec, and rewrites msg accordingly: a verdict, or -EPROTO with the reason in *fault
- * for a message that breaks the rules.  dst_version: the fast path version of the session
- * that speaks for the destination, or negative when it has none.
- */
-int fastpath_relay_route(struct fastpath_relay *fr, struct ck_ratelimit *limit, uint16_t src,
-			 struct ck_msg *msg, uint64_t now_usec, int64_t dst_version,
-			 const char **fault);
+/* Offers waiting now (`cokeeperctl stats`). */
+unsigned int fastpath_relay_pending(const struct fastpath_relay *fr, uint64_t now_usec);
 
 struct guests;
 struct guest_fastpath;
 
 /*
  * What the hub does with a message a guest reported: routes it, sends what goes to another
- * guest through gs.  Returns as struct guest_session_callbacks' fastpath.
+ * guest through gs.  Returns as struct guest_session_callbacks' fastpath: 0,
+ * SESSION_FASTPATH_ANSWER with fp->msg rewritten into the sender's Close, or -EPROTO with
+ * fp->fault set for a message that breaks the rules.
  */
 int fastpath_relay_handle(struct fastpath_relay *fr, struct guests *gs,
 			  struct guest_fastpath *fp);

@@ -14,6 +14,7 @@
 #include "backend.h"
 #include "control.h"
 #include "daemon.h"
+#include "fastpath-relay.h"
 #include "guests.h"
 #include "logging.h"
 #include "number.h"
@@ -29,6 +30,9 @@ enum {
 	OPT_CONTROL_IDLE_TIMEOUT,
 	OPT_ADMIN_GROUP,
 	OPT_INCLUDE_DOM0,
+	OPT_FASTPATH_BUDGET,
+	OPT_FASTPATH_MAX_PENDING,
+	OPT_FASTPATH_OFFER_TIMEOUT,
 };
 
 static const struct ck_option options[] = {
@@ -45,6 +49,14 @@ static const struct ck_option options[] = {
 	{ "hello-timeout", OPT_HELLO_TIMEOUT, "MS", "a new agent session that sends no valid Hello within\n"
 						    "MS of attaching is ended (default 10000)" },
 	{ "include-dom0", OPT_INCLUDE_DOM0, NULL, "make dom0 a member too" },
+	{ "fastpath-budget", OPT_FASTPATH_BUDGET, "N/S", "fast path set-up messages a guest may have\n"
+							 "relayed: N offers and N answers per S seconds\n"
+							 "(default 8/2)" },
+	{ "fastpath-max-pending", OPT_FASTPATH_MAX_PENDING, "N",
+	  "offers one guest may have waiting for an answer\n"
+	  "(default 8, the module's max_channels)" },
+	{ "fastpath-offer-timeout", OPT_FASTPATH_OFFER_TIMEOUT, "S",
+	  "an offer not answered in S seconds is forgotten\n(default 15)" },
 	{ "max-control-clients", OPT_MAX_CONTROL_CLIENTS, "N", "control clients at once (default 64)" },
 	{ "max-watchers", OPT_MAX_WATCHERS, "N", "control clients following changes (default 16)" },
 	{ "control-idle-timeout", OPT_CONTROL_IDLE_TIMEOUT, "S",
@@ -112,6 +124,30 @@ static int set_admin_group(struct daemon_config *cfg, const char *name)
 	return 0;
 }
 
+/* N/S: N messages of each kind per S seconds. */
+static int set_fastpath_budget(struct daemon_config *cfg, const char *arg)
+{
+	const char *slash = strchr(arg, '/');
+	char n[32];
+	uint64_t v;
+	int r;
+
+	if (!slash || (size_t)(slash - arg) >= sizeof(n)) {
+		fprintf(stderr, PROG ": --fastpath-budget: '%s' is not N/SECONDS\n", arg);
+		return -EINVAL;
+	}
+	snprintf(n, sizeof(n), "%.*s", (int)(slash - arg), arg);
+	r = number("fastpath-budget", n, 1, 1000000, " messages", &v);
+	if (r < 0)
+		return r;
+	cfg->fastpath.burst = v;
+	r = ck_parse_seconds(slash + 1, 1000, 86400 * 1000000ull, &cfg->fastpath.interval_usec);
+	if (r < 0)
+		fprintf(stderr, PROG ": --fastpath-budget: '%s' is not a number of seconds "
+			"from 0.001 to 86400\n", slash + 1);
+	return r < 0 ? -EINVAL : 0;
+}
+
 /* One option of the table: 0, or -EINVAL reported. */
 static int set_option(struct settings *s, int key, const char *arg)
 {
@@ -150,6 +186,17 @@ static int set_option(struct settings *s, int key, const char *arg)
 		break;
 	case OPT_INCLUDE_DOM0:
 		cfg->include_dom0 = true;
+		break;
+	case OPT_FASTPATH_BUDGET:
+		r = set_fastpath_budget(cfg, arg);
+		break;
+	case OPT_FASTPATH_MAX_PENDING:
+		r = number("fastpath-max-pending", arg, 1, FASTPATH_RELAY_MAX_PENDING_LIMIT, "", &v);
+		cfg->fastpath.max_pending = v;
+		break;
+	case OPT_FASTPATH_OFFER_TIMEOUT:
+		r = number("fastpath-offer-timeout", arg, 1, 86400, " s", &v);
+		cfg->fastpath.offer_timeout_usec = v * 1000000;
 		break;
 	case OPT_MAX_CONTROL_CLIENTS:
 		r = number("max-control-clients", arg, 1, 4096, "", &v);

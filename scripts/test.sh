@@ -96,7 +96,7 @@ fi
 echo "fuzz-control: links neither libxenlight nor libxenstore"
 
 mkdir "$work/fuzz-frame" "$work/fuzz-control"
-build-fuzz/tests/fuzz/make-seeds "$work/fuzz-frame"
+build-fuzz/tests/fuzz/make-seeds "$work/fuzz-frame" "$work/guest-sessions"
 printf '{"cmd":"members"}' >"$work/fuzz-control/members"
 printf '{"cmd":"sim-create","name":"web","ip":["10.0.0.1","fd00::1"],"mac":"00:16:3e:00:00:01"}' \
 	>"$work/fuzz-control/create"
@@ -128,6 +128,8 @@ printf "\x03\x08$hello_resume$ack$hello_resume$hello_resume" >"$work/fuzz-guest/
 printf "\x07\x02$hello_new$hello_new\x00\x00\x00\x05\xff\xff\xff\xff\xff" >"$work/fuzz-guest/garbage"
 printf "\x00\x04$hello_new" >"$work/fuzz-guest/over-limit"
 printf "\x05\x19$hello_new$ack$ack" >"$work/fuzz-guest/short-writes-fail"
+# One domain's sessions in turn with two peers (F_SESSIONS): fast path messages past its budgets.
+cp "$work/guest-sessions" "$work/fuzz-guest/sessions"
 run_fuzzer fuzz-guest "${FUZZ_GUEST_RUNS:-1000000}" 16384
 
 # fuzz-ckfp-ring: byte 0 is the ring's order and start index, then a script of our calls and

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "frame.h"
 #include "logging.h"
+#include "memory-return.h"
 #include "guest-session.h"
 
 /* What one session may make us log. */
@@ -30,7 +31,6 @@ int guest_session_init(struct guest_session *s, const struct guest_session_env *
 		.domid = stream->domid,
 		.connected_usec = ck_now_usec(),
 		.rl = SESSION_RATELIMIT,
-		.fastpath_allowance = env->fastpath_allowance,
 	};
 	return ck_frame_decoder_new(&s->dec);
 }
@@ -47,18 +47,44 @@ static int failed(struct guest_session *s, int r)
 	return r;
 }
 
-static int enqueue(struct guest_session *s, const struct ck_msg *msg)
+/* Queues msg; past limit (the Bye is not held to one) -ENOBUFS, and nothing is queued. */
+static int enqueue(struct guest_session *s, const struct ck_msg *msg, size_t limit)
 {
 	uint8_t *buf;
 	size_t len;
 	int r;
 
 	r = ck_frame_encode(msg, &buf, &len);
-	if (r == 0) {
+	if (r < 0)
+		return failed(s, r);
+	if (len > limit || ck_stream_queued(s->stream) > limit - len)
+		r = -ENOBUFS;
+	else
 		r = ck_stream_queue(s->stream, buf, len);
-		free(buf);
+	free(buf);
+	return r == -ENOBUFS ? r : r < 0 ? failed(s, r) : 0;
+}
+
+static void overflowed(struct guest_session *s);
+
+/*
+ * Queues what the guest is sent besides membership: over its limit it is resynced instead,
+ * and until it has read its queue and been resynced it is sent nothing more.
+ */
+static int enqueue_bounded(struct guest_session *s, const struct ck_msg *msg, bool *queued)
+{
+	int r;
+
+	*queued = false;
+	if (s->resync == RESYNC_SNAPSHOT)
+		return 0;
+	r = enqueue(s, msg, s->env->queue_limit);
+	*queued = r == 0;
+	if (r == -ENOBUFS) {
+		overflowed(s);
+		return 0;
 	}
-	return r < 0 ? failed(s, r) : 0;
+	return r;
 }
 
 static int queue_bytes(struct guest_session *s, struct ck_bytes *frames, uint64_t epoch, uint64_t gen)
@@ -95,7 +121,7 @@ void guest_session_bye(struct guest_session *s, enum ck_bye_code code, const cha
 		return;
 	s->bye_sent = true;
 	snprintf(bye.bye.reason, sizeof(bye.bye.reason), "%s", reason);
-	if (enqueue(s, &bye) == 0)
+	if (enqueue(s, &bye, SIZE_MAX) == 0)
 		(void)ck_stream_flush(s->stream);
 }
 
@@ -245,13 +271,12 @@ static int on_ack(struct guest_session *s, const struct ck_ack *ack)
 
 static int on_fastpath(struct guest_session *s, struct ck_msg *msg)
 {
-	struct guest_fastpath fp = {
-		.src = s->domid, .msg = msg, .allowance = &s->fastpath_allowance,
-	};
+	struct guest_fastpath fp = { .src = s->domid, .msg = msg };
 	int r = s->env->cb->fastpath(&fp, s->userdata);
+	bool queued;
 
 	if (r == SESSION_FASTPATH_ANSWER)
-		return enqueue(s, msg);
+		return enqueue_bounded(s, msg, &queued);
 	if (r < 0)
 		snprintf(s->fault, sizeof(s->fault), "%s", fp.fault ? fp.fault : "fast path");
 	return r < 0 ? r : 0;
@@ -327,6 +352,7 @@ static void overflowed(struct guest_session *s)
 {
 	size_t dropped = ck_outbuf_drop_unsent(&s->stream->out);
 
+	ck_memory_freed(dropped);
 	s->env->counters->queue_overflows++;
 	ck_log_limited(&s->rl, LOG_WARNING, 0,
 		    "%s: domid %u left %zu bytes unread; dropped, it gets a snapshot",
@@ -336,7 +362,7 @@ static void overflowed(struct guest_session *s)
 	s->stream->ops->want_write(s->stream, true);
 }
 
-enum guest_session_end guest_session_change(struct guest_session *s, const struct ck_delta *d, size_t queue_limit)
+enum guest_session_end guest_session_change(struct guest_session *s, const struct ck_delta *d)
 {
 	struct ck_bytes *frames;
 	int r;
@@ -344,7 +370,7 @@ enum guest_session_end guest_session_change(struct guest_session *s, const struc
 	/* A resync owed covers this change too, whenever the queue lets it go. */
 	if (s->state != SESSION_ACTIVE || s->resync != RESYNC_NONE)
 		return SESSION_GO_ON;
-	if (ck_stream_queued(s->stream) > queue_limit) {
+	if (ck_stream_queued(s->stream) > s->env->queue_limit) {
 		overflowed(s);
 		return SESSION_GO_ON;
 	}
@@ -373,11 +399,13 @@ enum guest_session_end guest_session_change(struct guest_session *s, const struc
 	return SESSION_GO_ON;
 }
 
-enum guest_session_end guest_session_send(struct guest_session *s, const struct ck_msg *msg)
+enum guest_session_end guest_session_send(struct guest_session *s, const struct ck_msg *msg,
+					  bool *queued)
 {
-	if (enqueue(s, msg) < 0)
+	if (enqueue_bounded(s, msg, queued) < 0)
 		return SESSION_LOCAL_FAILURE;
-	return guest_session_flush(s);
+	/* Not queued: it stopped reading, and is answered once it reads again. */
+	return *queued ? guest_session_flush(s) : SESSION_GO_ON;
 }
 
 const char *guest_session_state_name(const struct guest_session *s)

@@ -63,11 +63,10 @@ struct guest_ack {
 	uint64_t from, gen;
 };
 
-/* A fast path set-up message to relay; the sender's allowance goes with it. */
+/* A fast path set-up message to relay. */
 struct guest_fastpath {
 	uint16_t src;		/* the session's domid: the channel's, checked against its Hello */
 	struct ck_msg *msg;	/* verified; rewritten into the answer for SESSION_FASTPATH_ANSWER */
-	struct ck_ratelimit *allowance;
 	const char *fault;	/* set with a negative return: why the sender broke the rules */
 };
 
@@ -91,7 +90,7 @@ struct guest_session_env {
 	struct fanout *fanout;
 	struct guest_session_counters *counters;
 	const struct guest_session_callbacks *cb;
-	struct ck_ratelimit fastpath_allowance;	/* a new session's */
+	size_t queue_limit;	/* bytes queued for one guest, past which it is resynced */
 };
 
 struct guest_session {
@@ -114,7 +113,6 @@ struct guest_session {
 	uint64_t resync_epoch, resync_gen;	/* RESYNC_HELLO: where its latest Hello was */
 	unsigned int frames;	/* frames decoded since session_feed's caller last zeroed it */
 	struct ck_ratelimit rl;		/* what its session makes us log */
-	struct ck_ratelimit fastpath_allowance;	/* the set-up messages it may have relayed */
 	int error;		/* why it must end: -errno */
 	char fault[64];		/* what it did wrong, for the log and its Bye */
 	bool bye_sent;
@@ -133,13 +131,19 @@ enum guest_session_end guest_session_flush(struct guest_session *s);
 
 /*
  * A committed change: queued (encoded once by the fan-out) if the guest took all it was sent
- * before; if not, it lags and is owed a catch-up instead, and if more than queue_limit bytes
- * wait, it stopped reading: they are dropped and it is owed a snapshot.
+ * before; if not, it lags and is owed a catch-up instead, and if more than the queue limit
+ * waits, it stopped reading: they are dropped and it is owed a snapshot.
  */
-enum guest_session_end guest_session_change(struct guest_session *s, const struct ck_delta *d, size_t queue_limit);
+enum guest_session_end guest_session_change(struct guest_session *s, const struct ck_delta *d);
 
-/* Queues msg (a relayed fast path message) and writes what the guest takes. */
-enum guest_session_end guest_session_send(struct guest_session *s, const struct ck_msg *msg);
+/*
+ * Queues msg (a relayed fast path message) and writes what the guest takes.  Whatever the
+ * guest is sent besides its membership counts against the queue limit when it is queued: a
+ * message that would take it past the limit is not (*queued false), and the guest, which
+ * stopped reading, is resynced as for a change.
+ */
+enum guest_session_end guest_session_send(struct guest_session *s, const struct ck_msg *msg,
+					  bool *queued);
 
 /* Says why it ends (once): code and reason go in its Bye, which is written if it can be. */
 void guest_session_bye(struct guest_session *s, enum ck_bye_code code, const char *reason);

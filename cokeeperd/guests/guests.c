@@ -9,6 +9,7 @@
 #include "guests.h"
 #include "hash.h"
 #include "logging.h"
+#include "memory-return.h"
 #include "ratelimit.h"
 
 /*
@@ -100,6 +101,7 @@ static void guest_free(struct guest *g)
 {
 	struct guests *gs = g->gs;
 	struct ck_stream *stream = g->session.stream;
+	size_t queued = ck_stream_queued(stream);
 
 	index_drop(g);
 	DL_DELETE(gs->list, g);
@@ -110,6 +112,8 @@ static void guest_free(struct guest *g)
 	guest_session_release(&g->session);
 	gs->cb.closed(stream, stream->domid, gs->userdata);
 	free(g);
+	/* Its queue went with the stream: what it held comes back. */
+	ck_memory_freed(queued);
 }
 
 /* Ends g's session for why (SESSION_GO_ON: the member left, or the daemon stops). */
@@ -300,7 +304,7 @@ int guests_new(struct guests **ret, sd_event *event, const struct ck_membership 
 		.fanout = &gs->fanout,
 		.counters = &gs->counters.session,
 		.cb = &gs->session_cb,
-		.fastpath_allowance = cfg->fastpath_allowance,
+		.queue_limit = cfg->queue_limit,
 	};
 	*ret = gs;
 	return 0;
@@ -397,7 +401,7 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 	struct guest *g, *tmp;
 
 	DL_FOREACH_SAFE(gs->list, g, tmp)
-		(void)goes_on(g, guest_session_change(&g->session, delta, gs->cfg.queue_limit));
+		(void)goes_on(g, guest_session_change(&g->session, delta));
 }
 
 int guests_fastpath_version(const struct guests *gs, uint16_t domid, uint32_t *version)
@@ -413,11 +417,13 @@ int guests_fastpath_version(const struct guests *gs, uint16_t domid, uint32_t *v
 int guests_send(struct guests *gs, uint16_t domid, const struct ck_msg *msg)
 {
 	struct guest *g = find(gs, domid);
+	bool queued = false;
 
 	if (!g)
 		return -ENOENT;
-	(void)goes_on(g, guest_session_send(&g->session, msg));
-	return 0;
+	if (!goes_on(g, guest_session_send(&g->session, msg, &queued)))
+		return -ECONNRESET;
+	return queued ? 0 : -ENOBUFS;
 }
 
 unsigned int guests_count(const struct guests *gs)

@@ -28,11 +28,10 @@ struct guests;
 #define GUESTS_HELLO_TIMEOUT_DEFAULT_USEC (10 * 1000000ull)
 
 struct guests_config {
-	size_t queue_limit;	/* bytes queued per guest before it is resynced */
+	/* Bytes queued per guest (besides one snapshot) before it is resynced. */
+	size_t queue_limit;
 	unsigned int max_guests;	/* sessions at once, more are refused; 0: the default */
 	uint64_t hello_timeout_usec;	/* from connecting to a valid Hello; 0: the default */
-	/* The fast path set-up messages a new session may have relayed. */
-	struct ck_ratelimit fastpath_allowance;
 };
 
 struct guests_callbacks {
@@ -77,8 +76,9 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta);
  */
 int guests_fastpath_version(const struct guests *gs, uint16_t domid, uint32_t *version);
 /*
- * Sends msg to the session that speaks for domid; -ENOENT if none does.  If it cannot be
- * queued, that session ends (as for a delta it cannot take), not the caller's.
+ * Sends msg to the session that speaks for domid: 0 once queued; -ENOENT if none does;
+ * -ENOBUFS if it would take that guest past its queue limit (the guest is resynced, as for
+ * a change); -ECONNRESET if that session had to end (the caller's goes on).
  */
 int guests_send(struct guests *gs, uint16_t domid, const struct ck_msg *msg);
 

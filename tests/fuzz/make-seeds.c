@@ -2,6 +2,9 @@
 /*
  * Writes a seed corpus for fuzz-frame into the directory given: one valid stream per message
  * type, plus a chunked snapshot, each prefixed with the piece-size byte the target expects.
+ * With a second argument, also fuzz-guest's seed of one domain's sessions (F_SESSIONS in
+ * fuzz-guest.c) into that file: three sessions of domid 5, each a Hello and a burst of fast
+ * path messages to its peers (offers to 19, closes, an accept to 2), more than its budgets.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -58,6 +61,59 @@ static void member(struct ck_member *m, uint16_t domid)
 	m->nics[0].ipv6[0][15] = domid;
 }
 
+/* Appends msg, framed, to f. */
+static int put(FILE *f, const struct ck_msg *msg)
+{
+	uint8_t *buf;
+	size_t len;
+	int r = ck_frame_encode(msg, &buf, &len);
+
+	if (r < 0)
+		return r;
+	fwrite(buf, 1, len, f);
+	free(buf);
+	return 0;
+}
+
+static int guest_sessions_seed(const char *path)
+{
+	const struct ck_msg hello = { .type = CK_MSG_HELLO,
+		.hello = { .domid = 5, .version = CK_PROTOCOL_VERSION, .fastpath_version = 1 } };
+	struct ck_msg offer = { .type = CK_MSG_FASTPATH_OFFER,
+		.fastpath_offer = { .peer_domid = 19, .ring_version = CKFP_RING_VERSION,
+				    .ring_order = CKFP_RING_ORDER_MIN, .evtchn_port = 17,
+				    .n_grefs = CKFP_GREFS(CKFP_RING_ORDER_MIN) } };
+	struct ck_msg close = { .type = CK_MSG_FASTPATH_CLOSE,
+		.fastpath_close = { .peer_domid = 19, .reason = CKFP_CLOSE_SHUTDOWN } };
+	const struct ck_msg accept = { .type = CK_MSG_FASTPATH_ACCEPT,
+		.fastpath_accept = { .peer_domid = 2, .channel_id = 7 } };
+	FILE *f = fopen(path, "wb");
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	for (unsigned int i = 0; i < offer.fastpath_offer.n_grefs; i++)
+		offer.fastpath_offer.grefs[i] = 8 + i;
+	fputc(0, f);				/* reads whatever is there */
+	fputc((1 << 5) | (1 << 6), f);		/* F_SESSIONS | F_PEER_STUCK */
+	for (unsigned int s = 0; r == 0 && s < 3; s++) {
+		if (s)
+			fputs("\xffNEW", f);
+		r = put(f, &hello);
+		for (unsigned int i = 1; r == 0 && i <= 6; i++) {
+			offer.fastpath_offer.channel_id = s * 100 + i;
+			close.fastpath_close.channel_id = s * 100 + i;
+			r = put(f, &offer);
+			r = r ?: put(f, &offer);	/* again: the same offer */
+			r = r ?: put(f, &close);
+			r = r ?: put(f, &accept);
+		}
+	}
+	if (fclose(f) && r == 0)
+		r = -errno;
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct ck_member ms[3];
@@ -67,11 +123,18 @@ int main(int argc, char **argv)
 	struct ck_msg msg;
 	int r;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: %s DIR [GUEST-SESSIONS-SEED]\n", argv[0]);
 		return 2;
 	}
 	dir = argv[1];
+	if (argc == 3) {
+		r = guest_sessions_seed(argv[2]);
+		if (r < 0) {
+			fprintf(stderr, "make-seeds: %s: %s\n", argv[2], strerror(-r));
+			return 1;
+		}
+	}
 	for (int i = 0; i < 3; i++)
 		member(&ms[i], i + 1);
 

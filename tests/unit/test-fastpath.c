@@ -123,8 +123,7 @@ static void setup(struct fixture *f)
 		ck_assert_int_eq(ck_memberset_put(set, &mb), 0);
 	}
 	ck_assert_int_eq(ck_membership_commit(f->m, set, NULL), 0);
-	fastpath_relay_init(&f->relay, f->m, 0, 0);
-	cfg.fastpath_allowance = fastpath_relay_limit(&f->relay);
+	fastpath_relay_init(&f->relay, f->m, NULL);
 	ck_assert_int_eq(guests_new(&f->gs, f->event, f->m, &cfg, &cb, f), 0);
 }
 
@@ -135,6 +134,7 @@ static void teardown(struct fixture *f, struct agent **agents, size_t n)
 	for (size_t i = 0; i < n; i++)
 		agents[i]->stopping = true;
 	guests_free(f->gs);
+	fastpath_relay_release(&f->relay);
 	for (size_t i = 0; i < n; i++)
 		agent_free(agents[i]);
 	ck_membership_free(f->m);
