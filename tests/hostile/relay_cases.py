@@ -10,7 +10,7 @@ socket may speak for any domid.
   relay-queue-limit a victim that never reads: what is relayed to it counts against
                     --queue-limit like everything else queued to it
   relay-memory      queues of victims that never read filled, then dropped: the memory goes
-                    back
+                    back (judged on a plain build: ASan's allocator ignores malloc_trim)
   relay-answers     a guest's answers (Accept) do not spend its offers' allowance; what it
                     sends is delivered or answered with a Close, never dropped unsaid
   relay-pending     one pending offer per pair, at most --fastpath-max-pending per offerer, no
@@ -36,7 +36,7 @@ import time
 
 from attack_harness import (
     AGENTS, CKFP_CLOSE_UNREACHABLE, CKFP_RING_ORDER_MAX, ENV_SNAPSHOT, FP_NAMES, HANG, Control,
-    Failure, fastpath_accept, fastpath_close, fastpath_offer, hello, ready, report,
+    Failure, fastpath_accept, fastpath_close, fastpath_offer, has_asan, hello, ready, report,
     split_frames, status_kb)
 
 BURST = 8           # the daemon's default relay budget: 8 at once ...
@@ -355,13 +355,16 @@ def attack_memory(a):
                           f"{[queued(ctl, v.domid) for v in victims]} bytes")
         time.sleep(0.01)
     # Memory given back is not always given back at once: the lowest RSS within HANG.
+    # ASan's allocator is not glibc's: malloc_trim() returns nothing of it, and freed
+    # blocks wait in its quarantine.  Under ASan the fill and the drop run, unjudged.
+    asan = has_asan(f"/proc/{pid}/exe")
     after = status_kb(pid, "VmRSS")
     deadline = time.monotonic() + HANG
-    while after - start > MEM_RETURN * 1024 and time.monotonic() < deadline:
+    while not asan and after - start > MEM_RETURN * 1024 and time.monotonic() < deadline:
         time.sleep(0.05)
         after = min(after, status_kb(pid, "VmRSS"))
     report(filled_mb=round(sum(filled) / MB, 1), start_mb=start // 1024, hwm_mb=hwm // 1024,
-           after_mb=after // 1024, counters=fastpath_counters(ctl))
+           after_mb=after // 1024, return_judged=not asan, counters=fastpath_counters(ctl))
 
 
 def after_memory(setup, r):
@@ -372,7 +375,7 @@ def after_memory(setup, r):
         raise Failure(f"RSS grew by {grown} MB only while {r['filled_mb']} MB were queued: "
                       f"not the {2 * MEM_RETURN} MB the case needs to prove anything")
     kept = r["after_mb"] - r["start_mb"]
-    if kept > MEM_RETURN:
+    if r["return_judged"] and kept > MEM_RETURN:
         raise Failure(f"RSS {r['after_mb']} MB after the victims' queues were dropped: "
                       f"{kept} MB over the start ({r['start_mb']} MB; {r['hwm_mb']} MB at the "
                       f"peak), bound {MEM_RETURN} MB")
