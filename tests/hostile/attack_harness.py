@@ -44,16 +44,112 @@ def varint(n):
             return bytes(out)
 
 
-def hello(domid, epoch=0, gen=0, version=1):
-    """Envelope{hello: Hello{domid, epoch, gen, protocol_version}}, framed."""
+def hello(domid, epoch=0, gen=0, version=1, fastpath=0):
+    """Envelope{hello: Hello{domid, epoch, gen, protocol_version, fastpath_version}}, framed."""
     body = b"\x08" + varint(domid)
     if epoch:
         body += b"\x10" + varint(epoch)
     if gen:
         body += b"\x18" + varint(gen)
     body += b"\x20" + varint(version)
+    if fastpath:
+        body += b"\x28" + varint(fastpath)
     env = b"\x0a" + varint(len(body)) + body
     return struct.pack(">I", len(env)) + env
+
+
+# The fast path's set-up messages (include/uapi/linux/cokeeper_fp.h): Envelope cases, ring
+# versions and orders, close reasons.
+ENV_SNAPSHOT, ENV_DELTA = 2, 3
+FP_OFFER, FP_ACCEPT, FP_CLOSE = 6, 7, 8
+FP_NAMES = {FP_OFFER: "offer", FP_ACCEPT: "accept", FP_CLOSE: "close"}
+CKFP_RING_VERSION = 1
+CKFP_RING_ORDER_MIN, CKFP_RING_ORDER_MAX = 6, 8
+CKFP_CLOSE_UNREACHABLE = 4
+
+
+def ckfp_grefs(order):
+    return 1 + 2 * (1 << order)
+
+
+def envelope(case, body):
+    """Envelope{case: body}, framed (case < 16: a one-byte key)."""
+    env = bytes([case << 3 | 2]) + varint(len(body)) + body
+    return struct.pack(">I", len(env)) + env
+
+
+def fastpath_offer(peer, channel, order=CKFP_RING_ORDER_MIN, gref=1):
+    """A valid FastpathOffer to peer; every grant reference is gref (its varint's size sets
+    the message's: 0xFFFFFFFF makes each five bytes)."""
+    grefs = varint(gref) * ckfp_grefs(order)
+    body = (b"\x08" + varint(peer) + b"\x10" + varint(channel)
+            + b"\x18" + varint(CKFP_RING_VERSION) + b"\x20" + varint(order)
+            + b"\x28" + varint(1) + b"\x32" + varint(len(grefs)) + grefs)
+    return envelope(FP_OFFER, body)
+
+
+def fastpath_accept(peer, channel):
+    return envelope(FP_ACCEPT, b"\x08" + varint(peer) + b"\x10" + varint(channel))
+
+
+def fastpath_close(peer, channel=0, reason=0):
+    body = b"\x08" + varint(peer)
+    if channel:
+        body += b"\x10" + varint(channel)
+    if reason:
+        body += b"\x18" + varint(reason)
+    return envelope(FP_CLOSE, body)
+
+
+def read_varint(buf, i):
+    """The varint at buf[i:] and the index after it."""
+    v = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, i
+
+
+def pb_fields(buf):
+    """{field number: [values]} of one protobuf message: varints and fixed as numbers,
+    length-delimited fields as bytes."""
+    out = {}
+    i = 0
+    while i < len(buf):
+        key, i = read_varint(buf, i)
+        wire = key & 7
+        if wire == 0:
+            v, i = read_varint(buf, i)
+        elif wire == 2:
+            n, i = read_varint(buf, i)
+            v = bytes(buf[i:i + n])
+            i += n
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            v = int.from_bytes(buf[i:i + size], "little")
+            i += size
+        else:
+            raise ValueError(f"wire type {wire}")
+        out.setdefault(key >> 3, []).append(v)
+    return out
+
+
+def split_frames(buf):
+    """The whole frames at the front of buf as (Envelope case, {field: [values]} of its
+    message, frame length), and what is left."""
+    out = []
+    while len(buf) >= 4:
+        n = struct.unpack(">I", buf[:4])[0]
+        if len(buf) < 4 + n:
+            break
+        env = pb_fields(buf[4:4 + n])
+        case = next(iter(env), None)
+        out.append((case, pb_fields(env[case][0]) if case else {}, 4 + n))
+        buf = buf[4 + n:]
+    return out, buf
 
 
 # ---- the attacker (a separate process: `hostile.py --attack KIND ...`) ------------------------
