@@ -26,7 +26,7 @@ path relay); attack_harness.py is what every case runs on.
 Usage: hostile.py [--build DIR] [--only NAME]... [BUILD_DIR]
        HOSTILE_BUILD=DIR selects the binaries too (e.g. an old tree's build, to show it fails).
        HOSTILE_RSS_MB overrides the RSS bound (default 64, plain and under ASan: its quarantine
-       is held to 16 MB, see attack_harness.Setup).
+       is held to 8 MB, see attack_harness.Setup).
 """
 import argparse
 import json

@@ -305,6 +305,7 @@ def after_queue_limit(setup, r):
 
 MEM_LIMIT = 8 * MB      # --queue-limit
 MEM_VICTIMS = 5
+MEM_VICTIMS_ASAN = 2    # ASan's allocator doubles what the fill costs: the suite's bound holds
 MEM_FILL = 7 * MB       # each victim's queue is filled to this, under the limit: 35 MiB in all
 MEM_RETURN = 16         # MB of RSS over the start that may stay once the queues are gone
 MEM_BATCH = 128         # offers (each closed) per write, ~330 KB
@@ -313,9 +314,13 @@ MEM_BATCH = 128         # offers (each closed) per write, ~330 KB
 def attack_memory(a):
     ctl = Control(a.control, timeout=HANG)
     src, *dsts = members(ctl, MEM_VICTIMS + 1, "mem")
-    victims = [Peer(a.agent_socket, d, rcvbuf=4096) for d in dsts]
-    sender = Peer(a.agent_socket, src)
     pid = daemon_pid(a.control)
+    # ASan's allocator is not glibc's: malloc_trim() returns nothing of it, and freed
+    # blocks wait in its quarantine.  Under ASan a smaller fill and the drop run, unjudged.
+    asan = has_asan(f"/proc/{pid}/exe")
+    victims = [Peer(a.agent_socket, d, rcvbuf=4096)
+               for d in dsts[:MEM_VICTIMS_ASAN if asan else MEM_VICTIMS]]
+    sender = Peer(a.agent_socket, src)
     start = status_kb(pid, "VmRSS")
     ready()
     ch = 0
@@ -355,9 +360,6 @@ def attack_memory(a):
                           f"{[queued(ctl, v.domid) for v in victims]} bytes")
         time.sleep(0.01)
     # Memory given back is not always given back at once: the lowest RSS within HANG.
-    # ASan's allocator is not glibc's: malloc_trim() returns nothing of it, and freed
-    # blocks wait in its quarantine.  Under ASan the fill and the drop run, unjudged.
-    asan = has_asan(f"/proc/{pid}/exe")
     after = status_kb(pid, "VmRSS")
     deadline = time.monotonic() + HANG
     while not asan and after - start > MEM_RETURN * 1024 and time.monotonic() < deadline:
@@ -371,7 +373,7 @@ def after_memory(setup, r):
     if not r:
         return
     grown = r["hwm_mb"] - r["start_mb"]
-    if grown < 2 * MEM_RETURN:
+    if r["return_judged"] and grown < 2 * MEM_RETURN:
         raise Failure(f"RSS grew by {grown} MB only while {r['filled_mb']} MB were queued: "
                       f"not the {2 * MEM_RETURN} MB the case needs to prove anything")
     kept = r["after_mb"] - r["start_mb"]
