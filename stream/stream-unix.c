@@ -38,7 +38,7 @@ static ssize_t unix_write(struct ck_stream *s, const void *buf, size_t len)
 
 static int set_events(struct unix_stream *u, uint32_t edge, bool writing)
 {
-	uint32_t events = EPOLLIN | edge | (writing ? EPOLLOUT : 0);
+	uint32_t events = EPOLLIN | EPOLLRDHUP | edge | (writing ? EPOLLOUT : 0);
 
 	return u->io ? sd_event_source_set_io_events(u->io, events) :
 		       poll_set_modify(&u->member, events);
@@ -89,15 +89,26 @@ static const struct ck_stream_ops unix_stream_ops = {
 	.free = unix_free,
 };
 
+/*
+ * The peer shut its side: its last bytes and the end may come in one edge, and a short read
+ * would leave the end unread with no edge to come.  From now on the reader reads to the end.
+ */
+static void woke(struct ck_stream *s, uint32_t revents)
+{
+	if (revents & (EPOLLRDHUP | EPOLLHUP))
+		s->short_read_drains = false;
+	ck_stream_notify(s);
+}
+
 static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 {
-	ck_stream_notify(userdata);
+	woke(userdata, revents);
 	return 0;
 }
 
 static void on_member_ready(struct poll_member *m, uint32_t revents)
 {
-	ck_stream_notify(&poll_member_owner(m, struct unix_stream, member)->base);
+	woke(&poll_member_owner(m, struct unix_stream, member)->base, revents);
 }
 
 /* Exactly one of event and set. */
@@ -113,9 +124,9 @@ static int unix_new(struct ck_stream **ret, sd_event *event, struct poll_set *se
 	snprintf(u->base.label, sizeof(u->base.label), "unix:%d", fd);
 	u->fd = fd;
 	if (set)
-		r = poll_set_add(set, &u->member, fd, EPOLLIN, NULL, on_member_ready);
+		r = poll_set_add(set, &u->member, fd, EPOLLIN | EPOLLRDHUP, NULL, on_member_ready);
 	else
-		r = sd_event_add_io(event, &u->io, fd, EPOLLIN, on_io, &u->base);
+		r = sd_event_add_io(event, &u->io, fd, EPOLLIN | EPOLLRDHUP, on_io, &u->base);
 	if (r < 0) {
 		free(u);
 		return r;
