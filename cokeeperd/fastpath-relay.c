@@ -171,19 +171,46 @@ static const char *wrong_direction(enum ck_msg_type type, uint16_t src, uint16_t
 	return NULL;
 }
 
+/*
+ * An Accept of the offer waiting from dst, or a Close of an offer waiting between the two:
+ * as many as the offerer's budget and max_pending let it make, and no more.  They cost the
+ * answerer nothing, so that a guest offering again and again cannot spend another's answers.
+ */
+static bool settles(const struct fastpath_relay *fr, uint16_t src, uint16_t dst,
+		    const struct ck_msg *msg)
+{
+	const uint16_t ends[2][2] = { { dst, src }, { src, dst } };
+	uint64_t channel = ck_msg_fastpath_channel(msg);
+
+	for (unsigned int k = 0; k < (msg->type == CK_MSG_FASTPATH_CLOSE ? 2u : 1u); k++) {
+		const struct relay_domain *offerer = find(fr, ends[k][0]);
+		int i = pending_to(offerer, ends[k][1]);
+
+		if (msg->type == CK_MSG_FASTPATH_OFFER || i < 0)
+			continue;
+		if (offerer->pending[i].channel == channel ||
+		    (!channel && msg->type == CK_MSG_FASTPATH_CLOSE))
+			return true;
+	}
+	return false;
+}
+
 /* Why a message from src (whose domain is d) may not go to dst now; 0 if it may. */
 static uint32_t refusal(struct fastpath_relay *fr, struct relay_domain *d, uint16_t src,
 			uint16_t dst, const struct ck_msg *msg, int64_t dst_version, uint64_t now)
 {
 	uint64_t channel = ck_msg_fastpath_channel(msg);
+	bool free_answer = settles(fr, src, dst, msg);
 
-	if (!d || !ck_ratelimit_allow(msg->type == CK_MSG_FASTPATH_OFFER ? &d->offers :
-					&d->answers, now, NULL)) {
+	/* A Close only takes state away: it counts even when it is not passed on. */
+	if (msg->type == CK_MSG_FASTPATH_CLOSE)
+		closed(fr, src, dst, channel);
+	if (!d || (!free_answer &&
+		   !ck_ratelimit_allow(msg->type == CK_MSG_FASTPATH_OFFER ? &d->offers :
+				       &d->answers, now, NULL))) {
 		fr->counters.rate_limited++;
 		return CKFP_CLOSE_UNREACHABLE;
 	}
-	if (msg->type == CK_MSG_FASTPATH_CLOSE)
-		closed(fr, src, dst, channel);
 	if (dst_version < 0 || !running(fr, dst)) {
 		fr->counters.unreachable++;
 		return CKFP_CLOSE_UNREACHABLE;
@@ -248,6 +275,7 @@ int fastpath_relay_handle(struct fastpath_relay *fr, struct guests *gs,
 	struct relay_domain *d = NULL;
 	int64_t dst_version = -1;
 	uint32_t version, reason;
+	int r;
 
 	fp->fault = wrong_direction(type, src, dst);
 	if (fp->fault) {
@@ -266,12 +294,16 @@ int fastpath_relay_handle(struct fastpath_relay *fr, struct guests *gs,
 	reason = refusal(fr, d, src, dst, msg, dst_version, now);
 	if (!reason) {
 		*peer = src;	/* the one thing the destination trusts: who sent it */
-		if (guests_send(gs, dst, msg) == 0) {
+		r = guests_send(gs, dst, msg);
+		if (r == 0) {
 			delivered(fr, d, src, dst, type, channel, now);
 			return 0;
 		}
 		/* Its queue is full (it stopped reading, and is resynced), or it just ended. */
-		fr->counters.queue_full++;
+		if (r == -ENOBUFS)
+			fr->counters.queue_full++;
+		else
+			fr->counters.unreachable++;
 		reason = CKFP_CLOSE_UNREACHABLE;
 	}
 answer:

@@ -15,15 +15,20 @@
  * What one guest can make the relay do is bounded per domain, not per session (a session
  * that reconnects starts from where its domain stood), in two budgets of `burst` messages per
  * `interval`: one for its offers and one for its answers (Accept, Close), so that answering
- * another guest's offers never costs a guest its own.  The relay keeps every offer it passed
- * on until it is answered, closed or expires: at most one at a time per ordered pair (the
- * module has one set-up per peer; it offers again only after a Close), at most
- * `max_pending` per offerer, and an Accept is passed on only for an offer pending.
+ * another guest's offers never costs a guest its own.  An answer that settles an offer
+ * waiting (its Accept, a Close of it by either end) costs nothing: the offerer's budget
+ * bounds those, and a guest that offers again and again cannot spend another's answers.  The
+ * relay keeps every offer it passed on until it is answered, closed or expires: at most one
+ * at a time per ordered pair (the module has one set-up per peer; it offers again only after
+ * a Close; the same offer again is passed on), at most `max_pending` per offerer, and an
+ * Accept is passed on only for the offer waiting on its channel.
  *
- * Whatever is not passed on (over a budget, a limit, unreachable, the destination's queue
- * full, an Accept for no offer) is answered with a Close(UNREACHABLE) for the channel, which
- * the sender's module takes as "give up and back off", or Close(NO_FASTPATH) for a
- * destination without it; a Close is never answered.  Nothing is dropped silently.
+ * Whatever the relay does not pass on (over a budget, a limit, unreachable, the destination's
+ * queue full, an Accept for no offer) is answered with a Close(UNREACHABLE) for the channel,
+ * which the sender's module takes as "give up and back off", or Close(NO_FASTPATH) for a
+ * destination without it; a Close is never answered (one over budget still ends the offer it
+ * names here).  A message passed on can still be lost with its destination's queue, if that
+ * guest stops reading and is resynced: the modules' set-up timeout is the fallback.
  *
  * The hub (daemon.c) owns this: a session reports the message, this decides, and sends
  * through the set of guests.

@@ -348,6 +348,13 @@ static void on_accept(int fd, void *userdata)
 		client_rearm_idle(cl);
 		r = sd_event_add_defer(c->event, &cl->more, on_more, cl);
 	}
+	/*
+	 * Below every descriptor and timer (as a guest's resume, guests.c): at the same priority
+	 * a defer source that re-arms itself is dispatched before any I/O on every iteration,
+	 * and a client that pipelines requests and reads as fast would have the loop to itself.
+	 */
+	if (r >= 0)
+		r = sd_event_source_set_priority(cl->more, SD_EVENT_PRIORITY_IDLE);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(cl->more, SD_EVENT_OFF);
 	if (r < 0) {

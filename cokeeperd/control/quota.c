@@ -68,6 +68,12 @@ int quota_join(struct quota *q, struct quota_hold *h, uid_t uid, bool admin, cha
 		snprintf(why, len, "too many control clients");
 		return -EUSERS;
 	}
+	/* An admin counts in the totals only: the same user without its group is held apart. */
+	if (admin) {
+		q->clients++;
+		*h = (struct quota_hold){ .joined = true, .admin = true };
+		return 0;
+	}
 	r = find_or_add(q, uid, &u);
 	if (r < 0)
 		return r;
@@ -89,8 +95,8 @@ int quota_join(struct quota *q, struct quota_hold *h, uid_t uid, bool admin, cha
 	}
 	u->clients++;
 	q->clients++;
-	q->ro_clients += !admin;
-	*h = (struct quota_hold){ .uid = u, .admin = admin };
+	q->ro_clients++;
+	*h = (struct quota_hold){ .joined = true, .uid = u };
 	return 0;
 }
 
@@ -116,9 +122,11 @@ int quota_watch(struct quota *q, struct quota_hold *h, char *why, size_t len)
 		return -EUSERS;
 	}
 	h->watching = true;
-	u->watchers++;
 	q->watchers++;
-	q->ro_watchers += !h->admin;
+	if (!h->admin) {
+		u->watchers++;
+		q->ro_watchers++;
+	}
 	return 0;
 }
 
@@ -126,29 +134,29 @@ int quota_set_unread(struct quota *q, struct quota_hold *h, size_t bytes)
 {
 	struct quota_uid *u = h->uid;
 
-	u->unread = u->unread - h->unread + bytes;
+	if (u)
+		u->unread = u->unread - h->unread + bytes;
 	h->unread = bytes;
-	return !h->admin && u->unread > q->lim.unread_per_uid ? -ENOBUFS : 0;
+	return u && u->unread > q->lim.unread_per_uid ? -ENOBUFS : 0;
 }
 
 void quota_leave(struct quota *q, struct quota_hold *h)
 {
 	struct quota_uid *u = h->uid;
 
-	if (!u)
+	if (!h->joined)
 		return;
 	(void)quota_set_unread(q, h, 0);
-	if (h->watching) {
-		u->watchers--;
-		q->watchers--;
-		q->ro_watchers -= !h->admin;
-	}
-	u->clients--;
 	q->clients--;
-	q->ro_clients -= !h->admin;
-	if (u->clients == 0) {
-		HASH_DEL(q->uids, u);
-		free(u);
+	q->watchers -= h->watching;
+	if (u) {
+		q->ro_clients--;
+		q->ro_watchers -= h->watching;
+		u->watchers -= h->watching;
+		if (--u->clients == 0) {
+			HASH_DEL(q->uids, u);
+			free(u);
+		}
 	}
 	*h = (struct quota_hold){ 0 };
 }

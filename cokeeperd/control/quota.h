@@ -9,7 +9,8 @@
  *     connections, are at most unread_per_uid bytes.
  * The uid is what is counted because it is what a user cannot multiply: connections and
  * processes it can open as many as it likes.  Admins (root, --admin-group) are trusted with
- * state already; they count in the totals and are held only to those.
+ * state already; they count in the totals and are held only to those (a user's connections
+ * as an admin never count against its read-only ones).
  */
 #pragma once
 
@@ -36,7 +37,8 @@ struct quota {
 
 /* One client's share: what it holds, in whose name. */
 struct quota_hold {
-	struct quota_uid *uid;
+	bool joined;
+	struct quota_uid *uid;		/* a read-only client's user; NULL for an admin */
 	bool admin;
 	bool watching;
 	size_t unread;

@@ -69,7 +69,9 @@ static void overflowed(struct guest_session *s);
 
 /*
  * Queues what the guest is sent besides membership: over its limit it is resynced instead,
- * and until it has read its queue and been resynced it is sent nothing more.
+ * and until it has been resynced with a snapshot it is sent nothing more (the snapshot goes
+ * once its queue is empty, as after any overflow: the queue holds at most the limit and one
+ * snapshot, however it reads).
  */
 static int enqueue_bounded(struct guest_session *s, const struct ck_msg *msg, bool *queued)
 {
@@ -357,7 +359,10 @@ static void overflowed(struct guest_session *s)
 	ck_log_limited(&s->rl, LOG_WARNING, 0,
 		    "%s: domid %u left %zu bytes unread; dropped, it gets a snapshot",
 		    s->stream->label, s->domid, dropped);
-	/* Answered on its next write wake-up: when it reads again. */
+	/*
+	 * Answered on its next wake-up with nothing left queued: its queue never holds more
+	 * than the limit and one snapshot.
+	 */
 	s->resync = RESYNC_SNAPSHOT;
 	s->stream->ops->want_write(s->stream, true);
 }
@@ -404,7 +409,7 @@ enum guest_session_end guest_session_send(struct guest_session *s, const struct 
 {
 	if (enqueue_bounded(s, msg, queued) < 0)
 		return SESSION_LOCAL_FAILURE;
-	/* Not queued: it stopped reading, and is answered once it reads again. */
+	/* Not queued: it stopped reading, and is resynced on a later wake-up. */
 	return *queued ? guest_session_flush(s) : SESSION_GO_ON;
 }
 

@@ -258,14 +258,15 @@ START_TEST(fastpath_budgets_belong_to_the_domain)
 		send_small(lo, CK_MSG_FASTPATH_CLOSE, 9, i);
 	}
 	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_OFFER], 4);
-	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_CLOSE], 4);
+	/* The Close of an offer waiting is free; of one never made, it costs: 4 more went. */
+	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_CLOSE], 8);
 	expect_answer(lo, 6, 9, 10);	/* each offer over the budget; a Close is never answered */
-	ck_assert_uint_eq(f.relay.counters.rate_limited, 12);
+	ck_assert_uint_eq(f.relay.counters.rate_limited, 8);
 
 	/* Unreachable ones count too: a flood of them costs as much. */
 	send_offer(lo, 50, 11);
 	expect_answer(lo, 7, 50, 11);
-	ck_assert_uint_eq(f.relay.counters.rate_limited, 13);
+	ck_assert_uint_eq(f.relay.counters.rate_limited, 9);
 
 	/* Reconnecting gives it nothing. */
 	lo->eof = true;
@@ -336,6 +337,40 @@ START_TEST(fastpath_answers_have_a_budget_of_their_own)
 	fake_destroy(victim);
 	fake_destroy(peers[0]);
 	fake_destroy(peers[1]);
+}
+END_TEST
+
+/*
+ * Answering the offers waiting for it costs a guest nothing: an attacker that offers as fast
+ * as its budget lets it, and is accepted each time, leaves the victim's answers whole for an
+ * honest offerer.
+ */
+START_TEST(fastpath_settling_an_offer_is_free)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	const struct fastpath_relay_config relay = { .burst = 2, .interval_usec = 3600 * SECOND };
+	struct fake *attacker, *honest, *victim;
+	struct fixture f;
+
+	setup_relay(&f, &cfg, &relay);
+	attacker = joined_as(&f, 3);
+	honest = joined_as(&f, 4);
+	victim = joined_as(&f, 9);
+	for (uint64_t ch = 1; ch <= 2; ch++) {
+		send_offer(attacker, 9, ch);
+		send_small(victim, CK_MSG_FASTPATH_ACCEPT, 3, ch);
+		send_small(victim, CK_MSG_FASTPATH_CLOSE, 3, ch);	/* and tears it down */
+	}
+	ck_assert_uint_eq(attacker->got[CK_MSG_FASTPATH_ACCEPT], 2);
+	send_offer(honest, 9, 7);
+	send_small(victim, CK_MSG_FASTPATH_ACCEPT, 4, 7);
+	ck_assert_uint_eq(honest->got[CK_MSG_FASTPATH_ACCEPT], 1);
+	ck_assert_uint_eq(victim->got[CK_MSG_FASTPATH_CLOSE], 0);
+	ck_assert_uint_eq(f.relay.counters.rate_limited, 0);
+	teardown(&f);
+	fake_destroy(attacker);
+	fake_destroy(honest);
+	fake_destroy(victim);
 }
 END_TEST
 
@@ -506,6 +541,7 @@ int main(void)
 	th_add(s, fastpath_wrong_direction_ends_the_session);
 	th_add(s, fastpath_budgets_belong_to_the_domain);
 	th_add(s, fastpath_answers_have_a_budget_of_their_own);
+	th_add(s, fastpath_settling_an_offer_is_free);
 	th_add(s, fastpath_offers_waiting_are_bounded);
 	th_add(s, fastpath_accept_only_for_an_offer_waiting);
 	th_add(s, fastpath_offers_expire_and_leave_with_their_members);
