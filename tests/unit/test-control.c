@@ -184,6 +184,53 @@ START_TEST(pipelined_requests_are_all_answered_in_order)
 }
 END_TEST
 
+/* True once fd has a whole line to read. */
+static bool line_waiting(int fd)
+{
+	char buf[4096];
+	ssize_t r = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+
+	return r > 0 && memchr(buf, '\n', (size_t)r);
+}
+
+/*
+ * A client that pipelines many requests and takes the replies as they come never has the
+ * loop to itself: another client's request is answered while most of its own still wait.
+ */
+START_TEST(a_pipelining_client_does_not_starve_another)
+{
+	static char many[1000 * 18 + 1];
+	struct server srv;
+	int busy, other, n;
+	unsigned int i;
+
+	server_start(&srv, 0);
+	busy = client_socket();
+	other = client_socket();
+	client_connect(busy, srv.path);
+	client_connect(other, srv.path);
+	settle(&srv);	/* both accepted, nothing asked yet */
+	/* One write: a Unix socket counts each small write's buffer against its size. */
+	for (i = 0; i < 1000; i++)
+		strcat(many, "{\"cmd\":\"members\"}\n");
+	client_send(busy, many, 1);
+	client_send(other, "{\"cmd\":\"stats\"}\n", 1);
+	for (i = 0; i < 100000 && !line_waiting(other); i++)
+		(void)sd_event_run(srv.event, 0);
+	ck_assert(line_waiting(other));
+	/*
+	 * A few wake-ups' worth (16 requests each) at most: answered all at once, the busy
+	 * client's replies would run until its socket's buffer filled (some 270 of them).
+	 */
+	ck_assert_uint_le(srv.calls, 4 * 16 + 1);
+	ck_assert_int_gt(client_line(&srv, other, &n), 0);
+	close(busy);
+	close(other);
+	settle(&srv);
+	server_stop(&srv);
+}
+END_TEST
+
 START_TEST(an_overlong_line_is_answered_and_closed)
 {
 	static char line[CONTROL_LINE_MAX + 2];
@@ -261,6 +308,7 @@ int main(void)
 
 	th_add(s, the_next_request_waits_for_the_reply_before_it);
 	th_add(s, pipelined_requests_are_all_answered_in_order);
+	th_add(s, a_pipelining_client_does_not_starve_another);
 	th_add(s, an_overlong_line_is_answered_and_closed);
 	th_add(s, out_of_descriptors_a_client_is_answered_busy);
 	return th_run(s);
