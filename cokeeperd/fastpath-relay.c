@@ -138,18 +138,27 @@ static int pending_to(const struct relay_domain *d, uint16_t to)
 	return -1;
 }
 
+/* The offer waiting from `from` to `to` on channel (0: whichever), or -1; *offerer: from's. */
+static int waiting(const struct fastpath_relay *fr, uint16_t from, uint16_t to, uint64_t channel,
+		   struct relay_domain **offerer)
+{
+	struct relay_domain *d = find(fr, from);
+	int i = pending_to(d, to);
+
+	*offerer = d;
+	return i >= 0 && (!channel || d->pending[i].channel == channel) ? i : -1;
+}
+
 /* A Close of channel (0: any) between a and b ends the offer either made to the other. */
 static void closed(struct fastpath_relay *fr, uint16_t a, uint16_t b, uint64_t channel)
 {
-	const uint16_t ends[2][2] = { { a, b }, { b, a } };
+	struct relay_domain *d;
+	int i;
 
-	for (unsigned int k = 0; k < 2; k++) {
-		struct relay_domain *d = find(fr, ends[k][0]);
-		int i = pending_to(d, ends[k][1]);
-
-		if (i >= 0 && (!channel || d->pending[i].channel == channel))
-			drop_offer(d, (unsigned int)i);
-	}
+	if ((i = waiting(fr, a, b, channel, &d)) >= 0)
+		drop_offer(d, (unsigned int)i);
+	if ((i = waiting(fr, b, a, channel, &d)) >= 0)
+		drop_offer(d, (unsigned int)i);
 }
 
 static bool running(const struct fastpath_relay *fr, uint16_t domid)
@@ -179,20 +188,18 @@ static const char *wrong_direction(enum ck_msg_type type, uint16_t src, uint16_t
 static bool settles(const struct fastpath_relay *fr, uint16_t src, uint16_t dst,
 		    const struct ck_msg *msg)
 {
-	const uint16_t ends[2][2] = { { dst, src }, { src, dst } };
 	uint64_t channel = ck_msg_fastpath_channel(msg);
+	struct relay_domain *d;
 
-	for (unsigned int k = 0; k < (msg->type == CK_MSG_FASTPATH_CLOSE ? 2u : 1u); k++) {
-		const struct relay_domain *offerer = find(fr, ends[k][0]);
-		int i = pending_to(offerer, ends[k][1]);
-
-		if (msg->type == CK_MSG_FASTPATH_OFFER || i < 0)
-			continue;
-		if (offerer->pending[i].channel == channel ||
-		    (!channel && msg->type == CK_MSG_FASTPATH_CLOSE))
-			return true;
+	switch (msg->type) {
+	case CK_MSG_FASTPATH_ACCEPT:	/* its channel is never 0 (ck_msg_fastpath_invalid) */
+		return waiting(fr, dst, src, channel, &d) >= 0;
+	case CK_MSG_FASTPATH_CLOSE:
+		return waiting(fr, dst, src, channel, &d) >= 0 ||
+		       waiting(fr, src, dst, channel, &d) >= 0;
+	default:
+		return false;
 	}
-	return false;
 }
 
 /* Why a message from src (whose domain is d) may not go to dst now; 0 if it may. */
@@ -236,12 +243,10 @@ static uint32_t refusal(struct fastpath_relay *fr, struct relay_domain *d, uint1
 		}
 	} else if (msg->type == CK_MSG_FASTPATH_ACCEPT) {
 		struct relay_domain *offerer = find(fr, dst);
-		int i;
 
 		if (offerer)
 			expire(offerer, now);
-		i = pending_to(offerer, src);
-		if (i < 0 || offerer->pending[i].channel != channel) {
+		if (waiting(fr, dst, src, channel, &offerer) < 0) {
 			fr->counters.unsolicited++;
 			return CKFP_CLOSE_UNREACHABLE;
 		}
