@@ -27,7 +27,8 @@ static bool nic_equal(const struct ck_nic *a, const struct ck_nic *b)
 	return memcmp(a->mac, b->mac, CK_MAC_LEN) == 0 && a->n_ipv4 == b->n_ipv4 &&
 	       a->n_ipv6 == b->n_ipv6 &&
 	       memcmp(a->ipv4, b->ipv4, a->n_ipv4 * sizeof(a->ipv4[0])) == 0 &&
-	       memcmp(a->ipv6, b->ipv6, a->n_ipv6 * sizeof(a->ipv6[0])) == 0;
+	       memcmp(a->ipv6, b->ipv6, a->n_ipv6 * sizeof(a->ipv6[0])) == 0 &&
+	       strcmp(a->bridge, b->bridge) == 0 && a->rate_limited == b->rate_limited;
 }
 
 bool ck_member_equal(const struct ck_member *a, const struct ck_member *b)
@@ -73,7 +74,8 @@ int ck_member_check(const struct ck_member *m)
 		const struct ck_nic *nic = &m->nics[i];
 
 		if (!ck_mac_valid(nic->mac) || nic->n_ipv4 > CK_ADDRS_MAX ||
-		    nic->n_ipv6 > CK_ADDRS_MAX)
+		    nic->n_ipv6 > CK_ADDRS_MAX ||
+		    !ck_printable(nic->bridge, strnlen(nic->bridge, sizeof(nic->bridge))))
 			return -EINVAL;
 		for (unsigned int j = 0; j < nic->n_ipv4; j++)
 			if (nic->ipv4[j] == 0)

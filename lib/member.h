@@ -17,6 +17,7 @@
 #define CK_IPV6_LEN 16
 #define CK_NICS_MAX 8
 #define CK_ADDRS_MAX 8		/* per address family, per NIC */
+#define CK_BRIDGE_MAX 31	/* a vif backend's "bridge" as kept: longer ones are cut */
 
 enum ck_member_state {
 	CK_MEMBER_UNSPEC = 0,
@@ -32,6 +33,12 @@ struct ck_nic {
 	uint8_t n_ipv6;
 	uint32_t ipv4[CK_ADDRS_MAX];	/* as numbers: 10.0.0.1 is 0x0A000001 */
 	uint8_t ipv6[CK_ADDRS_MAX][CK_IPV6_LEN];
+	/*
+	 * Where dom0 plugged the vif in, for its fast path pairing decision (cokeeperd's
+	 * fastpath-policy.c).  dom0's own: never on the wire, so a guest's copy has them empty.
+	 */
+	char bridge[CK_BRIDGE_MAX + 1];	/* "" when the backend names none (vif-route) */
+	bool rate_limited;		/* the backend has a "rate" (xl's rate=) */
 };
 
 struct ck_member {

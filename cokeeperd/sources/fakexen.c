@@ -383,12 +383,19 @@ static int writef_fire(struct fakexen *fx, const char *value, const char *fmt, .
 	return r;
 }
 
-static int write_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, const char *mac,
-		     const char *ip)
+static int write_vif(struct fakexen *fx, uint16_t domid, unsigned int devid,
+		     const struct fake_nic *nic)
 {
+	const char *mac = nic->mac, *ip = nic->ip;
 	int r;
 
-	r = writef_fire(fx, mac, "/local/domain/0/backend/vif/%u/%u/mac", domid, devid);
+	/* What the scan reads of the NIC fires with its mac, written last but for ip. */
+	r = writef(fx, nic->bridge ?: "xenbr0", "/local/domain/0/backend/vif/%u/%u/bridge",
+		   domid, devid);
+	if (r == 0 && nic->rate)
+		r = writef(fx, nic->rate, "/local/domain/0/backend/vif/%u/%u/rate", domid, devid);
+	if (r == 0)
+		r = writef_fire(fx, mac, "/local/domain/0/backend/vif/%u/%u/mac", domid, devid);
 	if (r == 0 && ip)
 		r = writef_fire(fx, ip, "/local/domain/0/backend/vif/%u/%u/ip", domid, devid);
 	return r;
@@ -443,7 +450,7 @@ int fakexen_create(struct fakexen *fx, const char *name, const uint8_t uuid[CK_U
 	r = r ?: writef(fx, num, "/local/domain/%u/domid", d);
 	r = r ?: writef(fx, uuid_str, "%s/uuid", vm);
 	for (unsigned int dev = 0; r == 0 && dev < n_nics; dev++)
-		r = write_vif(fx, d, dev, nics[dev].mac, nics[dev].ip);
+		r = write_vif(fx, d, dev, &nics[dev]);
 	if (r < 0) {
 		/* All or nothing, as libxl's creation is to xenstore's readers. */
 		unwrite_domain(fx, d, vm_existed ? NULL : vm);
@@ -544,9 +551,20 @@ int fakexen_migrate_handover(struct fakexen *fx, uint16_t from, uint16_t to)
 int fakexen_set_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, const char *mac,
 		    const char *ip)
 {
+	return fakexen_set_nic(fx, domid, devid, &(struct fake_nic){ .mac = mac, .ip = ip });
+}
+
+int fakexen_set_nic(struct fakexen *fx, uint16_t domid, unsigned int devid,
+		    const struct fake_nic *nic)
+{
+	char path[96];
+
 	if (!domain(fx, domid))
 		return -ENOENT;
-	return write_vif(fx, domid, devid, mac, ip);
+	/* A rate taken away is a key removed, as libxl's device update would. */
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u/%u/rate", domid, devid);
+	fakexen_rm(fx, path);
+	return write_vif(fx, domid, devid, nic);
 }
 
 int fakexen_find_name(struct fakexen *fx, const char *name)

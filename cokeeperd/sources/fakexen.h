@@ -32,6 +32,8 @@ void fakexen_rm(struct fakexen *fx, const char *path);
 struct fake_nic {
 	const char *mac;	/* "00:16:3e:…" */
 	const char *ip;		/* as in the xl config: addresses separated by spaces */
+	const char *bridge;	/* NULL: "xenbr0", as libxl's default */
+	const char *rate;	/* NULL: none */
 };
 
 /*
@@ -59,6 +61,9 @@ int fakexen_migrate_handover(struct fakexen *fx, uint16_t from, uint16_t to);
 /* Writes a vif backend's mac and ip (as a toolstack hotplug would), firing each path. */
 int fakexen_set_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, const char *mac,
 		    const char *ip);
+/* The same, with the NIC's bridge and rate: a vif moved to another bridge, say. */
+int fakexen_set_nic(struct fakexen *fx, uint16_t domid, unsigned int devid,
+		    const struct fake_nic *nic);
 
 /* Fires a watch for no reason, as Xen may. */
 void fakexen_fire(struct fakexen *fx, const char *path);

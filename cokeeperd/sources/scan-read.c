@@ -80,6 +80,29 @@ static void parse_ips(struct ck_nic *nic, char *ips, unsigned int domid)
 	}
 }
 
+/*
+ * Where the vif is plugged in, for the fast path's pairing (fastpath-policy.c): libxl writes
+ * the xl config's bridge= (its VLAN too, for Open vSwitch's "br.VLAN") and rate= into the
+ * backend, which only dom0 can write.  A bridge name that does not fit, or is not printable,
+ * is kept as none: it pairs with nothing.
+ */
+static void read_network(const struct host *host, char *key, size_t size, const char *path,
+			 const char *dev, struct ck_nic *nic)
+{
+	unsigned int len;
+	char *v;
+
+	snprintf(key, size, "%s/%.16s/bridge", path, dev);
+	v = host->ops->read(host->ctx, key, &len);
+	if (v && len <= CK_BRIDGE_MAX && ck_printable(v, len))
+		memcpy(nic->bridge, v, len + 1);
+	free(v);
+	snprintf(key, size, "%s/%.16s/rate", path, dev);
+	v = host->ops->read(host->ctx, key, &len);
+	nic->rate_limited = v && *v;
+	free(v);
+}
+
 void scan_read_nics(const struct host *host, struct ck_member *m)
 {
 	char path[96];
@@ -111,6 +134,7 @@ void scan_read_nics(const struct host *host, struct ck_member *m)
 			parse_ips(nic, ip, m->domid);
 			free(ip);
 		}
+		read_network(host, key, sizeof(key), path, devs[i], nic);
 		m->n_nics++;
 	}
 	free(devs);

@@ -4,6 +4,9 @@
  * live in an in-memory xenstore (fakexen.c) that the real scan reads; the control verbs
  * below change it the way the toolstack would and fire the same watches Xen does.
  *   sim-create  {"name":"web","ip":["10.0.0.2"],"mac":"00:16:3e:…"}  → {"domid":N}
+ *               (and "bridge":"xenbr1", "rate":"10Mb/s": the vif's bridge=, rate=)
+ *   sim-vif     {"name":"web","bridge":"xenbr1","rate":"10Mb/s"}  its first vif moved to
+ *               another bridge, or its rate set (none: taken away), as a toolstack would
  *   sim-destroy {"name":"web"} or {"domid":N}
  *   sim-migrate {"name":"web","pause_ms":50}   localhost live migration: an "--incoming"
  *               twin appears paused, the source suspends (migrating-out), then after
@@ -98,12 +101,26 @@ static int find_domain(struct sim_source *src, struct json_object *req)
 	return -ENOENT;
 }
 
+/* The vif's bridge= and rate= as the request gives them; an error reply if they are bad. */
+static struct json_object *nic_network(struct json_object *req, struct fake_nic *nic)
+{
+	nic->bridge = get_str(req, "bridge");
+	nic->rate = get_str(req, "rate");
+	if (nic->bridge && (!*nic->bridge || strlen(nic->bridge) > CK_BRIDGE_MAX ||
+			    !ck_printable(nic->bridge, strlen(nic->bridge))))
+		return reply_error("\"bridge\" must be 1..%d printable characters", CK_BRIDGE_MAX);
+	if (nic->rate && (!*nic->rate || !ck_printable(nic->rate, strlen(nic->rate))))
+		return reply_error("\"rate\" must be printable and not empty");
+	return NULL;
+}
+
 static struct json_object *sim_create(struct sim_source *src, struct json_object *req)
 {
 	const char *name = get_str(req, "name"), *mac = get_str(req, "mac");
 	char ips[CK_ADDRS_MAX * 2 * 48] = "", mac_buf[18];
 	struct json_object *ip_arr;
 	uint8_t uuid[CK_UUID_LEN], parsed[CK_MAC_LEN];
+	struct json_object *bad;
 	struct fake_nic nic;
 	uint16_t domid;
 	int r;
@@ -148,6 +165,8 @@ static struct json_object *sim_create(struct sim_source *src, struct json_object
 	uuid[6] = (uuid[6] & 0x0f) | 0x40;	/* a version 4 uuid, as xl makes */
 	uuid[8] = (uuid[8] & 0x3f) | 0x80;
 	nic = (struct fake_nic){ .mac = mac, .ip = *ips ? ips : NULL };
+	if ((bad = nic_network(req, &nic)))
+		return bad;
 	r = fakexen_create(src->fx, name, uuid, &nic, 1, false, &domid);
 	if (r < 0)
 		return reply_error("cannot create: %s", strerror(-r));
@@ -186,7 +205,7 @@ static int on_handover(sd_event_source *s, uint64_t usec, void *userdata)
 
 /* The copy of a domain's NICs as its vif backend keys say, for the incoming twin. */
 static unsigned int copy_nics(struct sim_source *src, uint16_t domid, struct fake_nic *nics,
-			      char bufs[][2][CK_ADDRS_MAX * 48])
+			      char bufs[][4][CK_ADDRS_MAX * 48])
 {
 	struct host host = fakexen_host(src->fx);
 	unsigned int n = 0, len;
@@ -205,14 +224,51 @@ static unsigned int copy_nics(struct sim_source *src, uint16_t domid, struct fak
 		snprintf(bufs[n][1], sizeof(bufs[n][1]), "%s", ip ? ip : "");
 		free(ip);
 		nics[n] = (struct fake_nic){ .mac = bufs[n][0], .ip = *bufs[n][1] ? bufs[n][1] : NULL };
+		for (unsigned int k = 0; k < 2; k++) {
+			const char *leaf = k ? "rate" : "bridge";
+			char *v;
+
+			snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u/%u/%s", domid,
+				 dev, leaf);
+			v = host.ops->read(host.ctx, path, &len);
+			snprintf(bufs[n][2 + k], sizeof(bufs[n][2 + k]), "%s", v ? v : "");
+			free(v);
+		}
+		nics[n].bridge = *bufs[n][2] ? bufs[n][2] : NULL;
+		nics[n].rate = *bufs[n][3] ? bufs[n][3] : NULL;
 		n++;
 	}
 	return n;
 }
 
+static struct json_object *sim_vif(struct sim_source *src, struct json_object *req)
+{
+	char bufs[CK_NICS_MAX][4][CK_ADDRS_MAX * 48];
+	struct fake_nic nics[CK_NICS_MAX], nic;
+	int domid = find_domain(src, req);
+	struct json_object *bad;
+	int r;
+
+	if (domid < 0)
+		return reply_error("no such domain");
+	if (copy_nics(src, domid, nics, bufs) == 0)
+		return reply_error("domid %d has no vif", domid);
+	nic = (struct fake_nic){ .mac = nics[0].mac, .ip = nics[0].ip };
+	if ((bad = nic_network(req, &nic)))
+		return bad;
+	if (!nic.bridge)
+		nic.bridge = nics[0].bridge;
+	r = fakexen_set_nic(src->fx, domid, 0, &nic);
+	if (r < 0)
+		return reply_error("cannot change the vif: %s", strerror(-r));
+	log_info("sim: domid %d's vif on bridge %s, %s", domid, nic.bridge ?: "xenbr0",
+		 nic.rate ? "rate-limited" : "no rate limit");
+	return ok_domid(domid);
+}
+
 static struct json_object *sim_migrate(struct sim_source *src, struct json_object *req)
 {
-	char bufs[CK_NICS_MAX][2][CK_ADDRS_MAX * 48];
+	char bufs[CK_NICS_MAX][4][CK_ADDRS_MAX * 48];
 	struct fake_nic nics[CK_NICS_MAX];
 	uint8_t uuid[CK_UUID_LEN];
 	char name[CK_NAME_MAX + 1];
@@ -269,6 +325,8 @@ static int sim_control(struct source *base, const char *cmd, struct json_object 
 
 	if (!strcmp(cmd, "sim-create"))
 		*reply = sim_create(src, req);
+	else if (!strcmp(cmd, "sim-vif"))
+		*reply = sim_vif(src, req);
 	else if (!strcmp(cmd, "sim-destroy"))
 		*reply = sim_destroy(src, req);
 	else if (!strcmp(cmd, "sim-migrate"))
