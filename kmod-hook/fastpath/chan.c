@@ -145,6 +145,7 @@ static void txq_purge(struct ckfp_chan *c)
 	u32 n = skb_queue_len(&c->txq);
 
 	skb_queue_purge(&c->txq);
+	c->txq_bytes = 0;
 	ckfp_count(c->peer, CKFP_ST_TX_DROPS, n);
 }
 

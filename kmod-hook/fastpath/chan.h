@@ -36,6 +36,7 @@ enum ckfp_stat {
 	CKFP_ST_EVENTS_SENT,
 	CKFP_ST_EVENTS_RECEIVED,
 	CKFP_ST_EVENTS_SPURIOUS,
+	CKFP_ST_TX_TO_VIF,
 	CKFP_ST_COUNT
 };
 
@@ -44,8 +45,10 @@ struct ckfp_chan {
 	u64 id;
 	struct ckfp_shm shm;
 	struct ckfp_ring tx, rx;
-	spinlock_t tx_lock;		/* tx and txq */
+	spinlock_t tx_lock;		/* tx, txq and txq_bytes */
 	struct sk_buff_head txq;	/* frames waiting for ring space, in order */
+	u32 txq_bytes;			/* their lengths (records' len), summed */
+	int rx_ifindex;			/* NAPI only: the vif last delivered to; 0: none yet */
 	struct net_device *napi_dev;	/* a dummy device to hang NAPI on */
 	struct napi_struct napi;
 	bool napi_on;

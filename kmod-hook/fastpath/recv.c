@@ -3,8 +3,8 @@
  * Receive: NAPI copies each record out of the ring into a new skb and injects it on the
  * device the frame is addressed to, as if it had arrived there.  Everything is parsed on the
  * private copy, never in shared memory.  The channel skips dom0's anti-spoofing on the vif,
- * so the source is checked against the table: the sender's MAC and IPv4 address must both
- * be the channel's peer's.
+ * so each frame passes the sender's own test again (accept.h), with the channel's peer as the
+ * sender: what fails it, the peer should never have put on the ring, and it is dropped.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -13,8 +13,8 @@
 #include <linux/ip.h>
 #include <linux/skbuff.h>
 
+#include "accept.h"
 #include "chan.h"
-#include "cokeeper.h"
 
 /*
  * A frame up to RX_LINEAR_MAX is copied into the skb's head; a larger one gets RX_HEAD bytes
@@ -71,31 +71,51 @@ fail:
 	return NULL;
 }
 
+/*
+ * The device whose MAC @dest is (one of this guest's own, per the table): the one this channel
+ * delivered to last, found again only when it went away or its address changed, so a frame
+ * costs a lookup by index, not a walk of every device.  NAPI polls a channel on one CPU at a
+ * time, so rx_ifindex needs no lock.  An index, unlike a pointer, holds nothing: a device
+ * gone is not found, and one that took the index over is not ours unless its MAC is.
+ *
+ * init_net only, as the egress hook (xmit.c hooked_kind): a vif moved to another namespace
+ * sends nothing through a channel either, and a device there could be found again only
+ * through a reference on its namespace, which NAPI cannot take or drop safely.
+ */
+static struct net_device *rx_dev(struct ckfp_chan *c, const u8 *dest)
+{
+	struct net_device *dev = NULL;
+
+	if (c->rx_ifindex)
+		dev = dev_get_by_index_rcu(&init_net, c->rx_ifindex);
+	if (dev && ether_addr_equal(dev->dev_addr, dest))
+		return dev;
+	dev = dev_getbyhwaddr_rcu(&init_net, ARPHRD_ETHER, dest);
+	c->rx_ifindex = dev ? dev->ifindex : 0;
+	return dev;
+}
+
 /* Takes the frame as the device's own, or says why not (the caller drops it). */
 static bool admit(struct ckfp_chan *c, struct sk_buff *skb, const struct ckfp_rec_info *info)
 {
 	const struct ethhdr *eth = (const struct ethhdr *)skb->data;
-	struct cokeeper_peer src;
-	const struct iphdr *iph;
+	const struct iphdr *iph = (const struct iphdr *)(skb->data + ETH_HLEN);
 	struct net_device *dev;
 
-	/* To this guest's own vif, as dom0 knows it: the peer picks no other device. */
-	if (cokeeper_lookup_mac(eth->h_dest, &src) || src.domid != ckfp_self())
+	/* A record is at least CKFP_MIN_FRAME bytes, all in the head (copy_out). */
+	BUILD_BUG_ON(RX_HEAD < ETH_HLEN + sizeof(*iph));
+	if (skb_headlen(skb) < ETH_HLEN + sizeof(*iph) || eth->h_proto != htons(ETH_P_IP))
 		return false;
-	dev = dev_getbyhwaddr_rcu(&init_net, ARPHRD_ETHER, eth->h_dest);
+	/* Before the device: a frame to an address that is not ours costs no lookup of one. */
+	if (!ckfp_may_carry(eth, iph, c->peer->domid, ckfp_self()))
+		return false;
+	dev = rx_dev(c, eth->h_dest);
 	if (!dev || !(dev->flags & IFF_UP))
-		return false;
-	if (cokeeper_lookup_mac(eth->h_source, &src) || src.domid != c->peer->domid)
 		return false;
 	skb->protocol = eth_type_trans(skb, dev);
 	if (skb->protocol != htons(ETH_P_IP) || skb->pkt_type != PACKET_HOST)
 		return false;
-	if (!pskb_may_pull(skb, sizeof(*iph)))
-		return false;
 	skb_reset_network_header(skb);
-	iph = ip_hdr(skb);
-	if (cokeeper_lookup_ipv4(iph->saddr, &src) || src.domid != c->peer->domid)
-		return false;
 	if (info->flags & CKFP_REC_F_CSUM_PARTIAL) {
 		/* As netfront: the stack finds the checksum's place itself, not from the peer. */
 		skb->ip_summed = CHECKSUM_PARTIAL;

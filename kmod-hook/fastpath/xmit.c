@@ -8,6 +8,10 @@
  * would have sent.  The frame may still be GSO and CHECKSUM_PARTIAL: the ring carries both
  * as flags, and the receiver rebuilds them.  Qdiscs and tc egress are skipped for what the
  * ring takes; packet taps (tcpdump) still see it.
+ *
+ * Whatever the ring does not take goes on to the vif, as it would without a channel: a frame
+ * the receiver would not accept (accept.h), one the ring cannot carry as it is, one that
+ * finds the ring broken or the ring and its queue full.  The hook drops nothing.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -19,13 +23,18 @@
 #include <linux/netfilter_netdev.h>
 #include <linux/rtnetlink.h>
 #include <linux/slab.h>
-#include <uapi/linux/cokeeper.h>
 
+#include "accept.h"
 #include "chan.h"
 #include "cokeeper.h"
 
-/* Frames waiting for ring space, per channel: beyond this they are dropped and counted. */
+/*
+ * Frames waiting for ring space, per channel: at most TXQ_MAX of them, and at most
+ * TXQ_RINGS rings' worth of bytes (4 MiB at the default ring_order, 1 MiB at the smallest),
+ * so that 256 GSO frames do not pin 16 MiB.  A frame beyond either takes the vif.
+ */
 #define TXQ_MAX 256
+#define TXQ_RINGS 4
 
 struct egress_hook {
 	struct list_head node;		/* under RTNL */
@@ -49,23 +58,29 @@ static struct ckfp_rec_info *skb_info(struct sk_buff *skb)
 static struct ckfp_chan *route(struct sk_buff *skb, struct iphdr *iph)
 {
 	const struct ethhdr *eth = eth_hdr(skb);
-	struct cokeeper_peer by_mac, by_ip;
+	struct cokeeper_peer next;
+	struct ckfp_chan *c;
 	struct ckfp_peer *p;
 
 	/* A VLAN tag (offloaded or in the frame) does not travel in the ring. */
 	if (skb->protocol != htons(ETH_P_IP) || skb_vlan_tag_present(skb) ||
 	    is_multicast_ether_addr(eth->h_dest))
 		return NULL;
-	if (skb_copy_bits(skb, ETH_HLEN, iph, sizeof(*iph)) || iph->ihl < 5 ||
-	    ipv4_is_multicast(iph->daddr) || ipv4_is_lbcast(iph->daddr))
+	if (skb_copy_bits(skb, ETH_HLEN, iph, sizeof(*iph)))
 		return NULL;
-	/* The next hop's MAC and the destination address must both be the same peer's. */
-	if (cokeeper_lookup_mac(eth->h_dest, &by_mac) ||
-	    cokeeper_lookup_ipv4(iph->daddr, &by_ip) || by_mac.domid != by_ip.domid ||
-	    by_mac.state != COKEEPER_STATE_RUNNING)
+	/* The vif would hand the frame to its next hop: a peer with a channel up, or nobody. */
+	if (cokeeper_lookup_mac(eth->h_dest, &next))
 		return NULL;
-	p = ckfp_peer_find(by_mac.domid);
-	return p ? rcu_dereference(p->chan) : NULL;
+	p = ckfp_peer_find(next.domid);
+	c = p ? rcu_dereference(p->chan) : NULL;
+	if (!c)
+		return NULL;
+	/* The test the peer applies to what it receives: what it would drop takes the vif. */
+	if (!ckfp_may_carry(eth, iph, ckfp_self(), p->domid)) {
+		ckfp_count(p, CKFP_ST_FALLBACKS, 1);
+		return NULL;
+	}
+	return c;
 }
 
 /* The ring's header for this frame; false if the ring cannot carry it as it is. */
@@ -123,6 +138,20 @@ static int put(struct ckfp_chan *c, struct sk_buff *skb, const struct ckfp_rec_i
 	return ckfp_ring_write(&c->tx, info, frags, n);
 }
 
+/* Packet taps (tcpdump) see what the ring takes, as they would have on the vif. */
+static void tap(struct sk_buff *skb)
+{
+	if (dev_nit_active(skb->dev))
+		dev_queue_xmit_nit(skb, skb->dev);
+}
+
+/* Whether txq, under tx_lock, has room for a frame of @len bytes. */
+static bool txq_room(const struct ckfp_chan *c, u32 len)
+{
+	return skb_queue_len(&c->txq) < TXQ_MAX &&
+	       c->txq_bytes + len <= TXQ_RINGS * c->tx.size;
+}
+
 static void kick(struct ckfp_chan *c, int err)
 {
 	bool notify = false;
@@ -158,6 +187,7 @@ void ckfp_chan_txq_drain(struct ckfp_chan *c)
 		if (err == -EPROTO)
 			break;
 		__skb_unlink(skb, &c->txq);
+		c->txq_bytes -= info->len;
 		if (err) {
 			/* The ring refuses this frame for good: drop it, not the queue behind it. */
 			ckfp_count(c->peer, CKFP_ST_TX_DROPS, 1);
@@ -185,29 +215,33 @@ static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook
 	if (!READ_ONCE(ckfp_enable))
 		return NF_ACCEPT;
 	c = route(skb, &iph);	/* the hook runs under rcu_read_lock() */
-	if (!c || READ_ONCE(c->broken))
+	if (!c)
 		return NF_ACCEPT;
+	if (READ_ONCE(c->broken))
+		goto to_vif;
 	if (!describe(skb, &iph, &info)) {
 		ckfp_count(c->peer, CKFP_ST_FALLBACKS, 1);
 		return NF_ACCEPT;
 	}
-	if (dev_nit_active(skb->dev))
-		dev_queue_xmit_nit(skb, skb->dev);
 
 	spin_lock_bh(&c->tx_lock);
 	err = skb_queue_empty(&c->txq) ? put(c, skb, &info) : -ENOSPC;
 	if (!err) {
 		kick(c, 0);
 		spin_unlock_bh(&c->tx_lock);
+		tap(skb);
 		ckfp_count(c->peer, CKFP_ST_TX_PACKETS, 1);
 		ckfp_count(c->peer, CKFP_ST_TX_BYTES, skb->len);
 		consume_skb(skb);
 		return NF_STOLEN;
 	}
-	if (err == -ENOSPC && skb_queue_len(&c->txq) < TXQ_MAX) {
+	if (err == -ENOSPC && txq_room(c, info.len)) {
+		/* Once queued NAPI may free it at any time: the taps see it first. */
+		tap(skb);
 		/* Kept in order behind the others; NAPI writes it once the peer makes room. */
 		*skb_info(skb) = info;
 		__skb_queue_tail(&c->txq, skb);
+		c->txq_bytes += info.len;
 		err = ckfp_ring_prod_arm(&c->tx, info.len, &fits);
 		spin_unlock_bh(&c->tx_lock);
 		if (err || fits)
@@ -217,9 +251,15 @@ static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook
 	if (err == -EPROTO)
 		kick(c, err);
 	spin_unlock_bh(&c->tx_lock);
-	ckfp_count(c->peer, CKFP_ST_TX_DROPS, 1);
-	kfree_skb(skb);
-	return NF_STOLEN;
+to_vif:
+	/*
+	 * The ring is broken, or it and the queue are full: the vif carries the frame, as it
+	 * would without a channel.  The frames already queued keep their order among
+	 * themselves, but this one may overtake them: a reorder, which TCP absorbs, is better
+	 * than a loss.  (Taps see it once, on the vif's own path.)
+	 */
+	ckfp_count(c->peer, CKFP_ST_TX_TO_VIF, 1);
+	return NF_ACCEPT;
 }
 
 /*

@@ -103,15 +103,21 @@ enum ckfp_stat_attr {
 	CKFP_STAT_A_TX_BYTES,
 	CKFP_STAT_A_RX_PACKETS,		/* frames received from the ring and injected */
 	CKFP_STAT_A_RX_BYTES,
-	CKFP_STAT_A_FALLBACKS,		/* frames to the peer left to netfront (GSO kind, size) */
-	CKFP_STAT_A_TX_DROPS,		/* frames dropped: ring and queue full, or channel down */
-	CKFP_STAT_A_RX_DROPS,		/* records dropped: spoofed source, bad checksum set-up */
+	CKFP_STAT_A_FALLBACKS,		/* frames to the peer left to netfront: not between the
+					 * two ends' own addresses, or not carried as they are
+					 * (GSO kind, size) */
+	CKFP_STAT_A_TX_DROPS,		/* frames dropped once queued: the channel went down */
+	CKFP_STAT_A_RX_DROPS,		/* records dropped: not between the two ends' own
+					 * addresses (spoofed), no device up for them, bad
+					 * checksum set-up, no memory */
 	CKFP_STAT_A_BROKEN,		/* channels torn down because the peer broke the ring */
 	CKFP_STAT_A_SETUPS,		/* channels that came up */
 	CKFP_STAT_A_TEARDOWNS,		/* channels that went down */
 	CKFP_STAT_A_EVENTS_SENT,	/* notifications sent to the peer */
 	CKFP_STAT_A_EVENTS_RECEIVED,	/* notifications from the peer that found work */
 	CKFP_STAT_A_EVENTS_SPURIOUS,	/* ... that found none (EOI'd as spurious: throttled) */
+	CKFP_STAT_A_TX_TO_VIF,		/* frames to the peer left to netfront because the ring
+					 * was full and so was the queue, or broken */
 	CKFP_STAT_A_PAD,
 	__CKFP_STAT_A_LAST
 };
