@@ -13,6 +13,12 @@
  *             {"event":"ack","channel":"vchan:7","domid":N,"gen":N,"latency_us":N}
  *             {"event":"guest-closed","channel":"vchan:7","domid":N}
  *   rescan    {"ok":true}                                     admin
+ *   policy    {"ok":true,"policy":{…},"text":"…"}             admin: the fast path policy
+ *             (fastpath.conf(5)) as JSON and in the file's syntax
+ *   policy-set {"text":"…"} → as policy                      admin: replaces it until the
+ *             next reload; a text that does not parse changes nothing
+ *   reload    → as policy                                     admin: the policy file read
+ *             again (as SIGHUP) and a full rescan
  *   sim-*     verbs of the simulated source (source-sim.c)    admin
  * Failures: {"ok":false,"error":"…"}, for instance "'rescan' needs the admin role".  The
  * server's own limits answer the same way: "too many control clients…" (then it closes: all
@@ -64,6 +70,7 @@ struct daemon {
 	struct control *control;
 	struct convergence convergence;
 	struct fastpath_relay relay;
+	struct fastpath_policy *policy;	/* the relay holds pairs to it */
 	struct daemon_counters counters;
 	bool ready;			/* the first full scan is committed */
 };
@@ -145,6 +152,9 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 			guests_detach_domid(d->guests, delta.removed[i]);
 			fastpath_relay_forget(&d->relay, delta.removed[i]);
 		}
+		/* A vif moved to another bridge, a rate set, a rename: its pairs again. */
+		for (size_t i = 0; i < delta.n_upserts; i++)
+			fastpath_relay_reauthorize(&d->relay, d->guests, delta.upserts[i].domid);
 		if (d->source->ops->members_changed)
 			d->source->ops->members_changed(d->source, &delta);
 		if (d->transport->ops->members_changed)
@@ -201,6 +211,15 @@ static int on_fastpath(struct guest_fastpath *fp, void *userdata)
 	struct daemon *d = userdata;
 
 	return fastpath_relay_handle(&d->relay, d->guests, fp);
+}
+
+/* Whom a guest's table holds: the policy's (by default, those it may pair with). */
+static bool on_sees(uint16_t viewer, const struct ck_member *m, void *userdata)
+{
+	struct daemon *d = userdata;
+	const struct ck_member *v = ck_memberset_find(d->membership->members, viewer);
+
+	return v && d->policy && fastpath_policy_pair(d->policy, v, m, NULL);
 }
 
 static void on_guest_closed(struct ck_stream *s, uint16_t domid, void *userdata)
@@ -329,6 +348,9 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("fastpath_queue_full", fp->queue_full);
 	COUNTER("fastpath_refused", fp->refused);
 	COUNTER("fastpath_pending", fastpath_relay_pending(&d->relay, ck_now_usec()));
+	COUNTER("fastpath_not_authorized", fp->not_authorized);
+	COUNTER("fastpath_revoked", fp->revoked);
+	COUNTER("fastpath_channels", fastpath_relay_channels(&d->relay));
 #undef COUNTER
 	json_object_object_add(o, "source", json_object_new_string(d->source->ops->name));
 	json_object_object_add(o, "counters", c);
@@ -348,6 +370,90 @@ static struct json_object *cmd_rescan(struct daemon *d, struct json_object *req,
 	return reply_ok();
 }
 
+/* The policy the relay holds pairs to from now on; what it no longer allows is closed. */
+static void policy_install(struct daemon *d, struct fastpath_policy *policy, const char *why)
+{
+	struct fastpath_policy *old = d->policy;
+
+	d->policy = policy;
+	fastpath_relay_set_policy(&d->relay, d->guests, policy);
+	guests_views_changed(d->guests);
+	fastpath_policy_free(old);
+	log_info("fast path policy: %s (%s)", fastpath_policy_origin(policy), why);
+}
+
+/*
+ * The policy file, read again: a file that does not parse changes nothing (its error is
+ * returned, once, for the caller to report).  A missing file is the built-in policy, unless
+ * it was named on the command line.
+ */
+static int policy_reload(struct daemon *d, const char *why, char *err, size_t err_size)
+{
+	const char *path = d->cfg.fastpath_policy ?: FASTPATH_POLICY_PATH;
+	struct fastpath_policy *p = NULL;
+	int r;
+
+	r = fastpath_policy_load(path, &p, err, err_size);
+	if (r == -ENOENT && !d->cfg.fastpath_policy) {
+		p = fastpath_policy_new();
+		r = p ? 0 : -ENOMEM;
+		if (!p)
+			snprintf(err, err_size, "no memory for the fast path policy");
+	}
+	if (r < 0)
+		return r;
+	policy_install(d, p, why);
+	return 0;
+}
+
+static struct json_object *policy_reply(const struct daemon *d)
+{
+	struct json_object *o = reply_ok();
+	char *text = fastpath_policy_format(d->policy);
+
+	json_object_object_add(o, "policy", fastpath_policy_to_json(d->policy));
+	json_object_object_add(o, "text", text ? json_object_new_string(text) : NULL);
+	free(text);
+	return o;
+}
+
+static struct json_object *cmd_policy(struct daemon *d, struct json_object *req, bool *watch)
+{
+	return policy_reply(d);
+}
+
+/* {"text": "..."}: the whole policy, in the file's syntax, until the next reload. */
+static struct json_object *cmd_policy_set(struct daemon *d, struct json_object *req,
+					  bool *watch)
+{
+	struct fastpath_policy *p = NULL;
+	struct json_object *text;
+	char err[256];
+
+	if (!json_object_object_get_ex(req, "text", &text) ||
+	    !json_object_is_type(text, json_type_string))
+		return reply_error("policy-set needs a \"text\": the policy in fastpath.conf's syntax");
+	if (fastpath_policy_parse(json_object_get_string(text), json_object_get_string_len(text),
+				  "policy-set", &p, err, sizeof(err)) < 0)
+		return reply_error("%s (the policy is unchanged)", err);
+	policy_install(d, p, "policy-set");
+	return policy_reply(d);
+}
+
+static struct json_object *cmd_reload(struct daemon *d, struct json_object *req, bool *watch)
+{
+	char err[256];
+
+	if (policy_reload(d, "reload", err, sizeof(err)) < 0) {
+		log_error("reload: %s; the fast path policy is unchanged", err);
+		return reply_error("%s (the policy is unchanged)", err);
+	}
+	if (d->source->ops->forget)
+		d->source->ops->forget(d->source);
+	rescan_request(d->rescan);
+	return policy_reply(d);
+}
+
 /* write: the command changes state and needs the admin role. */
 static const struct {
 	const char *name;
@@ -359,6 +465,10 @@ static const struct {
 	{ "guests", cmd_guests, false },
 	{ "stats", cmd_stats, false },
 	{ "rescan", cmd_rescan, true },
+	/* Which tenants dom0 keeps apart is the operator's business: even reading it. */
+	{ "policy", cmd_policy, true },
+	{ "policy-set", cmd_policy_set, true },
+	{ "reload", cmd_reload, true },
 };
 
 static struct json_object *needs_admin(const char *cmd)
@@ -399,7 +509,11 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 {
 	struct daemon *d = userdata;
 
-	log_info("SIGHUP: full rescan");
+	char err[256];
+
+	log_info("SIGHUP: the fast path policy read again, and a full rescan");
+	if (policy_reload(d, "SIGHUP", err, sizeof(err)) < 0)
+		log_error("SIGHUP: %s; the fast path policy is unchanged", err);
 	if (d->source->ops->forget)
 		d->source->ops->forget(d->source);
 	rescan_request(d->rescan);
@@ -432,6 +546,7 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 		.acked = on_acked,
 		.fastpath = on_fastpath,
 		.closed = on_guest_closed,
+		.sees = on_sees,
 	};
 	struct source_config source_cfg = {
 		.include_dom0 = cfg->include_dom0,
@@ -474,6 +589,15 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 	r = guests_new(&d->guests, d->event, d->membership, &guests_cfg, &guests_cb, d);
 	if (r < 0)
 		goto err;
+	{
+		char err[256];
+
+		r = policy_reload(d, "start", err, sizeof(err));
+		if (r < 0) {
+			log_error("%s", err);
+			goto err;
+		}
+	}
 	r = control_new(&d->control, d->event, &control_cfg, daemon_handle_request, d);
 	if (r < 0)
 		goto err;
@@ -503,6 +627,7 @@ void daemon_free(struct daemon *d)
 	/* The guests hand their streams back to the transport as they go (none without one). */
 	guests_free(d->guests);
 	fastpath_relay_release(&d->relay);
+	fastpath_policy_free(d->policy);
 	if (d->source)
 		d->source->ops->free(d->source);
 	if (d->transport)

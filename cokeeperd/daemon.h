@@ -42,6 +42,7 @@ struct daemon_config {
 	unsigned int max_guests;	/* agent sessions at once; 0: guests.h's default */
 	uint64_t hello_timeout_usec;	/* a new session's deadline for its Hello; 0: default */
 	struct fastpath_relay_config fastpath;	/* zeros: fastpath-relay.h's defaults */
+	const char *fastpath_policy;	/* NULL: FASTPATH_POLICY_PATH, or the defaults without it */
 	bool include_dom0;
 };
 

@@ -378,15 +378,21 @@ static enum fastpath_denial nic_pair(const struct fastpath_policy *p, const char
 bool fastpath_policy_pair(const struct fastpath_policy *p, const struct ck_member *a,
 			  const struct ck_member *b, struct fastpath_verdict *why)
 {
-	struct fastpath_verdict v = { .reason = FASTPATH_DENIAL_NO_SHARED_BRIDGE, .rule = -1 };
+	struct fastpath_verdict v = { .reason = FASTPATH_DENIAL_NONE, .rule = -1 };
 	char a_name[CK_NAME_MAX + 1], b_name[CK_NAME_MAX + 1];
 	unsigned int na = a->n_nics < CK_NICS_MAX ? a->n_nics : CK_NICS_MAX;
 	unsigned int nb = b->n_nics < CK_NICS_MAX ? b->n_nics : CK_NICS_MAX;
+	unsigned int shared = 0;
 	enum fastpath_denial d;
 	int rule;
 
 	terminated(a_name, a->name, sizeof(a_name));
 	terminated(b_name, b->name, sizeof(b_name));
+	/*
+	 * A channel joins two domains, not two vifs: it carries whatever either sends to any
+	 * address of the other.  So every bridge they share must allow them; one that does not
+	 * (its vifs filtered or shaped) denies the pair, or the ring would carry past it.
+	 */
 	for (unsigned int i = 0; i < na; i++) {
 		const struct ck_nic *x = &a->nics[i];
 		const char *bridge = bridge_of(x);
@@ -398,23 +404,23 @@ bool fastpath_policy_pair(const struct fastpath_policy *p, const struct ck_membe
 
 			if (!bridge_of(y) || strcmp(bridge, y->bridge) != 0)
 				continue;
+			shared++;
 			d = nic_pair(p, bridge, x->rate_limited || y->rate_limited, a, a_name,
 				     b, b_name, &rule);
-			if (d == FASTPATH_DENIAL_NONE) {
-				v = (struct fastpath_verdict){ .reason = d, .rule = -1 };
-				goto out;
-			}
 			/*
 			 * The most specific reason, and of deny rules the first in the file:
 			 * neither depends on which member's NICs are walked first.
 			 */
-			if (d > v.reason || (d == v.reason && rule < v.rule)) {
+			if (d > v.reason || (d == v.reason && d == FASTPATH_DENIAL_RULE &&
+					     rule < v.rule)) {
 				v.reason = d;
 				v.rule = rule;
 			}
 		}
 	}
-out:
+	if (!shared)
+		v = (struct fastpath_verdict){ .reason = FASTPATH_DENIAL_NO_SHARED_BRIDGE,
+					       .rule = -1 };
 	if (why)
 		*why = v;
 	return v.reason == FASTPATH_DENIAL_NONE;

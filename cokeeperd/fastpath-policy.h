@@ -30,11 +30,13 @@
  * same name is also the same VLAN) is a way they could talk through dom0.  Such a NIC pair
  * with a rate-limited vif on either side is denied unless `rate-limited allow`; otherwise the
  * first rule that matches it decides (a bridge rule the shared bridge, a name or uuid rule
- * either member), and `default` when none does.  The members may pair if any NIC pair is
- * allowed.  A channel joins two domains, not two NICs (cokeeper-fp admits a frame by the
- * peer's MACs and addresses, whichever vif they belong to), so one allowed NIC pair opens a
- * way around dom0 for all of them; fastpath.conf(5) says so to the operator.  The decision
- * and its reason are symmetric in the two members.
+ * either member), and `default` when none does.  The members may pair if they share a
+ * bridge and every such NIC pair is allowed: a channel joins two domains, not two NICs
+ * (cokeeper-fp admits a frame by the peer's MACs and addresses, whichever vif they belong
+ * to), so one denied bridge they share denies the pair, or the ring would carry what that
+ * bridge filters.  The decision and its reason are symmetric in the two members.  It also
+ * decides what each guest's table holds (the hub's views): a guest sees the members it may
+ * pair with, so a deny rule naming a guest hides its neighbours from it, and it from them.
  */
 #pragma once
 

@@ -23,6 +23,14 @@
  * a Close; the same offer again is passed on), at most `max_pending` per offerer, and an
  * Accept is passed on only for the offer waiting on its channel.
  *
+ * Pairing is dom0's decision (issue 21): an Offer or an Accept passes only between two members
+ * the fast path policy authorizes (fastpath-policy.h: the same bridge, no rate limit, the
+ * operator's rules), else it is answered with a Close(REFUSED).  The relay remembers every
+ * channel it saw accepted, on both ends, until a Close between the two or either leaves; when
+ * a pair loses its authorization (a new policy, a vif moved: the hub calls
+ * fastpath_relay_reauthorize after each commit and each policy change), both ends are sent a
+ * Close(REFUSED) for it, and their modules take the traffic back to the vif.
+ *
  * Whatever the relay does not pass on (over a budget, a limit, unreachable, the destination's
  * queue full, an Accept for no offer) is answered with a Close(UNREACHABLE) for the channel,
  * which the sender's module takes as "give up and back off", or Close(NO_FASTPATH) for a
@@ -37,6 +45,7 @@
 
 #include <stdint.h>
 
+#include "fastpath-policy.h"
 #include "membership.h"
 #include "message.h"
 #include "ratelimit.h"
@@ -66,14 +75,20 @@ struct fastpath_relay_counters {
 	uint64_t unsolicited;	/* an Accept refused: no such offer waits */
 	uint64_t queue_full;	/* not delivered: the destination's queue was at its limit */
 	uint64_t refused;	/* wrong direction or to itself: the sender's session ended */
+	uint64_t not_authorized;	/* an Offer or Accept between a pair the policy keeps apart */
+	uint64_t revoked;	/* channels closed on both ends: their pair lost its authorization */
 };
 
 struct relay_domain;
+struct guests;
+struct guest_fastpath;
 
 struct fastpath_relay {
 	const struct ck_membership *m;
 	struct fastpath_relay_config cfg;
 	struct relay_domain *domains;	/* by domid: the members that sent anything */
+	const struct fastpath_policy *policy;	/* the hub's; NULL: no pair is authorized */
+	struct ck_ratelimit log_rl;	/* what guests make it log */
 	struct fastpath_relay_counters counters;
 	uint64_t (*clock)(void);	/* ck_now_usec; a test's own */
 };
@@ -83,14 +98,27 @@ void fastpath_relay_init(struct fastpath_relay *fr, const struct ck_membership *
 			 const struct fastpath_relay_config *cfg);
 void fastpath_relay_release(struct fastpath_relay *fr);
 
+/*
+ * The policy the pairs are held to from now on (the hub owns it and keeps it alive); the
+ * channels and offers it no longer authorizes are closed on both ends through gs.
+ */
+void fastpath_relay_set_policy(struct fastpath_relay *fr, struct guests *gs,
+			       const struct fastpath_policy *policy);
+
+/*
+ * Holds the pairs of the member domid (its NICs or its name changed) to the policy: what it
+ * no longer authorizes is closed on both ends.  O(the member's channels and offers).
+ */
+void fastpath_relay_reauthorize(struct fastpath_relay *fr, struct guests *gs, uint16_t domid);
+
+/* Channels the relay saw set up and not yet closed (`cokeeperctl stats`). */
+unsigned int fastpath_relay_channels(const struct fastpath_relay *fr);
+
 /* The member left: its budgets go, and every offer to or from it. */
 void fastpath_relay_forget(struct fastpath_relay *fr, uint16_t domid);
 
 /* Offers waiting now (`cokeeperctl stats`). */
 unsigned int fastpath_relay_pending(const struct fastpath_relay *fr, uint64_t now_usec);
-
-struct guests;
-struct guest_fastpath;
 
 /*
  * What the hub does with a message a guest reported: routes it, sends what goes to another

@@ -36,6 +36,7 @@ enum {
 	OPT_FASTPATH_BUDGET,
 	OPT_FASTPATH_MAX_PENDING,
 	OPT_FASTPATH_OFFER_TIMEOUT,
+	OPT_FASTPATH_POLICY,
 };
 
 static const struct ck_option options[] = {
@@ -60,6 +61,9 @@ static const struct ck_option options[] = {
 	  "(default 8, the module's max_channels)" },
 	{ "fastpath-offer-timeout", OPT_FASTPATH_OFFER_TIMEOUT, "S",
 	  "an offer not answered in S seconds is forgotten\n(default 15)" },
+	{ "fastpath-policy", OPT_FASTPATH_POLICY, "PATH",
+	  "who may pair (fastpath.conf(5); default\n"
+	  "/etc/cokeeper/fastpath.conf, built-in rules without it)" },
 	{ "max-control-clients", OPT_MAX_CONTROL_CLIENTS, "N",
 	  "control clients at once (default 64; the last\n"
 	  "eighth for admins)" },
@@ -223,6 +227,9 @@ static int set_option(struct settings *s, int key, const char *arg)
 	case OPT_FASTPATH_MAX_PENDING:
 		r = number("fastpath-max-pending", arg, 1, FASTPATH_RELAY_MAX_PENDING_LIMIT, "", &v);
 		cfg->fastpath.max_pending = v;
+		break;
+	case OPT_FASTPATH_POLICY:
+		cfg->fastpath_policy = arg;
 		break;
 	case OPT_FASTPATH_OFFER_TIMEOUT:
 		r = number("fastpath-offer-timeout", arg, 1, 86400, " s", &v);

@@ -103,11 +103,6 @@ struct json_object *ck_member_to_json(const struct ck_member *m)
 		}
 		json_object_object_add(n, "ipv4", v4);
 		json_object_object_add(n, "ipv6", v6);
-		/* dom0's view only (the control socket); a guest's copy has neither. */
-		if (nic->bridge[0])
-			json_object_object_add(n, "bridge", json_object_new_string(nic->bridge));
-		if (nic->rate_limited)
-			json_object_object_add(n, "rate_limited", json_object_new_boolean(true));
 		json_object_array_add(nics, n);
 	}
 	json_object_object_add(o, "nics", nics);

@@ -65,6 +65,15 @@ void ck_memberset_freep(struct ck_memberset **set)
 	ck_memberset_free(*set);
 }
 
+void ck_memberset_foreach(const struct ck_memberset *set,
+			  void (*fn)(const struct ck_member *m, void *userdata), void *userdata)
+{
+	const struct entry *e, *tmp;
+
+	HASH_ITER(hh, set->head, e, tmp)
+		fn(&e->m, userdata);
+}
+
 static struct entry *find(const struct ck_memberset *set, uint16_t domid)
 {
 	struct entry *e;

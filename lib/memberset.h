@@ -35,6 +35,10 @@ size_t ck_memberset_count(const struct ck_memberset *set);
 bool ck_memberset_equal(const struct ck_memberset *a, const struct ck_memberset *b);
 int ck_memberset_copy(const struct ck_memberset *set, struct ck_memberset **ret);
 
+/* Calls fn for each member, in no order; the set must not change meanwhile. */
+void ck_memberset_foreach(const struct ck_memberset *set,
+			  void (*fn)(const struct ck_member *m, void *userdata), void *userdata);
+
 /*
  * The members in ascending domid order, as an array of pointers into the set that stays valid
  * until the set changes.  The caller frees the array (not the members).  An empty set gives

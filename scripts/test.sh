@@ -13,6 +13,7 @@
 # FUZZ_RING_RUNS (default 1000000) sets fuzz-ckfp-ring's (the fast path's shared ring), and
 # FUZZ_RING_SECONDS (default 600) the most time it may take for them.
 # FUZZ_FP_PARSE_RUNS (default 1000000) sets fuzz-fastpath-parse's (the module's netlink events).
+# FUZZ_POLICY_RUNS (default 300000) sets fuzz-fastpath-policy's (fastpath.conf, policy-set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -161,6 +162,14 @@ printf "\x30\x00\x00\x00$nlhdr\x03\x01\x00\x00$peer$channel\x08\x00\x07\x00\x03\
   printf '\x08\x00\x05\x00\x29\x00\x00\x00\x08\x02\x06\x00'; head -c 516 /dev/zero; } \
 	>"$work/fuzz-fastpath-parse/offer"
 run_fuzzer fuzz-fastpath-parse "${FUZZ_FP_PARSE_RUNS:-1000000}" 4096
+
+# fuzz-fastpath-policy: the text of fastpath.conf(5) or of a policy-set request.
+mkdir "$work/fuzz-fastpath-policy"
+printf 'default deny\nrate-limited allow\nallow bridge xenbr*\ndeny name web-?\n' \
+	>"$work/fuzz-fastpath-policy/rules"
+printf '# tenants\ndeny uuid 12345678-9abc-def0-1234-56789abcdef0\nallow name [a-c]*\n' \
+	>"$work/fuzz-fastpath-policy/uuid"
+run_fuzzer fuzz-fastpath-policy "${FUZZ_POLICY_RUNS:-300000}" 8192 300
 
 step "kernel module: warning-free build and tests in QEMU (tests/kmod/run.sh)"
 tests/kmod/run.sh

@@ -179,6 +179,8 @@ static void print_reply(const char *cmd, struct json_object *reply)
 		print_guests(get(reply, "guests"));
 	} else if (!strcmp(cmd, "stats")) {
 		print_stats(reply);
+	} else if (get(reply, "text")) {
+		fputs(get_s(reply, "text"), stdout);
 	} else if (get(reply, "domid")) {
 		printf("domid %d\n", json_object_get_int(get(reply, "domid")));
 	}
@@ -280,7 +282,7 @@ static int usage_error(const char *fmt, ...)
 	return CTL_EXIT_USAGE;
 }
 
-/* members, guests, stats, watch, rescan: the request is the subcommand's name. */
+/* members, guests, stats, watch, rescan, policy, reload: the request is the subcommand's name. */
 static int cmd_plain(int argc, char **argv)
 {
 	struct json_object *req;
@@ -295,6 +297,40 @@ static int cmd_plain(int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	}
 	r = request(req, argv[0]);
+	json_object_put(req);
+	return r;
+}
+
+/* policy-set FILE|-: the fast path policy, in fastpath.conf(5)'s syntax, sent whole. */
+static int cmd_policy_set(int argc, char **argv)
+{
+	/* The request is one line of at most 4096 bytes (escaped), so the text is less. */
+	char text[3584];
+	struct json_object *req;
+	size_t n;
+	FILE *f;
+	int r;
+
+	if (argc != 2)
+		return usage_error("policy-set takes one FILE (- for standard input)");
+	f = strcmp(argv[1], "-") ? fopen(argv[1], "r") : stdin;
+	if (!f) {
+		fprintf(stderr, "%s: %s: %s\n", prog, argv[1], strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
+	n = fread(text, 1, sizeof(text), f);
+	r = ferror(f) ? -EIO : n == sizeof(text) ? -EFBIG : 0;
+	if (f != stdin)
+		fclose(f);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, argv[1], r == -EFBIG ?
+			"too long to send (write the file and use reload)" : strerror(-r));
+		return CTL_EXIT_FAIL;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("policy-set"));
+	json_object_object_add(req, "text", json_object_new_string_len(text, (int)n));
+	r = request(req, "policy-set");
 	json_object_put(req);
 	return r;
 }
@@ -314,9 +350,11 @@ static int cmd_sim(int argc, char **argv)
 		{"ip", required_argument, NULL, 'i'},
 		{"mac", required_argument, NULL, 'm'},
 		{"pause-ms", required_argument, NULL, 'p'},
+		{"bridge", required_argument, NULL, 'b'},
+		{"rate", required_argument, NULL, 'r'},
 		{},
 	};
-	static const char *const verbs[] = {"create", "destroy", "migrate", "fire"};
+	static const char *const verbs[] = {"create", "destroy", "migrate", "fire", "vif"};
 	struct json_object *req __attribute__((cleanup(json_free))) = json_object_new_object();
 	struct json_object *ips = json_object_new_array();
 	const char *verb = argc > 1 ? argv[1] : "";
@@ -335,7 +373,7 @@ static int cmd_sim(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		known = known || !strcmp(verb, verbs[i]);
 	if (!known)
-		return usage_error("sim needs create, destroy, migrate or fire");
+		return usage_error("sim needs create, destroy, migrate, fire or vif");
 	argc--;
 	argv++;
 	ctl_getopt_reset();
@@ -347,6 +385,12 @@ static int cmd_sim(int argc, char **argv)
 			break;
 		case 'm':
 			json_object_object_add(req, "mac", json_object_new_string(optarg));
+			break;
+		case 'b':
+			json_object_object_add(req, "bridge", json_object_new_string(optarg));
+			break;
+		case 'r':
+			json_object_object_add(req, "rate", json_object_new_string(optarg));
 			break;
 		case 'p':
 			if (ck_parse_uint(optarg, 0, 3600 * 1000, &v) < 0)
@@ -401,6 +445,10 @@ static const struct {
 	{"stats", cmd_plain, "counters and convergence percentiles"},
 	{"watch", cmd_plain, "follow changes and acknowledgements as they happen"},
 	{"rescan", cmd_plain, "force a full rescan"},
+	{"policy", cmd_plain, "the fast path policy (fastpath.conf(5)) in force"},
+	{"policy-set", cmd_policy_set,
+		"FILE|-: replace the fast path policy until the next reload"},
+	{"reload", cmd_plain, "read the fast path policy file again, and rescan"},
 	{"wait", ctl_wait,
 		"[--absent] [--timeout S] KEY|--gen N: until every guest acked KEY (a domid, "
 		"name,\n"
@@ -410,9 +458,10 @@ static const struct {
 		"[--present KEY|--absent KEY] [--timeout S] -- COMMAND...: run a toolstack\n"
 		"                command; when every guest's table reflected its change"},
 	{"sim", cmd_sim,
-		"create NAME [--ip ADDR]... [--mac MAC] | destroy NAME|DOMID |\n"
-		"                migrate NAME|DOMID [--pause-ms MS] | fire [TOKEN] (simulated "
-		"source)"},
+		"create NAME [--ip ADDR]... [--mac MAC] [--bridge B] [--rate R] |\n"
+		"                destroy NAME|DOMID | migrate NAME|DOMID [--pause-ms MS] |\n"
+		"                vif NAME|DOMID [--bridge B] [--rate R] | fire [TOKEN]\n"
+		"                (simulated source)"},
 	{"help", cmd_help, "this text"},
 };
 

@@ -14,6 +14,27 @@
 
 #include "membership.h"
 #include "outbuf.h"
+#include "view.h"
+
+/*
+ * The filtered deltas and snapshots of guests that see less than the whole host (view.h):
+ * as many distinct ones as there are tenants' views, each encoded once too.  A change of one
+ * member is, to every guest, one of three: the change, its removal, or nothing.
+ */
+#define FANOUT_VIEWS 8
+
+struct fanout_view_delta {
+	struct ck_bytes *bytes;
+	uint64_t epoch, base, gen;
+	uint32_t *key;		/* the upserts' domids, then the removals' | 1 << 16 */
+	size_t n_key;
+};
+
+struct fanout_view_snapshot {
+	struct ck_bytes *bytes;
+	uint64_t epoch, gen, hash;
+	uint64_t *bits;		/* VIEW_WORDS */
+};
 
 struct fanout {
 	struct ck_bytes *delta;		/* the latest change, (delta_epoch, delta_gen) */
@@ -23,6 +44,9 @@ struct fanout {
 	struct ck_bytes *merged;	/* the changes from merged_base to merged_gen */
 	uint64_t merged_epoch, merged_base, merged_gen;
 	size_t merged_changes;
+	struct fanout_view_delta view_deltas[FANOUT_VIEWS];
+	struct fanout_view_snapshot view_snapshots[FANOUT_VIEWS];
+	unsigned int next_view_delta, next_view_snapshot;	/* the next slot to reuse */
 };
 
 /*
@@ -41,5 +65,11 @@ int fanout_snapshot(struct fanout *f, const struct ck_membership *m, struct ck_b
  */
 int fanout_merged_since(struct fanout *f, const struct ck_membership *m, uint64_t epoch,
 			uint64_t gen, struct ck_bytes **ret, size_t *changes);
+
+/* A delta as view_filter_delta() filtered it for one guest. */
+int fanout_view_delta(struct fanout *f, const struct ck_delta *filtered, struct ck_bytes **ret);
+/* A snapshot of m holding the members v has. */
+int fanout_view_snapshot(struct fanout *f, const struct ck_membership *m,
+			 const struct guest_view *v, struct ck_bytes **ret);
 
 void fanout_release(struct fanout *f);

@@ -37,6 +37,7 @@ int guest_session_init(struct guest_session *s, const struct guest_session_env *
 
 void guest_session_release(struct guest_session *s)
 {
+	view_forget(&s->view);
 	ck_frame_decoder_free(s->dec);
 	s->dec = NULL;
 }
@@ -104,9 +105,13 @@ static int send_snapshot(struct guest_session *s)
 {
 	const struct ck_membership *m = s->env->m;
 	struct ck_bytes *frames;
+	bool all;
 	int r;
 
-	r = fanout_snapshot(s->env->fanout, m, &frames);
+	r = view_snapshot(&s->view, s->domid, s->env->view, m, &all);
+	if (r == 0)
+		r = all ? fanout_snapshot(s->env->fanout, m, &frames) :
+			  fanout_view_snapshot(s->env->fanout, m, &s->view, &frames);
 	if (r < 0)
 		return failed(s, r);
 	r = queue_bytes(s, frames, m->epoch, m->gen);
@@ -147,6 +152,9 @@ static void log_resync(struct guest_session *s, enum guest_session_resync what, 
 	else if (what == RESYNC_CATCHUP)
 		log_debug("%s: domid %u catches up from gen %" PRIu64 " with a snapshot", label,
 			  s->domid, s->sent_gen);
+	else if (what == RESYNC_VIEW)
+		log_debug("%s: domid %u sees other members now: a snapshot of its view", label,
+			  s->domid);
 	else
 		ck_log_limited(&s->rl, LOG_INFO, 0,
 			    "%s: domid %u drained its queue, resyncing it with a snapshot",
@@ -162,6 +170,8 @@ static int resync(struct guest_session *s)
 {
 	const struct ck_membership *m = s->env->m;
 	enum guest_session_resync what = s->resync;
+	uint64_t epoch = s->sent_epoch, gen = s->sent_gen;
+	struct ck_delta delta = { 0 }, filtered = { 0 };
 	struct ck_bytes *frames;
 	size_t changes = 0;
 	int r = -ESTALE;
@@ -173,11 +183,29 @@ static int resync(struct guest_session *s)
 		 * acks measure its boot, not propagation, so convergence starts from here.
 		 */
 		s->measured_from = m->gen;
-		r = fanout_merged_since(s->env->fanout, m, s->resync_epoch, s->resync_gen, &frames,
-					&changes);
-	} else if (what == RESYNC_CATCHUP) {
-		r = fanout_merged_since(s->env->fanout, m, s->sent_epoch, s->sent_gen, &frames,
-					&changes);
+		epoch = s->resync_epoch;
+		gen = s->resync_gen;
+	}
+	/*
+	 * The changes since what it holds, filtered to its view: only when the view is known
+	 * at that generation (what this session sent it last); a snapshot otherwise.
+	 */
+	if ((what == RESYNC_HELLO || what == RESYNC_CATCHUP) && s->view.bits &&
+	    epoch == s->sent_epoch && gen == s->sent_gen)
+		r = ck_membership_delta_since(m, epoch, gen, &delta);
+	if (r == 0) {
+		changes = ck_delta_changes(&delta);
+		r = changes > ck_memberset_count(m->members) ? -E2BIG :
+			view_filter_delta(&s->view, s->domid, s->env->view, m, &delta,
+					       &filtered);
+		if (r == VIEW_SAME)
+			r = fanout_merged_since(s->env->fanout, m, epoch, gen, &frames, &changes);
+		else if (r == VIEW_FILTERED)
+			r = fanout_view_delta(s->env->fanout, &filtered, &frames);
+		else if (r == VIEW_SNAPSHOT)
+			r = -ESTALE;
+		ck_delta_reset(&delta);
+		ck_delta_reset(&filtered);
 	}
 	if (r < 0 && r != -ESTALE && r != -E2BIG)
 		return failed(s, r);
@@ -225,7 +253,7 @@ static int on_hello(struct guest_session *s, const struct ck_hello *hello)
 	/* Answered once its queue drains (session_flush); until then the latest Hello counts. */
 	if (s->resync >= RESYNC_HELLO)
 		s->env->counters->hellos_coalesced++;
-	if (s->resync == RESYNC_SNAPSHOT)
+	if (s->resync >= RESYNC_VIEW)
 		return 0;
 	s->resync = RESYNC_HELLO;
 	s->resync_epoch = hello->epoch;
@@ -367,8 +395,24 @@ static void overflowed(struct guest_session *s)
 	s->stream->ops->want_write(s->stream, true);
 }
 
+void guest_session_view_changed(struct guest_session *s)
+{
+	view_forget(&s->view);
+	if (s->state != SESSION_ACTIVE || s->resync >= RESYNC_VIEW)
+		return;
+	/*
+	 * A Hello owed is answered with the snapshot, which is what it would get; as for its
+	 * answer, convergence counts only the changes after it.
+	 */
+	if (s->resync == RESYNC_HELLO)
+		s->measured_from = s->env->m->gen;
+	s->resync = RESYNC_VIEW;
+	s->stream->ops->want_write(s->stream, true);
+}
+
 enum guest_session_end guest_session_change(struct guest_session *s, const struct ck_delta *d)
 {
+	struct ck_delta filtered = { 0 };
 	struct ck_bytes *frames;
 	int r;
 
@@ -385,7 +429,16 @@ enum guest_session_end guest_session_change(struct guest_session *s, const struc
 		s->resync = RESYNC_CATCHUP;
 		return SESSION_GO_ON;
 	}
-	r = fanout_delta(s->env->fanout, d, &frames);
+	r = view_filter_delta(&s->view, s->domid, s->env->view, s->env->m, d, &filtered);
+	if (r == VIEW_SNAPSHOT) {
+		guest_session_view_changed(s);
+		return SESSION_GO_ON;
+	}
+	if (r == VIEW_SAME)
+		r = fanout_delta(s->env->fanout, d, &frames);
+	else if (r == VIEW_FILTERED)
+		r = fanout_view_delta(s->env->fanout, &filtered, &frames);
+	ck_delta_reset(&filtered);
 	if (r < 0) {
 		s->error = r;
 		return SESSION_LOCAL_FAILURE;

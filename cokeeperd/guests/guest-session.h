@@ -22,6 +22,7 @@
 #include "message.h"
 #include "ratelimit.h"
 #include "stream.h"
+#include "view.h"
 
 /* What a session's calls return: go on, or why it must end (the log level, the Bye, blame). */
 enum guest_session_end {
@@ -43,6 +44,7 @@ enum guest_session_resync {
 	RESYNC_NONE,
 	RESYNC_CATCHUP,		/* it lags: the changes since what it was sent, merged */
 	RESYNC_HELLO,		/* answer its latest Hello: the changes since, or a snapshot */
+	RESYNC_VIEW,		/* whom it sees changed (view.h): a snapshot of its view */
 	RESYNC_SNAPSHOT,	/* its queue overflowed: only a snapshot will do */
 };
 
@@ -90,6 +92,7 @@ struct guest_session_env {
 	struct fanout *fanout;
 	struct guest_session_counters *counters;
 	const struct guest_session_callbacks *cb;
+	const struct view_filter *view;	/* whom a guest sees (view.h) */
 	size_t queue_limit;	/* bytes queued for one guest, past which it is resynced */
 };
 
@@ -109,6 +112,7 @@ struct guest_session {
 	uint64_t latency_sum_usec;	/* of the acks that measured a change */
 	uint64_t measured_acks;
 	uint32_t last_latency_usec, max_latency_usec;
+	struct guest_view view;	/* what its table holds once its queue is applied */
 	enum guest_session_resync resync;
 	uint64_t resync_epoch, resync_gen;	/* RESYNC_HELLO: where its latest Hello was */
 	unsigned int frames;	/* frames decoded since session_feed's caller last zeroed it */
@@ -144,6 +148,9 @@ enum guest_session_end guest_session_change(struct guest_session *s, const struc
  */
 enum guest_session_end guest_session_send(struct guest_session *s, const struct ck_msg *msg,
 					  bool *queued);
+
+/* Whom it sees may have changed (a new policy): it gets a snapshot of its view. */
+void guest_session_view_changed(struct guest_session *s);
 
 /* Says why it ends (once): code and reason go in its Bye, which is written if it can be. */
 void guest_session_bye(struct guest_session *s, enum ck_bye_code code, const char *reason);

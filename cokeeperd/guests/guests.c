@@ -41,6 +41,7 @@ struct guests {
 	struct guests_callbacks cb;
 	void *userdata;
 	struct guest_session_callbacks session_cb;
+	struct view_filter view;
 	struct guest_session_env env;
 	struct fanout fanout;
 	struct guest *list;
@@ -180,6 +181,11 @@ static int on_fastpath(struct guest_fastpath *fp, void *userdata)
 	return gs->cb.fastpath(fp, gs->userdata);
 }
 
+static bool sees_everyone(uint16_t viewer, const struct ck_member *m, void *userdata)
+{
+	return true;
+}
+
 static int on_hello_deadline(sd_event_source *es, uint64_t usec, void *userdata)
 {
 	struct guest *g = userdata;
@@ -299,11 +305,13 @@ int guests_new(struct guests **ret, sd_event *event, const struct ck_membership 
 	gs->session_cb = (struct guest_session_callbacks){
 		.hello = on_hello, .acked = on_acked, .fastpath = on_fastpath,
 	};
+	gs->view = (struct view_filter){ .sees = cb->sees ?: sees_everyone, .userdata = userdata };
 	gs->env = (struct guest_session_env){
 		.m = m,
 		.fanout = &gs->fanout,
 		.counters = &gs->counters.session,
 		.cb = &gs->session_cb,
+		.view = &gs->view,
 		.queue_limit = cfg->queue_limit,
 	};
 	*ret = gs;
@@ -402,6 +410,14 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 
 	DL_FOREACH_SAFE(gs->list, g, tmp)
 		(void)goes_on(g, guest_session_change(&g->session, delta));
+}
+
+void guests_views_changed(struct guests *gs)
+{
+	struct guest *g;
+
+	DL_FOREACH(gs->list, g)
+		guest_session_view_changed(&g->session);
 }
 
 int guests_fastpath_version(const struct guests *gs, uint16_t domid, uint32_t *version)

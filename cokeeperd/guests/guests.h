@@ -41,6 +41,8 @@ struct guests_callbacks {
 	int (*fastpath)(struct guest_fastpath *fp, void *userdata);
 	/* A session ended: the stream goes back to whoever handed it over. */
 	void (*closed)(struct ck_stream *s, uint16_t domid, void *userdata);
+	/* Does viewer's table hold m (view.h)?  NULL: every guest sees every member. */
+	bool (*sees)(uint16_t viewer, const struct ck_member *m, void *userdata);
 };
 
 struct guests_counters {
@@ -74,6 +76,9 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta);
  * The fast path version announced by the session that speaks for domid (the newest to say
  * Hello as it), in *version; -ENOENT when none does.
  */
+/* Whom guests see changed (a new policy): each gets a snapshot of its view. */
+void guests_views_changed(struct guests *gs);
+
 int guests_fastpath_version(const struct guests *gs, uint16_t domid, uint32_t *version);
 /*
  * Sends msg to the session that speaks for domid: 0 once queued; -ENOENT if none does;

@@ -311,7 +311,7 @@ class Setup:
             "cokeeperd.log", ready=True, preexec_fn=pre, env=env)
         for i in range(1, AGENTS + 1):
             dump = self.run.path(f"agent{i}.json")
-            self.dumps.append(dump)
+            self.dumps.append((i, dump))
             self.run.spawn([self.bins["agent"], "--transport", "unix", "--socket",
                             self.agent_path, "--domid", str(i), "--sink", "memory",
                             "--dump", dump], f"agent{i}.log")

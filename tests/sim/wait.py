@@ -103,7 +103,7 @@ def main():
             guests = Control(ctl_path).call(cmd="guests")["guests"]
             active = sorted(g["domid"] for g in guests if g["state"] != "await-hello")
             if active == sorted(agents):
-                return converge(Control(ctl_path), [d for _, d in agents.values()], "join")
+                return converge(Control(ctl_path), [(i, d) for i, (_, d) in agents.items()], "join")
             if time.monotonic() > deadline:
                 raise Failure(f"agents joined: {active}, expected {sorted(agents)}")
             time.sleep(0.01)

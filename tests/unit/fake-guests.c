@@ -118,10 +118,14 @@ void setup_relay(struct fixture *f, const struct guests_config *cfg,
 	ck_assert_int_eq(ck_memberset_new(&set), 0);
 	for (uint16_t d = 1; d <= 100; d++) {
 		th_member(&mb, d, 0);
+		strcpy(mb.nics[0].bridge, "xenbr0");
 		ck_assert_int_eq(ck_memberset_put(set, &mb), 0);
 	}
 	ck_assert_int_eq(ck_membership_commit(f->m, set, NULL), 0);
 	fastpath_relay_init(&f->relay, f->m, relay_cfg);
+	f->policy = fastpath_policy_new();
+	ck_assert_ptr_nonnull(f->policy);
+	fastpath_relay_set_policy(&f->relay, NULL, f->policy);
 	f->now_usec = 1000000;
 	clock_of = f;
 	f->relay.clock = fixture_clock;
@@ -137,6 +141,7 @@ void teardown(struct fixture *f)
 {
 	guests_free(f->gs);
 	fastpath_relay_release(&f->relay);
+	fastpath_policy_free(f->policy);
 	ck_membership_free(f->m);
 	sd_event_unref(f->event);
 }

@@ -42,12 +42,13 @@ struct fixture {
 	sd_event *event;
 	struct ck_membership *m;
 	struct fastpath_relay relay;	/* the hub's part */
+	struct fastpath_policy *policy;	/* the built-in one: every member is on xenbr0 */
 	uint64_t now_usec;		/* the relay's clock: the test moves it */
 	struct guests *gs;
 	unsigned int closed;
 };
 
-/* 100 RUNNING members, domids 1..100; relay_cfg NULL: the relay's defaults. */
+/* 100 RUNNING members on xenbr0, domids 1..100; relay_cfg NULL: the relay's defaults. */
 void setup_relay(struct fixture *f, const struct guests_config *cfg,
 		 const struct fastpath_relay_config *relay_cfg);
 void setup(struct fixture *f, const struct guests_config *cfg);

@@ -509,10 +509,11 @@ START_TEST(pair_rate_limited_vif_on_either_side)
 	guest(&a, 3, "web-1", "%xenbr1", "xenbr0", NULL);
 	guest(&b, 4, "db-1", "xenbr0", NULL);
 	ck_assert_int_eq(decide(deny, &a, &b, NULL), FASTPATH_DENIAL_NONE);
-	/* ...and an unlimited pair on one bridge is enough. */
+	/* ...but one on a bridge they share does, whatever their other bridges allow: the
+	 * channel would carry what that vif sends too, unshaped. */
 	guest(&a, 3, "web-1", "%xenbr0", "xenbr1", NULL);
 	guest(&b, 4, "db-1", "xenbr0", "xenbr1", NULL);
-	ck_assert_int_eq(decide(deny, &a, &b, NULL), FASTPATH_DENIAL_NONE);
+	ck_assert_int_eq(decide(deny, &a, &b, NULL), FASTPATH_DENIAL_RATE_LIMITED);
 
 	/* No rule lifts the limit: it is checked first. */
 	fastpath_policy_free(deny);
@@ -553,10 +554,11 @@ START_TEST(pair_deny_bridge_glob)
 	guest(&a, 3, "web-1", "xenbr0", NULL);
 	guest(&b, 4, "db-1", "xenbr0", NULL);
 	ck_assert_int_eq(decide(p, &a, &b, NULL), FASTPATH_DENIAL_NONE);
-	/* Denied on one bridge, allowed on another they share too. */
+	/* Denied on one bridge, allowed on another they share too: denied (a channel joins
+	 * domains, and would carry past the denied bridge). */
 	guest(&a, 3, "web-1", "xenbr1", "xenbr0", NULL);
 	guest(&b, 4, "db-1", "xenbr1", "xenbr0", NULL);
-	ck_assert_int_eq(decide(p, &a, &b, NULL), FASTPATH_DENIAL_NONE);
+	ck_assert_int_eq(decide(p, &a, &b, NULL), FASTPATH_DENIAL_RULE);
 	fastpath_policy_free(p);
 }
 END_TEST
@@ -659,13 +661,17 @@ START_TEST(pair_default_deny_with_allowed_bridges)
 	ck_assert_int_eq(decide(p, &a, &b, NULL), FASTPATH_DENIAL_DEFAULT);
 	guest(&a, 3, "web-1", "xenbr1", "xenbr0", NULL);
 	guest(&b, 4, "db-1", "xenbr0", "xenbr1", NULL);
+	ck_assert_int_eq(decide(p, &a, &b, NULL), FASTPATH_DENIAL_DEFAULT);
+	/* A bridge only one of them is on is no way between them: it does not count. */
+	guest(&a, 3, "web-1", "xenbr1", "xenbr0", NULL);
+	guest(&b, 4, "db-1", "xenbr0", NULL);
 	ck_assert_int_eq(decide(p, &a, &b, NULL), FASTPATH_DENIAL_NONE);
 	fastpath_policy_free(p);
 }
 END_TEST
 
 /*
- * Denied on every NIC pair for different reasons: the verdict names the most specific, rule
+ * Denied on NIC pairs for different reasons: the verdict names the most specific, rule
  * before default before rate limit, and of two deny rules the first in the file.
  */
 START_TEST(pair_denial_names_the_most_specific_reason)
@@ -693,10 +699,13 @@ START_TEST(pair_denial_names_the_most_specific_reason)
 	ck_assert_int_eq(decide(p, &a, &b, NULL), FASTPATH_DENIAL_RATE_LIMITED);
 	a.nics[0].bridge[0] = '\0';
 	ck_assert_int_eq(decide(p, &a, &b, NULL), FASTPATH_DENIAL_NO_SHARED_BRIDGE);
-	/* And one allowed NIC pair is enough whatever the others met. */
+	/* One allowed NIC pair does not outweigh a denied one; alone, it is enough. */
 	snprintf(a.nics[4].bridge, sizeof(a.nics[4].bridge), "xenbr9");
 	snprintf(b.nics[4].bridge, sizeof(b.nics[4].bridge), "xenbr9");
 	snprintf(a.nics[3].bridge, sizeof(a.nics[3].bridge), "xenbr3");
+	ck_assert_int_eq(decide(p, &a, &b, &rule), FASTPATH_DENIAL_RULE);
+	ck_assert_int_eq(rule, 0);
+	a.nics[3].bridge[0] = '\0';
 	ck_assert_int_eq(decide(p, &a, &b, NULL), FASTPATH_DENIAL_NONE);
 	fastpath_policy_free(p);
 }

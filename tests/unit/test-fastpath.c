@@ -37,6 +37,7 @@ struct fixture {
 	sd_event *event;
 	struct ck_membership *m;
 	struct fastpath_relay relay;	/* the hub's part */
+	struct fastpath_policy *policy;
 	struct guests *gs;
 };
 
@@ -120,10 +121,14 @@ static void setup(struct fixture *f)
 	ck_assert_int_eq(ck_memberset_new(&set), 0);
 	for (uint16_t d = 1; d <= 10; d++) {
 		th_member(&mb, d, 0);
+		strcpy(mb.nics[0].bridge, "xenbr0");
 		ck_assert_int_eq(ck_memberset_put(set, &mb), 0);
 	}
 	ck_assert_int_eq(ck_membership_commit(f->m, set, NULL), 0);
 	fastpath_relay_init(&f->relay, f->m, NULL);
+	f->policy = fastpath_policy_new();
+	ck_assert_ptr_nonnull(f->policy);
+	fastpath_relay_set_policy(&f->relay, NULL, f->policy);
 	ck_assert_int_eq(guests_new(&f->gs, f->event, f->m, &cfg, &cb, f), 0);
 }
 
@@ -135,6 +140,7 @@ static void teardown(struct fixture *f, struct agent **agents, size_t n)
 		agents[i]->stopping = true;
 	guests_free(f->gs);
 	fastpath_relay_release(&f->relay);
+	fastpath_policy_free(f->policy);
 	for (size_t i = 0; i < n; i++)
 		agent_free(agents[i]);
 	ck_membership_free(f->m);

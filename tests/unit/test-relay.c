@@ -8,6 +8,7 @@
  * fixture's: a test moves it, none waits on it.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "fake-guests.h"
@@ -530,11 +531,161 @@ START_TEST(fastpath_relayed_bytes_count_against_the_queue_limit)
 }
 END_TEST
 
+/* Puts member domid's vif on bridge (empty: none) and commits it, as a scan would. */
+static void plug(struct fixture *f, uint16_t domid, const char *bridge, bool rate_limited)
+{
+	_cleanup_memberset_ struct ck_memberset *set = NULL;
+	struct ck_delta delta;
+	struct ck_member mb;
+
+	ck_assert_int_eq(ck_memberset_copy(f->m->members, &set), 0);
+	mb = *ck_memberset_find(f->m->members, domid);
+	snprintf(mb.nics[0].bridge, sizeof(mb.nics[0].bridge), "%s", bridge);
+	mb.nics[0].rate_limited = rate_limited;
+	ck_assert_int_eq(ck_memberset_put(set, &mb), 0);
+	ck_assert_int_eq(ck_membership_commit(f->m, set, &delta), 0);
+	ck_delta_reset(&delta);
+	fastpath_relay_reauthorize(&f->relay, f->gs, domid);
+}
+
+/* Sets up a channel lo -> hi through the relay. */
+static void paired(struct fake *lo, struct fake *hi, uint16_t lo_id, uint16_t hi_id,
+		   uint64_t channel)
+{
+	send_offer(lo, hi_id, channel);
+	ck_assert_uint_eq(hi->fastpath.fastpath_offer.channel_id, channel);
+	send_small(hi, CK_MSG_FASTPATH_ACCEPT, lo_id, channel);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_ACCEPT], 1);
+}
+
+/*
+ * dom0 decides who pairs: members on different bridges, or with a rate= on a vif, never get
+ * each other's offers; the offerer hears REFUSED and its offer is counted.
+ */
+START_TEST(fastpath_pairs_only_what_dom0_authorizes)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fake *lo, *hi;
+	struct fixture f;
+
+	setup(&f, &cfg);
+	lo = joined_as(&f, 3);
+	hi = joined_as(&f, 9);
+	plug(&f, 9, "xenbr1", false);
+	send_offer(lo, 9, 1);
+	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_OFFER], 0);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 1);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.reason, CKFP_CLOSE_REFUSED);
+	ck_assert_uint_eq(f.relay.counters.not_authorized, 1);
+
+	plug(&f, 9, "xenbr0", true);	/* the same bridge, but shaped by dom0 */
+	send_small(lo, CK_MSG_FASTPATH_CLOSE, 9, 1);
+	send_offer(lo, 9, 2);
+	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_OFFER], 0);
+	ck_assert_uint_eq(f.relay.counters.not_authorized, 2);
+
+	plug(&f, 9, "xenbr0", false);
+	send_offer(lo, 9, 3);
+	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_OFFER], 1);
+	ck_assert_uint_eq(f.relay.counters.not_authorized, 2);
+	teardown(&f);
+	fake_destroy(lo);
+	fake_destroy(hi);
+}
+END_TEST
+
+/*
+ * A pair that loses its authorization loses its channel within that change: its vif moved
+ * to another bridge, or a new policy denies it.  Both ends are told, once; a channel closed
+ * by its ends before is not closed again.
+ */
+START_TEST(fastpath_channel_closed_when_its_pair_is_no_longer_authorized)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fastpath_policy *deny = NULL;
+	struct fake *lo, *hi, *other;
+	struct fixture f;
+	char err[128];
+
+	setup(&f, &cfg);
+	lo = joined_as(&f, 3);
+	hi = joined_as(&f, 9);
+	other = joined_as(&f, 12);
+	paired(lo, hi, 3, 9, 0xa);
+	paired(hi, other, 9, 12, 0xb);
+	ck_assert_uint_eq(fastpath_relay_channels(&f.relay), 2);
+
+	plug(&f, 3, "xenbr1", false);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE], 1);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.peer_domid, 9);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.channel_id, 0xa);
+	ck_assert_uint_eq(lo->fastpath.fastpath_close.reason, CKFP_CLOSE_REFUSED);
+	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_CLOSE], 1);
+	ck_assert_uint_eq(hi->fastpath.fastpath_close.peer_domid, 3);
+	ck_assert_uint_eq(other->got[CK_MSG_FASTPATH_CLOSE], 0);
+	ck_assert_uint_eq(f.relay.counters.revoked, 1);
+	ck_assert_uint_eq(fastpath_relay_channels(&f.relay), 1);
+
+	/* The same change again closes nothing more. */
+	fastpath_relay_reauthorize(&f.relay, f.gs, 3);
+	ck_assert_uint_eq(lo->got[CK_MSG_FASTPATH_CLOSE] + hi->got[CK_MSG_FASTPATH_CLOSE], 2);
+
+	ck_assert_int_eq(fastpath_policy_parse("deny name vm-12\n", 16, "test", &deny, err,
+					       sizeof(err)), 0);
+	fastpath_relay_set_policy(&f.relay, f.gs, deny);
+	ck_assert_uint_eq(hi->got[CK_MSG_FASTPATH_CLOSE], 2);
+	ck_assert_uint_eq(hi->fastpath.fastpath_close.peer_domid, 12);
+	ck_assert_uint_eq(other->got[CK_MSG_FASTPATH_CLOSE], 1);
+	ck_assert_uint_eq(other->fastpath.fastpath_close.channel_id, 0xb);
+	ck_assert_uint_eq(f.relay.counters.revoked, 2);
+	ck_assert_uint_eq(fastpath_relay_channels(&f.relay), 0);
+	fastpath_relay_set_policy(&f.relay, f.gs, f.policy);
+	fastpath_policy_free(deny);
+	teardown(&f);
+	fake_destroy(lo);
+	fake_destroy(hi);
+	fake_destroy(other);
+}
+END_TEST
+
+/* A channel its ends closed, or one of whose members left, is nothing to take back. */
+START_TEST(fastpath_channels_forgotten_when_closed_or_gone)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fake *lo, *hi;
+	struct fixture f;
+
+	setup(&f, &cfg);
+	lo = joined_as(&f, 3);
+	hi = joined_as(&f, 9);
+	paired(lo, hi, 3, 9, 0xa);
+	send_small(lo, CK_MSG_FASTPATH_CLOSE, 9, 0xa);
+	ck_assert_uint_eq(fastpath_relay_channels(&f.relay), 0);
+	plug(&f, 9, "xenbr1", false);
+	ck_assert_uint_eq(f.relay.counters.revoked, 0);
+	plug(&f, 9, "xenbr0", false);
+
+	send_offer(lo, 9, 0xc);
+	send_small(hi, CK_MSG_FASTPATH_ACCEPT, 3, 0xc);
+	ck_assert_uint_eq(fastpath_relay_channels(&f.relay), 1);
+	fastpath_relay_forget(&f.relay, 9);
+	ck_assert_uint_eq(fastpath_relay_channels(&f.relay), 0);
+	plug(&f, 3, "xenbr1", false);
+	ck_assert_uint_eq(f.relay.counters.revoked, 0);
+	teardown(&f);
+	fake_destroy(lo);
+	fake_destroy(hi);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("relay");
 
 	th_add(s, fastpath_relayed_with_the_senders_domid);
+	th_add(s, fastpath_pairs_only_what_dom0_authorizes);
+	th_add(s, fastpath_channel_closed_when_its_pair_is_no_longer_authorized);
+	th_add(s, fastpath_channels_forgotten_when_closed_or_gone);
 	th_add(s, fastpath_destination_index_follows_sessions);
 	th_add(s, fastpath_unreachable_is_answered_with_a_close);
 	th_add(s, fastpath_never_sent_to_an_agent_that_did_not_announce_it);
