@@ -23,6 +23,17 @@ static unsigned int max_channels = 8;
 module_param(max_channels, uint, 0444);
 MODULE_PARM_DESC(max_channels, "most channels this guest offers or accepts at once (default 8)");
 
+/*
+ * How long a peer may leave what we sent unread before its channel goes down and the vif
+ * carries the traffic: it must have read, within this time, everything it had been given when
+ * the wait began (ckfp_ring_watch).  A live module reads in NAPI, whatever its sockets do, so
+ * only a peer that is stopped (paused, hung, hostile) takes that long.  0: no limit (the tick
+ * still checks the event channel).  Writable at run time.
+ */
+static unsigned int stall_timeout_ms = 2000;
+module_param(stall_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(stall_timeout_ms, "ms a peer may leave what we sent unread before its channel closes (default 2000, 0: no limit)");
+
 /* How long an offer may wait for its ACCEPT; a set-up that fails is retried after 1..60 s. */
 #define OFFER_TIMEOUT (10 * HZ)
 #define BACKOFF_MAX_S 60
@@ -102,6 +113,78 @@ static irqreturn_t chan_irq(int irq, void *dev)
 	return IRQ_HANDLED;
 }
 
+/* The liveness tick: a quarter of the stall timeout, between 50 and 500 ms. */
+static unsigned long watch_tick(void)
+{
+	unsigned long t = msecs_to_jiffies(READ_ONCE(stall_timeout_ms));
+
+	if (!t)
+		return HZ / 2;
+	return clamp(t / 4, (unsigned long)HZ / 20, (unsigned long)HZ / 2);
+}
+
+void ckfp_chan_watch(struct ckfp_chan *c)
+{
+	lockdep_assert_held(&c->tx_lock);
+	c->watched = true;
+	queue_delayed_work(wq, &c->watch_work, watch_tick());
+}
+
+/*
+ * While something we sent waits for the peer (chan.h): is it still there?  Its end of the
+ * event channel must still be bound to ours, and it must read what we give it
+ * (stall_timeout_ms).  When it fails either, the channel is marked and the peer's work tears
+ * it down, as after a broken ring: this work never takes ckfp_lock, which chan_destroy holds
+ * while it cancels it.
+ */
+static void chan_watch(struct work_struct *w)
+{
+	struct ckfp_chan *c = container_of(to_delayed_work(w), struct ckfp_chan, watch_work);
+	unsigned long timeout = msecs_to_jiffies(READ_ONCE(stall_timeout_ms));
+	bool queued;
+	int state;
+
+	if (ckfp_shm_port_check(&c->shm) == -ENOTCONN) {
+		WRITE_ONCE(c->port_lost, true);
+		ckfp_chan_fault(c);
+		return;		/* still "watched": nothing queues it again on the way down */
+	}
+	spin_lock_bh(&c->tx_lock);
+	queued = !skb_queue_empty(&c->txq);
+	state = ckfp_ring_watch(&c->tx, &c->watch, queued);
+	if (state == CKFP_WATCH_IDLE)
+		c->watched = false;	/* the next frame sent queues the tick again */
+	spin_unlock_bh(&c->tx_lock);
+	if (state == CKFP_WATCH_IDLE)
+		return;
+	if (state < 0) {
+		WRITE_ONCE(c->broken, true);
+		ckfp_chan_fault(c);
+		return;
+	}
+	if (state == CKFP_WATCH_MOVING) {
+		c->watch_since = jiffies;
+	} else if (timeout && time_after_eq(jiffies, c->watch_since + timeout) &&
+		   /*
+		    * The acceptor may send as soon as it has accepted, and the offerer reads
+		    * nothing before that ACCEPT reached it through both agents and dom0: what it
+		    * leaves unread until then is the relay's delay, and an ACCEPT that never
+		    * arrives is the offerer's set-up timeout to handle.
+		    */
+		   (c->shm.side == CKFP_OFFERER || time_after_eq(jiffies, c->up_at + OFFER_TIMEOUT))) {
+		WRITE_ONCE(c->stalled, true);
+		ckfp_chan_fault(c);
+		return;
+	}
+	/* Frames queued for room: NAPI writes what fits now, even if an event was lost. */
+	if (queued) {
+		local_bh_disable();
+		napi_schedule(&c->napi);
+		local_bh_enable();
+	}
+	queue_delayed_work(wq, &c->watch_work, watch_tick());
+}
+
 static struct ckfp_chan *chan_alloc(struct ckfp_peer *p)
 {
 	struct ckfp_chan *c = kzalloc(sizeof(*c), GFP_KERNEL);
@@ -112,6 +195,7 @@ static struct ckfp_chan *chan_alloc(struct ckfp_peer *p)
 	c->shm.irq = -1;
 	spin_lock_init(&c->tx_lock);
 	skb_queue_head_init(&c->txq);
+	INIT_DELAYED_WORK(&c->watch_work, chan_watch);
 	return c;
 }
 
@@ -165,6 +249,8 @@ static void chan_destroy(struct ckfp_peer *p, struct ckfp_chan *c, u32 reason, b
 	}
 	if (c->napi_dev && c->napi_on)
 		napi_disable(&c->napi);
+	/* Nothing queues the tick any more (no egress hook, no poll): stop it. */
+	cancel_delayed_work_sync(&c->watch_work);
 	ckfp_shm_close_port(&c->shm);
 	if (c->napi_dev) {
 		netif_napi_del(&c->napi);
@@ -271,6 +357,20 @@ static void peer_reconcile(struct ckfp_peer *p)
 	if (c && READ_ONCE(c->broken)) {
 		pr_warn_ratelimited("domain %u broke the ring protocol: channel closed\n", p->domid);
 		peer_down(p, CKFP_CLOSE_BROKEN, true);
+		backoff(p);
+		return;
+	}
+	if (c && (READ_ONCE(c->stalled) || READ_ONCE(c->port_lost))) {
+		bool lost = READ_ONCE(c->port_lost);
+
+		if (lost)
+			pr_warn_ratelimited("domain %u closed its end of the event channel: channel closed\n",
+					    p->domid);
+		else
+			pr_warn_ratelimited("domain %u left the ring unread for %u ms: channel closed\n",
+					    p->domid, READ_ONCE(stall_timeout_ms));
+		ckfp_count(p, CKFP_ST_STALLS, 1);
+		peer_down(p, lost ? CKFP_CLOSE_PEER_GONE : CKFP_CLOSE_TIMEOUT, true);
 		backoff(p);
 		return;
 	}
@@ -431,6 +531,7 @@ int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u3
 		chan_destroy(p, c, CKFP_CLOSE_REFUSED, false);
 		goto refuse;
 	}
+	c->up_at = jiffies;
 	rcu_assign_pointer(p->chan, c);
 	p->state = CKFP_STATE_UP;
 	p->up_since = jiffies;
@@ -455,6 +556,7 @@ int ckfp_peer_accepted(u32 domid, u64 id)
 	if (p && p->setup && p->setup->id == id) {
 		struct ckfp_chan *c = p->setup;
 
+		c->up_at = jiffies;
 		rcu_assign_pointer(p->chan, c);
 		p->setup = NULL;
 		p->state = CKFP_STATE_UP;

@@ -37,6 +37,7 @@ enum ckfp_stat {
 	CKFP_ST_EVENTS_RECEIVED,
 	CKFP_ST_EVENTS_SPURIOUS,
 	CKFP_ST_TX_TO_VIF,
+	CKFP_ST_STALLS,
 	CKFP_ST_COUNT
 };
 
@@ -54,6 +55,17 @@ struct ckfp_chan {
 	bool napi_on;
 	bool broken;			/* set by the data path: the peer broke the ring */
 	bool peer_closing;		/* set by the data path: the peer's in-band close */
+	/*
+	 * Liveness (chan.c chan_watch): a tick that runs only while something we sent waits for
+	 * the peer, queued by the data path under tx_lock, and never takes ckfp_lock.
+	 */
+	struct delayed_work watch_work;
+	bool watched;			/* under tx_lock: watch_work is queued or running */
+	struct ckfp_watch watch;	/* under tx_lock */
+	unsigned long watch_since;	/* watch_work: jiffies the current wait began */
+	bool stalled;			/* set by watch_work: the peer stopped reading the ring */
+	bool port_lost;			/* set by watch_work: our port no longer reaches the peer */
+	unsigned long up_at;		/* jiffies the channel came up */
 	struct rcu_head rcu;
 };
 
@@ -119,6 +131,19 @@ int ckfp_peer_closed(u32 domid, u64 id, u32 reason);
 
 /* The data path found the channel unusable: tear it down from process context. */
 void ckfp_chan_fault(struct ckfp_chan *c);
+
+/* Starts the liveness tick; under tx_lock.  Through ckfp_chan_sent. */
+void ckfp_chan_watch(struct ckfp_chan *c);
+
+/*
+ * Under tx_lock, after a frame went into the ring or the queue behind it: something now
+ * waits for the peer, so the liveness tick runs (if it does not yet) until nothing does.
+ */
+static inline void ckfp_chan_sent(struct ckfp_chan *c)
+{
+	if (!c->watched)
+		ckfp_chan_watch(c);
+}
 
 /* Every channel down (enable=0, suspend), or allowed again. */
 void ckfp_set_active(bool active, u32 reason);

@@ -152,6 +152,7 @@ static bool txq_room(const struct ckfp_chan *c, u32 len)
 	       c->txq_bytes + len <= TXQ_RINGS * c->tx.size;
 }
 
+/* Publishes what was written, under tx_lock; it now waits for the peer (ckfp_chan_sent). */
 static void kick(struct ckfp_chan *c, int err)
 {
 	bool notify = false;
@@ -161,9 +162,11 @@ static void kick(struct ckfp_chan *c, int err)
 	if (err == -EPROTO) {
 		WRITE_ONCE(c->broken, true);
 		ckfp_chan_fault(c);
-	} else if (notify) {
-		ckfp_chan_notify(c);
+		return;
 	}
+	if (notify)
+		ckfp_chan_notify(c);
+	ckfp_chan_sent(c);
 }
 
 /* From NAPI once the ring has room: queued frames, in order, as far as they fit. */
@@ -242,6 +245,7 @@ static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook
 		*skb_info(skb) = info;
 		__skb_queue_tail(&c->txq, skb);
 		c->txq_bytes += info.len;
+		ckfp_chan_sent(c);
 		err = ckfp_ring_prod_arm(&c->tx, info.len, &fits);
 		spin_unlock_bh(&c->tx_lock);
 		if (err || fits)
