@@ -19,9 +19,20 @@ static unsigned int ring_order = CKFP_ORDER_MAX;
 module_param(ring_order, uint, 0444);
 MODULE_PARM_DESC(ring_order, "pages per ring and direction as a power of two (6..8, default 8: 1 MiB)");
 
+/*
+ * Channels are made on demand and at most max_channels at once (closed ones whose pages the
+ * peer still maps included): a peer with traffic waiting when they are all taken gets the slot
+ * of the least recently used, once that one has carried nothing for CHAN_IDLE.
+ */
 static unsigned int max_channels = 8;
 module_param(max_channels, uint, 0444);
 MODULE_PARM_DESC(max_channels, "most channels this guest offers or accepts at once (default 8)");
+/*
+ * How long a channel must have carried nothing before it may be closed for another peer, and
+ * how recent a frame to a peer without one must be for it to wait for one: the same second,
+ * so a channel in use is never taken for a peer that sent less recently than it did.
+ */
+#define CHAN_IDLE HZ
 
 /*
  * How long a peer may leave what we sent unread before its channel goes down and the vif
@@ -55,8 +66,13 @@ static const struct ckfp_tell_ops *tell_ops;
 static bool resync_pending;
 static struct delayed_work resync_work;
 #define RESYNC_WAIT (30 * HZ)
-/* How often to look again whether a peer has unmapped a closed channel's pages. */
+/*
+ * How often to look again whether a peer has unmapped a closed channel's pages; the first
+ * look comes sooner, because an honest peer unmaps as soon as it sees our in-band close, and
+ * until it does the channel still takes a slot that a waiting peer could have.
+ */
 #define ZOMBIE_RETRY (5 * HZ)
+#define ZOMBIE_FIRST_RETRY (HZ / 5)
 /* A channel that lived this long resets the backoff: the next failure waits 1 s again. */
 #define UP_STABLE (60 * HZ)
 
@@ -223,6 +239,18 @@ static int chan_start(struct ckfp_chan *c)
 	return 0;
 }
 
+/* A slot came free (nchans went down): the peers with traffic waiting look again. */
+static void slot_freed(void)
+{
+	struct ckfp_peer *p;
+	unsigned long i;
+
+	xa_for_each(&peers, i, p)
+		if (test_bit(CKFP_PEER_DEMAND, &p->flags) && !rcu_access_pointer(p->chan) &&
+		    !p->setup)
+			peer_schedule(p, 0);
+}
+
 /* Frames still waiting for ring space when their channel goes: dropped and counted. */
 static void txq_purge(struct ckfp_chan *c)
 {
@@ -266,13 +294,14 @@ static void chan_destroy(struct ckfp_peer *p, struct ckfp_chan *c, u32 reason, b
 			pr_info_ratelimited("domain %u still maps %u pages of a closed channel: "
 					    "held until it unmaps them\n", p->domid, c->shm.live);
 			p->zombie = c;	/* still counted in nchans: max_channels bounds them */
-			peer_schedule(p, ZOMBIE_RETRY);
+			peer_schedule(p, ZOMBIE_FIRST_RETRY);
 			return;
 		}
 		ckfp_shm_destroy(&c->shm);
 	}
 	nchans--;
 	kfree(c);
+	slot_freed();
 }
 
 /* A zombie's pages, once the peer unmapped them all: true when none is left. */
@@ -285,6 +314,7 @@ static bool reap(struct ckfp_peer *p)
 	kfree(p->zombie);
 	p->zombie = NULL;
 	nchans--;
+	slot_freed();
 	return true;
 }
 
@@ -319,6 +349,48 @@ static void peer_down(struct ckfp_peer *p, u32 reason, bool tell)
 	if (setup)
 		chan_destroy(p, setup, reason, tell);
 	p->state = CKFP_STATE_IDLE;
+}
+
+/* A frame to it took the vif for want of a channel within the last CHAN_IDLE. */
+static bool demanded(const struct ckfp_peer *p)
+{
+	return time_before(jiffies, READ_ONCE(p->demand_at) + CHAN_IDLE);
+}
+
+/*
+ * Every slot is taken and @for_p needs one: closes the up channel least recently used, if it
+ * has carried nothing for CHAN_IDLE.  True when a slot is free now; otherwise *retry says when
+ * one may be (slot_freed also wakes @for_p if it frees earlier: a set-up failing, a closed
+ * channel's pages unmapped at last).  One walk of the peers, only when the slots are full.
+ */
+static bool make_room(struct ckfp_peer *for_p, unsigned long *retry)
+{
+	struct ckfp_peer *p, *lru = NULL;
+	unsigned long i, oldest = 0, now = jiffies;
+	struct ckfp_chan *c;
+
+	*retry = CHAN_IDLE;
+	xa_for_each(&peers, i, p) {
+		c = rcu_dereference_protected(p->chan, lockdep_is_held(&ckfp_lock));
+		if (!c || p == for_p)
+			continue;
+		if (!lru || time_before(READ_ONCE(c->last_used), oldest)) {
+			lru = p;
+			oldest = READ_ONCE(c->last_used);
+		}
+	}
+	if (!lru)
+		return false;	/* set-ups and closed channels hold the slots: they end */
+	if (time_before(now, oldest + CHAN_IDLE)) {
+		*retry = oldest + CHAN_IDLE - now;
+		return false;
+	}
+	pr_debug("domain %u's channel idle for %u ms: closed for domain %u\n", lru->domid,
+		 jiffies_to_msecs(now - oldest), for_p->domid);
+	ckfp_count(lru, CKFP_ST_EVICTIONS, 1);
+	peer_down(lru, CKFP_CLOSE_SHUTDOWN, true);
+	/* Its pages may still be mapped by its peer for a moment: then the slot frees later. */
+	return nchans < max_channels;
 }
 
 static void peer_offer(struct ckfp_peer *p)
@@ -391,12 +463,18 @@ static void peer_reconcile(struct ckfp_peer *p)
 	if (!wanted(p)) {
 		p->state = CKFP_STATE_IDLE;
 		p->backoff = 0;
+		clear_bit(CKFP_PEER_DEMAND, &p->flags);
 		if (!reap(p))
 			peer_schedule(p, ZOMBIE_RETRY);
 		return;
 	}
-	if (rcu_access_pointer(p->chan) || p->setup)
+	if (rcu_access_pointer(p->chan))
 		return;
+	if (p->setup) {
+		/* Woken early (a frame, a freed slot): the offer's own timeout still stands. */
+		peer_schedule(p, p->retry_at - jiffies);
+		return;
+	}
 	/* No new grants to a peer that still maps the last channel's pages. */
 	if (!reap(p)) {
 		peer_schedule(p, ZOMBIE_RETRY);
@@ -407,8 +485,23 @@ static void peer_reconcile(struct ckfp_peer *p)
 		return;
 	}
 	p->state = CKFP_STATE_IDLE;
-	if (self < p->domid && nchans < max_channels)
-		peer_offer(p);
+	if (self > p->domid)
+		return;		/* the acceptor waits to be offered */
+	/* On demand: the next frame to it queues this work again (ckfp_peer_demand). */
+	clear_bit(CKFP_PEER_DEMAND, &p->flags);
+	smp_mb__after_atomic();
+	if (!demanded(p))
+		return;
+	set_bit(CKFP_PEER_DEMAND, &p->flags);
+	if (nchans >= max_channels) {
+		unsigned long retry;
+
+		if (!make_room(p, &retry)) {
+			peer_schedule(p, retry);
+			return;
+		}
+	}
+	peer_offer(p);
 }
 
 static void peer_work(struct work_struct *w)
@@ -431,6 +524,7 @@ static struct ckfp_peer *peer_get(u32 domid)
 	if (!p)
 		return NULL;
 	p->domid = domid;
+	p->demand_at = jiffies - CHAN_IDLE;	/* no traffic waiting yet */
 	INIT_DELAYED_WORK(&p->work, peer_work);
 	for (i = 0; i < CKFP_ST_COUNT; i++)
 		atomic64_set(&p->stats[i], 0);
@@ -513,8 +607,13 @@ int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u3
 	/* A new offer replaces whatever we had: the offerer started over. */
 	peer_down(p, CKFP_CLOSE_REFUSED, false);
 	if (nchans >= max_channels) {
-		err = -ENOSPC;
-		goto refuse;
+		unsigned long retry;
+
+		/* The offerer has traffic for us; an idle channel makes room, or it retries. */
+		if (!make_room(p, &retry)) {
+			err = -ENOSPC;
+			goto refuse;
+		}
 	}
 	c = chan_alloc(p);
 	if (!c) {
@@ -532,6 +631,7 @@ int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u3
 		goto refuse;
 	}
 	c->up_at = jiffies;
+	c->last_used = jiffies;
 	rcu_assign_pointer(p->chan, c);
 	p->state = CKFP_STATE_UP;
 	p->up_since = jiffies;
@@ -557,8 +657,11 @@ int ckfp_peer_accepted(u32 domid, u64 id)
 		struct ckfp_chan *c = p->setup;
 
 		c->up_at = jiffies;
+		c->last_used = jiffies;
 		rcu_assign_pointer(p->chan, c);
 		p->setup = NULL;
+		/* Up: a frame that takes the vif later asks afresh (after a close). */
+		clear_bit(CKFP_PEER_DEMAND, &p->flags);
 		p->state = CKFP_STATE_UP;
 		p->up_since = jiffies;
 		ckfp_count(p, CKFP_ST_SETUPS, 1);
@@ -594,6 +697,15 @@ int ckfp_peer_closed(u32 domid, u64 id, u32 reason)
 void ckfp_chan_fault(struct ckfp_chan *c)
 {
 	peer_schedule(c->peer, 0);
+}
+
+void ckfp_peer_demand(struct ckfp_peer *p)
+{
+	WRITE_ONCE(p->demand_at, jiffies);
+	/* The first since the work last looked: it offers, or waits for a slot. */
+	if (!test_bit(CKFP_PEER_DEMAND, &p->flags) &&
+	    !test_and_set_bit(CKFP_PEER_DEMAND, &p->flags))
+		peer_schedule(p, 0);
 }
 
 static void reconcile_all_locked(void)

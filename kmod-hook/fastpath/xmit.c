@@ -9,9 +9,10 @@
  * as flags, and the receiver rebuilds them.  Qdiscs and tc egress are skipped for what the
  * ring takes; packet taps (tcpdump) still see it.
  *
- * Whatever the ring does not take goes on to the vif, as it would without a channel: a frame
- * the receiver would not accept (accept.h), one the ring cannot carry as it is, one that
- * finds the ring broken or the ring and its queue full.  The hook drops nothing.
+ * A frame to a peer without a channel asks for one (chan.h ckfp_peer_demand) and takes the
+ * vif.  Whatever the ring does not take goes on to the vif, as it would without a channel: a
+ * frame the receiver would not accept (accept.h), one the ring cannot carry as it is, one
+ * that finds the ring broken or the ring and its queue full.  The hook drops nothing.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -72,9 +73,19 @@ static struct ckfp_chan *route(struct sk_buff *skb, struct iphdr *iph)
 	if (cokeeper_lookup_mac(eth->h_dest, &next))
 		return NULL;
 	p = ckfp_peer_find(next.domid);
-	c = p ? rcu_dereference(p->chan) : NULL;
-	if (!c)
+	if (!p)
 		return NULL;
+	c = rcu_dereference(p->chan);
+	if (!c) {
+		/*
+		 * Channels are made on demand, by the lower domid: a frame the channel could carry
+		 * asks for one (once a jiffy at most), and takes the vif meanwhile.
+		 */
+		if (ckfp_self() < p->domid && READ_ONCE(p->demand_at) != jiffies &&
+		    ckfp_may_carry(eth, iph, ckfp_self(), p->domid))
+			ckfp_peer_demand(p);
+		return NULL;
+	}
 	/* The test the peer applies to what it receives: what it would drop takes the vif. */
 	if (!ckfp_may_carry(eth, iph, ckfp_self(), p->domid)) {
 		ckfp_count(p, CKFP_ST_FALLBACKS, 1);
@@ -198,6 +209,7 @@ void ckfp_chan_txq_drain(struct ckfp_chan *c)
 			continue;
 		}
 		wrote = true;
+		ckfp_chan_used(c);
 		ckfp_count(c->peer, CKFP_ST_TX_PACKETS, 1);
 		ckfp_count(c->peer, CKFP_ST_TX_BYTES, skb->len);
 		dev_consume_skb_any(skb);
@@ -233,6 +245,7 @@ static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook
 		kick(c, 0);
 		spin_unlock_bh(&c->tx_lock);
 		tap(skb);
+		ckfp_chan_used(c);
 		ckfp_count(c->peer, CKFP_ST_TX_PACKETS, 1);
 		ckfp_count(c->peer, CKFP_ST_TX_BYTES, skb->len);
 		consume_skb(skb);

@@ -60,7 +60,8 @@ enum ckfp_cmd {
 /* Why a channel closed or was refused; informational, for counters and logs. */
 enum ckfp_close_reason {
 	CKFP_CLOSE_UNSPEC,
-	CKFP_CLOSE_SHUTDOWN,	/* module unloading, or the fast path switched off */
+	CKFP_CLOSE_SHUTDOWN,	/* module unloading, the fast path switched off, or an
+				 * idle channel closed to make room for another */
 	CKFP_CLOSE_PEER_GONE,	/* the peer left the table or is migrating away */
 	CKFP_CLOSE_NO_FASTPATH,	/* the peer runs no fast path (no module, no agent) */
 	CKFP_CLOSE_UNREACHABLE,	/* cokeeperd could not deliver the message */
@@ -122,6 +123,8 @@ enum ckfp_stat_attr {
 	CKFP_STAT_A_STALLS,		/* channels closed because the peer left what was sent
 					 * unread too long (stall_timeout_ms) or closed its end
 					 * of the event channel */
+	CKFP_STAT_A_EVICTIONS,		/* channels closed after a second idle to make room for
+					 * a peer with traffic waiting (max_channels) */
 	CKFP_STAT_A_PAD,
 	__CKFP_STAT_A_LAST
 };
