@@ -59,13 +59,16 @@ static unsigned int nchans;		/* channels offered, up, or closed but still mapped
 static bool exiting;
 static const struct ckfp_tell_ops *tell_ops;
 /*
- * After this guest was restored (a migration, or xl restore) its table may describe the old
- * host until the agent has resynced: no channel is offered or accepted until the table has
- * changed once (the guest's own entry always does: its domid is new), or RESYNC_WAIT passed.
+ * After this guest was restored (a migration, or xl restore) its table describes the old host
+ * until the agent has resynced: a domid there may name another domain here.  No channel is
+ * offered or accepted until the table names this guest by its new domid as RUNNING, however
+ * long that takes (no timer: a stale table is never trusted).  That entry comes from the
+ * agent's resync, as the old table knew this guest by its old domid only.  A replaced table
+ * tells its removals and rewrites before its additions, so when this guest's entry is an
+ * addition, the stale peers are gone by then; when it is a rewrite (the new domid was a peer's
+ * on the old host), a stale peer's rewrite may still follow, and takes its channel down.
  */
 static bool resync_pending;
-static struct delayed_work resync_work;
-#define RESYNC_WAIT (30 * HZ)
 /*
  * How often to look again whether a peer has unmapped a closed channel's pages; the first
  * look comes sooner, because an honest peer unmaps as soon as it sees our in-band close, and
@@ -561,13 +564,12 @@ void ckfp_peer_event(u32 domid, bool running, bool rewritten)
 	struct ckfp_peer *p;
 
 	mutex_lock(&ckfp_lock);
-	if (resync_pending) {
-		/* The table changed since the restore: the agent has resynced. */
-		resync_pending = false;
-		reconcile_all_locked();
-	}
 	/* The table lists this guest too; it is nobody's peer. */
 	if (domid == self) {
+		if (resync_pending && running) {
+			resync_pending = false;
+			reconcile_all_locked();
+		}
 		mutex_unlock(&ckfp_lock);
 		return;
 	}
@@ -747,19 +749,8 @@ void ckfp_resume(bool restored)
 		mutex_lock(&ckfp_lock);
 		resync_pending = true;
 		mutex_unlock(&ckfp_lock);
-		mod_delayed_work(system_wq, &resync_work, RESYNC_WAIT);
 	}
 	ckfp_set_active(true, CKFP_CLOSE_UNSPEC);
-}
-
-static void resync_timeout(struct work_struct *w)
-{
-	mutex_lock(&ckfp_lock);
-	if (resync_pending) {
-		resync_pending = false;
-		reconcile_all_locked();
-	}
-	mutex_unlock(&ckfp_lock);
 }
 
 int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx), void *ctx)
@@ -785,7 +776,6 @@ int ckfp_chan_init(const struct ckfp_tell_ops *ops)
 		       CKFP_ORDER_MAX);
 		return -EINVAL;
 	}
-	INIT_DELAYED_WORK(&resync_work, resync_timeout);
 	wq = alloc_workqueue("cokeeper_fp", 0, 0);
 	return wq ? 0 : -ENOMEM;
 }
@@ -806,7 +796,6 @@ void ckfp_chan_stop(void)
 	mutex_lock(&ckfp_lock);
 	exiting = true;
 	mutex_unlock(&ckfp_lock);
-	cancel_delayed_work_sync(&resync_work);
 	xa_for_each(&peers, i, p)
 		cancel_delayed_work_sync(&p->work);
 }

@@ -181,7 +181,10 @@ static inline void ckfp_chan_sent(struct ckfp_chan *c)
 /* Every channel down (enable=0, suspend), or allowed again. */
 void ckfp_set_active(bool active, u32 reason);
 
-/* After a suspend: cancelled (thaw) or completed, so perhaps on another host (restored). */
+/*
+ * After a suspend: cancelled (thaw) or completed, so perhaps on another host (restored): then
+ * nothing is set up until the table names this guest by its new domid (the agent resynced).
+ */
 void ckfp_resume(bool restored);
 
 /* This guest's domid as last read. */
