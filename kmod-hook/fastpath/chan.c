@@ -112,12 +112,19 @@ static irqreturn_t chan_irq(int irq, void *dev)
 {
 	struct ckfp_chan *c = dev;
 	/*
-	 * Work: records to read, frames waiting for room, or the peer closing.  An event with
-	 * none is spurious, and Xen's late-EOI logic throttles a peer that storms them.  A
-	 * racy look can only delay an EOI or miss a throttle; NAPI reads the ring properly.
+	 * Work: records to read, the peer closing, or room it made for frames waiting in our
+	 * queue (its consumer index moved since our producer last looked).  Frames waiting alone
+	 * are not work: a peer that stops reading our ring could otherwise storm us with events
+	 * that each wake NAPI for nothing, never throttled.  An event with no work is spurious,
+	 * and the kernel's late EOI holds this port's next event back a little longer after each
+	 * spurious one in a row (from the second: 1, 2, 4 ... jiffies, up to a second).  A racy
+	 * look can only delay an EOI or miss a throttle; NAPI reads the ring properly, and the
+	 * liveness tick kicks NAPI while frames wait, should an event be lost.
 	 */
 	bool work = le32_to_cpu(READ_ONCE(c->rx.peer->tx_prod)) != READ_ONCE(c->rx.idx) ||
-		    !skb_queue_empty_lockless(&c->txq) || READ_ONCE(c->rx.peer->closing);
+		    READ_ONCE(c->rx.peer->closing) ||
+		    (!skb_queue_empty_lockless(&c->txq) &&
+		     le32_to_cpu(READ_ONCE(c->tx.peer->rx_cons)) != READ_ONCE(c->tx.seen));
 
 	/*
 	 * A poll under way may have taken the records this event announced: not spurious.
