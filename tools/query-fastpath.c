@@ -38,6 +38,8 @@ static const char *const stat_names[] = {
 	[CKFP_STAT_A_EVENTS_RECEIVED] = "events_received",
 	[CKFP_STAT_A_EVENTS_SPURIOUS] = "events_spurious",
 	[CKFP_STAT_A_TX_TO_VIF] = "tx_to_vif",
+	[CKFP_STAT_A_STALLS] = "stalls",
+	[CKFP_STAT_A_EVICTIONS] = "evictions",
 };
 
 /* The text form's column widths, as its header spells them. */
@@ -47,7 +49,8 @@ static const int stat_widths[] = {
 	[CKFP_STAT_A_FALLBACKS] = 9, [CKFP_STAT_A_TX_DROPS] = 8, [CKFP_STAT_A_RX_DROPS] = 8,
 	[CKFP_STAT_A_BROKEN] = 6, [CKFP_STAT_A_SETUPS] = 6, [CKFP_STAT_A_TEARDOWNS] = 9,
 	[CKFP_STAT_A_EVENTS_SENT] = 10, [CKFP_STAT_A_EVENTS_RECEIVED] = 10,
-	[CKFP_STAT_A_EVENTS_SPURIOUS] = 8, [CKFP_STAT_A_TX_TO_VIF] = 9,
+	[CKFP_STAT_A_EVENTS_SPURIOUS] = 8, [CKFP_STAT_A_TX_TO_VIF] = 9, [CKFP_STAT_A_STALLS] = 6,
+	[CKFP_STAT_A_EVICTIONS] = 7,
 };
 
 static struct nla_policy policy[CKFP_A_MAX + 1] = {
@@ -58,7 +61,7 @@ static struct nla_policy policy[CKFP_A_MAX + 1] = {
 };
 
 static struct nla_policy stat_policy[CKFP_STAT_A_MAX + 1] = {
-	[CKFP_STAT_A_TX_PACKETS ... CKFP_STAT_A_TX_TO_VIF] = {.type = NLA_U64},
+	[CKFP_STAT_A_TX_PACKETS ... CKFP_STAT_A_EVICTIONS] = {.type = NLA_U64},
 };
 
 struct printer {
@@ -104,19 +107,20 @@ static int on_peer(struct nl_msg *msg, void *arg)
 		fprintf(p->out, "%s\n  {\"domid\": %" PRIu32 ", \"state\": \"%s\"", p->n ? "," : "",
 			nla_get_u32(a[CKFP_A_PEER_DOMID]),
 			state <= CKFP_STATE_MAX ? state_names[state] : "unknown");
-		for (int i = CKFP_STAT_A_TX_PACKETS; i <= CKFP_STAT_A_TX_TO_VIF; i++)
+		for (int i = CKFP_STAT_A_TX_PACKETS; i <= CKFP_STAT_A_EVICTIONS; i++)
 			fprintf(p->out, ", \"%s\": %" PRIu64, stat_names[i],
 				st[i] ? (uint64_t)nla_get_u64(st[i]) : 0);
 		fputc('}', p->out);
 	} else {
 		if (!p->n)
 			fprintf(p->out, "%-6s %-8s %10s %12s %10s %12s %9s %8s %8s %6s %6s %9s "
-				"%10s %10s %8s %9s\n", "DOMID", "STATE", "TX_PKTS", "TX_BYTES",
+				"%10s %10s %8s %9s %6s %7s\n", "DOMID", "STATE", "TX_PKTS", "TX_BYTES",
 				"RX_PKTS", "RX_BYTES", "FALLBACK", "TX_DROP", "RX_DROP", "BROKEN",
-				"SETUPS", "TEARDOWNS", "EV_SENT", "EV_RECV", "EV_SPUR", "TX_TO_VIF");
+				"SETUPS", "TEARDOWNS", "EV_SENT", "EV_RECV", "EV_SPUR", "TX_TO_VIF",
+				"STALLS", "EVICTED");
 		fprintf(p->out, "%-6" PRIu32 " %-8s", nla_get_u32(a[CKFP_A_PEER_DOMID]),
 			state <= CKFP_STATE_MAX ? state_names[state] : "unknown");
-		for (int i = CKFP_STAT_A_TX_PACKETS; i <= CKFP_STAT_A_TX_TO_VIF; i++)
+		for (int i = CKFP_STAT_A_TX_PACKETS; i <= CKFP_STAT_A_EVICTIONS; i++)
 			fprintf(p->out, " %*" PRIu64, stat_widths[i],
 				st[i] ? (uint64_t)nla_get_u64(st[i]) : 0);
 		fputc('\n', p->out);

@@ -19,9 +19,31 @@ static unsigned int ring_order = CKFP_ORDER_MAX;
 module_param(ring_order, uint, 0444);
 MODULE_PARM_DESC(ring_order, "pages per ring and direction as a power of two (6..8, default 8: 1 MiB)");
 
+/*
+ * Channels are made on demand and at most max_channels at once (closed ones whose pages the
+ * peer still maps included): a peer with traffic waiting when they are all taken gets the slot
+ * of the least recently used, once that one has carried nothing for CHAN_IDLE.
+ */
 static unsigned int max_channels = 8;
 module_param(max_channels, uint, 0444);
 MODULE_PARM_DESC(max_channels, "most channels this guest offers or accepts at once (default 8)");
+/*
+ * How long a channel must have carried nothing before it may be closed for another peer, and
+ * how recent a frame to a peer without one must be for it to wait for one: the same second,
+ * so a channel in use is never taken for a peer that sent less recently than it did.
+ */
+#define CHAN_IDLE HZ
+
+/*
+ * How long a peer may leave what we sent unread before its channel goes down and the vif
+ * carries the traffic: it must have read, within this time, everything it had been given when
+ * the wait began (ckfp_ring_watch).  A live module reads in NAPI, whatever its sockets do, so
+ * only a peer that is stopped (paused, hung, hostile) takes that long.  0: no limit (the tick
+ * still checks the event channel).  Writable at run time.
+ */
+static unsigned int stall_timeout_ms = 2000;
+module_param(stall_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(stall_timeout_ms, "ms a peer may leave what we sent unread before its channel closes (default 2000, 0: no limit)");
 
 /* How long an offer may wait for its ACCEPT; a set-up that fails is retried after 1..60 s. */
 #define OFFER_TIMEOUT (10 * HZ)
@@ -37,15 +59,23 @@ static unsigned int nchans;		/* channels offered, up, or closed but still mapped
 static bool exiting;
 static const struct ckfp_tell_ops *tell_ops;
 /*
- * After this guest was restored (a migration, or xl restore) its table may describe the old
- * host until the agent has resynced: no channel is offered or accepted until the table has
- * changed once (the guest's own entry always does: its domid is new), or RESYNC_WAIT passed.
+ * After this guest was restored (a migration, or xl restore) its table describes the old host
+ * until the agent has resynced: a domid there may name another domain here.  No channel is
+ * offered or accepted until the table names this guest by its new domid as RUNNING, however
+ * long that takes (no timer: a stale table is never trusted).  That entry comes from the
+ * agent's resync, as the old table knew this guest by its old domid only.  A replaced table
+ * tells its removals and rewrites before its additions, so when this guest's entry is an
+ * addition, the stale peers are gone by then; when it is a rewrite (the new domid was a peer's
+ * on the old host), a stale peer's rewrite may still follow, and takes its channel down.
  */
 static bool resync_pending;
-static struct delayed_work resync_work;
-#define RESYNC_WAIT (30 * HZ)
-/* How often to look again whether a peer has unmapped a closed channel's pages. */
+/*
+ * How often to look again whether a peer has unmapped a closed channel's pages; the first
+ * look comes sooner, because an honest peer unmaps as soon as it sees our in-band close, and
+ * until it does the channel still takes a slot that a waiting peer could have.
+ */
 #define ZOMBIE_RETRY (5 * HZ)
+#define ZOMBIE_FIRST_RETRY (HZ / 5)
 /* A channel that lived this long resets the backoff: the next failure waits 1 s again. */
 #define UP_STABLE (60 * HZ)
 
@@ -82,12 +112,19 @@ static irqreturn_t chan_irq(int irq, void *dev)
 {
 	struct ckfp_chan *c = dev;
 	/*
-	 * Work: records to read, frames waiting for room, or the peer closing.  An event with
-	 * none is spurious, and Xen's late-EOI logic throttles a peer that storms them.  A
-	 * racy look can only delay an EOI or miss a throttle; NAPI reads the ring properly.
+	 * Work: records to read, the peer closing, or room it made for frames waiting in our
+	 * queue (its consumer index moved since our producer last looked).  Frames waiting alone
+	 * are not work: a peer that stops reading our ring could otherwise storm us with events
+	 * that each wake NAPI for nothing, never throttled.  An event with no work is spurious,
+	 * and the kernel's late EOI holds this port's next event back a little longer after each
+	 * spurious one in a row (from the second: 1, 2, 4 ... jiffies, up to a second).  A racy
+	 * look can only delay an EOI or miss a throttle; NAPI reads the ring properly, and the
+	 * liveness tick kicks NAPI while frames wait, should an event be lost.
 	 */
 	bool work = le32_to_cpu(READ_ONCE(c->rx.peer->tx_prod)) != READ_ONCE(c->rx.idx) ||
-		    !skb_queue_empty_lockless(&c->txq) || READ_ONCE(c->rx.peer->closing);
+		    READ_ONCE(c->rx.peer->closing) ||
+		    (!skb_queue_empty_lockless(&c->txq) &&
+		     le32_to_cpu(READ_ONCE(c->tx.peer->rx_cons)) != READ_ONCE(c->tx.seen));
 
 	/*
 	 * A poll under way may have taken the records this event announced: not spurious.
@@ -102,6 +139,78 @@ static irqreturn_t chan_irq(int irq, void *dev)
 	return IRQ_HANDLED;
 }
 
+/* The liveness tick: a quarter of the stall timeout, between 50 and 500 ms. */
+static unsigned long watch_tick(void)
+{
+	unsigned long t = msecs_to_jiffies(READ_ONCE(stall_timeout_ms));
+
+	if (!t)
+		return HZ / 2;
+	return clamp(t / 4, (unsigned long)HZ / 20, (unsigned long)HZ / 2);
+}
+
+void ckfp_chan_watch(struct ckfp_chan *c)
+{
+	lockdep_assert_held(&c->tx_lock);
+	c->watched = true;
+	queue_delayed_work(wq, &c->watch_work, watch_tick());
+}
+
+/*
+ * While something we sent waits for the peer (chan.h): is it still there?  Its end of the
+ * event channel must still be bound to ours, and it must read what we give it
+ * (stall_timeout_ms).  When it fails either, the channel is marked and the peer's work tears
+ * it down, as after a broken ring: this work never takes ckfp_lock, which chan_destroy holds
+ * while it cancels it.
+ */
+static void chan_watch(struct work_struct *w)
+{
+	struct ckfp_chan *c = container_of(to_delayed_work(w), struct ckfp_chan, watch_work);
+	unsigned long timeout = msecs_to_jiffies(READ_ONCE(stall_timeout_ms));
+	bool queued;
+	int state;
+
+	if (ckfp_shm_port_check(&c->shm) == -ENOTCONN) {
+		WRITE_ONCE(c->port_lost, true);
+		ckfp_chan_fault(c);
+		return;		/* still "watched": nothing queues it again on the way down */
+	}
+	spin_lock_bh(&c->tx_lock);
+	queued = !skb_queue_empty(&c->txq);
+	state = ckfp_ring_watch(&c->tx, &c->watch, queued);
+	if (state == CKFP_WATCH_IDLE)
+		c->watched = false;	/* the next frame sent queues the tick again */
+	spin_unlock_bh(&c->tx_lock);
+	if (state == CKFP_WATCH_IDLE)
+		return;
+	if (state < 0) {
+		WRITE_ONCE(c->broken, true);
+		ckfp_chan_fault(c);
+		return;
+	}
+	if (state == CKFP_WATCH_MOVING) {
+		c->watch_since = jiffies;
+	} else if (timeout && time_after_eq(jiffies, c->watch_since + timeout) &&
+		   /*
+		    * The acceptor may send as soon as it has accepted, and the offerer reads
+		    * nothing before that ACCEPT reached it through both agents and dom0: what it
+		    * leaves unread until then is the relay's delay, and an ACCEPT that never
+		    * arrives is the offerer's set-up timeout to handle.
+		    */
+		   (c->shm.side == CKFP_OFFERER || time_after_eq(jiffies, c->up_at + OFFER_TIMEOUT))) {
+		WRITE_ONCE(c->stalled, true);
+		ckfp_chan_fault(c);
+		return;
+	}
+	/* Frames queued for room: NAPI writes what fits now, even if an event was lost. */
+	if (queued) {
+		local_bh_disable();
+		napi_schedule(&c->napi);
+		local_bh_enable();
+	}
+	queue_delayed_work(wq, &c->watch_work, watch_tick());
+}
+
 static struct ckfp_chan *chan_alloc(struct ckfp_peer *p)
 {
 	struct ckfp_chan *c = kzalloc(sizeof(*c), GFP_KERNEL);
@@ -112,6 +221,7 @@ static struct ckfp_chan *chan_alloc(struct ckfp_peer *p)
 	c->shm.irq = -1;
 	spin_lock_init(&c->tx_lock);
 	skb_queue_head_init(&c->txq);
+	INIT_DELAYED_WORK(&c->watch_work, chan_watch);
 	return c;
 }
 
@@ -137,6 +247,18 @@ static int chan_start(struct ckfp_chan *c)
 	/* Whatever the peer wrote before our port was bound. */
 	napi_schedule(&c->napi);
 	return 0;
+}
+
+/* A slot came free (nchans went down): the peers with traffic waiting look again. */
+static void slot_freed(void)
+{
+	struct ckfp_peer *p;
+	unsigned long i;
+
+	xa_for_each(&peers, i, p)
+		if (test_bit(CKFP_PEER_DEMAND, &p->flags) && !rcu_access_pointer(p->chan) &&
+		    !p->setup)
+			peer_schedule(p, 0);
 }
 
 /* Frames still waiting for ring space when their channel goes: dropped and counted. */
@@ -165,6 +287,8 @@ static void chan_destroy(struct ckfp_peer *p, struct ckfp_chan *c, u32 reason, b
 	}
 	if (c->napi_dev && c->napi_on)
 		napi_disable(&c->napi);
+	/* Nothing queues the tick any more (no egress hook, no poll): stop it. */
+	cancel_delayed_work_sync(&c->watch_work);
 	ckfp_shm_close_port(&c->shm);
 	if (c->napi_dev) {
 		netif_napi_del(&c->napi);
@@ -180,13 +304,14 @@ static void chan_destroy(struct ckfp_peer *p, struct ckfp_chan *c, u32 reason, b
 			pr_info_ratelimited("domain %u still maps %u pages of a closed channel: "
 					    "held until it unmaps them\n", p->domid, c->shm.live);
 			p->zombie = c;	/* still counted in nchans: max_channels bounds them */
-			peer_schedule(p, ZOMBIE_RETRY);
+			peer_schedule(p, ZOMBIE_FIRST_RETRY);
 			return;
 		}
 		ckfp_shm_destroy(&c->shm);
 	}
 	nchans--;
 	kfree(c);
+	slot_freed();
 }
 
 /* A zombie's pages, once the peer unmapped them all: true when none is left. */
@@ -199,6 +324,7 @@ static bool reap(struct ckfp_peer *p)
 	kfree(p->zombie);
 	p->zombie = NULL;
 	nchans--;
+	slot_freed();
 	return true;
 }
 
@@ -233,6 +359,48 @@ static void peer_down(struct ckfp_peer *p, u32 reason, bool tell)
 	if (setup)
 		chan_destroy(p, setup, reason, tell);
 	p->state = CKFP_STATE_IDLE;
+}
+
+/* A frame to it took the vif for want of a channel within the last CHAN_IDLE. */
+static bool demanded(const struct ckfp_peer *p)
+{
+	return time_before(jiffies, READ_ONCE(p->demand_at) + CHAN_IDLE);
+}
+
+/*
+ * Every slot is taken and @for_p needs one: closes the up channel least recently used, if it
+ * has carried nothing for CHAN_IDLE.  True when a slot is free now; otherwise *retry says when
+ * one may be (slot_freed also wakes @for_p if it frees earlier: a set-up failing, a closed
+ * channel's pages unmapped at last).  One walk of the peers, only when the slots are full.
+ */
+static bool make_room(struct ckfp_peer *for_p, unsigned long *retry)
+{
+	struct ckfp_peer *p, *lru = NULL;
+	unsigned long i, oldest = 0, now = jiffies;
+	struct ckfp_chan *c;
+
+	*retry = CHAN_IDLE;
+	xa_for_each(&peers, i, p) {
+		c = rcu_dereference_protected(p->chan, lockdep_is_held(&ckfp_lock));
+		if (!c || p == for_p)
+			continue;
+		if (!lru || time_before(READ_ONCE(c->last_used), oldest)) {
+			lru = p;
+			oldest = READ_ONCE(c->last_used);
+		}
+	}
+	if (!lru)
+		return false;	/* set-ups and closed channels hold the slots: they end */
+	if (time_before(now, oldest + CHAN_IDLE)) {
+		*retry = oldest + CHAN_IDLE - now;
+		return false;
+	}
+	pr_debug("domain %u's channel idle for %u ms: closed for domain %u\n", lru->domid,
+		 jiffies_to_msecs(now - oldest), for_p->domid);
+	ckfp_count(lru, CKFP_ST_EVICTIONS, 1);
+	peer_down(lru, CKFP_CLOSE_SHUTDOWN, true);
+	/* Its pages may still be mapped by its peer for a moment: then the slot frees later. */
+	return nchans < max_channels;
 }
 
 static void peer_offer(struct ckfp_peer *p)
@@ -274,6 +442,20 @@ static void peer_reconcile(struct ckfp_peer *p)
 		backoff(p);
 		return;
 	}
+	if (c && (READ_ONCE(c->stalled) || READ_ONCE(c->port_lost))) {
+		bool lost = READ_ONCE(c->port_lost);
+
+		if (lost)
+			pr_warn_ratelimited("domain %u closed its end of the event channel: channel closed\n",
+					    p->domid);
+		else
+			pr_warn_ratelimited("domain %u left the ring unread for %u ms: channel closed\n",
+					    p->domid, READ_ONCE(stall_timeout_ms));
+		ckfp_count(p, CKFP_ST_STALLS, 1);
+		peer_down(p, lost ? CKFP_CLOSE_PEER_GONE : CKFP_CLOSE_TIMEOUT, true);
+		backoff(p);
+		return;
+	}
 	if (c && READ_ONCE(c->peer_closing)) {
 		/* It said so in band (suspending, unloading): no CLOSE back; offer again later. */
 		peer_down(p, CKFP_CLOSE_PEER_GONE, false);
@@ -291,12 +473,18 @@ static void peer_reconcile(struct ckfp_peer *p)
 	if (!wanted(p)) {
 		p->state = CKFP_STATE_IDLE;
 		p->backoff = 0;
+		clear_bit(CKFP_PEER_DEMAND, &p->flags);
 		if (!reap(p))
 			peer_schedule(p, ZOMBIE_RETRY);
 		return;
 	}
-	if (rcu_access_pointer(p->chan) || p->setup)
+	if (rcu_access_pointer(p->chan))
 		return;
+	if (p->setup) {
+		/* Woken early (a frame, a freed slot): the offer's own timeout still stands. */
+		peer_schedule(p, p->retry_at - jiffies);
+		return;
+	}
 	/* No new grants to a peer that still maps the last channel's pages. */
 	if (!reap(p)) {
 		peer_schedule(p, ZOMBIE_RETRY);
@@ -307,8 +495,23 @@ static void peer_reconcile(struct ckfp_peer *p)
 		return;
 	}
 	p->state = CKFP_STATE_IDLE;
-	if (self < p->domid && nchans < max_channels)
-		peer_offer(p);
+	if (self > p->domid)
+		return;		/* the acceptor waits to be offered */
+	/* On demand: the next frame to it queues this work again (ckfp_peer_demand). */
+	clear_bit(CKFP_PEER_DEMAND, &p->flags);
+	smp_mb__after_atomic();
+	if (!demanded(p))
+		return;
+	set_bit(CKFP_PEER_DEMAND, &p->flags);
+	if (nchans >= max_channels) {
+		unsigned long retry;
+
+		if (!make_room(p, &retry)) {
+			peer_schedule(p, retry);
+			return;
+		}
+	}
+	peer_offer(p);
 }
 
 static void peer_work(struct work_struct *w)
@@ -331,6 +534,7 @@ static struct ckfp_peer *peer_get(u32 domid)
 	if (!p)
 		return NULL;
 	p->domid = domid;
+	p->demand_at = jiffies - CHAN_IDLE;	/* no traffic waiting yet */
 	INIT_DELAYED_WORK(&p->work, peer_work);
 	for (i = 0; i < CKFP_ST_COUNT; i++)
 		atomic64_set(&p->stats[i], 0);
@@ -367,13 +571,12 @@ void ckfp_peer_event(u32 domid, bool running, bool rewritten)
 	struct ckfp_peer *p;
 
 	mutex_lock(&ckfp_lock);
-	if (resync_pending) {
-		/* The table changed since the restore: the agent has resynced. */
-		resync_pending = false;
-		reconcile_all_locked();
-	}
 	/* The table lists this guest too; it is nobody's peer. */
 	if (domid == self) {
+		if (resync_pending && running) {
+			resync_pending = false;
+			reconcile_all_locked();
+		}
 		mutex_unlock(&ckfp_lock);
 		return;
 	}
@@ -413,8 +616,13 @@ int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u3
 	/* A new offer replaces whatever we had: the offerer started over. */
 	peer_down(p, CKFP_CLOSE_REFUSED, false);
 	if (nchans >= max_channels) {
-		err = -ENOSPC;
-		goto refuse;
+		unsigned long retry;
+
+		/* The offerer has traffic for us; an idle channel makes room, or it retries. */
+		if (!make_room(p, &retry)) {
+			err = -ENOSPC;
+			goto refuse;
+		}
 	}
 	c = chan_alloc(p);
 	if (!c) {
@@ -431,6 +639,8 @@ int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u3
 		chan_destroy(p, c, CKFP_CLOSE_REFUSED, false);
 		goto refuse;
 	}
+	c->up_at = jiffies;
+	c->last_used = jiffies;
 	rcu_assign_pointer(p->chan, c);
 	p->state = CKFP_STATE_UP;
 	p->up_since = jiffies;
@@ -455,8 +665,12 @@ int ckfp_peer_accepted(u32 domid, u64 id)
 	if (p && p->setup && p->setup->id == id) {
 		struct ckfp_chan *c = p->setup;
 
+		c->up_at = jiffies;
+		c->last_used = jiffies;
 		rcu_assign_pointer(p->chan, c);
 		p->setup = NULL;
+		/* Up: a frame that takes the vif later asks afresh (after a close). */
+		clear_bit(CKFP_PEER_DEMAND, &p->flags);
 		p->state = CKFP_STATE_UP;
 		p->up_since = jiffies;
 		ckfp_count(p, CKFP_ST_SETUPS, 1);
@@ -492,6 +706,15 @@ int ckfp_peer_closed(u32 domid, u64 id, u32 reason)
 void ckfp_chan_fault(struct ckfp_chan *c)
 {
 	peer_schedule(c->peer, 0);
+}
+
+void ckfp_peer_demand(struct ckfp_peer *p)
+{
+	WRITE_ONCE(p->demand_at, jiffies);
+	/* The first since the work last looked: it offers, or waits for a slot. */
+	if (!test_bit(CKFP_PEER_DEMAND, &p->flags) &&
+	    !test_and_set_bit(CKFP_PEER_DEMAND, &p->flags))
+		peer_schedule(p, 0);
 }
 
 static void reconcile_all_locked(void)
@@ -533,19 +756,8 @@ void ckfp_resume(bool restored)
 		mutex_lock(&ckfp_lock);
 		resync_pending = true;
 		mutex_unlock(&ckfp_lock);
-		mod_delayed_work(system_wq, &resync_work, RESYNC_WAIT);
 	}
 	ckfp_set_active(true, CKFP_CLOSE_UNSPEC);
-}
-
-static void resync_timeout(struct work_struct *w)
-{
-	mutex_lock(&ckfp_lock);
-	if (resync_pending) {
-		resync_pending = false;
-		reconcile_all_locked();
-	}
-	mutex_unlock(&ckfp_lock);
 }
 
 int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx), void *ctx)
@@ -571,7 +783,6 @@ int ckfp_chan_init(const struct ckfp_tell_ops *ops)
 		       CKFP_ORDER_MAX);
 		return -EINVAL;
 	}
-	INIT_DELAYED_WORK(&resync_work, resync_timeout);
 	wq = alloc_workqueue("cokeeper_fp", 0, 0);
 	return wq ? 0 : -ENOMEM;
 }
@@ -592,7 +803,6 @@ void ckfp_chan_stop(void)
 	mutex_lock(&ckfp_lock);
 	exiting = true;
 	mutex_unlock(&ckfp_lock);
-	cancel_delayed_work_sync(&resync_work);
 	xa_for_each(&peers, i, p)
 		cancel_delayed_work_sync(&p->work);
 }

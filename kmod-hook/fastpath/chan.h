@@ -8,9 +8,12 @@
  * data path (the egress hook, NAPI) only follows peer->chan under RCU and never changes
  * state; when it finds a ring broken or the peer closing, it queues the peer's work.
  *
- * The peer's work reconciles what is with what should be: a channel exists when the fast
+ * The peer's work reconciles what is with what should be: a channel may exist when the fast
  * path is on, this guest is not suspending, and the peer is a RUNNING member.  The lower
- * domid offers (allocates, grants, multicasts OFFER); the higher accepts what it is offered.
+ * domid offers (allocates, grants, multicasts OFFER), on demand: once a frame to the peer
+ * took the vif for want of a channel (ckfp_peer_demand); the higher accepts what it is
+ * offered.  At most max_channels exist; when they are all taken, the one least recently used
+ * makes room if it has been idle long enough (chan.c make_room).
  */
 #ifndef _CKFP_CHAN_H
 #define _CKFP_CHAN_H
@@ -37,6 +40,8 @@ enum ckfp_stat {
 	CKFP_ST_EVENTS_RECEIVED,
 	CKFP_ST_EVENTS_SPURIOUS,
 	CKFP_ST_TX_TO_VIF,
+	CKFP_ST_STALLS,
+	CKFP_ST_EVICTIONS,
 	CKFP_ST_COUNT
 };
 
@@ -54,7 +59,28 @@ struct ckfp_chan {
 	bool napi_on;
 	bool broken;			/* set by the data path: the peer broke the ring */
 	bool peer_closing;		/* set by the data path: the peer's in-band close */
+	/*
+	 * Liveness (chan.c chan_watch): a tick that runs only while something we sent waits for
+	 * the peer, queued by the data path under tx_lock, and never takes ckfp_lock.
+	 */
+	struct delayed_work watch_work;
+	bool watched;			/* under tx_lock: watch_work is queued or running */
+	struct ckfp_watch watch;	/* under tx_lock */
+	unsigned long watch_since;	/* watch_work: jiffies the current wait began */
+	bool stalled;			/* set by watch_work: the peer stopped reading the ring */
+	bool port_lost;			/* set by watch_work: our port no longer reaches the peer */
+	unsigned long up_at;		/* jiffies the channel came up */
+	unsigned long last_used;	/* jiffies a frame last went through, either way */
 	struct rcu_head rcu;
+};
+
+enum ckfp_peer_flag {
+	/*
+	 * Set by the data path when it asks for a channel and queues the work, cleared by the
+	 * work once the peer is up or idle with no traffic waiting: while set, frames to the
+	 * peer queue nothing (the work offers, or waits for a slot and is woken when one frees).
+	 */
+	CKFP_PEER_DEMAND,
 };
 
 struct ckfp_peer {
@@ -68,6 +94,9 @@ struct ckfp_peer {
 	unsigned long retry_at;		/* BACKOFF: jiffies */
 	unsigned int backoff;		/* seconds, doubled per failure up to 60 */
 	u32 last_reason;		/* enum ckfp_close_reason of the last teardown */
+	unsigned long demand_at;	/* jiffies a frame to it last took the vif for want of a
+					 * channel (the data path, at most once a jiffy) */
+	unsigned long flags;		/* enum ckfp_peer_flag */
 	struct delayed_work work;
 	atomic64_t stats[CKFP_ST_COUNT];
 };
@@ -120,10 +149,42 @@ int ckfp_peer_closed(u32 domid, u64 id, u32 reason);
 /* The data path found the channel unusable: tear it down from process context. */
 void ckfp_chan_fault(struct ckfp_chan *c);
 
+/*
+ * The data path: a frame to @p that the channel could carry took the vif because there is
+ * none.  Under rcu_read_lock(); the caller stores at most once a jiffy (demand_at).
+ */
+void ckfp_peer_demand(struct ckfp_peer *p);
+
+/* A frame went through the channel, either way: what make_room's LRU choice goes by. */
+static inline void ckfp_chan_used(struct ckfp_chan *c)
+{
+	unsigned long now = jiffies;
+
+	/* One store a jiffy at most: the line is shared by the sending CPUs and NAPI. */
+	if (READ_ONCE(c->last_used) != now)
+		WRITE_ONCE(c->last_used, now);
+}
+
+/* Starts the liveness tick; under tx_lock.  Through ckfp_chan_sent. */
+void ckfp_chan_watch(struct ckfp_chan *c);
+
+/*
+ * Under tx_lock, after a frame went into the ring or the queue behind it: something now
+ * waits for the peer, so the liveness tick runs (if it does not yet) until nothing does.
+ */
+static inline void ckfp_chan_sent(struct ckfp_chan *c)
+{
+	if (!c->watched)
+		ckfp_chan_watch(c);
+}
+
 /* Every channel down (enable=0, suspend), or allowed again. */
 void ckfp_set_active(bool active, u32 reason);
 
-/* After a suspend: cancelled (thaw) or completed, so perhaps on another host (restored). */
+/*
+ * After a suspend: cancelled (thaw) or completed, so perhaps on another host (restored): then
+ * nothing is set up until the table names this guest by its new domid (the agent resynced).
+ */
 void ckfp_resume(bool restored);
 
 /* This guest's domid as last read. */

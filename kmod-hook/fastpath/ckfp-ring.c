@@ -358,3 +358,27 @@ int ckfp_ring_cons_arm(struct ckfp_ring *r, bool *pending)
 	*pending = prod != r->idx;
 	return 0;
 }
+
+int ckfp_ring_watch(struct ckfp_ring *r, struct ckfp_watch *w, bool queued)
+{
+	u32 free, cons, pub = r->shared;
+	int err;
+
+	if (r->broken)
+		return -EPROTO;
+	err = load_free(r, &free);
+	if (err)
+		return err;
+	cons = r->seen;
+	if (cons == pub && !queued) {
+		w->waiting = false;
+		return CKFP_WATCH_IDLE;
+	}
+	/* Reached: cons is no further behind what is published now than the mark is. */
+	if (!w->waiting || pub - cons <= pub - w->mark) {
+		w->mark = pub;
+		w->waiting = true;
+		return CKFP_WATCH_MOVING;
+	}
+	return CKFP_WATCH_WAITING;
+}

@@ -167,4 +167,29 @@ int ckfp_ring_release(struct ckfp_ring *r, bool *notify);
 /* Before waiting for records: asks for an event on the next one, then checks (*pending). */
 int ckfp_ring_cons_arm(struct ckfp_ring *r, bool *pending);
 
+/*
+ * A producer's watch on its consumer, the peer: a wait begins with a mark at what is
+ * published, and it ends when the peer's consumer index has reached that mark, so what the
+ * peer must do in the time the caller allows is read all it had been given when the wait
+ * began.  A peer that only nibbles (a record, a byte at a time) never reaches the mark; one
+ * whose index goes back or past what we published has broken the ring.
+ */
+struct ckfp_watch {
+	u32 mark;		/* the index published when the current wait began */
+	bool waiting;		/* a wait is under way */
+};
+
+enum ckfp_watch_state {
+	CKFP_WATCH_IDLE,	/* everything published was consumed and nothing is queued */
+	CKFP_WATCH_MOVING,	/* a new wait began (the last one's mark was reached, or none ran) */
+	CKFP_WATCH_WAITING,	/* the peer has not reached the mark yet: the caller times this */
+};
+
+/*
+ * Producer.  One look at the peer's consumer index, checked as every load of it is; queued
+ * says whether frames wait outside the ring for room (they keep a wait going even when the
+ * ring is empty).  Returns an enum ckfp_watch_state, or -EPROTO.
+ */
+int ckfp_ring_watch(struct ckfp_ring *r, struct ckfp_watch *w, bool queued);
+
 #endif /* _CKFP_RING_H */

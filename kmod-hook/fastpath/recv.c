@@ -163,6 +163,7 @@ int ckfp_chan_poll(struct napi_struct *napi, int budget)
 		}
 		done++;
 		if (skb && admit(c, skb, &info)) {
+			ckfp_chan_used(c);
 			ckfp_count(c->peer, CKFP_ST_RX_PACKETS, 1);
 			ckfp_count(c->peer, CKFP_ST_RX_BYTES, info.len);
 			napi_gro_receive(napi, skb);

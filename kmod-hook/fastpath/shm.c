@@ -170,6 +170,19 @@ int ckfp_shm_ring_init(const struct ckfp_shm *s, struct ckfp_ring *r, enum ckfp_
 			      s->side, role, 0);
 }
 
+int ckfp_shm_port_check(const struct ckfp_shm *s)
+{
+	struct evtchn_status st = { .dom = DOMID_SELF, .port = s->port };
+	int err = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
+
+	if (err)
+		return err;
+	/* A peer that closes its end leaves ours unbound (waiting for it again), not closed. */
+	if (st.status != EVTCHNSTAT_interdomain || st.u.interdomain.dom != s->peer)
+		return -ENOTCONN;
+	return 0;
+}
+
 void ckfp_shm_close_port(struct ckfp_shm *s)
 {
 	struct evtchn_close close = { .port = s->port };

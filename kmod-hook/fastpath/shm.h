@@ -51,6 +51,13 @@ int ckfp_shm_accept(struct ckfp_shm *s, domid_t peer, unsigned int order, const 
 /* Routes our port's events to handler (a lateeoi handler: it must call xen_irq_lateeoi). */
 int ckfp_shm_bind(struct ckfp_shm *s, irq_handler_t handler, const char *name, void *dev);
 
+/*
+ * Whether our port is still bound to the peer's (EVTCHNOP_status): -ENOTCONN once it is not,
+ * which is what Xen leaves when the peer closed its end (it died, or let go of the channel
+ * without a word); another -errno if the hypercall failed.
+ */
+int ckfp_shm_port_check(const struct ckfp_shm *s);
+
 /* Closes our port (and unbinds its handler, waiting for a running one).  Idempotent. */
 void ckfp_shm_close_port(struct ckfp_shm *s);
 

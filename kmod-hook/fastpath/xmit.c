@@ -9,9 +9,10 @@
  * as flags, and the receiver rebuilds them.  Qdiscs and tc egress are skipped for what the
  * ring takes; packet taps (tcpdump) still see it.
  *
- * Whatever the ring does not take goes on to the vif, as it would without a channel: a frame
- * the receiver would not accept (accept.h), one the ring cannot carry as it is, one that
- * finds the ring broken or the ring and its queue full.  The hook drops nothing.
+ * A frame to a peer without a channel asks for one (chan.h ckfp_peer_demand) and takes the
+ * vif.  Whatever the ring does not take goes on to the vif, as it would without a channel: a
+ * frame the receiver would not accept (accept.h), one the ring cannot carry as it is, one
+ * that finds the ring broken or the ring and its queue full.  The hook drops nothing.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -72,9 +73,19 @@ static struct ckfp_chan *route(struct sk_buff *skb, struct iphdr *iph)
 	if (cokeeper_lookup_mac(eth->h_dest, &next))
 		return NULL;
 	p = ckfp_peer_find(next.domid);
-	c = p ? rcu_dereference(p->chan) : NULL;
-	if (!c)
+	if (!p)
 		return NULL;
+	c = rcu_dereference(p->chan);
+	if (!c) {
+		/*
+		 * Channels are made on demand, by the lower domid: a frame the channel could carry
+		 * asks for one (once a jiffy at most), and takes the vif meanwhile.
+		 */
+		if (ckfp_self() < p->domid && READ_ONCE(p->demand_at) != jiffies &&
+		    ckfp_may_carry(eth, iph, ckfp_self(), p->domid))
+			ckfp_peer_demand(p);
+		return NULL;
+	}
 	/* The test the peer applies to what it receives: what it would drop takes the vif. */
 	if (!ckfp_may_carry(eth, iph, ckfp_self(), p->domid)) {
 		ckfp_count(p, CKFP_ST_FALLBACKS, 1);
@@ -152,6 +163,7 @@ static bool txq_room(const struct ckfp_chan *c, u32 len)
 	       c->txq_bytes + len <= TXQ_RINGS * c->tx.size;
 }
 
+/* Publishes what was written, under tx_lock; it now waits for the peer (ckfp_chan_sent). */
 static void kick(struct ckfp_chan *c, int err)
 {
 	bool notify = false;
@@ -161,9 +173,11 @@ static void kick(struct ckfp_chan *c, int err)
 	if (err == -EPROTO) {
 		WRITE_ONCE(c->broken, true);
 		ckfp_chan_fault(c);
-	} else if (notify) {
-		ckfp_chan_notify(c);
+		return;
 	}
+	if (notify)
+		ckfp_chan_notify(c);
+	ckfp_chan_sent(c);
 }
 
 /* From NAPI once the ring has room: queued frames, in order, as far as they fit. */
@@ -195,6 +209,7 @@ void ckfp_chan_txq_drain(struct ckfp_chan *c)
 			continue;
 		}
 		wrote = true;
+		ckfp_chan_used(c);
 		ckfp_count(c->peer, CKFP_ST_TX_PACKETS, 1);
 		ckfp_count(c->peer, CKFP_ST_TX_BYTES, skb->len);
 		dev_consume_skb_any(skb);
@@ -230,6 +245,7 @@ static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook
 		kick(c, 0);
 		spin_unlock_bh(&c->tx_lock);
 		tap(skb);
+		ckfp_chan_used(c);
 		ckfp_count(c->peer, CKFP_ST_TX_PACKETS, 1);
 		ckfp_count(c->peer, CKFP_ST_TX_BYTES, skb->len);
 		consume_skb(skb);
@@ -242,6 +258,7 @@ static unsigned int egress(void *priv, struct sk_buff *skb, const struct nf_hook
 		*skb_info(skb) = info;
 		__skb_queue_tail(&c->txq, skb);
 		c->txq_bytes += info.len;
+		ckfp_chan_sent(c);
 		err = ckfp_ring_prod_arm(&c->tx, info.len, &fits);
 		spin_unlock_bh(&c->tx_lock);
 		if (err || fits)

@@ -8,7 +8,7 @@
  * Input: byte 0 is the set-up (bit 0: ring order 6 or 7; bits 1-2: the start index, some
  * just below 2^32), then a script of operations, one byte each plus its arguments:
  *   0 write a record (len16, shape8)      1 publish         2 take a record (piece16)
- *   3 consumer arm                        4 producer arm (len16)
+ *   3 consumer arm                        4 producer arm (len16), then the producer's watch
  *   5 peer writes a control field (field8, how8, value32)
  *   6 peer writes ring bytes (off32, n8, bytes)    7 peer writes a header near cons (k8, 16 bytes)
  *   8 arm a peer write, field or header, to happen inside the n-th next shared load (n8, then as 5 or 7)
@@ -298,15 +298,23 @@ static void op_cons_arm(void)
 		want(pending == (head != published));
 }
 
+static struct ckfp_watch watch;
+
 static void op_prod_arm(struct input *in)
 {
 	u32 len = frame_len(get16(in));
-	bool fits;
+	bool fits, queued = len & 1;
 	int err = seen(&tx, &tx_broken, ckfp_ring_prod_arm(&tx, len, &fits));
 
 	want(err == 0 || err == -EPROTO);
 	if (!tampered && !err)
 		want(fits == (inflight + CKFP_STRIDE(len) <= size));
+	/* The watch: idle exactly when all that was published was taken and nothing is queued. */
+	err = seen(&tx, &tx_broken, ckfp_ring_watch(&tx, &watch, queued));
+	want(err == CKFP_WATCH_IDLE || err == CKFP_WATCH_MOVING || err == CKFP_WATCH_WAITING ||
+	     err == -EPROTO);
+	if (!tampered && err >= 0)
+		want((err == CKFP_WATCH_IDLE) == (head == published && !queued));
 }
 
 static void op_caller_errors(struct input *in)
@@ -368,6 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	head = tail = published = inflight = 0;
 	last_prod = start;
 	later.armed = false;
+	watch = (struct ckfp_watch){ 0 };
 	ckfp_load_hook = hook;
 
 	for (unsigned int ops = 0; in.n && ops < MAX_OPS; ops++) {

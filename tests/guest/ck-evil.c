@@ -23,6 +23,15 @@
  *                      and kick PEER.  PEER's module must close the channel with
  *                      CKFP_CLOSE_BROKEN, relayed back by cokeeperd (30 s for each step);
  *                      exit 2 when the channel could not be set up
+ *   fastpath-stall PEER [S]
+ *                      set a channel up to PEER as fastpath-garbage does, then never read
+ *                      what PEER sends in it (our consumer index stays at 0) and keep it
+ *                      mapped for S seconds (default 60), until SIGTERM, or until PEER
+ *                      closes it.  PEER's module must close it with CKFP_CLOSE_TIMEOUT once
+ *                      it has left data unread for its stall_timeout_ms (so something on
+ *                      PEER must send to us: ping our address); exit 1 when it closed for
+ *                      another reason or S passed with data unread, 2 when the channel could
+ *                      not be set up or PEER sent nothing
  */
 #include <errno.h>
 #include <grp.h>
@@ -284,8 +293,9 @@ static int netlink_malformed(void)
 	return r;
 }
 
-/* One session with cokeeperd, as much of an agent's as fastpath-garbage needs. */
+/* One session with cokeeperd, as much of an agent's as the fastpath modes need. */
 struct fp_session {
+	const char *mode;
 	struct libxenvchan *ctrl;
 	struct ck_frame_decoder *dec;
 	uint16_t peer;
@@ -359,7 +369,8 @@ static int fp_on_msg(struct ck_msg *msg, void *userdata)
 
 /*
  * Reads and handles what cokeeperd sends until done(s) or deadline: 0 when done(s), -ETIMEDOUT,
- * or a negative errno when the session ended.
+ * -EINTR after SIGTERM or SIGINT (when the mode catches them), or a negative errno when the
+ * session ended.
  */
 static int fp_pump(struct fp_session *s, uint64_t deadline, bool (*done)(const struct fp_session *))
 {
@@ -381,6 +392,8 @@ static int fp_pump(struct fp_session *s, uint64_t deadline, bool (*done)(const s
 			return 0;
 		if (!libxenvchan_is_open(s->ctrl))
 			return -ECONNRESET;
+		if (stop_flood)
+			return -EINTR;
 		if (ck_now_usec() >= deadline)
 			return -ETIMEDOUT;
 		/* At most 100 ms, so a lost event costs a little time, never the verdict. */
@@ -402,161 +415,242 @@ static bool fp_closed(const struct fp_session *s)
 static void fp_session_error(const struct fp_session *s, const char *what, int r)
 {
 	if (s->bye)
-		printf("EVIL fastpath-garbage: cokeeperd said bye while %s: %s\n", what,
-		       s->bye_reason);
+		printf("EVIL %s: cokeeperd said bye while %s: %s\n", s->mode, what, s->bye_reason);
 	else
-		printf("EVIL fastpath-garbage: %s: %s\n", what, strerror(-r));
+		printf("EVIL %s: %s: %s\n", s->mode, what, strerror(-r));
+}
+
+/* A hostile offerer's hold on its channel: what an honest cokeeper-fp.ko offerer holds. */
+struct fp_offerer {
+	struct fp_session s;
+	struct xs_handle *xs;
+	xengntshr_handle *xgs;
+	xenevtchn_handle *xce;
+	xenevtchn_port_or_error_t port;
+	uint32_t grefs[EVIL_FP_PAGES];
+	uint8_t *mem;			/* the control page, then both rings */
+	void *ring[EVIL_FP_RING_PAGES];	/* the offerer -> acceptor ring's pages */
+};
+
+static struct ckfp_ctrl *fp_ctrl(const struct fp_offerer *o)
+{
+	return (struct ckfp_ctrl *)o->mem;
+}
+
+/* Gives everything back; the grants outlive the channel if the peer still maps them. */
+static void fp_offerer_close(struct fp_offerer *o)
+{
+	if (o->port >= 0)
+		xenevtchn_unbind(o->xce, (evtchn_port_t)o->port);
+	if (o->xce)
+		xenevtchn_close(o->xce);
+	if (o->mem)
+		xengntshr_unshare(o->xgs, o->mem, EVIL_FP_PAGES);
+	if (o->xgs)
+		xengntshr_close(o->xgs);
+	ck_frame_decoder_free(o->s.dec);
+	if (o->s.ctrl)
+		libxenvchan_close(o->s.ctrl);
+	if (o->xs)
+		xs_close(o->xs);
 }
 
 /*
- * A hostile offerer to peer, from userspace: everything an honest cokeeper-fp.ko offerer does
- * (grants, an unbound port, the control page, the Offer through cokeeperd), then garbage in
- * its ring once the peer has mapped it.
+ * Everything an honest cokeeper-fp.ko offerer does, from userspace: a Hello on cokeeperd's
+ * channel that announces the fast path, grants of 1 + 2 * 64 pages and an unbound port to the
+ * peer (as ckfp_shm_offer), the control page written honestly, and a FastpathOffer; then waits
+ * up to 30 s for the peer's answer.  0 once the peer accepted; otherwise ck-evil's exit status
+ * (1: the peer closed the channel before accepting it, 2: no channel could be set up), a line
+ * printed, and fp_offerer_close() still to be called.
  */
-static int fastpath_garbage(const char *peer_arg, const char *kind_arg)
+static int fp_offer(struct fp_offerer *o, const char *mode, const char *peer_arg)
 {
-	struct fp_session s = { 0 };
-	struct ck_msg msg;
-	enum evil_fp_kind kind;
-	struct xs_handle *xs;
-	xengntshr_handle *xgs = NULL;
-	xenevtchn_handle *xce = NULL;
-	uint32_t grefs[EVIL_FP_PAGES];
-	void *ring[EVIL_FP_RING_PAGES];
-	uint64_t peer;
+	struct fp_session *s = &o->s;
 	unsigned int domid;
-	uint8_t *mem = NULL;
-	xenevtchn_port_or_error_t port = -1;
-	int r, ret = 2;
+	struct ck_msg msg;
+	uint64_t peer;
+	int r;
 
-	if (ck_parse_uint(peer_arg, 1, CK_DOMID_LIMIT - 1, &peer) < 0 ||
-	    evil_fp_kind_parse(kind_arg, &kind) < 0) {
-		fprintf(stderr, "usage: ck-evil fastpath-garbage PEER_DOMID [prod|len|flags]\n");
+	o->s.mode = mode;
+	o->port = -1;
+	if (ck_parse_uint(peer_arg, 1, CK_DOMID_LIMIT - 1, &peer) < 0) {
+		fprintf(stderr, "ck-evil %s: PEER_DOMID must be 1..%u\n", mode, CK_DOMID_LIMIT - 1);
 		return 2;
 	}
-	s.peer = (uint16_t)peer;
-	s.ctrl = channel_open("fastpath-garbage", &xs, &domid);
-	if (!s.ctrl)
+	s->peer = (uint16_t)peer;
+	s->ctrl = channel_open(mode, &o->xs, &domid);
+	if (!s->ctrl)
 		return 2;
-	s.ctrl->blocking = 0;
+	s->ctrl->blocking = 0;
 	/* cokeeperd relays an Offer only from the lower domid to the higher. */
 	if (domid >= peer) {
-		printf("EVIL fastpath-garbage: our domid %u is not lower than the peer's %" PRIu64
-		       ": only the lower domid offers\n", domid, peer);
-		goto out_vchan;
+		printf("EVIL %s: our domid %u is not lower than the peer's %" PRIu64
+		       ": only the lower domid offers\n", mode, domid, peer);
+		return 2;
 	}
-	r = ck_frame_decoder_new(&s.dec);
+	r = ck_frame_decoder_new(&s->dec);
 	if (r < 0) {
-		printf("EVIL fastpath-garbage: no decoder: %s\n", strerror(-r));
-		goto out_vchan;
+		printf("EVIL %s: no decoder: %s\n", mode, strerror(-r));
+		return 2;
 	}
 	/* Announces the fast path as an honest agent does: cokeeperd relays only then. */
 	msg = (struct ck_msg){ .type = CK_MSG_HELLO,
 		.hello = { .domid = (uint16_t)domid, .version = CK_PROTOCOL_VERSION,
 			   .fastpath_version = CK_FASTPATH_VERSION } };
-	r = fp_send(&s, &msg);
+	r = fp_send(s, &msg);
 	if (r < 0) {
-		printf("EVIL fastpath-garbage: cannot send our Hello: %s\n", strerror(-r));
-		goto out_dec;
+		printf("EVIL %s: cannot send our Hello: %s\n", mode, strerror(-r));
+		return 2;
 	}
 
-	/* Shared memory and the port, granted to peer as cokeeper-fp.ko's ckfp_shm_offer does. */
-	xgs = xengntshr_open(NULL, 0);
-	if (!xgs) {
-		printf("EVIL fastpath-garbage: cannot open gntalloc: %s\n", strerror(errno));
-		goto out_dec;
+	o->xgs = xengntshr_open(NULL, 0);
+	if (!o->xgs) {
+		printf("EVIL %s: cannot open gntalloc: %s\n", mode, strerror(errno));
+		return 2;
 	}
-	mem = xengntshr_share_pages(xgs, s.peer, EVIL_FP_PAGES, grefs, 1);
-	if (!mem) {
-		printf("EVIL fastpath-garbage: cannot grant %u pages to domid %u: %s\n",
-		       EVIL_FP_PAGES, s.peer, strerror(errno));
-		goto out_gnt;
+	o->mem = xengntshr_share_pages(o->xgs, s->peer, EVIL_FP_PAGES, o->grefs, 1);
+	if (!o->mem) {
+		printf("EVIL %s: cannot grant %u pages to domid %u: %s\n", mode, EVIL_FP_PAGES,
+		       s->peer, strerror(errno));
+		return 2;
 	}
-	evil_fp_ctrl_init((struct ckfp_ctrl *)mem);
+	evil_fp_ctrl_init(fp_ctrl(o));
 	for (unsigned int i = 0; i < EVIL_FP_RING_PAGES; i++)
-		ring[i] = mem + (size_t)(1 + i) * CKFP_PAGE_SIZE;
-	xce = xenevtchn_open(NULL, 0);
-	if (!xce) {
-		printf("EVIL fastpath-garbage: cannot open evtchn: %s\n", strerror(errno));
-		goto out_gnt;
+		o->ring[i] = o->mem + (size_t)(1 + i) * CKFP_PAGE_SIZE;
+	o->xce = xenevtchn_open(NULL, 0);
+	if (!o->xce) {
+		printf("EVIL %s: cannot open evtchn: %s\n", mode, strerror(errno));
+		return 2;
 	}
-	port = xenevtchn_bind_unbound_port(xce, s.peer);
-	if (port < 0) {
-		printf("EVIL fastpath-garbage: cannot allocate a port for domid %u: %s\n", s.peer,
+	o->port = xenevtchn_bind_unbound_port(o->xce, s->peer);
+	if (o->port < 0) {
+		printf("EVIL %s: cannot allocate a port for domid %u: %s\n", mode, s->peer,
 		       strerror(errno));
-		goto out_evtchn;
+		return 2;
 	}
 
 	do {
-		if (getrandom(&s.channel_id, sizeof(s.channel_id), 0) != sizeof(s.channel_id)) {
-			printf("EVIL fastpath-garbage: getrandom: %s\n", strerror(errno));
-			goto out_evtchn;
+		if (getrandom(&s->channel_id, sizeof(s->channel_id), 0) != sizeof(s->channel_id)) {
+			printf("EVIL %s: getrandom: %s\n", mode, strerror(errno));
+			return 2;
 		}
-	} while (!s.channel_id);	/* 0 is a Close's "whatever channel" */
-	evil_fp_offer(&msg, s.peer, s.channel_id, (uint32_t)port, grefs);
-	r = fp_send(&s, &msg);
+	} while (!s->channel_id);	/* 0 is a Close's "whatever channel" */
+	evil_fp_offer(&msg, s->peer, s->channel_id, (uint32_t)o->port, o->grefs);
+	r = fp_send(s, &msg);
 	if (r < 0) {
-		printf("EVIL fastpath-garbage: cannot send the offer: %s\n", strerror(-r));
-		goto out_evtchn;
+		printf("EVIL %s: cannot send the offer: %s\n", mode, strerror(-r));
+		return 2;
 	}
-	r = fp_pump(&s, ck_now_usec() + 30000000, fp_accepted_or_closed);
+	r = fp_pump(s, ck_now_usec() + 30000000, fp_accepted_or_closed);
 	if (r < 0) {
-		fp_session_error(&s, "waiting for the accept", r);
-		goto out_evtchn;
+		fp_session_error(s, "waiting for the accept", r);
+		return 2;
 	}
-	if (s.closed) {
-		printf("EVIL fastpath-garbage: FAIL, domid %u closed channel %" PRIx64 " before "
-		       "accepting it, reason %u\n", s.peer, s.channel_id, s.close_reason);
-		ret = 1;
-		goto out_evtchn;
+	if (s->closed) {
+		printf("EVIL %s: FAIL, domid %u closed channel %" PRIx64 " before accepting it, "
+		       "reason %u\n", mode, s->peer, s->channel_id, s->close_reason);
+		return 1;
 	}
+	return 0;
+}
 
-	evil_fp_break((struct ckfp_ctrl *)mem, ring, kind);
-	if (xenevtchn_notify(xce, (evtchn_port_t)port) < 0) {
-		printf("EVIL fastpath-garbage: cannot notify domid %u: %s\n", s.peer,
-		       strerror(errno));
-		goto out_evtchn;
+/* An offerer that breaks its own ring once the peer has mapped it. */
+static int fastpath_garbage(const char *peer_arg, const char *kind_arg)
+{
+	struct fp_offerer o = { 0 };
+	struct fp_session *s = &o.s;
+	enum evil_fp_kind kind;
+	int r, ret;
+
+	if (evil_fp_kind_parse(kind_arg, &kind) < 0) {
+		fprintf(stderr, "usage: ck-evil fastpath-garbage PEER_DOMID [prod|len|flags]\n");
+		return 2;
 	}
-	r = fp_pump(&s, ck_now_usec() + 30000000, fp_closed);
+	ret = fp_offer(&o, "fastpath-garbage", peer_arg);
+	if (ret)
+		goto out;
+	ret = 2;
+	evil_fp_break(fp_ctrl(&o), o.ring, kind);
+	if (xenevtchn_notify(o.xce, (evtchn_port_t)o.port) < 0) {
+		printf("EVIL fastpath-garbage: cannot notify domid %u: %s\n", s->peer,
+		       strerror(errno));
+		goto out;
+	}
+	r = fp_pump(s, ck_now_usec() + 30000000, fp_closed);
 	if (r == -ETIMEDOUT) {
 		printf("EVIL fastpath-garbage: FAIL, channel %" PRIx64 " to domid %u still open "
-		       "30 s after the garbage (%s in band)\n", s.channel_id, s.peer,
-		       le32_to_cpu(READ_ONCE(((struct ckfp_ctrl *)mem)->by_acceptor.closing)) ?
+		       "30 s after the garbage (%s in band)\n", s->channel_id, s->peer,
+		       le32_to_cpu(READ_ONCE(fp_ctrl(&o)->by_acceptor.closing)) ?
 		       "closing" : "not closing");
 		ret = 1;
-		goto out_evtchn;
+		goto out;
 	}
 	if (r < 0) {
-		fp_session_error(&s, "waiting for the close", r);
-		goto out_evtchn;
+		fp_session_error(s, "waiting for the close", r);
+		goto out;
 	}
-	if (s.close_reason == CKFP_CLOSE_BROKEN) {
+	if (s->close_reason == CKFP_CLOSE_BROKEN) {
 		printf("EVIL fastpath-garbage: channel %" PRIx64 " to domid %u closed by the peer, "
-		       "reason %u\n", s.channel_id, s.peer, s.close_reason);
+		       "reason %u\n", s->channel_id, s->peer, s->close_reason);
 		ret = 0;
 	} else {
 		printf("EVIL fastpath-garbage: FAIL, channel %" PRIx64 " to domid %u closed by the "
-		       "peer, reason %u, not %u (broken)\n", s.channel_id, s.peer, s.close_reason,
+		       "peer, reason %u, not %u (broken)\n", s->channel_id, s->peer, s->close_reason,
 		       CKFP_CLOSE_BROKEN);
 		ret = 1;
 	}
+out:
+	fp_offerer_close(&o);
+	return ret;
+}
 
-	/* The grants outlive the channel: the peer has unmapped before its Close. */
-out_evtchn:
-	if (port >= 0)
-		xenevtchn_unbind(xce, (evtchn_port_t)port);
-	if (xce)
-		xenevtchn_close(xce);
-out_gnt:
-	if (mem)
-		xengntshr_unshare(xgs, mem, EVIL_FP_PAGES);
-	if (xgs)
-		xengntshr_close(xgs);
-out_dec:
-	ck_frame_decoder_free(s.dec);
-out_vchan:
-	libxenvchan_close(s.ctrl);
-	xs_close(xs);
+/*
+ * An offerer that never reads what the peer sends it: its consumer index stays where it
+ * began, and the peer's must see that and close the channel (CKFP_CLOSE_TIMEOUT) once it has
+ * left data unread for its stall_timeout_ms.  The mapping stays until then, SECONDS, or a
+ * SIGTERM: the peer's traffic to us is what stalls, so someone must send it some.
+ */
+static int fastpath_stall(const char *peer_arg, unsigned int seconds)
+{
+	struct fp_offerer o = { 0 };
+	struct fp_session *s = &o.s;
+	uint64_t t0;
+	uint32_t unread;
+	int r, ret;
+
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	setvbuf(stdout, NULL, _IOLBF, 0);	/* the lab reads the first line while we wait */
+	ret = fp_offer(&o, "fastpath-stall", peer_arg);
+	if (ret)
+		goto out;
+	printf("EVIL fastpath-stall: channel %" PRIx64 " to domid %u accepted, not reading it "
+	       "for at most %u s\n", s->channel_id, s->peer, seconds);
+	t0 = ck_now_usec();
+	r = fp_pump(s, t0 + (uint64_t)seconds * 1000000, fp_closed);
+	unread = evil_fp_unread(fp_ctrl(&o));
+	if (r == 0 && s->close_reason == CKFP_CLOSE_TIMEOUT) {
+		printf("EVIL fastpath-stall: channel %" PRIx64 " to domid %u closed by the peer "
+		       "after %.1f s, reason %u (timeout), %" PRIu32 " bytes left unread\n",
+		       s->channel_id, s->peer, (ck_now_usec() - t0) / 1e6, s->close_reason, unread);
+		ret = 0;
+	} else if (r == 0) {
+		printf("EVIL fastpath-stall: FAIL, channel %" PRIx64 " to domid %u closed by the "
+		       "peer, reason %u, not %u (timeout), %" PRIu32 " bytes left unread\n",
+		       s->channel_id, s->peer, s->close_reason, CKFP_CLOSE_TIMEOUT, unread);
+		ret = 1;
+	} else if (r == -ETIMEDOUT || r == -EINTR) {
+		/* Only a peer that sent us something has anything to notice. */
+		printf("EVIL fastpath-stall: %schannel %" PRIx64 " to domid %u still open after "
+		       "%.1f s, %" PRIu32 " bytes left unread\n", unread ? "FAIL, " : "",
+		       s->channel_id, s->peer, (ck_now_usec() - t0) / 1e6, unread);
+		ret = unread ? 1 : 2;
+	} else {
+		fp_session_error(s, "waiting for the close", r);
+		ret = 2;
+	}
+out:
+	fp_offerer_close(&o);
 	return ret;
 }
 
@@ -575,7 +669,11 @@ int main(int argc, char **argv)
 		return netlink_malformed();
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "fastpath-garbage"))
 		return fastpath_garbage(argv[2], argc == 4 ? argv[3] : NULL);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "fastpath-stall") &&
+	    (argc == 3 || ck_parse_uint(argv[3], 1, UINT_MAX, &seconds) == 0))
+		return fastpath_stall(argv[2], (unsigned int)seconds);
 	fprintf(stderr, "usage: ck-evil vchan-garbage|hello-flood [SECONDS]|netlink-unpriv|"
-		"netlink-malformed|fastpath-garbage PEER_DOMID [prod|len|flags]\n");
+		"netlink-malformed|fastpath-garbage PEER_DOMID [prod|len|flags]|"
+		"fastpath-stall PEER_DOMID [SECONDS]\n");
 	return 2;
 }

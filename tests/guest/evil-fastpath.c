@@ -36,6 +36,12 @@ void evil_fp_ctrl_init(struct ckfp_ctrl *ctrl)
 	ckfp_ctrl_init(ctrl, EVIL_FP_ORDER);
 }
 
+uint32_t evil_fp_unread(const struct ckfp_ctrl *ctrl)
+{
+	return le32_to_cpu(READ_ONCE(ctrl->by_acceptor.tx_prod)) -
+	       le32_to_cpu(READ_ONCE(ctrl->by_offerer.rx_cons));
+}
+
 /* A record header at index 0 (the first page's start), then prod: the header first. */
 static void publish_header(struct ckfp_ctrl *ctrl, void *const *ring, u32 len, u16 flags,
 			   u32 prod)

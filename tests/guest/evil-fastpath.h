@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The Xen-free half of `ck-evil fastpath-garbage`: the offer it sends, the control page it
- * writes as an honest offerer would, and the garbage it then publishes in its own ring.
+ * The Xen-free half of `ck-evil fastpath-garbage` and `fastpath-stall`: the offer they send,
+ * the control page they write as an honest offerer would, the garbage fastpath-garbage then
+ * publishes in its own ring, and what fastpath-stall leaves unread in the victim's.
  * Kept apart from ck-evil.c so a unit test can check, without Xen, that the offer survives
  * lib's encoder and decoder and that each kind of garbage is what the victim's ring code
  * (kmod-hook/fastpath/ckfp-ring.c, the same source) calls broken.
@@ -33,6 +34,12 @@ void evil_fp_offer(struct ck_msg *msg, uint16_t peer, uint64_t id, uint32_t port
 
 /* The offerer's control page (a zeroed 4 KiB page), as cokeeper-fp.ko writes it. */
 void evil_fp_ctrl_init(struct ckfp_ctrl *ctrl);
+
+/*
+ * What `ck-evil fastpath-stall` leaves the victim with: the bytes it published in its own
+ * ring (acceptor -> offerer) that we never read, as its line and ours say.
+ */
+uint32_t evil_fp_unread(const struct ckfp_ctrl *ctrl);
 
 /*
  * Publishes kind's garbage in the offerer -> acceptor ring: ring holds its

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ck-evil fastpath-garbage without Xen: the Offer it sends goes through lib's encoder and
- * decoder unchanged, the control page it writes passes the acceptor's check, and each kind of
- * garbage it publishes is what the acceptor's ring code (kmod-hook/fastpath/ckfp-ring.c, the
- * module's own source) calls broken.  Pages are malloc()ed one by one, as granted pages are
+ * ck-evil fastpath-garbage and fastpath-stall without Xen: the Offer they send goes through
+ * lib's encoder and decoder unchanged, the control page they write passes the acceptor's
+ * check, each kind of garbage fastpath-garbage publishes is what the acceptor's ring code
+ * (kmod-hook/fastpath/ckfp-ring.c, the module's own source) calls broken, and what
+ * fastpath-stall leaves the acceptor sending is what that code's watch calls a stall.  Pages are malloc()ed one by one, as granted pages are
  * mapped: nothing here may assume they are contiguous.
  */
 #include <stdlib.h>
@@ -102,6 +103,57 @@ START_TEST(each_kind_breaks_the_acceptors_ring)
 }
 END_TEST
 
+/*
+ * fastpath-stall reads nothing: the acceptor's producer fills its ring, its watch
+ * (ckfp_ring_watch, what the module's liveness tick asks) never leaves WAITING after the
+ * wait began, no room ever comes back, and evil_fp_unread reports every byte.
+ */
+START_TEST(stall_leaves_the_acceptor_waiting)
+{
+	struct ckfp_ctrl *ctrl = calloc(1, CKFP_PAGE_SIZE);
+	void *ring[EVIL_FP_RING_PAGES];
+	struct ckfp_rec_info info = { .len = 1514 };
+	struct ckfp_watch w = { 0 };
+	struct ckfp_ring tx;
+	struct ckfp_frag frag;
+	unsigned int order;
+	bool notify, fits;
+	u32 sent = 0;
+	u8 *frame;
+
+	ck_assert_ptr_nonnull(ctrl);
+	frame = calloc(1, info.len);
+	ck_assert_ptr_nonnull(frame);
+	frag = (struct ckfp_frag){ frame, info.len };
+	for (unsigned int i = 0; i < EVIL_FP_RING_PAGES; i++) {
+		ring[i] = calloc(1, CKFP_PAGE_SIZE);
+		ck_assert_ptr_nonnull(ring[i]);
+	}
+	evil_fp_ctrl_init(ctrl);
+	ck_assert_int_eq(ckfp_ctrl_check(ctrl, &order), 0);
+	/* The acceptor's own ring: the second one, which the acceptor produces into. */
+	ck_assert_int_eq(ckfp_ring_init(&tx, ctrl, ring, order, CKFP_ACCEPTOR, CKFP_TX, 0), 0);
+	ck_assert_int_eq(ckfp_ring_watch(&tx, &w, false), CKFP_WATCH_IDLE);
+	while (ckfp_ring_write(&tx, &info, &frag, 1) == 0)
+		sent += CKFP_STRIDE(info.len);
+	ck_assert_int_eq(ckfp_ring_publish(&tx, &notify), 0);
+	ck_assert_uint_eq(evil_fp_unread(ctrl), sent);
+	ck_assert_int_eq(ckfp_ring_watch(&tx, &w, true), CKFP_WATCH_MOVING);
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(ckfp_ring_watch(&tx, &w, true), CKFP_WATCH_WAITING);
+		ck_assert_int_eq(ckfp_ring_prod_arm(&tx, info.len, &fits), 0);
+		ck_assert(!fits);
+	}
+	ck_assert_uint_eq(evil_fp_unread(ctrl), sent);
+	ck_assert(!ckfp_ring_broken(&tx));
+
+	for (unsigned int i = 0; i < EVIL_FP_RING_PAGES; i++)
+		free(ring[i]);
+	free(frame);
+	free(ctrl);
+}
+END_TEST
+
 static Suite *evil_fastpath_suite(void)
 {
 	Suite *s = suite_create("evil-fastpath");
@@ -109,6 +161,7 @@ static Suite *evil_fastpath_suite(void)
 
 	th_add(s, offer_round_trip);
 	th_add(s, kinds_by_name);
+	th_add(s, stall_leaves_the_acceptor_waiting);
 	tcase_set_timeout(tc, 0);
 	tcase_add_loop_test(tc, each_kind_breaks_the_acceptors_ring, EVIL_FP_PROD,
 			    EVIL_FP_FLAGS + 1);

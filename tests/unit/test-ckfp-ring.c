@@ -643,6 +643,130 @@ START_TEST(each_shared_field_loaded_once)
 }
 END_TEST
 
+/* The producer's watch (ckfp_ring_watch): one look per call, as the module's tick makes. */
+static int look(struct fx *f, struct ckfp_watch *w, bool queued)
+{
+	return ckfp_ring_watch(&f->tx, w, queued);
+}
+
+START_TEST(watch_idle_moving_waiting)
+{
+	struct ckfp_watch w = { 0 };
+	struct fx f;
+
+	fx_init(&f, CKFP_ORDER_MIN, 0);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_IDLE);
+	ck_assert_int_eq(put(&f, 100, 1, 0, 1), 0);
+	/* Written but not published: the peer cannot read it yet, so nothing waits for it. */
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_IDLE);
+	publish(&f);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_MOVING);
+	ck_assert_int_eq(put(&f, 200, 2, 0, 1), 0);
+	publish(&f);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_WAITING);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_WAITING);
+	/* The first record was all there was when the wait began: reached, a new wait. */
+	take(&f, 100, 1, 100);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_MOVING);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_WAITING);
+	take(&f, 200, 2, 200);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_IDLE);
+	ck_assert(!w.waiting);
+	fx_free(&f);
+}
+END_TEST
+
+/* A peer that reads a little at a time never reaches the mark: it stays WAITING. */
+START_TEST(watch_nibbling_peer_keeps_waiting)
+{
+	struct ckfp_watch w = { 0 };
+	struct fx f;
+
+	fx_init(&f, CKFP_ORDER_MIN, 0);
+	for (u32 i = 0; i < 3; i++)
+		ck_assert_int_eq(put(&f, 100, i, 0, 1), 0);
+	publish(&f);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_MOVING);
+	take(&f, 100, 0, 100);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_WAITING);
+	/* More published meanwhile does not move the mark. */
+	ck_assert_int_eq(put(&f, 100, 3, 0, 1), 0);
+	publish(&f);
+	take(&f, 100, 1, 100);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_WAITING);
+	/* One byte further, as a peer may write its index: still short of the mark. */
+	f.ctrl->by_acceptor.rx_cons = cpu_to_le32(2 * CKFP_STRIDE(100) + 1);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_WAITING);
+	f.ctrl->by_acceptor.rx_cons = cpu_to_le32(3 * CKFP_STRIDE(100));
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_MOVING);
+	fx_free(&f);
+}
+END_TEST
+
+/* Frames queued for room keep a wait going on an empty ring, but it never stalls there. */
+START_TEST(watch_queued_on_empty_ring)
+{
+	struct ckfp_watch w = { 0 };
+	struct fx f;
+
+	fx_init(&f, CKFP_ORDER_MIN, 0);
+	ck_assert_int_eq(look(&f, &w, true), CKFP_WATCH_MOVING);
+	ck_assert_int_eq(look(&f, &w, true), CKFP_WATCH_MOVING);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_IDLE);
+	fx_free(&f);
+}
+END_TEST
+
+/* The same across the indices' wrap at 2^32, with a full ring and the queue behind it. */
+START_TEST(watch_across_the_wrap)
+{
+	const u32 start = 0U - 2 * CKFP_STRIDE(1000);
+	struct ckfp_watch w = { 0 };
+	unsigned int n = 0;
+	struct fx f;
+
+	fx_init(&f, CKFP_ORDER_MIN, start);
+	while (put(&f, 1000, n, 0, 1) == 0)
+		n++;
+	publish(&f);
+	ck_assert_uint_gt(n, 2);
+	ck_assert_int_eq(look(&f, &w, true), CKFP_WATCH_MOVING);
+	for (unsigned int i = 0; i + 1 < n; i++) {
+		take(&f, 1000, i, 1000);
+		ck_assert_int_eq(look(&f, &w, true), CKFP_WATCH_WAITING);
+	}
+	take(&f, 1000, n - 1, 1000);
+	ck_assert_int_eq(look(&f, &w, true), CKFP_WATCH_MOVING);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_IDLE);
+	fx_free(&f);
+}
+END_TEST
+
+/* A consumer index that goes back, or past what was published, breaks the ring for good. */
+START_TEST(watch_hostile_cons)
+{
+	struct ckfp_watch w = { 0 };
+	struct fx f;
+
+	one_record(&f, 100, 0);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_MOVING);
+	f.ctrl->by_acceptor.rx_cons = cpu_to_le32(CKFP_STRIDE(100) + 64);
+	ck_assert_int_eq(look(&f, &w, false), -EPROTO);
+	f.ctrl->by_acceptor.rx_cons = cpu_to_le32(CKFP_STRIDE(100));
+	ck_assert_int_eq(look(&f, &w, false), -EPROTO);
+	fx_free(&f);
+
+	one_record(&f, 100, 0);
+	w = (struct ckfp_watch){ 0 };
+	take(&f, 100, 1, 100);
+	ck_assert_int_eq(look(&f, &w, false), CKFP_WATCH_IDLE);
+	f.ctrl->by_acceptor.rx_cons = cpu_to_le32(0);
+	ck_assert_int_eq(look(&f, &w, false), -EPROTO);
+	assert_tx_broken_for_good(&f, CKFP_STRIDE(100));
+	fx_free(&f);
+}
+END_TEST
+
 static Suite *ckfp_ring_suite(void)
 {
 	Suite *s = suite_create("ckfp-ring");
@@ -671,6 +795,11 @@ static Suite *ckfp_ring_suite(void)
 	th_add(s, hostile_cons_backwards);
 	th_add(s, own_line_never_read);
 	th_add(s, each_shared_field_loaded_once);
+	th_add(s, watch_idle_moving_waiting);
+	th_add(s, watch_nibbling_peer_keeps_waiting);
+	th_add(s, watch_queued_on_empty_ring);
+	th_add(s, watch_across_the_wrap);
+	th_add(s, watch_hostile_cons);
 	return s;
 }
 

@@ -60,12 +60,14 @@ enum ckfp_cmd {
 /* Why a channel closed or was refused; informational, for counters and logs. */
 enum ckfp_close_reason {
 	CKFP_CLOSE_UNSPEC,
-	CKFP_CLOSE_SHUTDOWN,	/* module unloading, or the fast path switched off */
+	CKFP_CLOSE_SHUTDOWN,	/* module unloading, the fast path switched off, or an
+				 * idle channel closed to make room for another */
 	CKFP_CLOSE_PEER_GONE,	/* the peer left the table or is migrating away */
 	CKFP_CLOSE_NO_FASTPATH,	/* the peer runs no fast path (no module, no agent) */
 	CKFP_CLOSE_UNREACHABLE,	/* cokeeperd could not deliver the message */
 	CKFP_CLOSE_BROKEN,	/* a ring broke the protocol */
-	CKFP_CLOSE_TIMEOUT,	/* the set-up did not complete in time */
+	CKFP_CLOSE_TIMEOUT,	/* the set-up did not complete in time, or the peer left
+				 * the ring unread too long (a stall) */
 	CKFP_CLOSE_REFUSED,	/* the offer was invalid or could not be mapped */
 	CKFP_CLOSE_SUSPEND,	/* this guest is being suspended (save, migration) */
 	__CKFP_CLOSE_LAST
@@ -118,6 +120,11 @@ enum ckfp_stat_attr {
 	CKFP_STAT_A_EVENTS_SPURIOUS,	/* ... that found none (EOI'd as spurious: throttled) */
 	CKFP_STAT_A_TX_TO_VIF,		/* frames to the peer left to netfront because the ring
 					 * was full and so was the queue, or broken */
+	CKFP_STAT_A_STALLS,		/* channels closed because the peer left what was sent
+					 * unread too long (stall_timeout_ms) or closed its end
+					 * of the event channel */
+	CKFP_STAT_A_EVICTIONS,		/* channels closed after a second idle to make room for
+					 * a peer with traffic waiting (max_channels) */
 	CKFP_STAT_A_PAD,
 	__CKFP_STAT_A_LAST
 };
