@@ -27,8 +27,12 @@
 #             and after (new domid)
 # destroy     pv2 destroyed in the middle of a stream from pv1: pv1's channel goes down,
 #             pv1 still reaches dom0 over its vif; no guest console shows an oops (run.sh)
+# lru         pv1 with max_channels=1 pings pvh3 and pv2 in turn: every ping answered, the
+#             idle channel evicted (counted) for the peer with traffic, and back
 # evil-ring   pv1 turns hostile from userspace (ck-evil fastpath-garbage): pvh3 closes each
 #             broken channel, counts it, and keeps working
+# evil-stall  pv1 (ck-evil fastpath-stall) never reads its ring: pvh3 counts a stall, closes
+#             the channel, logs it once, and reaches pv1 over the vif
 . /usr/lib/cokeeper-lab/scenario-lib.sh
 
 GUESTS="pv1 pv2 pvh3"
@@ -44,6 +48,9 @@ fp_field() {
 }
 fp_state_is() { [ "$(fp_field "$1" "$2" 2)" = "$3" ]; }
 fp_not_up() { ! fp_state_is "$1" "$2" up; }
+# fp_up_with_ping NAME PEER_NAME PEER_DOMID: channels are set up on demand, by the lower
+# domid, on traffic to the peer; one ping asks for it.  True once NAME's channel is up.
+fp_up_with_ping() { guest_run "$1" "ping -c 1 -W 1 $(ip_of "$2")" >/dev/null; fp_state_is "$1" "$3" up; }
 # fp_tx_above NAME PEER_DOMID N: NAME's ring to that peer has carried more than N frames.
 fp_tx_above() { [ "$(fp_field "$1" "$2" 3)" -gt "$3" ] 2>/dev/null; }
 fp_enable() { guest_run "$1" "echo $2 >/sys/module/cokeeper_fp/parameters/enable"; }
@@ -72,7 +79,7 @@ D1=$(domid_of pv1)
 D2=$(domid_of pv2)
 
 step channel-up
-wait_until 120 fp_state_is pv1 "$D2" up || fail "pv1's channel to pv2 (domid $D2) is not up: $(guest_run pv1 'cokeeper-query fastpath')"
+wait_until 120 fp_up_with_ping pv1 pv2 "$D2" || fail "pv1's channel to pv2 (domid $D2) is not up: $(guest_run pv1 'cokeeper-query fastpath')"
 wait_until 30 fp_state_is pv2 "$D1" up || fail "pv2's channel to pv1 (domid $D1) is not up: $(guest_run pv2 'cokeeper-query fastpath')"
 # The members table shows it too (its last column).
 out=$(guest_run pv1 "cokeeper-query members | awk '\$1 == $D2 { print \$NF }'" | tr -d ' ')
@@ -154,9 +161,9 @@ wait_until 60 fp_tx_above pv1 "$D2" "$(($(fp_field pv1 "$D2" 3) + 200))" ||
 fp_enable pv1 0 || fail "enable=0"
 sleep 2
 fp_enable pv1 1 || fail "enable=1"
-wait_until 60 fp_state_is pv1 "$D2" up || fail "the channel did not come back after enable=1"
+wait_until 60 fp_up_with_ping pv1 pv2 "$D2" || fail "the channel did not come back after enable=1"
 out=$(guest_run pv2 "rmmod cokeeper_fp && insmod /lib/modules/cokeeper-fp.ko") || fail "pv2 reload: $out"
-wait_until 60 fp_state_is pv1 "$D2" up || fail "the channel did not come back after pv2's reload"
+wait_until 60 fp_up_with_ping pv1 pv2 "$D2" || fail "the channel did not come back after pv2's reload"
 switch_done() { guest_run pv1 "cat /tmp/switch.out" | grep -q '^bytes'; }
 wait_until 300 switch_done || fail "the stream did not finish"
 out=$(guest_run pv1 "cat /tmp/switch.out")
@@ -176,7 +183,7 @@ for round in 1 2 3; do
 	t1=$(fp_field pv1 "$D2" 3)
 	[ "${t1:-x}" = "${t0:-y}" ] || fail "round $round: the channel carried frames with enable=0: $t0 -> $t1"
 	fp_enable pv1 1 && fp_enable pv2 1 || fail "cannot set enable=1"
-	wait_until 120 fp_state_is pv1 "$D2" up || fail "round $round: the channel did not come back"
+	wait_until 120 fp_up_with_ping pv1 pv2 "$D2" || fail "round $round: the channel did not come back"
 	wait_until 30 fp_state_is pv2 "$D1" up || fail "round $round: pv2's side did not come back"
 	measure on
 	t2=$(fp_field pv1 "$D2" 3)
@@ -198,7 +205,7 @@ step unlisted-address
 XIP=10.99.0.51
 pings() { guest_run pv1 "ping -c 20 -i 0.2 -W 2 -I $XIP $(ip_of pv2) | grep -o '[0-9]* packets received'" | awk '{ print $1 }'; }
 out=$(guest_run pv1 "ip addr add $XIP/24 dev eth0") || fail "pv1: ip addr add $XIP: $out"
-wait_until 60 fp_state_is pv1 "$D2" up || fail "pv1's channel to pv2 is not up"
+wait_until 60 fp_up_with_ping pv1 pv2 "$D2" || fail "pv1's channel to pv2 is not up"
 f0=$(fp_field pv1 "$D2" 7)
 r0=$(fp_field pv2 "$D1" 9)
 on=$(pings)
@@ -227,7 +234,7 @@ received() { guest_run "$1" "ping -c 5 -i 0.2 -W 2 $2 | grep -o '[0-9]* packets 
 # with the fast path on, whatever static neighbour entries they set.  Then back.
 step isolated
 D3=$(domid_of pvh3)
-wait_until 120 fp_state_is pv1 "$D3" up || fail "pv1's channel to pvh3 (domid $D3) is not up"
+wait_until 120 fp_up_with_ping pv1 pvh3 "$D3" || fail "pv1's channel to pvh3 (domid $D3) is not up"
 out=$( { ip link add xenbr1 type bridge && ip link set xenbr1 up &&
 	ip link set "vif$D3.0" master xenbr1 &&
 	xenstore-write "/local/domain/0/backend/vif/$D3/0/bridge" xenbr1; } 2>&1) ||
@@ -249,14 +256,14 @@ out=$( { ip link set "vif$D3.0" master xenbr0 &&
 	xenstore-write "/local/domain/0/backend/vif/$D3/0/bridge" xenbr0 && ip link del xenbr1; } 2>&1) ||
 	fail "moving pvh3's vif back: $out"
 wait_until 60 sees pv1 "$D3" || fail "pv1 does not see pvh3 back on xenbr0"
-wait_until 120 fp_state_is pv1 "$D3" up || fail "pv1's channel to pvh3 did not come back"
+wait_until 120 fp_up_with_ping pv1 pvh3 "$D3" || fail "pv1's channel to pvh3 did not come back"
 pass
 
 # The operator denies pv2 by policy in the middle of a stream from pv1: within that change
 # neither sees the other and their channel is down; the stream finishes over the vif, every
 # byte checked.  Then the built-in policy again, and the channel is back.
 step policy-deny
-wait_until 60 fp_state_is pv1 "$D2" up || fail "pv1's channel to pv2 is not up"
+wait_until 60 fp_up_with_ping pv1 pv2 "$D2" || fail "pv1's channel to pv2 is not up"
 guest_run pv1 "ck-stream send $(ip_of pv2) 5001 268435456 >/tmp/deny.out 2>&1 &" >/dev/null
 wait_until 60 fp_tx_above pv1 "$D2" "$(($(fp_field pv1 "$D2" 3) + 200))" ||
 	note "the stream had not taken the ring yet"
@@ -272,11 +279,11 @@ case $out in *" ok 268435456"*) ;; *) fail "stream across the deny: $out" ;; esa
 : >"$LAB_DIR/allow.conf"
 out=$(ck_ctl policy-set "$LAB_DIR/allow.conf") || fail "policy-set (built-in): $out"
 wait_until 60 sees pv1 "$D2" || fail "pv1 does not see pv2 again"
-wait_until 120 fp_state_is pv1 "$D2" up || fail "pv1's channel to pv2 did not come back"
+wait_until 120 fp_up_with_ping pv1 pv2 "$D2" || fail "pv1's channel to pv2 did not come back"
 pass
 
 step migrate
-wait_until 120 fp_state_is pv1 "$D3" up || fail "pv1's channel to pvh3 (domid $D3) is not up"
+wait_until 120 fp_up_with_ping pv1 pvh3 "$D3" || fail "pv1's channel to pvh3 (domid $D3) is not up"
 guest_run pvh3 "ck-stream serve 5002 >/tmp/ck-stream.log 2>&1 &" >/dev/null
 guest_run pv1 "ck-stream send $(ip_of pvh3) 5002 402653184 >/tmp/migrate.out 2>&1 &" >/dev/null
 before=0
@@ -294,7 +301,7 @@ else
 	out=$(guest_run pv1 "cat /tmp/migrate.out")
 	note "stream across the migration: $out"
 	case $out in *" ok 402653184"*) ;; *) fail "stream across the migration: $out" ;; esac
-	wait_until 120 fp_state_is pv1 "$D3N" up || fail "pv1's channel to pvh3's new domid $D3N is not up"
+	wait_until 120 fp_up_with_ping pv1 pvh3 "$D3N" || fail "pv1's channel to pvh3's new domid $D3N is not up"
 	# If the stream ended before the new channel came up, a short one shows the ring in use.
 	after=$(fp_field pv1 "$D3N" 3)
 	if [ "${after:-0}" -lt 100 ]; then
@@ -304,6 +311,30 @@ else
 	note "pv1's ring to pvh3: $before frames to domid $D3 before, ${after:-0} to domid $D3N after"
 	[ "${after:-0}" -gt 0 ] || fail "no frame took the ring to pvh3's new domid"
 fi
+pass
+
+# More co-resident peers than channels: pv1 with max_channels=1.  Its one channel goes to
+# the peer it sends to; a second peer's traffic takes the vif until the first channel has
+# been idle a second, then it gets the slot (the first is evicted, counted), and back.
+# Nothing is lost either way: every ping is answered.
+step lru
+out=$(guest_run pv1 "rmmod cokeeper_fp && insmod /lib/modules/cokeeper-fp.ko max_channels=1") ||
+	fail "pv1 reload with max_channels=1: $out"
+wait_until 60 fp_up_with_ping pv1 pv2 "$D2" || fail "pv1's only channel did not go to pv2"
+e0=$(fp_field pv1 "$D2" 18)
+lost=
+for peer in pvh3 pv2 pvh3; do
+	out=$(guest_run pv1 "ping -c 10 -i 0.2 -W 2 $(ip_of $peer) | grep -o '[0-9]* packets received'")
+	[ "${out%% *}" = 10 ] || lost="$lost $peer:${out%% *}/10"
+done
+[ -z "$lost" ] || fail "pings lost with more peers than channels:$lost"
+wait_until 60 fp_up_with_ping pv1 pvh3 "$D3N" || fail "pvh3 did not get the slot once pv2's channel was idle"
+fp_state_is pv1 "$D2" up && fail "two channels up with max_channels=1"
+e1=$(fp_field pv1 "$D2" 18)
+[ "${e1:-0}" -gt "${e0:-0}" ] || fail "no eviction counted for pv2: ${e0:-?} -> ${e1:-?}"
+wait_until 60 fp_up_with_ping pv1 pv2 "$D2" || fail "pv2 did not get the slot back"
+note "max_channels=1: pv1 -> pv2 evictions ${e0:-?} -> $(fp_field pv1 "$D2" 18), pv1 -> pvh3 $(fp_field pv1 "$D3N" 18)"
+out=$(guest_run pv1 "rmmod cokeeper_fp && insmod /lib/modules/cokeeper-fp.ko") || fail "pv1 reload: $out"
 pass
 
 step destroy
@@ -340,6 +371,31 @@ note "pvh3 logged $out 'broke the ring protocol' lines"
 out=$(guest_run pvh3 "ping -c 3 -W 2 10.99.0.254 | tail -n 2") ||
 	fail "pvh3 lost its vif after the garbage: $out"
 console_of pvh3 | tr -d '\r' | grep 'cokeeper_fp:' | tail -n 4 | sed 's/^/  | pvh3 /'
+pass
+
+# pv1, still hostile, sets up a channel to pvh3 from userspace and never reads it (ck-evil
+# fastpath-stall): pvh3's sends fill the ring, pvh3 counts a stall and closes the channel
+# within stall_timeout_ms (after the acceptor's 10 s grace), logs it once, and its traffic
+# to pv1 takes the vif again.
+step evil-stall
+s0=$(fp_field pvh3 "$D1" 17)
+guest_run pv1 "ck-evil fastpath-stall $D3N 120 >/tmp/stall.out 2>&1 </dev/null &" >/dev/null ||
+	fail "cannot start ck-evil fastpath-stall"
+stall_up() { guest_run pv1 "grep -q 'accepted, not reading' /tmp/stall.out" >/dev/null; }
+wait_until 60 stall_up || fail "no channel for the stall: $(guest_run pv1 'cat /tmp/stall.out')"
+guest_run pvh3 "ping -c 60 -i 0.5 -W 1 $(ip_of pv1) >/tmp/stall-ping.out 2>&1 &" >/dev/null
+stalled() { [ "$(fp_field pvh3 "$D1" 17)" -gt "${s0:-0}" ] 2>/dev/null; }
+wait_until 60 stalled || fail "pvh3 counted no stall: $(guest_run pvh3 "cokeeper-query fastpath | awk '\$1 == $D1'")"
+fp_state_is pvh3 "$D1" up && fail "pvh3's channel to the stalled pv1 is still up"
+stall_done() { guest_run pv1 "grep -q -e 'closed by the peer' -e 'still open' /tmp/stall.out" >/dev/null; }
+wait_until 60 stall_done || fail "ck-evil gave no verdict"
+out=$(guest_run pv1 "cat /tmp/stall.out")
+note "pv1: $out"
+case $out in *"closed by the peer after"*"reason 6 (timeout)"*) ;; *) fail "ck-evil fastpath-stall: $out" ;; esac
+out=$(guest_run pvh3 "dmesg | grep -c 'domain $D1 left the ring unread'" | tr -d ' ')
+[ "${out:-0}" -ge 1 ] || fail "pvh3 logged no stall line"
+out=$(guest_run pvh3 "killall ping; ping -c 3 -W 2 $(ip_of pv1) | tail -n 2") ||
+	fail "pvh3 cannot reach pv1 over the vif after the stall: $out"
 pass
 
 step cleanup
