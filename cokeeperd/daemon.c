@@ -374,12 +374,23 @@ static struct json_object *cmd_rescan(struct daemon *d, struct json_object *req,
 static void policy_install(struct daemon *d, struct fastpath_policy *policy, const char *why)
 {
 	struct fastpath_policy *old = d->policy;
+	char *was = old ? fastpath_policy_format(old) : NULL, *is = fastpath_policy_format(policy);
+	bool same = was && is && !strcmp(was, is);
 
+	free(was);
+	free(is);
 	d->policy = policy;
-	fastpath_relay_set_policy(&d->relay, d->guests, policy);
-	guests_views_changed(d->guests);
+	log_info("fast path policy: %s (%s)%s", fastpath_policy_origin(policy), why,
+		 same ? ", the same rules" : "");
+	/* The same rules (a reload of the same file) change no view and no pair. */
+	if (!same) {
+		/* Views first: what the relay's Closes flush goes out under the new policy. */
+		guests_views_changed(d->guests);
+		fastpath_relay_set_policy(&d->relay, d->guests, policy);
+	} else {
+		fastpath_relay_set_policy(&d->relay, NULL, policy);
+	}
 	fastpath_policy_free(old);
-	log_info("fast path policy: %s (%s)", fastpath_policy_origin(policy), why);
 }
 
 /*

@@ -308,6 +308,8 @@ const char *fastpath_denial_name(enum fastpath_denial reason)
 		return "authorized";
 	case FASTPATH_DENIAL_NO_SHARED_BRIDGE:
 		return "no-shared-bridge";
+	case FASTPATH_DENIAL_UNBRIDGED_VIF:
+		return "vif-without-bridge";
 	case FASTPATH_DENIAL_RATE_LIMITED:
 		return "rate-limited";
 	case FASTPATH_DENIAL_DEFAULT:
@@ -389,6 +391,16 @@ bool fastpath_policy_pair(const struct fastpath_policy *p, const struct ck_membe
 	terminated(a_name, a->name, sizeof(a_name));
 	terminated(b_name, b->name, sizeof(b_name));
 	/*
+	 * A vif on no bridge cokeeperd knows (vif-route, whose traffic dom0 routes and may
+	 * filter, or a bridge name the scan could not keep) would be carried by the channel
+	 * too, past whatever dom0 does there: fail closed.
+	 */
+	for (unsigned int i = 0; i < na + nb; i++)
+		if (!bridge_of(i < na ? &a->nics[i] : &b->nics[i - na])) {
+			v.reason = FASTPATH_DENIAL_UNBRIDGED_VIF;
+			goto out;
+		}
+	/*
 	 * A channel joins two domains, not two vifs: it carries whatever either sends to any
 	 * address of the other.  So every bridge they share must allow them; one that does not
 	 * (its vifs filtered or shaped) denies the pair, or the ring would carry past it.
@@ -421,6 +433,7 @@ bool fastpath_policy_pair(const struct fastpath_policy *p, const struct ck_membe
 	if (!shared)
 		v = (struct fastpath_verdict){ .reason = FASTPATH_DENIAL_NO_SHARED_BRIDGE,
 					       .rule = -1 };
+out:
 	if (why)
 		*why = v;
 	return v.reason == FASTPATH_DENIAL_NONE;

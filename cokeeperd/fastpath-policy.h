@@ -31,7 +31,9 @@
  * with a rate-limited vif on either side is denied unless `rate-limited allow`; otherwise the
  * first rule that matches it decides (a bridge rule the shared bridge, a name or uuid rule
  * either member), and `default` when none does.  The members may pair if they share a
- * bridge and every such NIC pair is allowed: a channel joins two domains, not two NICs
+ * bridge, neither has a vif on no bridge (routed, or a bridge name the scan could not keep:
+ * what dom0 does to that vif's traffic is unknown), and every such NIC pair is allowed:
+ * a channel joins two domains, not two NICs
  * (cokeeper-fp admits a frame by the peer's MACs and addresses, whichever vif they belong
  * to), so one denied bridge they share denies the pair, or the ring would carry what that
  * bridge filters.  The decision and its reason are symmetric in the two members.  It also
@@ -59,6 +61,7 @@
 enum fastpath_denial {
 	FASTPATH_DENIAL_NONE = 0,		/* authorized */
 	FASTPATH_DENIAL_NO_SHARED_BRIDGE,	/* no NIC of one is on a bridge of the other */
+	FASTPATH_DENIAL_UNBRIDGED_VIF,		/* a vif on no bridge dom0 could name */
 	FASTPATH_DENIAL_RATE_LIMITED,		/* each shared bridge: a rate-limited vif */
 	FASTPATH_DENIAL_DEFAULT,		/* no rule matched, and `default deny` */
 	FASTPATH_DENIAL_RULE,			/* a deny rule matched first */
@@ -109,7 +112,10 @@ int fastpath_policy_load(const char *path, struct fastpath_policy **ret, char *e
 bool fastpath_policy_pair(const struct fastpath_policy *p, const struct ck_member *a,
 			  const struct ck_member *b, struct fastpath_verdict *why);
 
-/* "authorized", "no-shared-bridge", "rate-limited", "policy-rule", "policy-default". */
+/*
+ * "authorized", "no-shared-bridge", "vif-without-bridge", "rate-limited", "policy-rule",
+ * "policy-default".
+ */
 const char *fastpath_denial_name(enum fastpath_denial reason);
 
 /* What the policy was parsed from, or "built-in". */

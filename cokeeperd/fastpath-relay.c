@@ -268,7 +268,6 @@ static void closed(struct fastpath_relay *fr, uint16_t a, uint16_t b, uint64_t c
 	struct relay_domain *d;
 	int i;
 
-	unlink_pair(fr, a, b, channel);
 	if ((i = waiting(fr, a, b, channel, &d)) >= 0)
 		drop_offer(d, (unsigned int)i);
 	if ((i = waiting(fr, b, a, channel, &d)) >= 0)
@@ -404,6 +403,12 @@ static void delivered(struct fastpath_relay *fr, struct relay_domain *d, uint16_
 		};
 	else if (type == CK_MSG_FASTPATH_ACCEPT)
 		drop_waiting(fr, dst, src, channel);	/* it is a channel now: linked */
+	else if (type == CK_MSG_FASTPATH_CLOSE)
+		/*
+		 * Only a Close its peer was given ends a channel here: one held back (over a
+		 * budget, a full queue) leaves the peer's end up, which a revocation must reach.
+		 */
+		unlink_pair(fr, src, dst, channel);
 }
 
 int fastpath_relay_handle(struct fastpath_relay *fr, struct guests *gs,
@@ -529,6 +534,8 @@ void fastpath_relay_set_policy(struct fastpath_relay *fr, struct guests *gs,
 	struct relay_domain *d, *tmp;
 
 	fr->policy = policy;
+	if (!gs)
+		return;
 	HASH_ITER(hh, fr->domains, d, tmp)
 		reauthorize_domain(fr, gs, d);
 }

@@ -100,7 +100,8 @@ void fastpath_relay_release(struct fastpath_relay *fr);
 
 /*
  * The policy the pairs are held to from now on (the hub owns it and keeps it alive); the
- * channels and offers it no longer authorizes are closed on both ends through gs.
+ * channels and offers it no longer authorizes are closed on both ends through gs (NULL: the
+ * same rules as before, nothing to close).
  */
 void fastpath_relay_set_policy(struct fastpath_relay *fr, struct guests *gs,
 			       const struct fastpath_policy *policy);

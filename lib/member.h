@@ -17,7 +17,7 @@
 #define CK_IPV6_LEN 16
 #define CK_NICS_MAX 8
 #define CK_ADDRS_MAX 8		/* per address family, per NIC */
-#define CK_BRIDGE_MAX 31	/* a vif backend's "bridge" as kept: longer ones are cut */
+#define CK_BRIDGE_MAX 63	/* a vif backend's "bridge": a longer one is kept as none */
 
 enum ck_member_state {
 	CK_MEMBER_UNSPEC = 0,

@@ -304,10 +304,11 @@ static int cmd_plain(int argc, char **argv)
 /* policy-set FILE|-: the fast path policy, in fastpath.conf(5)'s syntax, sent whole. */
 static int cmd_policy_set(int argc, char **argv)
 {
-	/* The request is one line of at most 4096 bytes (escaped), so the text is less. */
-	char text[3584];
+	/* The request is one line of at most 4096 bytes, the text escaped in it. */
+	enum { REQUEST_MAX = 4096 };
 	struct json_object *req;
-	size_t n;
+	char text[REQUEST_MAX];
+	size_t n, len;
 	FILE *f;
 	int r;
 
@@ -319,17 +320,24 @@ static int cmd_policy_set(int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	}
 	n = fread(text, 1, sizeof(text), f);
-	r = ferror(f) ? -EIO : n == sizeof(text) ? -EFBIG : 0;
+	r = ferror(f) ? -EIO : 0;
 	if (f != stdin)
 		fclose(f);
 	if (r < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, argv[1], r == -EFBIG ?
-			"too long to send (write the file and use reload)" : strerror(-r));
+		fprintf(stderr, "%s: %s: %s\n", prog, argv[1], strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("policy-set"));
 	json_object_object_add(req, "text", json_object_new_string_len(text, (int)n));
+	json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &len);
+	if (n == sizeof(text) || len + 1 > REQUEST_MAX) {
+		fprintf(stderr, "%s: %s: too long to send as one request (at most %d bytes, "
+			"escaped): write it to the policy file and use reload\n", prog, argv[1],
+			REQUEST_MAX);
+		json_object_put(req);
+		return CTL_EXIT_FAIL;
+	}
 	r = request(req, "policy-set");
 	json_object_put(req);
 	return r;

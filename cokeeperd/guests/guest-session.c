@@ -240,6 +240,9 @@ static int on_hello(struct guest_session *s, const struct ck_hello *hello)
 			 hello->domid);
 		return -EPERM;
 	}
+	/* Over a Unix socket a session may speak for another domid: whom it sees changes. */
+	if (hello->domid != s->domid)
+		view_forget(&s->view);
 	s->domid = hello->domid;
 	s->fastpath_version = hello->fastpath_version;
 	if (s->state == SESSION_AWAIT_HELLO)
@@ -395,11 +398,11 @@ static void overflowed(struct guest_session *s)
 	s->stream->ops->want_write(s->stream, true);
 }
 
-void guest_session_view_changed(struct guest_session *s)
+enum guest_session_end guest_session_view_changed(struct guest_session *s)
 {
 	view_forget(&s->view);
 	if (s->state != SESSION_ACTIVE || s->resync >= RESYNC_VIEW)
-		return;
+		return SESSION_GO_ON;
 	/*
 	 * A Hello owed is answered with the snapshot, which is what it would get; as for its
 	 * answer, convergence counts only the changes after it.
@@ -407,7 +410,12 @@ void guest_session_view_changed(struct guest_session *s)
 	if (s->resync == RESYNC_HELLO)
 		s->measured_from = s->env->m->gen;
 	s->resync = RESYNC_VIEW;
-	s->stream->ops->want_write(s->stream, true);
+	/*
+	 * Sent now if its queue is empty: an idle guest says nothing that would wake its
+	 * session, and a vchan has no write readiness to wait for.  Otherwise it goes once
+	 * the guest has read the rest, whose reads wake the session.
+	 */
+	return guest_session_flush(s);
 }
 
 enum guest_session_end guest_session_change(struct guest_session *s, const struct ck_delta *d)
@@ -430,10 +438,8 @@ enum guest_session_end guest_session_change(struct guest_session *s, const struc
 		return SESSION_GO_ON;
 	}
 	r = view_filter_delta(&s->view, s->domid, s->env->view, s->env->m, d, &filtered);
-	if (r == VIEW_SNAPSHOT) {
-		guest_session_view_changed(s);
-		return SESSION_GO_ON;
-	}
+	if (r == VIEW_SNAPSHOT)
+		return guest_session_view_changed(s);
 	if (r == VIEW_SAME)
 		r = fanout_delta(s->env->fanout, d, &frames);
 	else if (r == VIEW_FILTERED)

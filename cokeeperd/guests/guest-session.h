@@ -150,7 +150,7 @@ enum guest_session_end guest_session_send(struct guest_session *s, const struct 
 					  bool *queued);
 
 /* Whom it sees may have changed (a new policy): it gets a snapshot of its view. */
-void guest_session_view_changed(struct guest_session *s);
+enum guest_session_end guest_session_view_changed(struct guest_session *s);
 
 /* Says why it ends (once): code and reason go in its Bye, which is written if it can be. */
 void guest_session_bye(struct guest_session *s, enum ck_bye_code code, const char *reason);

@@ -414,10 +414,10 @@ void guests_broadcast(struct guests *gs, const struct ck_delta *delta)
 
 void guests_views_changed(struct guests *gs)
 {
-	struct guest *g;
+	struct guest *g, *tmp;
 
-	DL_FOREACH(gs->list, g)
-		guest_session_view_changed(&g->session);
+	DL_FOREACH_SAFE(gs->list, g, tmp)
+		(void)goes_on(g, guest_session_view_changed(&g->session));
 }
 
 int guests_fastpath_version(const struct guests *gs, uint16_t domid, uint32_t *version)

@@ -550,9 +550,49 @@ START_TEST(a_guest_arriving_out_of_memory)
 }
 END_TEST
 
+/*
+ * A new policy reaches an idle guest at once: its snapshot is written when its queue is
+ * empty, with no read from it and no write readiness to wait for (a vchan has none: the
+ * fake's want_write does nothing either); one still reading its queue gets it once drained.
+ */
+START_TEST(view_change_reaches_an_idle_guest)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fixture f;
+	struct fake *idle, *busy;
+	size_t snapshots;
+
+	setup(&f, &cfg);
+	idle = joined(&f);
+	busy = joined(&f);
+	busy->blocked = true;
+	change(&f, 1, 1);
+	ck_assert_uint_gt(ck_stream_queued(&busy->base), 0);
+	snapshots = idle->got[CK_MSG_SNAPSHOT];
+
+	guests_views_changed(f.gs);
+	ck_assert_uint_gt(idle->got[CK_MSG_SNAPSHOT], snapshots);
+	ck_assert_uint_eq(ck_stream_queued(&idle->base), 0);
+	/* Changes after it go as deltas again. */
+	change(&f, 2, 1);
+	ck_assert_uint_eq(idle->delta_new, f.m->gen);
+
+	snapshots = busy->got[CK_MSG_SNAPSHOT];
+	busy->blocked = false;
+	ck_stream_notify(&busy->base);
+	ck_assert_uint_gt(busy->got[CK_MSG_SNAPSHOT], snapshots);
+	ck_assert_uint_eq(ck_stream_queued(&busy->base), 0);
+	teardown(&f);
+	fake_destroy(idle);
+	fake_destroy(busy);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("guests");
+
+	th_add(s, view_change_reaches_an_idle_guest);
 
 	th_add(s, hello_flood_answered_once_per_drained_queue);
 	th_add(s, resync_hello_from_current_gen_gets_delta);

@@ -678,6 +678,45 @@ START_TEST(fastpath_channels_forgotten_when_closed_or_gone)
 }
 END_TEST
 
+/*
+ * A Close the relay does not pass on (over the sender's budget) leaves its peer's end up:
+ * the channel is still one to take back when the pair loses its authorization.
+ */
+START_TEST(fastpath_close_held_back_keeps_the_channel_revocable)
+{
+	const struct guests_config cfg = { .queue_limit = 1 << 20 };
+	struct fastpath_policy *deny = NULL;
+	struct fake *lo, *hi;
+	struct fixture f;
+	char err[128];
+
+	setup(&f, &cfg);
+	lo = joined_as(&f, 3);
+	hi = joined_as(&f, 9);
+	paired(lo, hi, 3, 9, 0xa);
+	/* Closes of channels that do not exist spend lo's answers... */
+	for (unsigned int i = 0; i < FASTPATH_RELAY_BURST_DEFAULT; i++)
+		send_small(lo, CK_MSG_FASTPATH_CLOSE, 9, 0x100 + i);
+	/* ...so its Close of the real one is held back: hi's end stays up. */
+	send_small(lo, CK_MSG_FASTPATH_CLOSE, 9, 0xa);
+	ck_assert_uint_ge(f.relay.counters.rate_limited, 1);
+	ck_assert_uint_eq(fastpath_relay_channels(&f.relay), 1);
+
+	ck_assert_int_eq(fastpath_policy_parse("deny name vm-9\n", 15, "test", &deny, err,
+					       sizeof(err)), 0);
+	fastpath_relay_set_policy(&f.relay, f.gs, deny);
+	ck_assert_uint_eq(f.relay.counters.revoked, 1);
+	ck_assert_uint_eq(hi->fastpath.fastpath_close.peer_domid, 3);
+	ck_assert_uint_eq(hi->fastpath.fastpath_close.channel_id, 0xa);
+	ck_assert_uint_eq(hi->fastpath.fastpath_close.reason, CKFP_CLOSE_REFUSED);
+	fastpath_relay_set_policy(&f.relay, f.gs, f.policy);
+	fastpath_policy_free(deny);
+	teardown(&f);
+	fake_destroy(lo);
+	fake_destroy(hi);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("relay");
@@ -686,6 +725,7 @@ int main(void)
 	th_add(s, fastpath_pairs_only_what_dom0_authorizes);
 	th_add(s, fastpath_channel_closed_when_its_pair_is_no_longer_authorized);
 	th_add(s, fastpath_channels_forgotten_when_closed_or_gone);
+	th_add(s, fastpath_close_held_back_keeps_the_channel_revocable);
 	th_add(s, fastpath_destination_index_follows_sessions);
 	th_add(s, fastpath_unreachable_is_answered_with_a_close);
 	th_add(s, fastpath_never_sent_to_an_agent_that_did_not_announce_it);
