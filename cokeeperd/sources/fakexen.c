@@ -389,11 +389,12 @@ static int write_vif(struct fakexen *fx, uint16_t domid, unsigned int devid,
 	const char *mac = nic->mac, *ip = nic->ip;
 	int r;
 
-	/* What the scan reads of the NIC fires with its mac, written last but for ip. */
-	r = writef(fx, nic->bridge ?: "xenbr0", "/local/domain/0/backend/vif/%u/%u/bridge",
-		   domid, devid);
+	/* Each key the scan reads fires its watch, as a toolstack's write does. */
+	r = writef_fire(fx, nic->bridge ?: "xenbr0", "/local/domain/0/backend/vif/%u/%u/bridge",
+			domid, devid);
 	if (r == 0 && nic->rate)
-		r = writef(fx, nic->rate, "/local/domain/0/backend/vif/%u/%u/rate", domid, devid);
+		r = writef_fire(fx, nic->rate, "/local/domain/0/backend/vif/%u/%u/rate", domid,
+				devid);
 	if (r == 0)
 		r = writef_fire(fx, mac, "/local/domain/0/backend/vif/%u/%u/mac", domid, devid);
 	if (r == 0 && ip)
@@ -551,20 +552,29 @@ int fakexen_migrate_handover(struct fakexen *fx, uint16_t from, uint16_t to)
 int fakexen_set_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, const char *mac,
 		    const char *ip)
 {
-	return fakexen_set_nic(fx, domid, devid, &(struct fake_nic){ .mac = mac, .ip = ip });
+	if (!domain(fx, domid))
+		return -ENOENT;
+	return write_vif(fx, domid, devid, &(struct fake_nic){ .mac = mac, .ip = ip });
 }
 
-int fakexen_set_nic(struct fakexen *fx, uint16_t domid, unsigned int devid,
-		    const struct fake_nic *nic)
+int fakexen_move_vif(struct fakexen *fx, uint16_t domid, unsigned int devid,
+		     const char *bridge, const char *rate)
 {
 	char path[96];
+	int r;
 
 	if (!domain(fx, domid))
 		return -ENOENT;
-	/* A rate taken away is a key removed, as libxl's device update would. */
 	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u/%u/rate", domid, devid);
-	fakexen_rm(fx, path);
-	return write_vif(fx, domid, devid, nic);
+	if (!rate) {
+		/* A rate taken away is a key removed, which fires its watch too. */
+		fakexen_rm(fx, path);
+		fakexen_fire(fx, path);
+	}
+	r = writef_fire(fx, bridge, "/local/domain/0/backend/vif/%u/%u/bridge", domid, devid);
+	if (r == 0 && rate)
+		r = writef_fire(fx, rate, "%s", path);
+	return r;
 }
 
 int fakexen_find_name(struct fakexen *fx, const char *name)

@@ -61,9 +61,12 @@ int fakexen_migrate_handover(struct fakexen *fx, uint16_t from, uint16_t to);
 /* Writes a vif backend's mac and ip (as a toolstack hotplug would), firing each path. */
 int fakexen_set_vif(struct fakexen *fx, uint16_t domid, unsigned int devid, const char *mac,
 		    const char *ip);
-/* The same, with the NIC's bridge and rate: a vif moved to another bridge, say. */
-int fakexen_set_nic(struct fakexen *fx, uint16_t domid, unsigned int devid,
-		    const struct fake_nic *nic);
+/*
+ * A vif moved to another bridge (bridge), or shaped (rate; NULL: no limit): only those two
+ * keys are written, each firing its watch, as an operator's move would.
+ */
+int fakexen_move_vif(struct fakexen *fx, uint16_t domid, unsigned int devid,
+		     const char *bridge, const char *rate);
 
 /* Fires a watch for no reason, as Xen may. */
 void fakexen_fire(struct fakexen *fx, const char *path);

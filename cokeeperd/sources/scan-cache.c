@@ -215,9 +215,13 @@ bool scan_cache_watch_fired(struct scan_cache *c, const char *path)
 			return true;
 		}
 		leaf = strrchr(rest, '/') + 1;
-		/* A domain's vifs or one vif created or removed, or a vif's mac or ip written;
-		 * the rest (state, hotplug-status, features) is rewritten while it connects. */
-		if (depth > 3 || (depth == 3 && strcmp(leaf, "mac") && strcmp(leaf, "ip")))
+		/*
+		 * A domain's vifs or one vif created or removed, or a vif's mac, ip, bridge or
+		 * rate written (the last two decide its fast path pairs, fastpath.conf(5)); the
+		 * rest (state, hotplug-status, features) is rewritten while it connects.
+		 */
+		if (depth > 3 || (depth == 3 && strcmp(leaf, "mac") && strcmp(leaf, "ip") &&
+				  strcmp(leaf, "bridge") && strcmp(leaf, "rate")))
 			return false;
 		domid = path_domid(rest + 1, &rest);
 		if (domid < 0)

@@ -244,7 +244,7 @@ static unsigned int copy_nics(struct sim_source *src, uint16_t domid, struct fak
 static struct json_object *sim_vif(struct sim_source *src, struct json_object *req)
 {
 	char bufs[CK_NICS_MAX][4][CK_ADDRS_MAX * 48];
-	struct fake_nic nics[CK_NICS_MAX], nic;
+	struct fake_nic nics[CK_NICS_MAX], nic = { 0 };
 	int domid = find_domain(src, req);
 	struct json_object *bad;
 	int r;
@@ -253,15 +253,14 @@ static struct json_object *sim_vif(struct sim_source *src, struct json_object *r
 		return reply_error("no such domain");
 	if (copy_nics(src, domid, nics, bufs) == 0)
 		return reply_error("domid %d has no vif", domid);
-	nic = (struct fake_nic){ .mac = nics[0].mac, .ip = nics[0].ip };
 	if ((bad = nic_network(req, &nic)))
 		return bad;
 	if (!nic.bridge)
-		nic.bridge = nics[0].bridge;
-	r = fakexen_set_nic(src->fx, domid, 0, &nic);
+		nic.bridge = nics[0].bridge ?: "xenbr0";
+	r = fakexen_move_vif(src->fx, domid, 0, nic.bridge, nic.rate);
 	if (r < 0)
 		return reply_error("cannot change the vif: %s", strerror(-r));
-	log_info("sim: domid %d's vif on bridge %s, %s", domid, nic.bridge ?: "xenbr0",
+	log_info("sim: domid %d's vif on bridge %s, %s", domid, nic.bridge,
 		 nic.rate ? "rate-limited" : "no rate limit");
 	return ok_domid(domid);
 }

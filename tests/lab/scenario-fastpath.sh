@@ -221,8 +221,9 @@ note "pings from $XIP to pv2: ${on:-?}/20 with the fast path on, ${off:-?}/20 of
 guest_run pv1 "ip addr del $XIP/24 dev eth0" >/dev/null
 pass
 
-# members NAME: the domids in NAME's own table, space-separated.
-members() { guest_run "$1" "cokeeper-query members" | awk '$1 ~ /^[0-9]+$/ { printf "%s ", $1 }'; }
+# members NAME: the domids in NAME's own table, space-separated (the awk runs in the guest:
+# what guest_run brings back is one line).
+members() { guest_run "$1" "cokeeper-query members | awk '\$1 ~ /^[0-9]+\$/ { printf \"%s \", \$1 }'"; }
 sees() { case " $(members "$1")" in *" $2 "*) return 0 ;; esac; return 1; }
 sees_not() { ! sees "$1" "$2"; }
 # received NAME DEST: how many of 5 pings from NAME reach DEST.

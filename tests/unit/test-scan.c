@@ -116,7 +116,7 @@ START_TEST(create_reads_toolstack_identity)
 
 	setup(&h);
 	domid = create(&h, "web", "00:16:3e:00:00:01", "10.99.0.1 fd00::1");
-	ck_assert_uint_eq(h.fires, 3);	/* the vif's mac and ip, @introduceDomain */
+	ck_assert_uint_eq(h.fires, 4);	/* the vif's bridge, mac and ip, @introduceDomain */
 	ck_assert_uint_eq(rescan(&h), 1);
 	m = member(&h, domid);
 	ck_assert_ptr_nonnull(m);
@@ -372,6 +372,9 @@ START_TEST(only_identity_writes_need_a_scan)
 	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0"));
 	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/mac"));
 	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/ip"));
+	/* A vif moved to another bridge, or shaped: its fast path pairs change. */
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/bridge"));
+	ck_assert(scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/rate"));
 	ck_assert(scan_cache_watch_fired(c, "/local/domain/7/name"));
 	ck_assert(!scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/state"));
 	ck_assert(!scan_cache_watch_fired(c, "/local/domain/0/backend/vif/7/0/hotplug-status"));
