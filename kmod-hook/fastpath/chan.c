@@ -9,6 +9,7 @@
 #include <uapi/linux/cokeeper_fp.h>
 
 #include "chan.h"
+#include "ckfp-lru.h"
 
 /*
  * 1 MiB per direction: in the lab (TCG) a 64 MiB stream ran 2.3x faster than with 256 KiB
@@ -375,30 +376,25 @@ static bool demanded(const struct ckfp_peer *p)
  */
 static bool make_room(struct ckfp_peer *for_p, unsigned long *retry)
 {
-	struct ckfp_peer *p, *lru = NULL;
-	unsigned long i, oldest = 0, now = jiffies;
+	unsigned long i, now = jiffies;
+	struct ckfp_lru lru;
+	struct ckfp_peer *p;
 	struct ckfp_chan *c;
 
-	*retry = CHAN_IDLE;
+	ckfp_lru_init(&lru);
 	xa_for_each(&peers, i, p) {
 		c = rcu_dereference_protected(p->chan, lockdep_is_held(&ckfp_lock));
-		if (!c || p == for_p)
-			continue;
-		if (!lru || time_before(READ_ONCE(c->last_used), oldest)) {
-			lru = p;
-			oldest = READ_ONCE(c->last_used);
-		}
+		if (c && p != for_p)
+			ckfp_lru_consider(&lru, p->domid, READ_ONCE(c->last_used));
 	}
-	if (!lru)
-		return false;	/* set-ups and closed channels hold the slots: they end */
-	if (time_before(now, oldest + CHAN_IDLE)) {
-		*retry = oldest + CHAN_IDLE - now;
+	/* Not idle long enough, or none up: set-ups and closed channels hold the slots. */
+	if (!ckfp_lru_ready(&lru, now, CHAN_IDLE, retry))
 		return false;
-	}
-	pr_debug("domain %u's channel idle for %u ms: closed for domain %u\n", lru->domid,
-		 jiffies_to_msecs(now - oldest), for_p->domid);
-	ckfp_count(lru, CKFP_ST_EVICTIONS, 1);
-	peer_down(lru, CKFP_CLOSE_SHUTDOWN, true);
+	p = xa_load(&peers, lru.domid);
+	pr_debug("domain %u's channel idle for %u ms: closed for domain %u\n", p->domid,
+		 jiffies_to_msecs(now - lru.oldest), for_p->domid);
+	ckfp_count(p, CKFP_ST_EVICTIONS, 1);
+	peer_down(p, CKFP_CLOSE_SHUTDOWN, true);
 	/* Its pages may still be mapped by its peer for a moment: then the slot frees later. */
 	return nchans < max_channels;
 }
