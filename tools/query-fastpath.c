@@ -22,6 +22,18 @@ static const char *const state_names[] = {
 	[CKFP_STATE_BACKOFF] = "backoff",
 };
 
+/* CKFP_A_WHY: one word, so that the text form stays one field a column. */
+static const char *const why_names[] = {
+	[CKFP_WHY_IDLE] = "idle",
+	[CKFP_WHY_UP] = "up",
+	[CKFP_WHY_OFF] = "off",
+	[CKFP_WHY_NOT_AUTHORIZED] = "not-authorized",
+	[CKFP_WHY_NO_SLOT] = "no-slot",
+	[CKFP_WHY_BACKOFF] = "backoff",
+	[CKFP_WHY_WAITING] = "waiting",
+	[CKFP_WHY_GONE] = "gone",
+};
+
 /* Named as in the JSON output, in CKFP_STAT_A_* order. */
 static const char *const stat_names[] = {
 	[CKFP_STAT_A_TX_PACKETS] = "tx_packets",
@@ -58,6 +70,7 @@ static struct nla_policy policy[CKFP_A_MAX + 1] = {
 	[CKFP_A_CHANNEL_ID] = {.type = NLA_U64},
 	[CKFP_A_STATE] = {.type = NLA_U8},
 	[CKFP_A_STATS] = {.type = NLA_NESTED},
+	[CKFP_A_WHY] = {.type = NLA_U8},
 };
 
 static struct nla_policy stat_policy[CKFP_STAT_A_MAX + 1] = {
@@ -70,6 +83,17 @@ struct printer {
 	struct fastpath_view *view;	/* instead of printing */
 	unsigned int n;
 };
+
+/* A module before CKFP_A_WHY sends none: "-", as for a column it cannot fill. */
+static const char *why_name(const struct nlattr *why)
+{
+	unsigned int w;
+
+	if (!why)
+		return "-";
+	w = nla_get_u8(why);
+	return w <= CKFP_WHY_MAX ? why_names[w] : "unknown";
+}
 
 static int on_peer(struct nl_msg *msg, void *arg)
 {
@@ -104,26 +128,28 @@ static int on_peer(struct nl_msg *msg, void *arg)
 				      nla_get_u64(st[CKFP_STAT_A_RX_PACKETS]) : 0,
 		};
 	} else if (p->json) {
-		fprintf(p->out, "%s\n  {\"domid\": %" PRIu32 ", \"state\": \"%s\"", p->n ? "," : "",
-			nla_get_u32(a[CKFP_A_PEER_DOMID]),
-			state <= CKFP_STATE_MAX ? state_names[state] : "unknown");
+		fprintf(p->out, "%s\n  {\"domid\": %" PRIu32 ", \"state\": \"%s\", \"why\": \"%s\"",
+			p->n ? "," : "", nla_get_u32(a[CKFP_A_PEER_DOMID]),
+			state <= CKFP_STATE_MAX ? state_names[state] : "unknown",
+			why_name(a[CKFP_A_WHY]));
 		for (int i = CKFP_STAT_A_TX_PACKETS; i <= CKFP_STAT_A_EVICTIONS; i++)
 			fprintf(p->out, ", \"%s\": %" PRIu64, stat_names[i],
 				st[i] ? (uint64_t)nla_get_u64(st[i]) : 0);
 		fputc('}', p->out);
 	} else {
+		/* WHY last: scripts read the columns before it by position. */
 		if (!p->n)
 			fprintf(p->out, "%-6s %-8s %10s %12s %10s %12s %9s %8s %8s %6s %6s %9s "
-				"%10s %10s %8s %9s %6s %7s\n", "DOMID", "STATE", "TX_PKTS", "TX_BYTES",
-				"RX_PKTS", "RX_BYTES", "FALLBACK", "TX_DROP", "RX_DROP", "BROKEN",
-				"SETUPS", "TEARDOWNS", "EV_SENT", "EV_RECV", "EV_SPUR", "TX_TO_VIF",
-				"STALLS", "EVICTED");
+				"%10s %10s %8s %9s %6s %7s %s\n", "DOMID", "STATE", "TX_PKTS",
+				"TX_BYTES", "RX_PKTS", "RX_BYTES", "FALLBACK", "TX_DROP", "RX_DROP",
+				"BROKEN", "SETUPS", "TEARDOWNS", "EV_SENT", "EV_RECV", "EV_SPUR",
+				"TX_TO_VIF", "STALLS", "EVICTED", "WHY");
 		fprintf(p->out, "%-6" PRIu32 " %-8s", nla_get_u32(a[CKFP_A_PEER_DOMID]),
 			state <= CKFP_STATE_MAX ? state_names[state] : "unknown");
 		for (int i = CKFP_STAT_A_TX_PACKETS; i <= CKFP_STAT_A_EVICTIONS; i++)
 			fprintf(p->out, " %*" PRIu64, stat_widths[i],
 				st[i] ? (uint64_t)nla_get_u64(st[i]) : 0);
-		fputc('\n', p->out);
+		fprintf(p->out, " %s\n", why_name(a[CKFP_A_WHY]));
 	}
 	p->n++;
 	return 0;
@@ -156,6 +182,13 @@ static int dump(struct printer *p)
 out:
 	nl_socket_free(g.sk);
 	return r;
+}
+
+int query_fastpath_print(struct nl_msg *msg, bool json, unsigned int n, FILE *out)
+{
+	struct printer p = {.out = out, .json = json, .n = n};
+
+	return on_peer(msg, &p);
 }
 
 int query_fastpath(bool json, FILE *out)

@@ -9,6 +9,14 @@
 /* Prints cokeeper-fp.ko's per-peer state and counters; -ENOENT if the module is not loaded. */
 int query_fastpath(bool json, FILE *out);
 
+struct nl_msg;
+
+/*
+ * One of the module's GET replies as query_fastpath prints it, the n-th of the dump (0: with
+ * the text form's header; JSON: without the comma), for the unit test.  -EBADMSG if invalid.
+ */
+int query_fastpath_print(struct nl_msg *msg, bool json, unsigned int n, FILE *out);
+
 /* The module's peers, for cokeeper-query members: state and packet counters by domid. */
 struct fastpath_peer {
 	uint32_t domid;

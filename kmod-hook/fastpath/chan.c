@@ -9,6 +9,7 @@
 #include <uapi/linux/cokeeper_fp.h>
 
 #include "chan.h"
+#include "ckfp-lru.h"
 
 /*
  * 1 MiB per direction: in the lab (TCG) a 64 MiB stream ran 2.3x faster than with 256 KiB
@@ -375,30 +376,25 @@ static bool demanded(const struct ckfp_peer *p)
  */
 static bool make_room(struct ckfp_peer *for_p, unsigned long *retry)
 {
-	struct ckfp_peer *p, *lru = NULL;
-	unsigned long i, oldest = 0, now = jiffies;
+	unsigned long i, now = jiffies;
+	struct ckfp_lru lru;
+	struct ckfp_peer *p;
 	struct ckfp_chan *c;
 
-	*retry = CHAN_IDLE;
+	ckfp_lru_init(&lru);
 	xa_for_each(&peers, i, p) {
 		c = rcu_dereference_protected(p->chan, lockdep_is_held(&ckfp_lock));
-		if (!c || p == for_p)
-			continue;
-		if (!lru || time_before(READ_ONCE(c->last_used), oldest)) {
-			lru = p;
-			oldest = READ_ONCE(c->last_used);
-		}
+		if (c && p != for_p)
+			ckfp_lru_consider(&lru, p->domid, READ_ONCE(c->last_used));
 	}
-	if (!lru)
-		return false;	/* set-ups and closed channels hold the slots: they end */
-	if (time_before(now, oldest + CHAN_IDLE)) {
-		*retry = oldest + CHAN_IDLE - now;
+	/* Not idle long enough, or none up: set-ups and closed channels hold the slots. */
+	if (!ckfp_lru_ready(&lru, now, CHAN_IDLE, retry))
 		return false;
-	}
-	pr_debug("domain %u's channel idle for %u ms: closed for domain %u\n", lru->domid,
-		 jiffies_to_msecs(now - oldest), for_p->domid);
-	ckfp_count(lru, CKFP_ST_EVICTIONS, 1);
-	peer_down(lru, CKFP_CLOSE_SHUTDOWN, true);
+	p = xa_load(&peers, lru.domid);
+	pr_debug("domain %u's channel idle for %u ms: closed for domain %u\n", p->domid,
+		 jiffies_to_msecs(now - lru.oldest), for_p->domid);
+	ckfp_count(p, CKFP_ST_EVICTIONS, 1);
+	peer_down(p, CKFP_CLOSE_SHUTDOWN, true);
 	/* Its pages may still be mapped by its peer for a moment: then the slot frees later. */
 	return nchans < max_channels;
 }
@@ -414,6 +410,7 @@ static void peer_offer(struct ckfp_peer *p)
 	}
 	c->id = get_random_u64() | 1;	/* never 0: CLOSE's "whatever channel" */
 	nchans++;
+	p->peer_reason = CKFP_CLOSE_UNSPEC;	/* a new set-up: the last one's end is history */
 	err = ckfp_shm_offer(&c->shm, p->domid, ring_order);
 	if (!err)
 		err = chan_start(c);
@@ -497,6 +494,7 @@ static void peer_reconcile(struct ckfp_peer *p)
 	p->state = CKFP_STATE_IDLE;
 	if (self > p->domid)
 		return;		/* the acceptor waits to be offered */
+	p->no_slot = false;
 	/* On demand: the next frame to it queues this work again (ckfp_peer_demand). */
 	clear_bit(CKFP_PEER_DEMAND, &p->flags);
 	smp_mb__after_atomic();
@@ -507,6 +505,7 @@ static void peer_reconcile(struct ckfp_peer *p)
 		unsigned long retry;
 
 		if (!make_room(p, &retry)) {
+			p->no_slot = true;
 			peer_schedule(p, retry);
 			return;
 		}
@@ -615,11 +614,14 @@ int ckfp_peer_offered(u32 domid, u64 id, u32 order, evtchn_port_t port, const u3
 	}
 	/* A new offer replaces whatever we had: the offerer started over. */
 	peer_down(p, CKFP_CLOSE_REFUSED, false);
+	p->peer_reason = CKFP_CLOSE_UNSPEC;
+	p->no_slot = false;
 	if (nchans >= max_channels) {
 		unsigned long retry;
 
 		/* The offerer has traffic for us; an idle channel makes room, or it retries. */
 		if (!make_room(p, &retry)) {
+			p->no_slot = true;	/* until its next offer */
 			err = -ENOSPC;
 			goto refuse;
 		}
@@ -694,6 +696,7 @@ int ckfp_peer_closed(u32 domid, u64 id, u32 reason)
 	if (p && (up || p->setup) &&
 	    (!id || (up && up->id == id) || (p->setup && p->setup->id == id))) {
 		peer_down(p, reason, false);
+		p->peer_reason = reason;
 		/* The offerer tries again later; the acceptor waits to be offered. */
 		if (self < domid)
 			backoff(p);
@@ -740,8 +743,12 @@ void ckfp_set_active(bool on, u32 reason)
 	active = on && self;
 	inactive_reason = reason;
 	xa_for_each(&peers, i, p) {
-		if (on)
-			p->state = CKFP_STATE_IDLE;	/* a resume starts every peer afresh */
+		if (on) {
+			/* A resume starts every peer afresh. */
+			p->state = CKFP_STATE_IDLE;
+			p->peer_reason = CKFP_CLOSE_UNSPEC;
+			p->no_slot = false;
+		}
 		p->backoff = 0;
 		peer_reconcile(p);
 	}
@@ -758,6 +765,30 @@ void ckfp_resume(bool restored)
 		mutex_unlock(&ckfp_lock);
 	}
 	ckfp_set_active(true, CKFP_CLOSE_UNSPEC);
+}
+
+u8 ckfp_peer_why(const struct ckfp_peer *p)
+{
+	lockdep_assert_held(&ckfp_lock);
+	if (rcu_access_pointer(p->chan))
+		return CKFP_WHY_UP;
+	if (!active || resync_pending || !READ_ONCE(ckfp_enable) || !self)
+		return CKFP_WHY_OFF;
+	if (!p->member)
+		return CKFP_WHY_GONE;
+	if (p->setup)
+		return CKFP_WHY_WAITING;
+	/*
+	 * Before the backoff that follows it: dom0 refusing the pair is what the operator must
+	 * fix, and every later offer ends the same way until it is.
+	 */
+	if (p->peer_reason == CKFP_CLOSE_REFUSED)
+		return CKFP_WHY_NOT_AUTHORIZED;
+	if (p->no_slot)
+		return CKFP_WHY_NO_SLOT;
+	if (p->state == CKFP_STATE_BACKOFF)
+		return CKFP_WHY_BACKOFF;
+	return CKFP_WHY_IDLE;
 }
 
 int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx), void *ctx)

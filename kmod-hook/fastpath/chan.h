@@ -94,6 +94,9 @@ struct ckfp_peer {
 	unsigned long retry_at;		/* BACKOFF: jiffies */
 	unsigned int backoff;		/* seconds, doubled per failure up to 60 */
 	u32 last_reason;		/* enum ckfp_close_reason of the last teardown */
+	u32 peer_reason;		/* enum ckfp_close_reason of a CLOSE from the other side
+					 * that ended the last set-up; UNSPEC once another starts */
+	bool no_slot;			/* the last look for a slot found none (ckfp_peer_why) */
 	unsigned long demand_at;	/* jiffies a frame to it last took the vif for want of a
 					 * channel (the data path, at most once a jiffy) */
 	unsigned long flags;		/* enum ckfp_peer_flag */
@@ -189,6 +192,9 @@ void ckfp_resume(bool restored);
 
 /* This guest's domid as last read. */
 u32 ckfp_self(void);
+
+/* Why the peer has a channel or not (enum ckfp_why), for GET; under ckfp_lock. */
+u8 ckfp_peer_why(const struct ckfp_peer *p);
 
 /* Calls fn for every known peer under ckfp_lock, in domid order, from *pos on. */
 int ckfp_peer_walk(unsigned long *pos, int (*fn)(struct ckfp_peer *p, void *ctx), void *ctx);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The only place ckfp-ring.{h,c} meet their environment.  The ring code is compiled twice:
- * into cokeeper-fp.ko (__KERNEL__: the kernel's types, READ_ONCE and virt_* barriers) and into
- * userspace for the unit test and the fuzzer (<stdint.h>, volatile accesses, __atomic fences,
- * errno values from <errno.h>).  Both builds get the same names, so the ring code has no
- * #ifdef of its own apart from the definition of the test hook.
+ * The only place ckfp-ring.{h,c} and ckfp-lru.{h,c} meet their environment.  That code is
+ * compiled twice: into cokeeper-fp.ko (__KERNEL__: the kernel's types, READ_ONCE, virt_*
+ * barriers and time_before) and into userspace for the unit tests and the fuzzer (<stdint.h>,
+ * volatile accesses, __atomic fences, errno values from <errno.h>).  Both builds get the same
+ * names, so that code has no #ifdef of its own apart from the definition of the test hook.
  */
 #ifndef _CKFP_COMPAT_H
 #define _CKFP_COMPAT_H
@@ -13,6 +13,7 @@
 
 #include <linux/compiler.h>
 #include <linux/errno.h>
+#include <linux/jiffies.h>
 #include <linux/string.h>
 #include <linux/types.h>
 #include <asm/barrier.h>
@@ -48,6 +49,9 @@ typedef uint32_t __le32;
 #define virt_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define virt_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define virt_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+/* The kernel's, without its typecheck: true when jiffies a is before b, across a wrap. */
+#define time_before(a, b) ((long)((a) - (b)) < 0)
 
 /*
  * Called before every shared load with the address about to be read, so a test can play the

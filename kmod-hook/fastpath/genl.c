@@ -97,7 +97,8 @@ static int put_peer(struct sk_buff *msg, struct ckfp_peer *p)
 	c = c ?: p->setup;
 	if (nla_put_u32(msg, CKFP_A_PEER_DOMID, p->domid) ||
 	    nla_put_u8(msg, CKFP_A_STATE, p->state) ||
-	    nla_put_u64_64bit(msg, CKFP_A_CHANNEL_ID, c ? c->id : 0, CKFP_A_PAD))
+	    nla_put_u64_64bit(msg, CKFP_A_CHANNEL_ID, c ? c->id : 0, CKFP_A_PAD) ||
+	    nla_put_u8(msg, CKFP_A_WHY, ckfp_peer_why(p)))
 		return -EMSGSIZE;
 	nest = nla_nest_start(msg, CKFP_A_STATS);
 	if (!nest)

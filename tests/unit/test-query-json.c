@@ -4,16 +4,24 @@
  * --json prints must be JSON, whatever a member's name holds.  ck_name_valid and the
  * kernel's policy both allow '"' and '\' in a name, and a printf("\"%s\"") of one is not
  * JSON: these cases fail on such code.
+ *
+ * And cokeeper-query fastpath's line for one of cokeeper-fp.ko's GET replies
+ * (tools/query-fastpath.c), built here as the module builds it: WHY is the last column and the
+ * "why" key, and the columns before it stay where scripts read them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
+#include <linux/cokeeper_fp.h>
+#include <netlink/genl/genl.h>
 
 #include "helpers.h"
+#include "query-fastpath.h"
 #include "query-print.h"
 
 #define NASTY_NAME "a\"b\\c"
@@ -192,6 +200,155 @@ START_TEST(status_json)
 }
 END_TEST
 
+/* Each counter's value in the replies below: its attribute number times 1000, plus 7. */
+#define STAT_VALUE(i) ((uint64_t)(i) * 1000 + 7)
+#define NO_WHY (-1)
+
+/* A GET reply for domid in state, with every counter and, unless NO_WHY, why. */
+static struct nl_msg *fp_reply(uint32_t domid, uint8_t state, int why)
+{
+	struct nl_msg *m = nlmsg_alloc();
+	struct nlattr *nest;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, 0x20, 0, NLM_F_MULTI,
+					  CKFP_CMD_GET, CKFP_GENL_VERSION));
+	ck_assert_int_eq(nla_put_u32(m, CKFP_A_PEER_DOMID, domid), 0);
+	ck_assert_int_eq(nla_put_u8(m, CKFP_A_STATE, state), 0);
+	ck_assert_int_eq(nla_put_u64(m, CKFP_A_CHANNEL_ID, 0), 0);
+	nest = nla_nest_start(m, CKFP_A_STATS);
+	ck_assert_ptr_nonnull(nest);
+	for (int i = CKFP_STAT_A_TX_PACKETS; i <= CKFP_STAT_A_EVICTIONS; i++)
+		ck_assert_int_eq(nla_put_u64(m, i, STAT_VALUE(i)), 0);
+	nla_nest_end(m, nest);
+	if (why != NO_WHY)
+		ck_assert_int_eq(nla_put_u8(m, CKFP_A_WHY, (uint8_t)why), 0);
+	return m;
+}
+
+/* What cokeeper-query fastpath prints for that one reply, as the first of the dump. */
+static char *fp_print(uint32_t domid, uint8_t state, int why, bool json)
+{
+	struct nl_msg *m = fp_reply(domid, state, why);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(query_fastpath_print(m, json, 0, out), 0);
+	ck_assert_int_eq(fclose(out), 0);
+	nlmsg_free(m);
+	return buf;
+}
+
+/* The text form's fields, split on blanks: at most max, their count returned. */
+static int fields(char *line, char **f, int max)
+{
+	int n = 0;
+
+	for (char *t = strtok(line, " \n"); t && n < max; t = strtok(NULL, " \n"))
+		f[n++] = t;
+	return n;
+}
+
+/* The JSON form's one object, with the dump's brackets around it. */
+static struct json_object *fp_json(uint32_t domid, uint8_t state, int why)
+{
+	char *buf = fp_print(domid, state, why, true), *whole;
+	struct json_object *a, *o;
+
+	ck_assert_int_ge(asprintf(&whole, "[%s\n]", buf), 0);
+	a = json_tokener_parse(whole);
+	ck_assert_msg(a && json_object_is_type(a, json_type_array) &&
+			json_object_array_length(a) == 1, "not one JSON object: %s", buf);
+	o = json_object_get(json_object_array_get_idx(a, 0));
+	json_object_put(a);
+	free(whole);
+	free(buf);
+	return o;
+}
+
+START_TEST(fastpath_text_why_is_the_last_column)
+{
+	char *buf = fp_print(12, CKFP_STATE_IDLE, CKFP_WHY_NO_SLOT, false);
+	char *nl = strchr(buf, '\n'), *head[32], *line[32];
+	int nh, nf;
+
+	ck_assert_ptr_nonnull(nl);
+	*nl = '\0';
+	nh = fields(buf, head, 32);
+	nf = fields(nl + 1, line, 32);
+	ck_assert_int_eq(nh, 19);
+	ck_assert_int_eq(nf, 19);
+	ck_assert_str_eq(head[0], "DOMID");
+	ck_assert_str_eq(head[1], "STATE");
+	ck_assert_str_eq(head[17], "EVICTED");
+	ck_assert_str_eq(head[18], "WHY");
+	/* Columns 1..18 as before (the lab reads 2, 3, 5, 7, 9..12, 17, 18 by position). */
+	ck_assert_str_eq(line[0], "12");
+	ck_assert_str_eq(line[1], "idle");
+	for (int i = CKFP_STAT_A_TX_PACKETS; i <= CKFP_STAT_A_EVICTIONS; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "%" PRIu64, STAT_VALUE(i));
+		ck_assert_str_eq(line[2 + i - CKFP_STAT_A_TX_PACKETS], want);
+	}
+	ck_assert_str_eq(line[18], "no-slot");
+	free(buf);
+}
+END_TEST
+
+START_TEST(fastpath_why_words)
+{
+	static const char *const want[] = {
+		[CKFP_WHY_IDLE] = "idle",
+		[CKFP_WHY_UP] = "up",
+		[CKFP_WHY_OFF] = "off",
+		[CKFP_WHY_NOT_AUTHORIZED] = "not-authorized",
+		[CKFP_WHY_NO_SLOT] = "no-slot",
+		[CKFP_WHY_BACKOFF] = "backoff",
+		[CKFP_WHY_WAITING] = "waiting",
+		[CKFP_WHY_GONE] = "gone",
+	};
+
+	ck_assert_uint_eq(sizeof(want) / sizeof(want[0]), CKFP_WHY_MAX + 1);
+	for (int w = 0; w <= CKFP_WHY_MAX; w++) {
+		struct json_object *o = fp_json(3, CKFP_STATE_IDLE, w);
+		char *buf = fp_print(3, CKFP_STATE_IDLE, w, false), *f[32];
+		int n = fields(strchr(buf, '\n') + 1, f, 32);
+
+		ck_assert_str_eq(get_s(o, "why"), want[w]);
+		ck_assert_str_eq(get_s(o, "state"), "idle");
+		ck_assert_int_eq(n, 19);
+		ck_assert_str_eq(f[18], want[w]);
+		json_object_put(o);
+		free(buf);
+	}
+}
+END_TEST
+
+/* A module older than CKFP_A_WHY: "-", the line otherwise the same; a newer value: unknown. */
+START_TEST(fastpath_why_missing_or_unknown)
+{
+	struct json_object *o = fp_json(4, CKFP_STATE_UP, NO_WHY), *v;
+	char *buf = fp_print(4, CKFP_STATE_UP, NO_WHY, false), *f[32];
+	int n = fields(strchr(buf, '\n') + 1, f, 32);
+
+	ck_assert_str_eq(get_s(o, "why"), "-");
+	ck_assert(json_object_object_get_ex(o, "evictions", &v));
+	ck_assert_int_eq(json_object_get_int64(v), (int64_t)STAT_VALUE(CKFP_STAT_A_EVICTIONS));
+	ck_assert_int_eq(n, 19);
+	ck_assert_str_eq(f[1], "up");
+	ck_assert_str_eq(f[18], "-");
+	json_object_put(o);
+	free(buf);
+
+	o = fp_json(4, CKFP_STATE_UP, CKFP_WHY_MAX + 1);
+	ck_assert_str_eq(get_s(o, "why"), "unknown");
+	json_object_put(o);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("query-json");
@@ -201,5 +358,8 @@ int main(void)
 	th_add(s, lookup_json_not_co_resident);
 	th_add(s, lookup_rejects_what_is_no_key);
 	th_add(s, status_json);
+	th_add(s, fastpath_text_why_is_the_last_column);
+	th_add(s, fastpath_why_words);
+	th_add(s, fastpath_why_missing_or_unknown);
 	return th_run(s);
 }

@@ -29,7 +29,8 @@
  *     The channel is gone (or was never accepted).  CHANNEL_ID 0 closes whatever channel
  *     exists to the peer (cokeeperd and the agent send that when they cannot deliver an offer).
  * CKFP_CMD_GET     open, with NLM_F_DUMP: one message per peer the module knows, with
- *     PEER_DOMID, STATE, CHANNEL_ID and STATS.  Without NLM_F_DUMP, PEER_DOMID: that one.
+ *     PEER_DOMID, STATE, CHANNEL_ID, STATS and WHY (modules before WHY: the rest).  Without
+ *     NLM_F_DUMP, PEER_DOMID: that one.
  *
  * A module that receives an OFFER it cannot take answers with a CLOSE; a set-up that does not
  * complete within a few seconds is closed by the module that started it.
@@ -83,6 +84,28 @@ enum ckfp_state {
 };
 #define CKFP_STATE_MAX (__CKFP_STATE_LAST - 1)
 
+/*
+ * Why the peer has a channel or not, as the module sees it now (CKFP_A_WHY): what an
+ * operator asks first, which STATE alone does not tell.  New values may be added at the end.
+ */
+enum ckfp_why {
+	CKFP_WHY_IDLE,		/* no traffic asked for a channel yet (on demand), or this
+				 * guest is the acceptor and waits for the peer's offer */
+	CKFP_WHY_UP,		/* the channel is up */
+	CKFP_WHY_OFF,		/* the module's enable=0, this guest is suspending, or it
+				 * waits for the table after a restore */
+	CKFP_WHY_NOT_AUTHORIZED, /* the last set-up ended with a CLOSE(REFUSED) from the
+				 * other side: dom0's fastpath.conf does not pair the two, or
+				 * no longer does (also an offer the peer could not take) */
+	CKFP_WHY_NO_SLOT,	/* traffic waits, but max_channels are taken and none has
+				 * been idle long enough to make room */
+	CKFP_WHY_BACKOFF,	/* a set-up failed; offered again later */
+	CKFP_WHY_WAITING,	/* an offer is out, waiting for ACCEPT */
+	CKFP_WHY_GONE,		/* the peer left the table (listed for its counters) */
+	__CKFP_WHY_LAST
+};
+#define CKFP_WHY_MAX (__CKFP_WHY_LAST - 1)
+
 enum ckfp_attr {
 	CKFP_A_UNSPEC,
 	CKFP_A_PEER_DOMID,	/* u32, < 0x7FF0 */
@@ -95,6 +118,7 @@ enum ckfp_attr {
 	CKFP_A_STATE,		/* u8, enum ckfp_state */
 	CKFP_A_STATS,		/* nest: CKFP_STAT_A_* (u64 each) */
 	CKFP_A_PAD,
+	CKFP_A_WHY,		/* u8, enum ckfp_why (GET replies only) */
 	__CKFP_A_LAST
 };
 #define CKFP_A_MAX (__CKFP_A_LAST - 1)
