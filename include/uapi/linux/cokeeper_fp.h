@@ -69,7 +69,8 @@ enum ckfp_close_reason {
 	CKFP_CLOSE_BROKEN,	/* a ring broke the protocol */
 	CKFP_CLOSE_TIMEOUT,	/* the set-up did not complete in time, or the peer left
 				 * the ring unread too long (a stall) */
-	CKFP_CLOSE_REFUSED,	/* the offer was invalid or could not be mapped */
+	CKFP_CLOSE_REFUSED,	/* the offer was invalid, unwanted or could not be mapped, the
+				 * acceptor had no slot, or dom0 does not pair the two */
 	CKFP_CLOSE_SUSPEND,	/* this guest is being suspended (save, migration) */
 	__CKFP_CLOSE_LAST
 };
