@@ -42,35 +42,23 @@ int fanout_snapshot(struct fanout *f, const struct ck_membership *m, struct ck_b
 	return 0;
 }
 
-int fanout_merged_since(struct fanout *f, const struct ck_membership *m, uint64_t epoch,
-			uint64_t gen, struct ck_bytes **ret, size_t *changes)
+int fanout_merged(struct fanout *f, const struct ck_delta *d, struct ck_bytes **ret)
 {
 	struct ck_bytes *enc;
-	struct ck_delta delta;
 	int r;
 
-	if (f->merged && f->merged_epoch == m->epoch && epoch == m->epoch &&
-	    f->merged_base == gen && f->merged_gen == m->gen) {
-		*changes = f->merged_changes;
-		*ret = f->merged;
-		return 0;
+	if (!f->merged || f->merged_epoch != d->epoch || f->merged_base != d->base_gen ||
+	    f->merged_gen != d->new_gen) {
+		r = ck_chunk_encode_delta(d, CK_FASTPATH_VERSION, &enc);
+		if (r < 0)
+			return r;
+		ck_bytes_unref(f->merged);
+		f->merged = enc;
+		f->merged_epoch = d->epoch;
+		f->merged_base = d->base_gen;
+		f->merged_gen = d->new_gen;
 	}
-	r = ck_membership_delta_since(m, epoch, gen, &delta);
-	if (r < 0)
-		return r;
-	*changes = ck_delta_changes(&delta);
-	r = *changes > ck_memberset_count(m->members) ? -E2BIG :
-		ck_chunk_encode_delta(&delta, CK_FASTPATH_VERSION, &enc);
-	ck_delta_reset(&delta);
-	if (r < 0)
-		return r;
-	ck_bytes_unref(f->merged);
-	f->merged = enc;
-	f->merged_epoch = m->epoch;
-	f->merged_base = gen;
-	f->merged_gen = m->gen;
-	f->merged_changes = *changes;
-	*ret = enc;
+	*ret = f->merged;
 	return 0;
 }
 
@@ -89,27 +77,40 @@ static uint32_t *delta_key(const struct ck_delta *d, size_t *n)
 	return key;
 }
 
+/* slot holds the encoding of d: the same generations and the same domids changed. */
+static bool same_view_delta(const struct fanout_view_delta *slot, const struct ck_delta *d)
+{
+	size_t n = 0;
+
+	if (!slot->bytes || slot->epoch != d->epoch || slot->base != d->base_gen ||
+	    slot->gen != d->new_gen || slot->n_key != d->n_upserts + d->n_removed)
+		return false;
+	for (size_t i = 0; i < d->n_upserts; i++)
+		if (slot->key[n++] != d->upserts[i].domid)
+			return false;
+	for (size_t i = 0; i < d->n_removed; i++)
+		if (slot->key[n++] != (d->removed[i] | 1u << 16))
+			return false;
+	return true;
+}
+
 int fanout_view_delta(struct fanout *f, const struct ck_delta *filtered, struct ck_bytes **ret)
 {
 	struct fanout_view_delta *slot;
 	struct ck_bytes *enc;
+	uint32_t *key;
 	size_t n;
-	uint32_t *key = delta_key(filtered, &n);
 	int r;
 
-	if (!key)
-		return -ENOMEM;
 	/* Upserts at one generation are the same records: the domids say which delta it is. */
-	for (unsigned int i = 0; i < FANOUT_VIEWS; i++) {
-		slot = &f->view_deltas[i];
-		if (slot->bytes && slot->epoch == filtered->epoch &&
-		    slot->base == filtered->base_gen && slot->gen == filtered->new_gen &&
-		    slot->n_key == n && !memcmp(slot->key, key, n * sizeof(*key))) {
-			free(key);
-			*ret = slot->bytes;
+	for (unsigned int i = 0; i < FANOUT_VIEWS; i++)
+		if (same_view_delta(&f->view_deltas[i], filtered)) {
+			*ret = f->view_deltas[i].bytes;
 			return 0;
 		}
-	}
+	key = delta_key(filtered, &n);
+	if (!key)
+		return -ENOMEM;
 	r = ck_chunk_encode_delta(filtered, CK_FASTPATH_VERSION, &enc);
 	if (r < 0) {
 		free(key);

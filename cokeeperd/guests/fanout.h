@@ -43,7 +43,6 @@ struct fanout {
 	uint64_t snapshot_epoch, snapshot_gen;
 	struct ck_bytes *merged;	/* the changes from merged_base to merged_gen */
 	uint64_t merged_epoch, merged_base, merged_gen;
-	size_t merged_changes;
 	struct fanout_view_delta view_deltas[FANOUT_VIEWS];
 	struct fanout_view_snapshot view_snapshots[FANOUT_VIEWS];
 	unsigned int next_view_delta, next_view_snapshot;	/* the next slot to reuse */
@@ -59,12 +58,10 @@ int fanout_delta(struct fanout *f, const struct ck_delta *d, struct ck_bytes **r
 /* A snapshot of m as it is now. */
 int fanout_snapshot(struct fanout *f, const struct ck_membership *m, struct ck_bytes **ret);
 /*
- * The changes from (epoch, gen) to m's generation as one delta: -ESTALE when m's log does
- * not reach back there, -E2BIG when the delta would carry more members than a snapshot.
- * *changes: how many it holds.
+ * The changes since a generation merged into one delta d (ck_membership_delta_since(): the
+ * caller has it, to filter it for its guest first), cached by its generations.
  */
-int fanout_merged_since(struct fanout *f, const struct ck_membership *m, uint64_t epoch,
-			uint64_t gen, struct ck_bytes **ret, size_t *changes);
+int fanout_merged(struct fanout *f, const struct ck_delta *d, struct ck_bytes **ret);
 
 /* A delta as view_filter_delta() filtered it for one guest. */
 int fanout_view_delta(struct fanout *f, const struct ck_delta *filtered, struct ck_bytes **ret);

@@ -199,7 +199,7 @@ static int resync(struct guest_session *s)
 			view_filter_delta(&s->view, s->domid, s->env->view, m, &delta,
 					       &filtered);
 		if (r == VIEW_SAME)
-			r = fanout_merged_since(s->env->fanout, m, epoch, gen, &frames, &changes);
+			r = fanout_merged(s->env->fanout, &delta, &frames);
 		else if (r == VIEW_FILTERED)
 			r = fanout_view_delta(s->env->fanout, &filtered, &frames);
 		else if (r == VIEW_SNAPSHOT)
