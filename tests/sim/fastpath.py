@@ -15,13 +15,11 @@ import os
 import socket
 import struct
 import sys
-import time
 
 sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline import Control, Failure, Run, admin_args  # noqa: E402
+from pipeline import HANG, Control, Failure, Run, admin_args, guest_active, until  # noqa: E402
 
-HANG = 60  # seconds: a hang guard, never a verdict on speed
 NO_FASTPATH = 3  # CKFP_CLOSE_NO_FASTPATH
 # Envelope keys (field << 3 | 2) of FastpathOffer, FastpathAccept, FastpathClose (cases 6..8).
 FASTPATH_KEYS = {0x32, 0x3a, 0x42}
@@ -66,22 +64,12 @@ def main():
         except OSError:
             return []
 
-    def until(what, cond):
-        deadline = time.monotonic() + HANG
-        while not cond():
-            if time.monotonic() > deadline:
-                raise Failure(what)
-            time.sleep(0.01)
-
-    def active(ctl, domid):
-        return any(g["domid"] == domid and g["state"] == "active"
-                   for g in ctl.call(cmd="guests")["guests"])
 
     def agent(ctl, name, domid, *extra):
         run.spawn([agent_bin, "--transport", "unix", "--socket", agent_path,
                    "--domid", str(domid), "--sink", "memory", "--fastpath-log", log_path(name),
                    *extra], f"agent-{name}.log")
-        until(f"agent {name} never joined cokeeperd", lambda: active(ctl, domid))
+        until(f"agent {name} never joined cokeeperd", lambda: guest_active(ctl, domid))
 
     try:
         run.spawn([daemon_bin, "--source", "sim", "--control", ctl_path,
@@ -120,7 +108,7 @@ def main():
         old.settimeout(HANG)
         old.connect(agent_path)
         old.sendall(old_hello(dom["o"]))
-        until("the old agent o never joined cokeeperd", lambda: active(ctl, dom["o"]))
+        until("the old agent o never joined cokeeperd", lambda: guest_active(ctl, dom["o"]))
         agent(ctl, "d", dom["d"], "--fastpath-offer", str(dom["o"]))
         until("d's offer to o was never answered",
               lambda: any(m["type"] == "fastpath-close" for m in relayed("d")))
@@ -137,7 +125,7 @@ def main():
         keys, _ = envelope_keys(got)
         if not keys or FASTPATH_KEYS & set(keys):
             raise Failure(f"the old agent was sent envelopes {keys}")
-        if not active(ctl, dom["o"]):
+        if not guest_active(ctl, dom["o"]):
             raise Failure("the old agent's session ended")
         old.close()
         print("PASS an agent older than the fast path is sent none; the offerer hears "

@@ -32,6 +32,24 @@ def read_dump(path):
         return None
 
 
+HANG = 60  # seconds: the sim tests' hang guard for one wait, never a verdict on speed
+
+
+def until(what, cond, hang=HANG):
+    """Waits until cond() holds; a Failure naming what if it does not within hang seconds."""
+    deadline = time.monotonic() + hang
+    while not cond():
+        if time.monotonic() > deadline:
+            raise Failure(f"{what}: not within {hang} s")
+        time.sleep(0.01)
+
+
+def guest_active(ctl, domid):
+    """cokeeperd has an active session for domid (its Hello answered)."""
+    return any(g["domid"] == domid and g["state"] == "active"
+               for g in ctl.call(cmd="guests")["guests"])
+
+
 def expected_view(members, domid):
     """What an agent of domid holds: every member, all on the sim's one bridge (fastpath.conf's
     defaults), if it is one itself; none if it is not (dom0 sees no vif of it)."""

@@ -14,13 +14,11 @@ Usage: tenants.py BUILD_DIR
 import json
 import os
 import sys
-import time
 
 sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline import Control, Failure, Run, admin_args  # noqa: E402
+from pipeline import HANG, Control, Failure, Run, admin_args, guest_active, until  # noqa: E402
 
-HANG = 60  # seconds: a hang guard, never a verdict on speed
 REFUSED = 7  # CKFP_CLOSE_REFUSED
 
 
@@ -47,23 +45,13 @@ def main():
         except (OSError, ValueError):
             return None
 
-    def until(what, cond):
-        deadline = time.monotonic() + HANG
-        while not cond():
-            if time.monotonic() > deadline:
-                raise Failure(what)
-            time.sleep(0.01)
-
-    def active(ctl, domid):
-        return any(g["domid"] == domid and g["state"] == "active"
-                   for g in ctl.call(cmd="guests")["guests"])
 
     def agent(ctl, name, domid, *extra):
         run.spawn([agent_bin, "--transport", "unix", "--socket", agent_path,
                    "--domid", str(domid), "--sink", "memory",
                    "--dump", run.path(f"{name}.json"),
                    "--fastpath-log", run.path(f"fp-{name}.jsonl"), *extra], f"agent-{name}.log")
-        until(f"agent {name} never joined cokeeperd", lambda: active(ctl, domid))
+        until(f"agent {name} never joined cokeeperd", lambda: guest_active(ctl, domid))
 
     def closes(name, peer):
         return [m for m in fp_log(name) if m["type"] == "fastpath-close" and

@@ -18,7 +18,7 @@ import time
 
 sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline import Control, Failure, Run, admin_args, converge  # noqa: E402
+from pipeline import Control, Failure, Run, admin_args, converge, until  # noqa: E402
 
 HANG = 60  # seconds: a hang guard for each command, never a verdict on speed
 
@@ -82,12 +82,6 @@ def main():
                        "--domid", str(i), "--sink", "memory", "--dump", dump], f"agent{i}.log")
         agents[i] = (p, dump)
 
-    def until(what, cond):
-        deadline = time.monotonic() + HANG
-        while not cond():
-            if time.monotonic() > deadline:
-                raise Failure(f"{what}: not within {HANG} s")
-            time.sleep(0.01)
 
     def ctl_watching(*argv):
         """A command started in the background whose watch stream the daemon has counted:
