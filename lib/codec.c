@@ -15,6 +15,11 @@
 static_assert(CK_MEMBER_RUNNING == (int)COKEEPER__MEMBER_STATE__MEMBER_STATE_RUNNING &&
 	      CK_MEMBER_MIGRATING_OUT == (int)COKEEPER__MEMBER_STATE__MEMBER_STATE_MIGRATING_OUT,
 	      "member states differ from proto/cokeeper.proto's");
+static_assert(CK_ADDR_TOOLSTACK == (int)COKEEPER__ADDRESS_SOURCE__ADDRESS_SOURCE_TOOLSTACK &&
+	      CK_ADDR_ORCHESTRATOR == (int)COKEEPER__ADDRESS_SOURCE__ADDRESS_SOURCE_ORCHESTRATOR &&
+	      CK_ADDR_LEARNED == (int)COKEEPER__ADDRESS_SOURCE__ADDRESS_SOURCE_LEARNED &&
+	      CK_ADDR_CLAIMED == (int)COKEEPER__ADDRESS_SOURCE__ADDRESS_SOURCE_CLAIMED,
+	      "address sources differ from proto/cokeeper.proto's");
 static_assert(CK_BYE_SHUTDOWN == (int)COKEEPER__BYE_CODE__BYE_CODE_SHUTDOWN &&
 	      CK_BYE_PROTOCOL_ERROR == (int)COKEEPER__BYE_CODE__BYE_CODE_PROTOCOL_ERROR &&
 	      CK_BYE_VERSION == (int)COKEEPER__BYE_CODE__BYE_CODE_VERSION &&
@@ -27,6 +32,7 @@ struct member_pb {
 	Cokeeper__Nic nics[CK_NICS_MAX];
 	Cokeeper__Nic *nic_ptrs[CK_NICS_MAX];
 	ProtobufCBinaryData ipv6[CK_NICS_MAX][CK_ADDRS_MAX];
+	uint8_t sources[CK_NICS_MAX][2 * CK_ADDRS_MAX];
 };
 
 struct members_pb {
@@ -38,6 +44,18 @@ static void members_pb_free(struct members_pb *pb)
 {
 	free(pb->v);
 	free(pb->ptrs);
+}
+
+/* The Nic's sources: none at all while every address is the toolstack's, as before them. */
+static ProtobufCBinaryData nic_sources(const struct ck_nic *nic, uint8_t *buf)
+{
+	bool any = false;
+
+	memcpy(buf, nic->ipv4_source, nic->n_ipv4);
+	memcpy(buf + nic->n_ipv4, nic->ipv6_source, nic->n_ipv6);
+	for (unsigned int i = 0; i < nic->n_ipv4 + (unsigned int)nic->n_ipv6; i++)
+		any |= buf[i] != CK_ADDR_TOOLSTACK;
+	return (ProtobufCBinaryData){ any ? nic->n_ipv4 + (unsigned int)nic->n_ipv6 : 0, buf };
 }
 
 static int members_pb_build(struct members_pb *pb, const struct ck_member *members, size_t n)
@@ -81,6 +99,7 @@ static int members_pb_build(struct members_pb *pb, const struct ck_member *membe
 			for (unsigned int a = 0; a < nic->n_ipv6; a++)
 				dst->ipv6[k][a] = (ProtobufCBinaryData){ CK_IPV6_LEN,
 									 (uint8_t *)nic->ipv6[a] };
+			pnic->sources = nic_sources(nic, dst->sources[k]);
 		}
 		pb->ptrs[i] = &dst->m;
 	}

@@ -90,19 +90,27 @@ struct json_object *ck_member_to_json(const struct ck_member *m)
 		const struct ck_nic *nic = &m->nics[i];
 		struct json_object *n = json_object_new_object();
 		struct json_object *v4 = json_object_new_array(), *v6 = json_object_new_array();
+		struct json_object *src4 = json_object_new_array(), *src6 = json_object_new_array();
 
 		ck_format_mac(nic->mac, buf);
 		json_object_object_add(n, "mac", json_object_new_string(buf));
 		for (unsigned int a = 0; a < nic->n_ipv4; a++) {
 			ck_format_ipv4(nic->ipv4[a], buf);
 			json_object_array_add(v4, json_object_new_string(buf));
+			json_object_array_add(src4, json_object_new_string(
+				ck_addr_source_name(nic->ipv4_source[a])));
 		}
 		for (unsigned int a = 0; a < nic->n_ipv6; a++) {
 			ck_format_ipv6(nic->ipv6[a], buf);
 			json_object_array_add(v6, json_object_new_string(buf));
+			json_object_array_add(src6, json_object_new_string(
+				ck_addr_source_name(nic->ipv6_source[a])));
 		}
 		json_object_object_add(n, "ipv4", v4);
 		json_object_object_add(n, "ipv6", v6);
+		/* Beside the addresses, not in them, so readers of "ipv4" stay unchanged. */
+		json_object_object_add(n, "ipv4_source", src4);
+		json_object_object_add(n, "ipv6_source", src6);
 		json_object_array_add(nics, n);
 	}
 	json_object_object_add(o, "nics", nics);

@@ -22,12 +22,21 @@ static_assert(CK_MEMBER_RUNNING == (int)COKEEPER_STATE_RUNNING &&
 	      CK_MEMBER_STATE_MAX == (int)COKEEPER_STATE_MAX,
 	      "member states differ from the uapi's: the client passes them through as they are");
 
+static_assert(CK_ADDR_TOOLSTACK == (int)COKEEPER_ADDR_TOOLSTACK &&
+	      CK_ADDR_ORCHESTRATOR == (int)COKEEPER_ADDR_ORCHESTRATOR &&
+	      CK_ADDR_LEARNED == (int)COKEEPER_ADDR_LEARNED &&
+	      CK_ADDR_CLAIMED == (int)COKEEPER_ADDR_CLAIMED &&
+	      CK_ADDR_SOURCE_MAX == (int)COKEEPER_ADDR_SOURCE_MAX,
+	      "address sources differ from the uapi's");
+
 static bool nic_equal(const struct ck_nic *a, const struct ck_nic *b)
 {
 	return memcmp(a->mac, b->mac, CK_MAC_LEN) == 0 && a->n_ipv4 == b->n_ipv4 &&
 	       a->n_ipv6 == b->n_ipv6 &&
 	       memcmp(a->ipv4, b->ipv4, a->n_ipv4 * sizeof(a->ipv4[0])) == 0 &&
 	       memcmp(a->ipv6, b->ipv6, a->n_ipv6 * sizeof(a->ipv6[0])) == 0 &&
+	       memcmp(a->ipv4_source, b->ipv4_source, a->n_ipv4) == 0 &&
+	       memcmp(a->ipv6_source, b->ipv6_source, a->n_ipv6) == 0 &&
 	       strcmp(a->bridge, b->bridge) == 0 && a->rate_limited == b->rate_limited;
 }
 
@@ -78,7 +87,10 @@ int ck_member_check(const struct ck_member *m)
 		    !ck_printable(nic->bridge, strnlen(nic->bridge, sizeof(nic->bridge))))
 			return -EINVAL;
 		for (unsigned int j = 0; j < nic->n_ipv4; j++)
-			if (nic->ipv4[j] == 0)
+			if (nic->ipv4[j] == 0 || nic->ipv4_source[j] > CK_ADDR_SOURCE_MAX)
+				return -EINVAL;
+		for (unsigned int j = 0; j < nic->n_ipv6; j++)
+			if (nic->ipv6_source[j] > CK_ADDR_SOURCE_MAX)
 				return -EINVAL;
 	}
 	return 0;
@@ -94,4 +106,24 @@ const char *ck_member_state_name(uint8_t state)
 	default:
 		return "unknown";
 	}
+}
+
+static const char *const addr_source_names[] = {
+	[CK_ADDR_TOOLSTACK] = "toolstack",
+	[CK_ADDR_ORCHESTRATOR] = "orchestrator",
+	[CK_ADDR_LEARNED] = "learned",
+	[CK_ADDR_CLAIMED] = "claimed",
+};
+
+const char *ck_addr_source_name(uint8_t source)
+{
+	return source <= CK_ADDR_SOURCE_MAX ? addr_source_names[source] : "unknown";
+}
+
+int ck_addr_source_parse(const char *s)
+{
+	for (unsigned int i = 0; i <= CK_ADDR_SOURCE_MAX; i++)
+		if (strcmp(s, addr_source_names[i]) == 0)
+			return i;
+	return -EINVAL;
 }

@@ -27,12 +27,28 @@ enum ck_member_state {
 };
 #define CK_MEMBER_STATE_MAX (__CK_MEMBER_LAST - 1)
 
+/*
+ * Where an address came from, in falling trust: the lower the value, the more it is
+ * believed when two members hold one address (cokeeperd's sources/conflicts.c).  The values
+ * are the wire's (proto/cokeeper.proto's Nic.sources) and the uapi's.
+ */
+enum ck_addr_source {
+	CK_ADDR_TOOLSTACK = 0,	/* the vif backend's "ip" (xl's ip=) */
+	CK_ADDR_ORCHESTRATOR,	/* an admin client's `addresses` request to cokeeperd */
+	CK_ADDR_LEARNED,	/* dom0 saw it on the guest's vif: a DHCP lease, ARP, NDP */
+	CK_ADDR_CLAIMED,	/* the guest's own attr/vif/N/ipv4|ipv6: the guest's word */
+	__CK_ADDR_LAST
+};
+#define CK_ADDR_SOURCE_MAX (__CK_ADDR_LAST - 1)
+
 struct ck_nic {
 	uint8_t mac[CK_MAC_LEN];
 	uint8_t n_ipv4;
 	uint8_t n_ipv6;
 	uint32_t ipv4[CK_ADDRS_MAX];	/* as numbers: 10.0.0.1 is 0x0A000001 */
 	uint8_t ipv6[CK_ADDRS_MAX][CK_IPV6_LEN];
+	uint8_t ipv4_source[CK_ADDRS_MAX];	/* enum ck_addr_source, one per address */
+	uint8_t ipv6_source[CK_ADDRS_MAX];
 	/*
 	 * Where dom0 plugged the vif in, for its fast path pairing decision (cokeeperd's
 	 * fastpath-policy.c).  dom0's own: never on the wire, so a guest's copy has them empty.
@@ -71,3 +87,9 @@ bool ck_mac_valid(const uint8_t mac[CK_MAC_LEN]);
 int ck_member_check(const struct ck_member *m);
 
 const char *ck_member_state_name(uint8_t state);
+
+/* "toolstack", "orchestrator", "learned", "claimed"; "unknown" past CK_ADDR_SOURCE_MAX. */
+const char *ck_addr_source_name(uint8_t source);
+
+/* The source named s (as ck_addr_source_name() writes it), or -EINVAL. */
+int ck_addr_source_parse(const char *s);

@@ -46,6 +46,20 @@ static int verify_nic(const Cokeeper__Nic *untrusted, struct ck_nic *nic, uint32
 				   untrusted->ipv6[i].len);
 		memcpy(nic->ipv6[i], untrusted->ipv6[i].data, CK_IPV6_LEN);
 	}
+	if (untrusted->sources.len == 0) {
+		memset(nic->ipv4_source, CK_ADDR_TOOLSTACK, sizeof(nic->ipv4_source));
+		memset(nic->ipv6_source, CK_ADDR_TOOLSTACK, sizeof(nic->ipv6_source));
+		return 0;
+	}
+	if (untrusted->sources.len != untrusted->n_ipv4 + untrusted->n_ipv6)
+		return BAD(err, "domid %u: %zu address sources for %zu addresses", domid,
+			   untrusted->sources.len, untrusted->n_ipv4 + untrusted->n_ipv6);
+	for (size_t i = 0; i < untrusted->sources.len; i++)
+		if (untrusted->sources.data[i] > CK_ADDR_SOURCE_MAX)
+			return BAD(err, "domid %u: address source %u unknown", domid,
+				   untrusted->sources.data[i]);
+	memcpy(nic->ipv4_source, untrusted->sources.data, untrusted->n_ipv4);
+	memcpy(nic->ipv6_source, untrusted->sources.data + untrusted->n_ipv4, untrusted->n_ipv6);
 	return 0;
 }
 

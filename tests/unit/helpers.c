@@ -83,6 +83,9 @@ void th_max_member(struct ck_member *m, uint16_t domid)
 		for (unsigned int a = 0; a < CK_ADDRS_MAX; a++) {
 			nic->ipv4[a] = 0xffffffffu - a;	/* largest varint-free fixed32 anyway */
 			memset(nic->ipv6[a], 0xff, CK_IPV6_LEN);
+			/* Not the toolstack's: the sources go on the wire too. */
+			nic->ipv4_source[a] = CK_ADDR_CLAIMED;
+			nic->ipv6_source[a] = CK_ADDR_CLAIMED;
 		}
 	}
 }

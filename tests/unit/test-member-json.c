@@ -128,6 +128,7 @@ START_TEST(member_json_golden)
 		.uuid = { 0xc0, 0xff, 0xee, [15] = 0x03 },
 		.nics = { { .mac = { 0x00, 0x16, 0x3e, 0x00, 0x00, 0x03 },
 			    .n_ipv4 = 2, .ipv4 = { 0x0A630003, 0xC0A80001 },
+			    .ipv4_source = { CK_ADDR_TOOLSTACK, CK_ADDR_LEARNED },
 			    .n_ipv6 = 1, .ipv6 = { { 0xfd, [15] = 3 } } } },
 	};
 	struct json_object *o = ck_member_to_json(&m);
@@ -136,7 +137,8 @@ START_TEST(member_json_golden)
 			 "{\"domid\":3,\"uuid\":\"c0ffee00-0000-0000-0000-000000000003\","
 			 "\"name\":\"web\",\"state\":\"running\",\"nics\":[{\"mac\":"
 			 "\"00:16:3e:00:00:03\",\"ipv4\":[\"10.99.0.3\",\"192.168.0.1\"],"
-			 "\"ipv6\":[\"fd00::3\"]}]}");
+			 "\"ipv6\":[\"fd00::3\"],\"ipv4_source\":[\"toolstack\",\"learned\"],"
+			 "\"ipv6_source\":[\"toolstack\"]}]}");
 	json_object_put(o);
 }
 END_TEST

@@ -204,6 +204,45 @@ START_TEST(address_sizes_checked)
 }
 END_TEST
 
+/* One source per address (the ipv4s' then the ipv6s'), each known; none: the toolstack's. */
+START_TEST(address_sources_checked)
+{
+	Cokeeper__Envelope env = COKEEPER__ENVELOPE__INIT;
+	Cokeeper__Snapshot snap = COKEEPER__SNAPSHOT__INIT;
+	uint8_t sources[3] = { CK_ADDR_LEARNED, CK_ADDR_ORCHESTRATOR, CK_ADDR_SOURCE_MAX + 1 };
+	struct pb_member p;
+	Cokeeper__Member *one = &p.m;
+	struct ck_msg out;
+
+	pb_member_init(&p, 1);
+	p.nic.sources = (ProtobufCBinaryData){ 1, sources };
+	expect_member_refused(&p, "1 address sources for 2 addresses");
+	p.nic.sources = (ProtobufCBinaryData){ 3, sources };
+	expect_member_refused(&p, "3 address sources for 2 addresses");
+	sources[0] = CK_ADDR_SOURCE_MAX + 1;
+	p.nic.sources = (ProtobufCBinaryData){ 2, sources };
+	expect_member_refused(&p, "address source 4 unknown");
+
+	sources[0] = CK_ADDR_LEARNED;
+	snap.epoch = 1;
+	snap.chunks = 1;
+	snap.n_members = 1;
+	snap.members = &one;
+	env.msg_case = COKEEPER__ENVELOPE__MSG_SNAPSHOT;
+	env.snapshot = &snap;
+	ck_assert_int_eq(decode(&env, NULL, &out), 0);
+	ck_assert_uint_eq(out.snapshot.members[0].nics[0].ipv4_source[0], CK_ADDR_LEARNED);
+	ck_assert_uint_eq(out.snapshot.members[0].nics[0].ipv6_source[0], CK_ADDR_ORCHESTRATOR);
+	ck_msg_reset(&out);
+
+	p.nic.sources = (ProtobufCBinaryData){ 0, NULL };
+	ck_assert_int_eq(decode(&env, NULL, &out), 0);
+	ck_assert_uint_eq(out.snapshot.members[0].nics[0].ipv4_source[0], CK_ADDR_TOOLSTACK);
+	ck_assert_uint_eq(out.snapshot.members[0].nics[0].ipv6_source[0], CK_ADDR_TOOLSTACK);
+	ck_msg_reset(&out);
+}
+END_TEST
+
 START_TEST(duplicate_domid_in_snapshot)
 {
 	struct pb_member a, b;
@@ -504,6 +543,7 @@ int main(void)
 	th_add(s, state_must_be_known);
 	th_add(s, nic_counts_bounded);
 	th_add(s, address_sizes_checked);
+	th_add(s, address_sources_checked);
 	th_add(s, duplicate_domid_in_snapshot);
 	th_add(s, too_many_members_in_frame);
 	th_add(s, delta_rules);

@@ -68,7 +68,9 @@
  *   DOMID u32 (< 0x7FF0, required), UUID 16 bytes (required), NAME string of 1..64 printable
  *   bytes (required), STATE u8 (enum cokeeper_member_state, required), and up to
  *   COKEEPER_NICS_MAX COKEEPER_MEMBER_A_NIC nests, each with MAC (6 bytes, required) and up to
- *   COKEEPER_ADDRS_MAX repeated IPV4 (4 bytes, network order) and IPV6 (16 bytes) attributes.
+ *   COKEEPER_ADDRS_MAX repeated IPV4 (4 bytes, network order) and IPV6 (16 bytes) attributes,
+ *   and SOURCES: one byte (enum cokeeper_addr_source) per address, the IPV4s' in their order
+ *   then the IPV6s'; absent, every address is the toolstack's; any other length is invalid.
  *   In replies and dumps (not notifications) the kernel adds TX_PACKETS and TX_BYTES (u64):
  *   what the netfilter hook counted towards this peer.  They carry over when a member is
  *   rewritten with the same domid and uuid.  With the module parameter mark set, packets to
@@ -86,6 +88,20 @@
 #define COKEEPER_NAME_MAX 64
 #define COKEEPER_NICS_MAX 8
 #define COKEEPER_ADDRS_MAX 8	/* per address family, per NIC */
+
+/*
+ * Where dom0 took an address from, in falling trust.  The fast path carries traffic only to
+ * TOOLSTACK, ORCHESTRATOR and LEARNED addresses: a CLAIMED one is in the table only because
+ * dom0's operator chose to trust what guests say about themselves, for lookups.
+ */
+enum cokeeper_addr_source {
+	COKEEPER_ADDR_TOOLSTACK,	/* the vif backend's ip key (xl's ip=) */
+	COKEEPER_ADDR_ORCHESTRATOR,	/* set by dom0's orchestrator (cokeeperctl addresses) */
+	COKEEPER_ADDR_LEARNED,		/* dom0 saw it on the guest's vif (DHCP, ARP, NDP) */
+	COKEEPER_ADDR_CLAIMED,		/* the guest's own attr/vif/N/ipv4|ipv6 */
+	__COKEEPER_ADDR_LAST
+};
+#define COKEEPER_ADDR_SOURCE_MAX (__COKEEPER_ADDR_LAST - 1)
 
 enum cokeeper_cmd {
 	COKEEPER_CMD_UNSPEC,
@@ -147,6 +163,7 @@ enum cokeeper_nic_attr {
 	COKEEPER_NIC_A_MAC,		/* 6 bytes */
 	COKEEPER_NIC_A_IPV4,		/* 4 bytes, network order, repeated */
 	COKEEPER_NIC_A_IPV6,		/* 16 bytes, repeated */
+	COKEEPER_NIC_A_SOURCES,		/* bytes, one enum cokeeper_addr_source per address */
 	__COKEEPER_NIC_A_LAST
 };
 #define COKEEPER_NIC_A_MAX (__COKEEPER_NIC_A_LAST - 1)
