@@ -51,6 +51,62 @@ bool ck_member_equal(const struct ck_member *a, const struct ck_member *b)
 	return true;
 }
 
+/*
+ * Where an address goes among n: its own slot (found), a free one, or the least trusted
+ * slot less trusted than source; -1 when none.
+ */
+static int add_slot(const uint8_t *sources, unsigned int n, int found, uint8_t source)
+{
+	int worst = -1;
+
+	if (found >= 0)
+		return found;
+	if (n < CK_ADDRS_MAX)
+		return n;
+	for (unsigned int i = 0; i < n; i++)
+		if (sources[i] > source && (worst < 0 || sources[i] > sources[worst]))
+			worst = i;
+	return worst;
+}
+
+int ck_nic_add_ipv4(struct ck_nic *nic, uint32_t addr, uint8_t source)
+{
+	int found = -1, slot;
+
+	for (unsigned int i = 0; i < nic->n_ipv4 && found < 0; i++)
+		if (nic->ipv4[i] == addr)
+			found = i;
+	slot = add_slot(nic->ipv4_source, nic->n_ipv4, found, source);
+	if (slot < 0)
+		return -ENOSPC;
+	if (slot == nic->n_ipv4)
+		nic->n_ipv4++;
+	else if (found >= 0 && nic->ipv4_source[slot] <= source)
+		return 0;
+	nic->ipv4[slot] = addr;
+	nic->ipv4_source[slot] = source;
+	return 0;
+}
+
+int ck_nic_add_ipv6(struct ck_nic *nic, const uint8_t addr[CK_IPV6_LEN], uint8_t source)
+{
+	int found = -1, slot;
+
+	for (unsigned int i = 0; i < nic->n_ipv6 && found < 0; i++)
+		if (memcmp(nic->ipv6[i], addr, CK_IPV6_LEN) == 0)
+			found = i;
+	slot = add_slot(nic->ipv6_source, nic->n_ipv6, found, source);
+	if (slot < 0)
+		return -ENOSPC;
+	if (slot == nic->n_ipv6)
+		nic->n_ipv6++;
+	else if (found >= 0 && nic->ipv6_source[slot] <= source)
+		return 0;
+	memcpy(nic->ipv6[slot], addr, CK_IPV6_LEN);
+	nic->ipv6_source[slot] = source;
+	return 0;
+}
+
 bool ck_printable(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)

@@ -66,6 +66,15 @@ struct ck_member {
 	struct ck_nic nics[CK_NICS_MAX];
 };
 
+/*
+ * Adds an address with its source to nic.  One already there keeps the more trusted of its
+ * two sources; when the family is full, the new one replaces the least trusted address if
+ * that is less trusted than it (so a guest's claims never crowd out dom0's addresses).
+ * Returns 0, or -ENOSPC when it was not added.
+ */
+int ck_nic_add_ipv4(struct ck_nic *nic, uint32_t addr, uint8_t source);
+int ck_nic_add_ipv6(struct ck_nic *nic, const uint8_t addr[CK_IPV6_LEN], uint8_t source);
+
 /* Compares what is meaningful: entries past n_nics, n_ipv4 or n_ipv6 are ignored. */
 bool ck_member_equal(const struct ck_member *a, const struct ck_member *b);
 

@@ -63,6 +63,7 @@ struct conflicts {
 	struct uuid_group *dirty_groups;
 	struct key_entry *dirty_keys;
 	unsigned int conflicts;
+	bool trust_claimed;		/* claimed addresses are keys like any other */
 	/* Each domid at most once (the bits say which), so touching never allocates. */
 	size_t n_touched;
 	bool resolved;			/* touched was handed out: the next touch starts anew */
@@ -70,12 +71,13 @@ struct conflicts {
 	uint16_t touched[CK_DOMID_LIMIT];
 };
 
-int conflicts_new(struct conflicts **ret)
+int conflicts_new(struct conflicts **ret, bool trust_claimed)
 {
 	struct conflicts *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
+	c->trust_claimed = trust_claimed;
 	*ret = c;
 	return 0;
 }
@@ -157,8 +159,11 @@ static void group_dirty(struct conflicts *c, struct uuid_group *g)
 	c->dirty_groups = g;
 }
 
-/* Calls fn for every key occurrence of m (zero addresses are never kept: not keys). */
-#define FOREACH_KEY(m, fn, ...)                                                              \
+/*
+ * Calls fn for every key occurrence of m (zero addresses are never kept: not keys; nor is a
+ * claimed address unless claimed counts: one the operator does not trust is stripped).
+ */
+#define FOREACH_KEY(m, claimed, fn, ...)                                                     \
 	do {                                                                                 \
 		for (unsigned int k_ = 0; k_ < (m)->n_nics; k_++) {                          \
 			const struct ck_nic *n_ = &(m)->nics[k_];                            \
@@ -170,7 +175,8 @@ static void group_dirty(struct conflicts *c, struct uuid_group *g)
 				fn(__VA_ARGS__, &id_, k_, 0);                                \
 			}                                                                    \
 			for (unsigned int a_ = 0; a_ < n_->n_ipv4 && a_ < CK_ADDRS_MAX; a_++) { \
-				if (!n_->ipv4[a_])                                           \
+				if (!n_->ipv4[a_] ||                                         \
+				    (!(claimed) && n_->ipv4_source[a_] == CK_ADDR_CLAIMED))  \
 					continue;                                            \
 				memset(&id_, 0, sizeof(id_));                                \
 				id_.kind = KEY_IPV4;                                         \
@@ -179,7 +185,8 @@ static void group_dirty(struct conflicts *c, struct uuid_group *g)
 			}                                                                    \
 			for (unsigned int a_ = 0; a_ < n_->n_ipv6 && a_ < CK_ADDRS_MAX; a_++) { \
 				static const uint8_t zero_[CK_IPV6_LEN];                     \
-				if (!memcmp(n_->ipv6[a_], zero_, CK_IPV6_LEN))               \
+				if (!memcmp(n_->ipv6[a_], zero_, CK_IPV6_LEN) ||             \
+				    (!(claimed) && n_->ipv6_source[a_] == CK_ADDR_CLAIMED))  \
 					continue;                                            \
 				memset(&id_, 0, sizeof(id_));                                \
 				id_.kind = KEY_IPV6;                                         \
@@ -280,11 +287,11 @@ int conflicts_set(struct conflicts *c, uint16_t domid, const struct ck_member *m
 		return 0;
 	/* Every allocation first, so that a failure leaves everything as it was. */
 	if (m) {
-		FOREACH_KEY(m, count_key, &n);
+		FOREACH_KEY(m, c->trust_claimed, count_key, &n);
 		p.refs = calloc(n ? n : 1, sizeof(*p.refs));
 		if (!p.refs)
 			return -ENOMEM;
-		FOREACH_KEY(m, prepare_key, &p);
+		FOREACH_KEY(m, c->trust_claimed, prepare_key, &p);
 		if (p.r == 0)
 			p.r = find_group(c, m->uuid, &g);
 		if (p.r == 0 && !rec) {
@@ -365,6 +372,55 @@ static unsigned int record_conflicts(const struct record *rec)
 	return n;
 }
 
+/* How far the key's holder is believed: an address by its source, a MAC all alike. */
+static unsigned int ref_rank(const struct key_ref *ref)
+{
+	const struct ck_nic *nic = &ref->rec->m.nics[ref->nic];
+
+	switch (ref->key->id.kind) {
+	case KEY_IPV4:
+		return nic->ipv4_source[ref->idx];
+	case KEY_IPV6:
+		return nic->ipv6_source[ref->idx];
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Who keeps the key.  A MAC: the lowest domid of those holding it.  An address: the one
+ * member holding it at the highest trust any holds it at; two members at that trust are a
+ * conflict and neither keeps it, so a guest can never take an address by saying it first.
+ */
+static int32_t key_owner(const struct key_entry *k)
+{
+	unsigned int best = UINT32_MAX;
+	int32_t owner = -1;
+	bool tie = false;
+	struct key_ref *ref;
+
+	DL_FOREACH(k->refs, ref) {
+		unsigned int rank;
+
+		if (!survives(ref->rec))
+			continue;
+		if (k->id.kind == KEY_MAC) {
+			if (owner < 0 || ref->rec->domid < owner)
+				owner = ref->rec->domid;
+			continue;
+		}
+		rank = ref_rank(ref);
+		if (rank < best) {
+			best = rank;
+			owner = ref->rec->domid;
+			tie = false;
+		} else if (rank == best && ref->rec->domid != owner) {
+			tie = true;
+		}
+	}
+	return tie ? -1 : owner;
+}
+
 static int by_domid(const void *a, const void *b)
 {
 	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
@@ -396,14 +452,10 @@ void conflicts_resolve(struct conflicts *c, const uint16_t **ret, size_t *n)
 	while (c->dirty_keys) {
 		struct key_entry *k = c->dirty_keys;
 		int32_t old = k->owner;
-		struct key_ref *ref;
 
 		c->dirty_keys = k->next_dirty;
 		k->dirty = false;
-		k->owner = -1;
-		DL_FOREACH(k->refs, ref)
-			if (survives(ref->rec) && (k->owner < 0 || ref->rec->domid < k->owner))
-				k->owner = ref->rec->domid;
+		k->owner = key_owner(k);
 		if (k->owner != old) {
 			touch(c, old);
 			touch(c, k->owner);
@@ -441,11 +493,15 @@ static void compact(struct ck_member *m)
 		if (!ck_mac_valid(nic.mac))
 			continue;
 		for (unsigned int a = 0; a < nic.n_ipv4; a++)
-			if (nic.ipv4[a])
+			if (nic.ipv4[a]) {
+				nic.ipv4_source[n4] = nic.ipv4_source[a];
 				nic.ipv4[n4++] = nic.ipv4[a];
+			}
 		for (unsigned int a = 0; a < nic.n_ipv6; a++)
-			if (memcmp(nic.ipv6[a], zero6, CK_IPV6_LEN))
+			if (memcmp(nic.ipv6[a], zero6, CK_IPV6_LEN)) {
+				nic.ipv6_source[n6] = nic.ipv6_source[a];
 				memcpy(nic.ipv6[n6++], nic.ipv6[a], CK_IPV6_LEN);
+			}
 		nic.n_ipv4 = n4;
 		nic.n_ipv6 = n6;
 		m->nics[nics++] = nic;
@@ -472,6 +528,16 @@ int conflicts_member(const struct conflicts *c, uint16_t domid, struct ck_member
 			nic->ipv4[ref->idx] = 0;
 		else
 			memset(nic->ipv6[ref->idx], 0, CK_IPV6_LEN);
+	}
+	for (unsigned int k = 0; !c->trust_claimed && k < out->n_nics; k++) {
+		struct ck_nic *nic = &out->nics[k];
+
+		for (unsigned int a = 0; a < nic->n_ipv4; a++)
+			if (nic->ipv4_source[a] == CK_ADDR_CLAIMED)
+				nic->ipv4[a] = 0;
+		for (unsigned int a = 0; a < nic->n_ipv6; a++)
+			if (nic->ipv6_source[a] == CK_ADDR_CLAIMED)
+				memset(nic->ipv6[a], 0, CK_IPV6_LEN);
 	}
 	compact(out);
 	return 0;

@@ -7,17 +7,24 @@
  * The rules, unchanged from the scan's pairwise comparison they replace:
  * - Members with one uuid are a localhost migration's two halves: the member is the running
  *   one (else the migrating-out one), the higher domid among equals; the others are dropped.
- * - Among the members left, a key held by several stays with the lowest domid that holds it
+ * - Among the members left, a MAC held by several stays with the lowest domid that holds it
  *   (in every NIC of it that holds it); the others lose it.  A NIC that lost its MAC goes,
  *   addresses and all, but its addresses still count as held when deciding who keeps them.
+ * - An address stays with the one member that holds it at the highest trust any member holds
+ *   it at (enum ck_addr_source: toolstack, orchestrator, learned, claimed); when two members
+ *   hold it at that trust, neither keeps it until one lets go (a conflict, counted).
+ * - A claimed address (the guest's own word) takes part only with trust_claimed; without it,
+ *   it is no key and no resolved member holds it, though the member as read keeps it.
  */
 #pragma once
+
+#include <stdbool.h>
 
 #include "member.h"
 
 struct conflicts;
 
-int conflicts_new(struct conflicts **ret);
+int conflicts_new(struct conflicts **ret, bool trust_claimed);
 void conflicts_free(struct conflicts *c);
 
 /*

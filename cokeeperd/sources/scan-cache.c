@@ -59,6 +59,7 @@ struct scan_cache {
 	struct domids late;
 	/* The members as read, and who keeps what among them. */
 	struct conflicts *conflicts;
+	bool trust_claimed;	/* what conflicts was made with */
 };
 
 static int push(struct domids *d, uint16_t domid)
@@ -83,7 +84,7 @@ int scan_cache_new(struct scan_cache **ret)
 
 	if (!c)
 		return -ENOMEM;
-	r = conflicts_new(&c->conflicts);
+	r = conflicts_new(&c->conflicts, false);
 	if (r < 0) {
 		free(c);
 		return r;
@@ -193,6 +194,11 @@ static long path_domid(const char *p, const char **rest)
 	return domid;
 }
 
+void scan_cache_remerge(struct scan_cache *c, uint16_t domid)
+{
+	mark_stale(c, domid, 0);
+}
+
 bool scan_cache_watch_fired(struct scan_cache *c, const char *path)
 {
 	static const char vif[] = "/local/domain/0/backend/vif", home[] = "/local/domain/";
@@ -234,6 +240,16 @@ bool scan_cache_watch_fired(struct scan_cache *c, const char *path)
 	if (!strncmp(path, home, sizeof(home) - 1) &&
 	    (domid = path_domid(path + sizeof(home) - 1, &rest)) >= 0 && !strcmp(rest, "/name")) {
 		mark_stale(c, domid, STALE_ALL);
+		return true;
+	}
+	/*
+	 * The guest's own word on its addresses (attr/vif/<devid>/ipv4|ipv6/<n>): its vifs are
+	 * read again.  The guest writes there as often as it likes; what it costs is the read
+	 * of its own vifs once per scan, and a change only when what it claims is used.
+	 */
+	if (rest && domid >= 0 && !strncmp(rest, "/attr/vif", 9) &&
+	    (rest[9] == '/' || rest[9] == '\0')) {
+		mark_stale(c, domid, STALE_NICS);
 		return true;
 	}
 	/* Anything else watched is taken to change anything. */
@@ -417,6 +433,9 @@ static int scan_domain(const struct host *host, const struct scan_options *opts,
 		result->skipped++;
 		return conflicts_set(c->conflicts, domid, NULL);
 	}
+	/* What dom0 was told or saw, on top of what the domain's keys say (kept as read). */
+	if (opts->addresses)
+		opts->addresses(opts->addresses_data, &m);
 	return conflicts_set(c->conflicts, domid, &m);
 }
 
@@ -427,6 +446,18 @@ int scan_cache_run(const struct host *host, const struct scan_options *opts, str
 	int r = 0;
 
 	memset(result, 0, sizeof(*result));
+	if (opts->trust_claimed != c->trust_claimed) {
+		/* Who keeps what changes everywhere: resolve it all anew (in practice once). */
+		struct conflicts *fresh;
+
+		r = conflicts_new(&fresh, opts->trust_claimed);
+		if (r < 0)
+			return r;
+		conflicts_free(c->conflicts);
+		c->conflicts = fresh;
+		c->trust_claimed = opts->trust_claimed;
+		scan_cache_forget(c);
+	}
 	c->reading_all = c->all_stale;
 	c->all_stale = false;
 	if (c->list_stale)

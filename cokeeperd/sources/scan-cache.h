@@ -14,8 +14,19 @@
 
 struct conflicts;
 
+struct ck_member;
+
 struct scan_options {
 	bool include_dom0;
+	/* A guest's own attr/vif addresses decide ownership like the others (never by default). */
+	bool trust_claimed;
+	/*
+	 * Optional: adds to a member as read the addresses that come from elsewhere (the
+	 * orchestrator's, the learned ones: cokeeperd's address book), before conflicts are
+	 * resolved.  Called on every domain each run reads or re-merges.
+	 */
+	void (*addresses)(void *data, struct ck_member *m);
+	void *addresses_data;
 };
 
 struct scan_result {
@@ -56,6 +67,12 @@ void scan_cache_free(struct scan_cache *c);
  * other path makes everything stale.
  */
 bool scan_cache_watch_fired(struct scan_cache *c, const char *path);
+
+/*
+ * The addresses from elsewhere (scan_options.addresses) changed for domid: the next scan
+ * merges them into its member as last read, reading nothing from the host.
+ */
+void scan_cache_remerge(struct scan_cache *c, uint16_t domid);
 
 /* The next scan reads every domain again (SIGHUP, a lost event). */
 void scan_cache_forget(struct scan_cache *c);

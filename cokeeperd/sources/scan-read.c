@@ -60,24 +60,25 @@ static int by_number(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* One address in text, v4 or v6, added to nic from source; false if it is not one. */
+static bool add_address(struct ck_nic *nic, const char *text, uint8_t source)
+{
+	uint8_t v6[CK_IPV6_LEN];
+	uint32_t v4;
+
+	if (strchr(text, ':'))
+		return ck_parse_ipv6(text, v6) == 0 && ck_nic_add_ipv6(nic, v6, source) == 0;
+	return ck_parse_ipv4(text, &v4) == 0 && v4 != 0 && ck_nic_add_ipv4(nic, v4, source) == 0;
+}
+
 /* The vif's "ip" key: addresses separated by spaces, as libxl writes them. */
 static void parse_ips(struct ck_nic *nic, char *ips, unsigned int domid)
 {
 	char *save = NULL;
 
-	for (char *tok = strtok_r(ips, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		if (strchr(tok, ':')) {
-			if (nic->n_ipv6 < CK_ADDRS_MAX &&
-			    ck_parse_ipv6(tok, nic->ipv6[nic->n_ipv6]) == 0)
-				nic->n_ipv6++;
-			continue;
-		}
-		if (nic->n_ipv4 < CK_ADDRS_MAX && ck_parse_ipv4(tok, &nic->ipv4[nic->n_ipv4]) == 0 &&
-		    nic->ipv4[nic->n_ipv4] != 0)
-			nic->n_ipv4++;
-		else
+	for (char *tok = strtok_r(ips, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+		if (!add_address(nic, tok, CK_ADDR_TOOLSTACK))
 			log_debug("domid %u: vif ip '%.64s' ignored", domid, tok);
-	}
 }
 
 /*
@@ -101,6 +102,38 @@ static void read_network(const struct host *host, char *key, size_t size, const 
 	v = host->ops->read(host->ctx, key, &len);
 	nic->rate_limited = v && *v;
 	free(v);
+}
+
+/*
+ * The guest's own word: attr/vif/<devid>/ipv4/<n> and ipv6/<n>, as xen-guest-agent and
+ * xe-guest-utilities write them.  The guest owns these keys, so at most CK_ADDRS_MAX entries
+ * of each are read, and what is not an address is skipped; conflicts.c decides whether a
+ * claim is used at all.
+ */
+static void read_claimed(const struct host *host, unsigned int domid, const char *dev,
+			 struct ck_nic *nic)
+{
+	static const char *const families[] = { "ipv4", "ipv6" };
+
+	for (unsigned int f = 0; f < 2; f++) {
+		char dir[128], key[160];
+		unsigned int num = 0, len;
+		char **names;
+
+		snprintf(dir, sizeof(dir), "/local/domain/%u/attr/vif/%.16s/%s", domid, dev,
+			 families[f]);
+		names = host->ops->directory(host->ctx, dir, &num);
+		for (unsigned int i = 0; names && i < num && i < CK_ADDRS_MAX; i++) {
+			char *v;
+
+			snprintf(key, sizeof(key), "%s/%.16s", dir, names[i]);
+			v = host->ops->read(host->ctx, key, &len);
+			if (v && len < 64 && (strchr(v, ':') != NULL) == (f == 1))
+				add_address(nic, v, CK_ADDR_CLAIMED);
+			free(v);
+		}
+		free(names);
+	}
 }
 
 void scan_read_nics(const struct host *host, struct ck_member *m)
@@ -135,6 +168,7 @@ void scan_read_nics(const struct host *host, struct ck_member *m)
 			free(ip);
 		}
 		read_network(host, key, sizeof(key), path, devs[i], nic);
+		read_claimed(host, m->domid, devs[i], nic);
 		m->n_nics++;
 	}
 	free(devs);

@@ -34,5 +34,14 @@ struct ck_memberset *th_random_set(uint32_t *rng, size_t max, uint16_t domid_spa
 		suite_add_tcase(suite, tc_);                          \
 	} while (0)
 
+/* th_add for a loop test: fn runs once per _i in [start, end). */
+#define th_add_loop(suite, fn, start, end)                            \
+	do {                                                          \
+		TCase *tc_ = tcase_create(#fn);                       \
+		tcase_set_timeout(tc_, 0);                            \
+		tcase_add_loop_test(tc_, fn, start, end);             \
+		suite_add_tcase(suite, tc_);                          \
+	} while (0)
+
 /* Runs the suite; the process exit status is main's return value. */
 int th_run(Suite *s);

@@ -452,7 +452,7 @@ static void check_resolved(struct conflicts *c, const struct ck_member *want, un
 
 static void conflicts_setup(struct fixture *f)
 {
-	ck_assert_int_eq(conflicts_new(&f->conflicts), 0);
+	ck_assert_int_eq(conflicts_new(&f->conflicts, false), 0);
 	conflicts_fill(f->conflicts);
 	f->members = resolved(f->conflicts);
 	f->n_conflicts = conflicts_count(f->conflicts);
@@ -472,7 +472,7 @@ static void conflicts_done(struct fixture *f)
 	const uint16_t *touched;
 	size_t n;
 
-	ck_assert_int_eq(conflicts_new(&ref), 0);
+	ck_assert_int_eq(conflicts_new(&ref, false), 0);
 	conflicts_fill(ref);
 	ck_assert_int_eq(conflicts_op(&(struct fixture){ .conflicts = ref }), 0);
 	conflicts_resolve(ref, &touched, &n);

@@ -41,6 +41,9 @@ START_TEST(equal_sees_every_field)
 	b = a;
 	b.nics[0].n_ipv6 = 1;
 	ck_assert(!ck_member_equal(&a, &b));
+	b = a;
+	b.nics[0].ipv4_source[0] = CK_ADDR_LEARNED;
+	ck_assert(!ck_member_equal(&a, &b));
 }
 END_TEST
 
@@ -99,6 +102,39 @@ START_TEST(check_rejects_out_of_range)
 }
 END_TEST
 
+/* One address once, at the most trusted source it came from; a full NIC keeps dom0's. */
+START_TEST(add_address_keeps_the_most_trusted)
+{
+	struct ck_nic nic = { 0 };
+	uint8_t v6[CK_IPV6_LEN] = { 0xfd, [15] = 1 };
+
+	ck_assert_int_eq(ck_nic_add_ipv4(&nic, 0x0a000001, CK_ADDR_CLAIMED), 0);
+	ck_assert_int_eq(ck_nic_add_ipv4(&nic, 0x0a000001, CK_ADDR_ORCHESTRATOR), 0);
+	ck_assert_uint_eq(nic.n_ipv4, 1);
+	ck_assert_uint_eq(nic.ipv4_source[0], CK_ADDR_ORCHESTRATOR);
+	ck_assert_int_eq(ck_nic_add_ipv4(&nic, 0x0a000001, CK_ADDR_LEARNED), 0);
+	ck_assert_uint_eq(nic.ipv4_source[0], CK_ADDR_ORCHESTRATOR);
+	for (uint32_t a = 2; a <= CK_ADDRS_MAX; a++)
+		ck_assert_int_eq(ck_nic_add_ipv4(&nic, 0x0a000000 + a, CK_ADDR_CLAIMED), 0);
+	ck_assert_uint_eq(nic.n_ipv4, CK_ADDRS_MAX);
+	/* Full: a claim finds no room, a learned address takes a claim's place. */
+	ck_assert_int_eq(ck_nic_add_ipv4(&nic, 0x0a000063, CK_ADDR_CLAIMED), -ENOSPC);
+	ck_assert_int_eq(ck_nic_add_ipv4(&nic, 0x0a000064, CK_ADDR_LEARNED), 0);
+	ck_assert_uint_eq(nic.n_ipv4, CK_ADDRS_MAX);
+	ck_assert_uint_eq(nic.ipv4[0], 0x0a000001);
+	ck_assert_uint_eq(nic.ipv4[1], 0x0a000064);
+	ck_assert_uint_eq(nic.ipv4_source[1], CK_ADDR_LEARNED);
+
+	ck_assert_int_eq(ck_nic_add_ipv6(&nic, v6, CK_ADDR_LEARNED), 0);
+	ck_assert_int_eq(ck_nic_add_ipv6(&nic, v6, CK_ADDR_TOOLSTACK), 0);
+	ck_assert_uint_eq(nic.n_ipv6, 1);
+	ck_assert_uint_eq(nic.ipv6_source[0], CK_ADDR_TOOLSTACK);
+	ck_assert_str_eq(ck_addr_source_name(CK_ADDR_LEARNED), "learned");
+	ck_assert_int_eq(ck_addr_source_parse("orchestrator"), CK_ADDR_ORCHESTRATOR);
+	ck_assert_int_eq(ck_addr_source_parse("dhcp"), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("member");
@@ -108,5 +144,6 @@ int main(void)
 	th_add(s, name_rules);
 	th_add(s, mac_rules);
 	th_add(s, check_rejects_out_of_range);
+	th_add(s, add_address_keeps_the_most_trusted);
 	return th_run(s);
 }

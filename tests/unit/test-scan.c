@@ -327,7 +327,8 @@ START_TEST(building_and_malformed_domains_are_skipped)
 }
 END_TEST
 
-START_TEST(shared_address_stays_with_lower_domid)
+/* Two members naming one address at one trust: a conflict, neither keeps it. */
+START_TEST(shared_address_is_nobodys)
 {
 	struct host_fixture h;
 	uint16_t a, b;
@@ -336,9 +337,91 @@ START_TEST(shared_address_stays_with_lower_domid)
 	a = create(&h, "a", "00:16:3e:00:00:01", "10.99.0.1");
 	b = create(&h, "b", "00:16:3e:00:00:02", "10.99.0.1 10.99.0.2");
 	rescan(&h);
-	ck_assert_uint_eq(member(&h, a)->nics[0].n_ipv4, 1);
+	ck_assert_uint_eq(member(&h, a)->nics[0].n_ipv4, 0);
 	ck_assert_uint_eq(member(&h, b)->nics[0].n_ipv4, 1);
-	ck_assert_uint_ne(member(&h, b)->nics[0].ipv4[0], member(&h, a)->nics[0].ipv4[0]);
+	ck_assert_uint_eq(member(&h, b)->nics[0].ipv4[0], 0x0a630002);
+	ck_assert_uint_eq(h.last.conflicts, 2);
+	teardown(&h);
+}
+END_TEST
+
+static void claim(struct host_fixture *h, uint16_t domid, const char *family, unsigned int n,
+		  const char *addr)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/local/domain/%u/attr/vif/0/%s/%u", domid, family, n);
+	ck_assert_int_eq(fakexen_write(h->fx, path, addr), 0);
+	fakexen_fire(h->fx, path);	/* the xenstore source's watch on each member's attr/vif */
+}
+
+/*
+ * A guest's own attr/vif addresses: read, but in no member unless the operator trusts them;
+ * trusted, they still never take an address another member holds from dom0.
+ */
+START_TEST(claimed_addresses_need_trust)
+{
+	struct host_fixture h;
+	uint16_t a, b;
+
+	setup(&h);
+	a = create(&h, "a", "00:16:3e:00:00:01", "");
+	b = create(&h, "b", "00:16:3e:00:00:02", "10.99.0.2");
+	rescan(&h);
+	claim(&h, a, "ipv4", 0, "10.99.0.1");
+	claim(&h, a, "ipv4", 1, "10.99.0.2");		/* b's */
+	claim(&h, a, "ipv6", 0, "fd00::1");
+	claim(&h, a, "ipv6", 1, "10.99.0.9");		/* not under ipv6 */
+	claim(&h, a, "ipv4", 2, "garbage");
+	ck_assert_uint_eq(rescan(&h), 0);		/* nothing used: no change */
+	ck_assert_uint_eq(member(&h, a)->nics[0].n_ipv4, 0);
+	ck_assert_uint_eq(member(&h, a)->nics[0].n_ipv6, 0);
+
+	h.opts.trust_claimed = true;
+	ck_assert_uint_eq(rescan(&h), 1);
+	ck_assert_uint_eq(member(&h, a)->nics[0].n_ipv4, 1);
+	ck_assert_uint_eq(member(&h, a)->nics[0].ipv4[0], 0x0a630001);
+	ck_assert_uint_eq(member(&h, a)->nics[0].ipv4_source[0], CK_ADDR_CLAIMED);
+	ck_assert_uint_eq(member(&h, a)->nics[0].n_ipv6, 1);
+	ck_assert_uint_eq(member(&h, a)->nics[0].ipv6_source[0], CK_ADDR_CLAIMED);
+	ck_assert_uint_eq(member(&h, b)->nics[0].n_ipv4, 1);
+	ck_assert_uint_eq(member(&h, b)->nics[0].ipv4_source[0], CK_ADDR_TOOLSTACK);
+	/* A new claim is a watch fire like any other. */
+	claim(&h, a, "ipv4", 0, "10.99.0.7");
+	ck_assert_uint_eq(rescan(&h), 1);
+	ck_assert_uint_eq(member(&h, a)->nics[0].ipv4[0], 0x0a630007);
+	teardown(&h);
+}
+END_TEST
+
+/* An address book's addresses (scan_options.addresses) join the member as read. */
+static void add_orchestrated(void *data, struct ck_member *m)
+{
+	const uint32_t *addr = data;
+
+	if (m->n_nics && *addr && !strcmp(m->name, "a"))
+		ck_nic_add_ipv4(&m->nics[0], *addr, CK_ADDR_ORCHESTRATOR);
+}
+
+START_TEST(added_addresses_are_merged)
+{
+	struct host_fixture h;
+	uint32_t addr = 0;
+	uint16_t a, b;
+
+	setup(&h);
+	h.opts.addresses = add_orchestrated;
+	h.opts.addresses_data = &addr;
+	a = create(&h, "a", "00:16:3e:00:00:01", "");
+	b = create(&h, "b", "00:16:3e:00:00:02", "");
+	rescan(&h);
+	ck_assert_uint_eq(member(&h, a)->nics[0].n_ipv4, 0);
+	addr = 0x0a630005;
+	scan_cache_remerge(h.cache, a);
+	ck_assert_uint_eq(rescan(&h), 1);		/* a only: b was not re-merged */
+	ck_assert_uint_eq(member(&h, a)->nics[0].ipv4[0], 0x0a630005);
+	ck_assert_uint_eq(member(&h, a)->nics[0].ipv4_source[0], CK_ADDR_ORCHESTRATOR);
+	ck_assert_uint_eq(member(&h, b)->nics[0].n_ipv4, 0);
 	teardown(&h);
 }
 END_TEST
@@ -876,7 +959,9 @@ int main(void)
 	th_add(s, vif_change_updates_member);
 	th_add(s, guest_written_keys_are_ignored);
 	th_add(s, building_and_malformed_domains_are_skipped);
-	th_add(s, shared_address_stays_with_lower_domid);
+	th_add(s, shared_address_is_nobodys);
+	th_add(s, claimed_addresses_need_trust);
+	th_add(s, added_addresses_are_merged);
 	th_add(s, unprintable_names_are_sanitised);
 	th_add(s, partial_commit_equals_full_commit_through_random_changes);
 	th_add(s, fakexen_holds_4096_domains);
