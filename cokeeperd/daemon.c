@@ -13,6 +13,14 @@
  *             {"event":"ack","channel":"vchan:7","domid":N,"gen":N,"latency_us":N}
  *             {"event":"guest-closed","channel":"vchan:7","domid":N}
  *   rescan    {"ok":true}                                     admin
+ *   addresses {"domain":…} (optional) → {"ok":true,"addresses":[{"domid","name","mac",
+ *             "address","source","used",("how","expires_s")},…]}: each member's used
+ *             addresses with the source that won, and the orchestrator's and learned ones
+ *             it does not use (another member holds them at a higher trust, or a tie)
+ *   addresses-set {"op":"set|add|clear","domain":DOMID|NAME|UUID,("mac":…),
+ *             "addresses":[…]} → {"ok":true,"domid","name","orchestrator":[…]}  admin: the
+ *             orchestrator's addresses of its first NIC (or the one with mac), kept in the
+ *             state file until the domain is destroyed
  *   policy    {"ok":true,"policy":{…},"text":"…"}             admin: the fast path policy
  *             (fastpath.conf(5)) as JSON and in the file's syntax
  *   policy-set {"text":"…"} → as policy                      admin: replaces it until the
@@ -39,6 +47,7 @@
 #include <sys/random.h>
 #include <systemd/sd-daemon.h>
 
+#include "addresses.h"
 #include "clock.h"
 #include "control.h"
 #include "convergence.h"
@@ -71,8 +80,10 @@ struct daemon {
 	struct convergence convergence;
 	struct fastpath_relay relay;
 	struct fastpath_policy *policy;	/* the relay holds pairs to it */
+	struct addresses *addresses;	/* the orchestrator's and the learned ones */
 	struct daemon_counters counters;
 	bool ready;			/* the first full scan is committed */
+	unsigned int last_conflicts;	/* duplicate uuids, MACs and addresses at the last scan */
 };
 
 static struct json_object *delta_event(const struct ck_delta *delta)
@@ -115,6 +126,13 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 		ck_memberset_free(set);
 		return;
 	}
+	if (result.conflicts != d->last_conflicts && result.conflicts == 0)
+		log_info("no conflicts any more");
+	else if (result.conflicts != d->last_conflicts)
+		log_warning("%u conflict%s: duplicate uuids, MACs or addresses (each address "
+			    "held at one trust by two members is nobody's; `cokeeperctl addresses`)",
+			    result.conflicts, result.conflicts == 1 ? "" : "s");
+	d->last_conflicts = result.conflicts;
 	if (result.partial)
 		r = ck_membership_commit_domids(d->membership, set, result.changed,
 						result.n_changed, &delta);
@@ -155,6 +173,7 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 		/* A vif moved to another bridge, a rate set, a rename: its pairs again. */
 		for (size_t i = 0; i < delta.n_upserts; i++)
 			fastpath_relay_reauthorize(&d->relay, d->guests, delta.upserts[i].domid);
+		addresses_committed(d->addresses, delta.n_removed > 0);
 		if (d->source->ops->members_changed)
 			d->source->ops->members_changed(d->source, &delta);
 		if (d->transport->ops->members_changed)
@@ -168,6 +187,17 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 			 ck_memberset_count(d->membership->members), d->membership->epoch);
 		sd_notify(0, "READY=1\nSTATUS=Serving membership");
 	}
+}
+
+/* An address from elsewhere changed for domid: merged again by the next scan, asked for now. */
+static void on_remerge(uint16_t domid, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (d->source->ops->remerge)
+		d->source->ops->remerge(d->source, domid);
+	else
+		rescan_request(d->rescan);
 }
 
 static void on_source_changed(void *userdata)
@@ -327,6 +357,7 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("scans_failed", d->counters.scans_failed);
 	COUNTER("commits", d->counters.commits);
 	COUNTER("changes", d->counters.changes);
+	COUNTER("conflicts", d->last_conflicts);
 	COUNTER("watchers", control_watchers(d->control));
 	COUNTER("guests", guests_count(d->guests));
 	COUNTER("guests_connected", g->connected);
@@ -351,6 +382,20 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("fastpath_not_authorized", fp->not_authorized);
 	COUNTER("fastpath_revoked", fp->revoked);
 	COUNTER("fastpath_channels", fastpath_relay_channels(&d->relay));
+	{
+		const struct addresses_counters *a = addresses_counters(d->addresses);
+
+		COUNTER("addresses_leases", a->leases);
+		COUNTER("addresses_renewals", a->renewals);
+		COUNTER("addresses_releases", a->releases);
+		COUNTER("addresses_expired", a->expired);
+		COUNTER("addresses_arp_learned", a->arp_learned);
+		COUNTER("addresses_arp_taken", a->arp_taken);
+		COUNTER("addresses_not_member", a->not_member);
+		COUNTER("addresses_orchestrator_sets", a->orchestrator_sets);
+		COUNTER("addresses_dropped", a->dropped);
+		COUNTER("addresses_save_failures", a->save_failures);
+	}
 #undef COUNTER
 	json_object_object_add(o, "source", json_object_new_string(d->source->ops->name));
 	json_object_object_add(o, "counters", c);
@@ -362,6 +407,18 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	json_object_object_add(conv, "max_us", json_object_new_int64(s.max_usec));
 	json_object_object_add(o, "convergence", conv);
 	return o;
+}
+
+static struct json_object *cmd_addresses(struct daemon *d, struct json_object *req,
+					 bool *watch)
+{
+	return addresses_show(d->addresses, req);
+}
+
+static struct json_object *cmd_addresses_set(struct daemon *d, struct json_object *req,
+					     bool *watch)
+{
+	return addresses_change(d->addresses, req);
 }
 
 static struct json_object *cmd_rescan(struct daemon *d, struct json_object *req, bool *watch)
@@ -476,6 +533,8 @@ static const struct {
 	{ "guests", cmd_guests, false },
 	{ "stats", cmd_stats, false },
 	{ "rescan", cmd_rescan, true },
+	{ "addresses", cmd_addresses, false },
+	{ "addresses-set", cmd_addresses_set, true },
 	/* Which tenants dom0 keeps apart is the operator's business: even reading it. */
 	{ "policy", cmd_policy, true },
 	{ "policy-set", cmd_policy_set, true },
@@ -559,9 +618,12 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 		.closed = on_guest_closed,
 		.sees = on_sees,
 	};
+	static const struct addresses_callbacks addresses_cb = { .remerge = on_remerge };
 	struct source_config source_cfg = {
 		.include_dom0 = cfg->include_dom0,
 		.poll_interval_ms = cfg->poll_interval_ms,
+		.trust_claimed = cfg->trust_guest_addresses,
+		.addresses = addresses_merge,
 	};
 	struct transport_config transport_cfg = { .agent_socket = cfg->agent_socket };
 	struct control_config control_cfg = {
@@ -597,6 +659,14 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 	if (r < 0)
 		goto err;
 	fastpath_relay_init(&d->relay, d->membership, &cfg->fastpath);
+	r = addresses_new(&d->addresses, &(struct addresses_config){
+				.event = d->event,
+				.membership = d->membership,
+				.state_path = cfg->address_state,
+				.grace_usec = cfg->address_grace_usec,
+			  }, &addresses_cb, d);
+	if (r < 0)
+		goto err;
 	r = guests_new(&d->guests, d->event, d->membership, &guests_cfg, &guests_cb, d);
 	if (r < 0)
 		goto err;
@@ -619,6 +689,7 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 		goto err;
 	source_cfg.event = d->event;
 	source_cfg.membership = d->membership;
+	source_cfg.addresses_data = d->addresses;
 	r = cfg->source->new(&d->source, &source_cfg, &source_cb, d);
 	if (r < 0)
 		goto err;
@@ -641,6 +712,7 @@ void daemon_free(struct daemon *d)
 	fastpath_policy_free(d->policy);
 	if (d->source)
 		d->source->ops->free(d->source);
+	addresses_free(d->addresses);
 	if (d->transport)
 		d->transport->ops->free(d->transport);
 	control_free(d->control);

@@ -23,6 +23,9 @@
 struct daemon;
 struct control_peer;
 
+#define DAEMON_LEARN_DHCP 0x1		/* DHCP leases to guests, and their releases */
+#define DAEMON_LEARN_ARP 0x2		/* ARP and Neighbour Advertisements from guests */
+
 struct daemon_config {
 	const struct source_ops *source;
 	const struct transport_ops *transport;
@@ -44,6 +47,10 @@ struct daemon_config {
 	struct fastpath_relay_config fastpath;	/* zeros: fastpath-relay.h's defaults */
 	const char *fastpath_policy;	/* NULL: FASTPATH_POLICY_PATH, or the defaults without it */
 	bool include_dom0;
+	unsigned int learn;		/* DAEMON_LEARN_*: what the vifs teach; 0: nothing */
+	bool trust_guest_addresses;	/* a guest's attr/vif claims are used (lowest trust) */
+	const char *address_state;	/* the orchestrator's addresses; NULL: not kept */
+	uint64_t address_grace_usec;	/* a gone domain's addresses wait this long; 0: 10 s */
 };
 
 int daemon_new(struct daemon **ret, const struct daemon_config *cfg);

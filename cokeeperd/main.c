@@ -37,6 +37,10 @@ enum {
 	OPT_FASTPATH_MAX_PENDING,
 	OPT_FASTPATH_OFFER_TIMEOUT,
 	OPT_FASTPATH_POLICY,
+	OPT_LEARN,
+	OPT_TRUST_GUEST_ADDRESSES,
+	OPT_ADDRESS_STATE,
+	OPT_ADDRESS_GRACE,
 };
 
 static const struct ck_option options[] = {
@@ -64,6 +68,18 @@ static const struct ck_option options[] = {
 	{ "fastpath-policy", OPT_FASTPATH_POLICY, "PATH",
 	  "who may pair (fastpath.conf(5); default\n"
 	  "/etc/cokeeper/fastpath.conf, built-in rules without it)" },
+	{ "learn", OPT_LEARN, "WHAT", "take guests' addresses from their vifs: none (default),\n"
+				     "dhcp (leases), arp (ARP and NDP), or dhcp,arp" },
+	{ "trust-guest-addresses", OPT_TRUST_GUEST_ADDRESSES, NULL,
+	  "use what guests write in attr/vif/N/ipv4|ipv6 (lowest\n"
+	  "trust); otherwise it is only shown" },
+	{ "address-state", OPT_ADDRESS_STATE, "PATH",
+	  "where the orchestrator's addresses are kept, or none\n"
+	  "(default $STATE_DIRECTORY/addresses, else\n"
+	  "/var/lib/cokeeper/addresses)" },
+	{ "address-grace", OPT_ADDRESS_GRACE, "S",
+	  "a destroyed domain's addresses are dropped after this\n"
+	  "(default 10; 0 at once)" },
 	{ "max-control-clients", OPT_MAX_CONTROL_CLIENTS, "N",
 	  "control clients at once (default 64; the last\n"
 	  "eighth for admins)" },
@@ -127,6 +143,8 @@ struct settings {
 	const char *source, *transport;
 	unsigned int fds_per_guest;
 	bool verbose;
+	bool address_state_set;
+	char address_state[4096];
 };
 
 static void usage(FILE *f)
@@ -182,6 +200,32 @@ static int set_fastpath_budget(struct daemon_config *cfg, const char *arg)
 	return r < 0 ? -EINVAL : 0;
 }
 
+/* --learn: none, dhcp, arp, or both separated by a comma. */
+static int set_learn(struct settings *s, const char *arg)
+{
+	char buf[32], *save = NULL;
+
+	s->cfg.learn = 0;
+	if (!strcmp(arg, "none"))
+		return 0;
+	if (strlen(arg) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, arg);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "dhcp"))
+			s->cfg.learn |= DAEMON_LEARN_DHCP;
+		else if (!strcmp(tok, "arp"))
+			s->cfg.learn |= DAEMON_LEARN_ARP;
+		else
+			goto bad;
+	}
+	if (s->cfg.learn)
+		return 0;
+bad:
+	fprintf(stderr, PROG ": --learn: '%s' is not none, dhcp, arp or dhcp,arp\n", arg);
+	return -EINVAL;
+}
+
 /* One option of the table: 0, or -EINVAL reported. */
 static int set_option(struct settings *s, int key, const char *arg)
 {
@@ -230,6 +274,21 @@ static int set_option(struct settings *s, int key, const char *arg)
 		break;
 	case OPT_FASTPATH_POLICY:
 		cfg->fastpath_policy = arg;
+		break;
+	case OPT_LEARN:
+		r = set_learn(s, arg);
+		break;
+	case OPT_TRUST_GUEST_ADDRESSES:
+		cfg->trust_guest_addresses = true;
+		break;
+	case OPT_ADDRESS_STATE:
+		cfg->address_state = strcmp(arg, "none") ? arg : NULL;
+		s->address_state_set = true;
+		break;
+	case OPT_ADDRESS_GRACE:
+		r = number("address-grace", arg, 0, 86400, " s", &v);
+		/* 0 is the config's "default": one microsecond is "at once" here. */
+		cfg->address_grace_usec = v ? v * 1000000 : 1;
 		break;
 	case OPT_FASTPATH_OFFER_TIMEOUT:
 		r = number("fastpath-offer-timeout", arg, 1, 86400, " s", &v);
@@ -328,6 +387,14 @@ static int parse_args(struct settings *s, int argc, char **argv)
 	if (s->cfg.max_watchers > s->cfg.max_control_clients) {
 		fprintf(stderr, PROG ": --max-watchers exceeds --max-control-clients\n");
 		return -EINVAL;
+	}
+	if (!s->address_state_set) {
+		/* systemd's StateDirectory= says where; elsewhere, the FHS's place. */
+		const char *dir = getenv("STATE_DIRECTORY");
+
+		snprintf(s->address_state, sizeof(s->address_state), "%s/addresses",
+			 dir && *dir && !strchr(dir, ':') ? dir : "/var/lib/cokeeper");
+		s->cfg.address_state = s->address_state;
 	}
 	return pick_backends(s);
 }

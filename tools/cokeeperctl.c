@@ -80,6 +80,27 @@ static void print_members(struct json_object *members)
 	}
 }
 
+static void print_addresses(struct json_object *list)
+{
+	printf("%-6s %-20s %-17s %-39s %-13s %s\n", "DOMID", "NAME", "MAC", "ADDRESS", "SOURCE",
+	       "USED");
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *a = json_object_array_get_idx(list, i), *exp = get(a, "expires_s");
+		char used[64];
+
+		snprintf(used, sizeof(used), "%s", json_object_get_boolean(get(a, "used")) ? "yes" : "no");
+		if (*get_s(a, "how"))
+			snprintf(used + strlen(used), sizeof(used) - strlen(used), " (%s%s", get_s(a, "how"),
+				 exp ? "" : ")");
+		if (exp)
+			snprintf(used + strlen(used), sizeof(used) - strlen(used), ", %" PRId64 " s left)",
+				 json_object_get_int64(exp));
+		printf("%-6d %-20.20s %-17s %-39s %-13s %s\n", json_object_get_int(get(a, "domid")),
+		       get_s(a, "name"), *get_s(a, "mac") ? get_s(a, "mac") : "-", get_s(a, "address"),
+		       get_s(a, "source"), used);
+	}
+}
+
 static void print_guests(struct json_object *guests)
 {
 	printf("%-6s %-12s %-12s %-10s %-6s %-10s %-10s %-10s %-8s %s\n", "DOMID", "CHANNEL",
@@ -177,6 +198,16 @@ static void print_reply(const char *cmd, struct json_object *reply)
 		print_members(get(reply, "members"));
 	} else if (!strcmp(cmd, "guests")) {
 		print_guests(get(reply, "guests"));
+	} else if (!strcmp(cmd, "addresses")) {
+		print_addresses(get(reply, "addresses"));
+	} else if (!strcmp(cmd, "addresses-set")) {
+		struct json_object *list = get(reply, "orchestrator");
+
+		printf("%s (domid %d): the orchestrator's addresses", get_s(reply, "name"),
+		       json_object_get_int(get(reply, "domid")));
+		for (size_t i = 0; list && i < json_object_array_length(list); i++)
+			printf(" %s", json_object_get_string(json_object_array_get_idx(list, i)));
+		printf("%s\n", list && json_object_array_length(list) ? "" : " none");
 	} else if (!strcmp(cmd, "stats")) {
 		print_stats(reply);
 	} else if (get(reply, "text")) {
@@ -441,6 +472,58 @@ static int cmd_sim(int argc, char **argv)
 	return request(req, cmd);
 }
 
+/*
+ * addresses [DOMAIN]: what each member uses and from where.
+ * addresses set|add|clear DOMAIN [--mac MAC] [ADDRESS...]: the orchestrator's.
+ */
+static int cmd_addresses(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"mac", required_argument, NULL, 'm'},
+		{},
+	};
+	struct json_object *req __attribute__((cleanup(json_free))) = json_object_new_object();
+	const char *op = argc > 1 ? argv[1] : "";
+	bool change = !strcmp(op, "set") || !strcmp(op, "add") || !strcmp(op, "clear");
+	struct json_object *list;
+	int c;
+
+	if (!req) {
+		fprintf(stderr, "%s: %s\n", prog, strerror(ENOMEM));
+		return CTL_EXIT_FAIL;
+	}
+	if (!change) {
+		if (argc > 2)
+			return usage_error("addresses takes at most one DOMAIN, or set|add|clear");
+		json_object_object_add(req, "cmd", json_object_new_string("addresses"));
+		if (argc == 2)
+			json_object_object_add(req, "domain", json_object_new_string(argv[1]));
+		return request(req, "addresses");
+	}
+	argc--;
+	argv++;
+	ctl_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (c != 'm')
+			return usage_error("addresses %s: bad option", op);
+		json_object_object_add(req, "mac", json_object_new_string(optarg));
+	}
+	if (optind >= argc)
+		return usage_error("addresses %s needs a DOMAIN (a domid, name or uuid)", op);
+	if (strcmp(op, "clear") && argc - optind < 2)
+		return usage_error("addresses %s needs at least one ADDRESS", op);
+	if (!strcmp(op, "clear") && argc - optind > 1)
+		return usage_error("addresses clear takes a DOMAIN only");
+	json_object_object_add(req, "cmd", json_object_new_string("addresses-set"));
+	json_object_object_add(req, "op", json_object_new_string(op));
+	json_object_object_add(req, "domain", json_object_new_string(argv[optind]));
+	list = json_object_new_array();
+	json_object_object_add(req, "addresses", list);
+	for (int i = optind + 1; i < argc; i++)
+		json_object_array_add(list, json_object_new_string(argv[i]));
+	return request(req, "addresses-set");
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct {
@@ -453,6 +536,9 @@ static const struct {
 	{"stats", cmd_plain, "counters and convergence percentiles"},
 	{"watch", cmd_plain, "follow changes and acknowledgements as they happen"},
 	{"rescan", cmd_plain, "force a full rescan"},
+	{"addresses", cmd_addresses,
+		"[DOMAIN]: each member's addresses, where each came from, whether used |\n"
+		"                set|add|clear DOMAIN [--mac MAC] [ADDRESS...]: the orchestrator's"},
 	{"policy", cmd_plain, "the fast path policy (fastpath.conf(5)) in force"},
 	{"policy-set", cmd_policy_set,
 		"FILE|-: replace the fast path policy until the next reload"},

@@ -36,7 +36,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 static int poll_scan(struct source *base, struct ck_memberset *out, struct scan_result *result)
 {
 	struct poll_source *src = (struct poll_source *)base;
-	struct scan_options opts = { .include_dom0 = base->cfg.include_dom0 };
+	struct scan_options opts = source_scan_options(base);
 	struct host host = xenhost_host(src->xh);
 
 	/* No cache: a poller cannot know what changed, so every tick reads every domain. */

@@ -58,7 +58,7 @@ static void on_fire(const char *path, void *userdata)
 static int sim_scan(struct source *base, struct ck_memberset *out, struct scan_result *result)
 {
 	struct sim_source *src = (struct sim_source *)base;
-	struct scan_options opts = { .include_dom0 = base->cfg.include_dom0 };
+	struct scan_options opts = source_scan_options(base);
 	struct host host = fakexen_host(src->fx);
 
 	return scan_host_changes(&host, &opts, src->cache, out, result);
@@ -351,6 +351,14 @@ static void sim_free(struct source *base)
 	free(src);
 }
 
+static void sim_remerge(struct source *base, uint16_t domid)
+{
+	struct sim_source *src = (struct sim_source *)base;
+
+	scan_cache_remerge(src->cache, domid);
+	source_changed(base);
+}
+
 static void sim_forget(struct source *base)
 {
 	struct sim_source *src = (struct sim_source *)base;
@@ -388,6 +396,7 @@ const struct source_ops source_sim_ops = {
 	.new = sim_new,
 	.scan = sim_scan,
 	.forget = sim_forget,
+	.remerge = sim_remerge,
 	.control = sim_control,
 	.free = sim_free,
 };

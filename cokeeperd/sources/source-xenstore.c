@@ -34,6 +34,8 @@ struct member_watch {
 	libxl_evgen_domain_death *evgen;
 	char name_path[40];	/* "" when the watch could not be set */
 	bool name_fired;	/* the fire every new watch sends at once has come */
+	char attr_path[48];	/* the guest's own attr/vif: its claimed addresses */
+	bool attr_fired;
 };
 
 struct xenstore_source {
@@ -240,6 +242,23 @@ static bool name_fire_is_news(struct xenstore_source *src, const char *path)
 	return news;
 }
 
+/*
+ * The first fire of a new attr watch: the member was read (its claims too) just before it
+ * was set, so a guest that writes its claims at boot, long after that, is what fires next.
+ */
+static bool attr_fire_is_news(struct xenstore_source *src, const char *path)
+{
+	struct member_watch *w;
+
+	DL_FOREACH(src->followed, w)
+		if (!strncmp(w->attr_path, path, strlen(w->attr_path)) && w->attr_path[0])
+			break;
+	if (!w || w->attr_fired)
+		return true;
+	w->attr_fired = true;
+	return false;
+}
+
 /* Takes every fire that has arrived into the scan cache; returns how many need a scan. */
 static unsigned int take_fires(struct xenstore_source *src)
 {
@@ -249,7 +268,10 @@ static unsigned int take_fires(struct xenstore_source *src)
 	while ((ev = xs_check_watch(src->xh->xs))) {
 		const char *path = ev[XS_WATCH_PATH];
 
-		if (strcmp(ev[XS_WATCH_TOKEN], "name") || name_fire_is_news(src, path)) {
+		bool news = !strcmp(ev[XS_WATCH_TOKEN], "name") ? name_fire_is_news(src, path) :
+			    !strcmp(ev[XS_WATCH_TOKEN], "attr") ? attr_fire_is_news(src, path) : true;
+
+		if (news) {
 			if (scan_cache_watch_fired(src->cache, path)) {
 				log_debug("watch %s fired", path);
 				n++;
@@ -279,6 +301,8 @@ static void member_watch_drop(struct xenstore_source *src, struct member_watch *
 		libxl_evdisable_domain_death(src->xh->ctx, w->evgen);
 	if (w->name_path[0])
 		xs_unwatch(src->xh->xs, w->name_path, "name");
+	if (w->attr_path[0])
+		xs_unwatch(src->xh->xs, w->attr_path, "attr");
 	free(w);
 }
 
@@ -319,6 +343,13 @@ static void xs_members_changed(struct source *base, const struct ck_delta *delta
 					  "next change", w->name_path);
 			w->name_path[0] = '\0';
 		}
+		/* What the guest says its addresses are (scan-read.c reads them with its vifs). */
+		snprintf(w->attr_path, sizeof(w->attr_path), "/local/domain/%u/attr/vif", domid);
+		if (!xs_watch(src->xh->xs, w->attr_path, "attr")) {
+			log_warning_errno(-errno, "xenstore: cannot watch %s; a guest's claimed "
+					  "address shows at its next change", w->attr_path);
+			w->attr_path[0] = '\0';
+		}
 		DL_PREPEND(src->followed, w);
 	}
 }
@@ -326,7 +357,7 @@ static void xs_members_changed(struct source *base, const struct ck_delta *delta
 static int xs_scan(struct source *base, struct ck_memberset *out, struct scan_result *result)
 {
 	struct xenstore_source *src = (struct xenstore_source *)base;
-	struct scan_options opts = { .include_dom0 = base->cfg.include_dom0 };
+	struct scan_options opts = source_scan_options(base);
 	struct host host = xenhost_host(src->xh);
 	int r;
 
@@ -351,6 +382,14 @@ static int xs_scan(struct source *base, struct ck_memberset *out, struct scan_re
 static void on_barrier(void *userdata)
 {
 	take_fires(userdata);
+}
+
+static void xs_remerge(struct source *base, uint16_t domid)
+{
+	struct xenstore_source *src = (struct xenstore_source *)base;
+
+	scan_cache_remerge(src->cache, domid);
+	source_changed(base);
 }
 
 static void xs_forget(struct source *base)
@@ -418,6 +457,7 @@ const struct source_ops source_xenstore_ops = {
 	.new = xs_new,
 	.scan = xs_scan,
 	.forget = xs_forget,
+	.remerge = xs_remerge,
 	.members_changed = xs_members_changed,
 	.free = xs_free,
 };

@@ -24,6 +24,10 @@ struct source_config {
 	unsigned int poll_interval_ms;		/* poll */
 	/* Read only: what the daemon last committed. */
 	const struct ck_membership *membership;
+	/* How a scan takes addresses besides the toolstack's: scan_options' fields. */
+	bool trust_claimed;
+	void (*addresses)(void *data, struct ck_member *m);
+	void *addresses_data;
 };
 
 struct source_callbacks {
@@ -37,6 +41,11 @@ struct source_ops {
 		   const struct source_callbacks *cb, void *userdata);
 	/* Fills out (empty) with the host's members. */
 	int (*scan)(struct source *s, struct ck_memberset *out, struct scan_result *result);
+	/*
+	 * Optional: domid's addresses from elsewhere changed; the next scan merges them again
+	 * (and is asked for).  Without it the next scan must read everything anyway (poll).
+	 */
+	void (*remerge)(struct source *s, uint16_t domid);
 	/* Optional: the next scan must read everything again (SIGHUP). */
 	void (*forget)(struct source *s);
 	/* Optional: the committed change, e.g. to follow new members' libxl death events. */
@@ -63,6 +72,17 @@ static inline void source_init(struct source *s, const struct source_ops *ops,
 	s->cfg = *cfg;
 	s->cb = *cb;
 	s->userdata = userdata;
+}
+
+/* The scan options the source's configuration asks for. */
+static inline struct scan_options source_scan_options(const struct source *s)
+{
+	return (struct scan_options){
+		.include_dom0 = s->cfg.include_dom0,
+		.trust_claimed = s->cfg.trust_claimed,
+		.addresses = s->cfg.addresses,
+		.addresses_data = s->cfg.addresses_data,
+	};
 }
 
 static inline void source_changed(struct source *s)
