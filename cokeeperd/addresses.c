@@ -559,6 +559,7 @@ static void show_member(const struct ck_member *m, void *userdata)
 	struct show *s = userdata;
 	struct ck_addr got[2 * CK_ADDRS_MAX];
 	struct show one = *s;
+	struct ck_member read;
 
 	if (s->only && s->only != m)
 		return;
@@ -590,6 +591,26 @@ static void show_member(const struct ck_member *m, void *userdata)
 	}
 	one.only = m;
 	ck_addrbook_foreach_learned(s->a->book, show_learned, &one);
+	/* What the guest claims and does not get: shown, for the operator to judge. */
+	if (s->a->cb.as_read && s->a->cb.as_read(m->domid, &read, s->a->userdata) == 0)
+		for (unsigned int k = 0; k < read.n_nics; k++) {
+			const struct ck_nic *nic = &read.nics[k];
+
+			for (unsigned int i = 0; i < nic->n_ipv4 + nic->n_ipv6; i++) {
+				bool v6 = i >= nic->n_ipv4;
+				unsigned int j = v6 ? i - nic->n_ipv4 : i;
+				struct ck_addr addr = v6 ? (struct ck_addr){ .v6 = 1 }
+							 : ck_addr_from_ipv4(nic->ipv4[j]);
+
+				if ((v6 ? nic->ipv6_source[j] : nic->ipv4_source[j]) != CK_ADDR_CLAIMED)
+					continue;
+				if (v6)
+					memcpy(addr.bytes, nic->ipv6[j], CK_IPV6_LEN);
+				if (!nic_uses(m, &addr))
+					json_object_array_add(s->arr, entry(m, nic->mac, &addr,
+									    "claimed", false));
+			}
+		}
 }
 
 struct json_object *addresses_show(struct addresses *a, struct json_object *req)

@@ -31,6 +31,8 @@ struct addresses_config {
 struct addresses_callbacks {
 	/* domid's member must be merged with the book again, and committed if it changed. */
 	void (*remerge)(uint16_t domid, void *userdata);
+	/* Optional: domid's member as read, every address given (the guest's claims too). */
+	int (*as_read)(uint16_t domid, struct ck_member *out, void *userdata);
 };
 
 struct addresses_counters {

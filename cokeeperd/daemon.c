@@ -16,7 +16,8 @@
  *   addresses {"domain":…} (optional) → {"ok":true,"addresses":[{"domid","name","mac",
  *             "address","source","used",("how","expires_s")},…]}: each member's used
  *             addresses with the source that won, and the orchestrator's and learned ones
- *             it does not use (another member holds them at a higher trust, or a tie)
+ *             it does not use (another member holds them at a higher trust, or a tie),
+ *             and what the guest claims in its attr/vif and does not get
  *   addresses-set {"op":"set|add|clear","domain":DOMID|NAME|UUID,("mac":…),
  *             "addresses":[…]} → {"ok":true,"domid","name","orchestrator":[…]}  admin: the
  *             orchestrator's addresses of its first NIC (or the one with mac), kept in the
@@ -198,6 +199,15 @@ static void on_remerge(uint16_t domid, void *userdata)
 		d->source->ops->remerge(d->source, domid);
 	else
 		rescan_request(d->rescan);
+}
+
+static int on_as_read(uint16_t domid, struct ck_member *out, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (!d->source->ops->member_as_read)
+		return -EOPNOTSUPP;
+	return d->source->ops->member_as_read(d->source, domid, out);
 }
 
 static void on_source_changed(void *userdata)
@@ -618,7 +628,10 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 		.closed = on_guest_closed,
 		.sees = on_sees,
 	};
-	static const struct addresses_callbacks addresses_cb = { .remerge = on_remerge };
+	static const struct addresses_callbacks addresses_cb = {
+		.remerge = on_remerge,
+		.as_read = on_as_read,
+	};
 	struct source_config source_cfg = {
 		.include_dom0 = cfg->include_dom0,
 		.poll_interval_ms = cfg->poll_interval_ms,

@@ -543,6 +543,16 @@ int conflicts_member(const struct conflicts *c, uint16_t domid, struct ck_member
 	return 0;
 }
 
+int conflicts_member_as_read(const struct conflicts *c, uint16_t domid, struct ck_member *out)
+{
+	const struct record *rec = find_record(c, domid);
+
+	if (!rec)
+		return -ENOENT;
+	*out = rec->m;
+	return 0;
+}
+
 void conflicts_foreach(const struct conflicts *c, void (*fn)(uint16_t domid, void *userdata),
 		       void *userdata)
 {

@@ -42,6 +42,9 @@ void conflicts_resolve(struct conflicts *c, const uint16_t **ret, size_t *n);
 /* domid's resolved member; -ENOENT if it has none (absent, or the other half's). */
 int conflicts_member(const struct conflicts *c, uint16_t domid, struct ck_member *out);
 
+/* domid's member as read (every address it was given, used or not); -ENOENT if none. */
+int conflicts_member_as_read(const struct conflicts *c, uint16_t domid, struct ck_member *out);
+
 /* Calls fn for every domid that has a member as read, in no order. */
 void conflicts_foreach(const struct conflicts *c, void (*fn)(uint16_t domid, void *userdata),
 		       void *userdata);

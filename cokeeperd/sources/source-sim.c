@@ -3,10 +3,12 @@
  * The simulated hypervisor, for the demo and the tests on machines without Xen.  Domains
  * live in an in-memory xenstore (fakexen.c) that the real scan reads; the control verbs
  * below change it the way the toolstack would and fire the same watches Xen does.
- *   sim-create  {"name":"web","ip":["10.0.0.2"],"mac":"00:16:3e:…"}  → {"domid":N}
+ *   sim-create  {"name":"web","ip":["10.0.0.2"],"mac":"00:16:3e:…","uuid":"…"}  → {"domid":N}
  *               (and "bridge":"xenbr1", "rate":"10Mb/s": the vif's bridge=, rate=)
  *   sim-vif     {"name":"web","bridge":"xenbr1","rate":"10Mb/s"}  its first vif moved to
  *               another bridge, or its rate set (none: taken away), as a toolstack would
+ *   sim-claim   {"name":"web","ipv4":["10.0.0.9"],"ipv6":[…]}  what the guest writes in
+ *               its own attr/vif/0 (claimed addresses)
  *   sim-destroy {"name":"web"} or {"domid":N}
  *   sim-migrate {"name":"web","pause_ms":50}   localhost live migration: an "--incoming"
  *               twin appears paused, the source suspends (migrating-out), then after
@@ -23,6 +25,7 @@
 #include <utlist.h>
 
 #include "reply.h"
+#include "conflicts.h"
 #include "source.h"
 #include "fakexen.h"
 #include "logging.h"
@@ -160,10 +163,16 @@ static struct json_object *sim_create(struct sim_source *src, struct json_object
 			strncat(ips, s, 46);
 		}
 	}
-	if (getrandom(uuid, sizeof(uuid), 0) != sizeof(uuid))
-		return reply_error("no randomness for a uuid");
-	uuid[6] = (uuid[6] & 0x0f) | 0x40;	/* a version 4 uuid, as xl makes */
-	uuid[8] = (uuid[8] & 0x3f) | 0x80;
+	if (get_str(req, "uuid")) {
+		/* As xl's uuid=: an orchestrator that re-creates a domain under its identity. */
+		if (ck_parse_uuid(get_str(req, "uuid"), uuid) < 0)
+			return reply_error("bad uuid '%.40s'", get_str(req, "uuid"));
+	} else {
+		if (getrandom(uuid, sizeof(uuid), 0) != sizeof(uuid))
+			return reply_error("no randomness for a uuid");
+		uuid[6] = (uuid[6] & 0x0f) | 0x40;	/* a version 4 uuid, as xl makes */
+		uuid[8] = (uuid[8] & 0x3f) | 0x80;
+	}
 	nic = (struct fake_nic){ .mac = mac, .ip = *ips ? ips : NULL };
 	if ((bad = nic_network(req, &nic)))
 		return bad;
@@ -265,6 +274,44 @@ static struct json_object *sim_vif(struct sim_source *src, struct json_object *r
 	return ok_domid(domid);
 }
 
+/*
+ * What a guest agent inside the domain writes about itself (xen-guest-agent's
+ * attr/vif/0/ipv4/<n>, ipv6/<n>): the guest's own keys, which cokeeperd only shows unless
+ * told to trust them.  Each write fires the member's attr watch, as xenstored would.
+ */
+static struct json_object *sim_claim(struct sim_source *src, struct json_object *req)
+{
+	static const char *const families[] = { "ipv4", "ipv6" };
+	int domid = find_domain(src, req);
+	char path[96];
+
+	if (domid < 0)
+		return reply_error("no such domain");
+	for (unsigned int f = 0; f < 2; f++) {
+		struct json_object *list;
+
+		if (!json_object_object_get_ex(req, families[f], &list))
+			continue;
+		if (!json_object_is_type(list, json_type_array) ||
+		    json_object_array_length(list) > CK_ADDRS_MAX)
+			return reply_error("\"%s\" must be an array of at most %d strings",
+					   families[f], CK_ADDRS_MAX);
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			struct json_object *a = json_object_array_get_idx(list, i);
+
+			if (!json_object_is_type(a, json_type_string))
+				return reply_error("\"%s\" must hold strings", families[f]);
+			/* Written as given: a guest may write anything there. */
+			snprintf(path, sizeof(path), "/local/domain/%d/attr/vif/0/%s/%zu", domid,
+				 families[f], i);
+			if (fakexen_write(src->fx, path, json_object_get_string(a)) < 0)
+				return reply_error("cannot write %s", path);
+			fakexen_fire(src->fx, path);
+		}
+	}
+	return ok_domid(domid);
+}
+
 static struct json_object *sim_migrate(struct sim_source *src, struct json_object *req)
 {
 	char bufs[CK_NICS_MAX][4][CK_ADDRS_MAX * 48];
@@ -326,6 +373,8 @@ static int sim_control(struct source *base, const char *cmd, struct json_object 
 		*reply = sim_create(src, req);
 	else if (!strcmp(cmd, "sim-vif"))
 		*reply = sim_vif(src, req);
+	else if (!strcmp(cmd, "sim-claim"))
+		*reply = sim_claim(src, req);
 	else if (!strcmp(cmd, "sim-destroy"))
 		*reply = sim_destroy(src, req);
 	else if (!strcmp(cmd, "sim-migrate"))
@@ -357,6 +406,13 @@ static void sim_remerge(struct source *base, uint16_t domid)
 
 	scan_cache_remerge(src->cache, domid);
 	source_changed(base);
+}
+
+static int sim_member_as_read(struct source *base, uint16_t domid, struct ck_member *out)
+{
+	struct sim_source *src = (struct sim_source *)base;
+
+	return conflicts_member_as_read(scan_cache_conflicts(src->cache), domid, out);
 }
 
 static void sim_forget(struct source *base)
@@ -396,6 +452,7 @@ const struct source_ops source_sim_ops = {
 	.new = sim_new,
 	.scan = sim_scan,
 	.forget = sim_forget,
+	.member_as_read = sim_member_as_read,
 	.remerge = sim_remerge,
 	.control = sim_control,
 	.free = sim_free,

@@ -17,6 +17,7 @@
 
 #include <utlist.h>
 
+#include "conflicts.h"
 #include "source.h"
 #include "logging.h"
 #include "xenhost.h"
@@ -392,6 +393,13 @@ static void xs_remerge(struct source *base, uint16_t domid)
 	source_changed(base);
 }
 
+static int xs_member_as_read(struct source *base, uint16_t domid, struct ck_member *out)
+{
+	struct xenstore_source *src = (struct xenstore_source *)base;
+
+	return conflicts_member_as_read(scan_cache_conflicts(src->cache), domid, out);
+}
+
 static void xs_forget(struct source *base)
 {
 	struct xenstore_source *src = (struct xenstore_source *)base;
@@ -457,6 +465,7 @@ const struct source_ops source_xenstore_ops = {
 	.new = xs_new,
 	.scan = xs_scan,
 	.forget = xs_forget,
+	.member_as_read = xs_member_as_read,
 	.remerge = xs_remerge,
 	.members_changed = xs_members_changed,
 	.free = xs_free,

@@ -46,6 +46,11 @@ struct source_ops {
 	 * (and is asked for).  Without it the next scan must read everything anyway (poll).
 	 */
 	void (*remerge)(struct source *s, uint16_t domid);
+	/*
+	 * Optional: domid's member as the last scan read it, with every address any source
+	 * gave it (a guest's claims too), before conflicts and trust took any away.
+	 */
+	int (*member_as_read)(struct source *s, uint16_t domid, struct ck_member *out);
 	/* Optional: the next scan must read everything again (SIGHUP). */
 	void (*forget)(struct source *s);
 	/* Optional: the committed change, e.g. to follow new members' libxl death events. */
