@@ -32,9 +32,11 @@ build_pkgs=(
 debs_pkgs=(
 	dpkg-dev debhelper dh-dkms pkgconf lintian debootstrap
 )
+# dnsmasq-base: the dnsmasq binary without the dnsmasq package's system service; the lab
+# starts it in dom0 as the guests' DHCP server (scenario-lib.sh: dhcp_start).
 lab_pkgs=(
 	qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
-	busybox-static cpio python3 iproute2 jq nftables
+	busybox-static cpio python3 iproute2 jq nftables dnsmasq-base
 )
 
 missing=()

@@ -163,7 +163,7 @@ ip_bin=$(command -v ip) || die "ip (iproute2) not installed"
 jq_bin=$(command -v jq || true)
 dom0_host_bins=("$XENBIN/xl" "$XENBIN/xenstored" "$XENBIN/xenconsoled" "$XENBIN/xen-init-dom0"
 	"$XENBIN/xenstore-control" "$XENBIN/libxl-save-helper" "$XENBIN/lsevtchn"
-	/usr/bin/xenstore /bin/bash "$ip_bin" ${jq_bin:+"$jq_bin"})
+	/usr/bin/xenstore /bin/bash "$ip_bin" ${jq_bin:+"$jq_bin"} /usr/sbin/dnsmasq)
 domu_host_bins=(/usr/bin/xenstore)
 for f in "${dom0_host_bins[@]}"; do [ -x "$f" ] || die "$f missing (scripts/install-deps.sh --lab)"; done
 
@@ -172,7 +172,8 @@ base_key() {
 	echo "kver $KVER"
 	cat "$0" "$HERE/src/lab-ms.c" | sha256sum    # content only: not the path it was run by
 	dpkg-query -W -f '${Package}=${Version}\n' "xen-hypervisor-$XENV-amd64" "xen-utils-$XENV" \
-		xenstore-utils "linux-image-$KVER" busybox-static bash iproute2 libc6 libgcc-s1 jq 2>/dev/null || true
+		xenstore-utils "linux-image-$KVER" busybox-static bash iproute2 libc6 libgcc-s1 jq \
+		dnsmasq-base 2>/dev/null || true
 	# Libraries come from many more packages than listed; their size and mtime catch an upgrade.
 	for f in "${dom0_host_bins[@]}" "${domu_host_bins[@]}"; do
 		libs_of "$f"
@@ -215,7 +216,8 @@ if [ "$rebuild_base" = 1 ] || [ ! -f "$BASE/done" ]; then
 	base_tree "$R"
 	add_modules "$R" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback bridge
 	# libxl spawns libxl-save-helper for every save/restore/migrate; the stock vif-bridge
-	# hotplug script is #!/bin/bash and uses ip(8); jq is there for JSON assertions.
+	# hotplug script is #!/bin/bash and uses ip(8); jq is there for JSON assertions; dnsmasq
+	# is the DHCP server for guests without ip= on their vif (scenario-lib.sh: dhcp_start).
 	copy_bin "$R" "${dom0_host_bins[@]}"
 	for t in read write exists rm list ls watch chmod; do ln -sf xenstore "$R/usr/bin/xenstore-$t"; done
 	ln -sf "$XENBIN/xl" "$R/usr/sbin/xl"
@@ -260,6 +262,7 @@ R=$WORK/domU
 mkdir -p "$R/usr/local/bin"
 install -m 0755 "$HERE/rootfs/domU-init" "$R/init"
 install -m 0755 "$HERE/rootfs/ck-report" "$R/usr/local/bin/ck-report"
+install -D -m 0755 "$HERE/rootfs/udhcpc.script" "$R/usr/share/udhcpc/default.script"
 for f in "${domu_bins[@]}"; do
 	[ -x "$f" ] || die "binary '$f' not found or not executable"
 	copy_libs "$R" "$BASE/rootfs-domU" "$f"

@@ -13,7 +13,9 @@
 #
 # Guests: domu_create, domu_boot, domu_destroy, domu_migrate, domid_of, domu_uuid, wait_until,
 # report_of (the guest's data/ck-report), init_done, ck_poke, guest_key, vif_backend_key,
-# console_of.
+# console_of, guest_run, guest_ipv4.
+# DHCP (guests created with "dhcp" for an address): dhcp_start, dhcp_pin, dhcp_renew,
+# dhcp_release, guest_lease, dhcp_stop.
 # CoKeeper hooks: ck_daemon_start, ck_daemon_stop, check_membership, ck_stats (see the end).
 
 LAB_DIR=${LAB_DIR:-/tmp/lab}
@@ -229,16 +231,19 @@ ck_poke() {
 # file named after the receiving domain's first name, NAME--incoming.
 console_of() { cat "$LAB_CONSOLES/guest-$1.log" "$LAB_CONSOLES/guest-$1--incoming.log" 2>/dev/null; }
 
-# domu_create NAME IP[/NN] MAC [pv|pvh] [kernel args...]: writes $LAB_DIR/NAME.cfg and runs
-# xl create, once more if it fails (xl has been seen to crash under TCG).  It returns when
+# domu_create NAME IP[/NN]|dhcp MAC [pv|pvh] [kernel args...]: writes $LAB_DIR/NAME.cfg and
+# runs xl create, once more if it fails (xl has been seen to crash under TCG).  It returns when
 # the domain runs, not when the guest has booted: wait for guest_key NAME lab-net for that.
+# With an IP the vif carries ip= (libxl writes it to the backend's ip key) and the guest sets
+# it itself; with dhcp the vif has no ip= and the guest asks dom0's dnsmasq (dhcp_start).
 domu_create() {
-	local _name=$1 _ip=$2 _mac=$3 _type=${4:-pv} _cidr _cfg _t
+	local _name=$1 _ip=$2 _mac=$3 _type=${4:-pv} _cidr _vifip _cfg _t
 	shift 3
 	[ $# -gt 0 ] && shift
 	case $_ip in
-	*/*) _cidr=$_ip _ip=${_ip%/*} ;;
-	*) _cidr=$_ip/24 ;;
+	dhcp) _cidr=dhcp _vifip= ;;
+	*/*) _cidr=$_ip _ip=${_ip%/*} _vifip=",ip=${_ip%/*}" ;;
+	*) _cidr=$_ip/24 _vifip=",ip=$_ip" ;;
 	esac
 	_cfg=$LAB_DIR/$_name.cfg
 	cat >"$_cfg" <<-EOF
@@ -252,7 +257,7 @@ domu_create() {
 		on_poweroff = "destroy"
 		on_reboot = "destroy"
 		on_crash = "destroy"
-		vif = [ 'mac=$_mac,ip=$_ip,bridge=$LAB_BRIDGE' ]
+		vif = [ 'mac=$_mac$_vifip,bridge=$LAB_BRIDGE' ]
 	EOF
 	# PVH under TCG: TCG's SVM reports RDTSCP as an RDTSC intercept without NRIPS, so Xen
 	# cannot emulate it and the guest spins before userspace unless the TSC is native.
@@ -272,11 +277,12 @@ domu_create() {
 	note "created $_name ($_type, $_ip, $_mac) domid $(domid_of "$_name") in $(fmt_ms $(($(now_ms) - _t)))s"
 }
 
-# domu_boot NAME IP[/NN] MAC pv|pvh [kernel args...]: domu_create, then waits (up to 300 s)
-# until the guest's init writes data/lab-net, which it does before it loads the module or
-# starts the agent.  A guest that dies before that ran no CoKeeper code, and Xen under TCG
-# has been seen to kill one there: a PVH guest triple-faulted in the kernel's PIT
-# calibration (~100k emulated port reads under QEMU's nested SVM), once in ten lab runs.
+# domu_boot NAME IP[/NN]|dhcp MAC pv|pvh [kernel args...]: domu_create, then waits (up to
+# 300 s) until the guest's init writes data/lab-net, which it does before it loads the module
+# or starts the agent (with dhcp, once it holds a lease or gave up waiting for one).  A guest
+# that dies before that ran no CoKeeper code, and Xen under TCG has been seen to kill one
+# there: a PVH guest triple-faulted in the kernel's PIT calibration (~100k emulated port
+# reads under QEMU's nested SVM), once in ten lab runs.
 # Such a guest is shown (Xen's and its console's last words) and created once more.
 # Returns 0 once data/lab-net is written (the caller judges its value), 1 otherwise.
 # LAB_CRASH_FIRST_BOOT=NAME makes NAME's first boot die (no init), to test this path.
@@ -349,6 +355,100 @@ domu_migrate() {
 		return 1
 	fi
 }
+
+# ---- DHCP: dnsmasq in dom0, udhcpc in the guests ----------------------------------------
+# A guest created with "dhcp" instead of an IP (domu_create) has no ip= on its vif, so the
+# toolstack never learns its address; its init runs busybox udhcpc (rootfs/udhcpc.script),
+# which dom0's dnsmasq answers.  The dynamic range lies above every static address the
+# scenarios use (.1-.99, .254); dhcp_pin can give a MAC any address of 10.99.0.0/24.
+# Leases last 2 minutes, dnsmasq's shortest: a guest renews every minute by itself.
+LAB_DHCP_RANGE=${LAB_DHCP_RANGE:-10.99.0.200,10.99.0.249,255.255.255.0}
+LAB_DHCP_LEASE=${LAB_DHCP_LEASE:-2m}
+LAB_DHCP_HOSTS=$LAB_DIR/dhcp-hosts        # MAC,IP per line (dhcp_pin)
+LAB_DHCP_LEASES=$LAB_DIR/dnsmasq.leases
+LAB_DHCP_LOG=$LAB_DIR/dnsmasq.log         # *.log in LAB_DIR: run.sh keeps it with the consoles
+LAB_DHCP_PID=
+
+# dhcp_start [dnsmasq args...]: dnsmasq on $LAB_BRIDGE (dom0-init gave it 10.99.0.254/24),
+# DHCP only (port=0: no DNS), logging every DHCP exchange; returns once it serves.  As root:
+# the busybox dom0 has no dnsmasq or nobody user to drop to.
+dhcp_start() {
+	local _n
+	[ -x /usr/sbin/dnsmasq ] || { echo "no /usr/sbin/dnsmasq in the dom0 image"; return 1; }
+	touch "$LAB_DHCP_HOSTS"
+	_n=$(grep -c 'DHCP, IP range' "$LAB_DHCP_LOG" 2>/dev/null)
+	/usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
+		--user=root --group=root --pid-file="$LAB_DIR/dnsmasq.pid" \
+		--interface="$LAB_BRIDGE" --bind-interfaces --dhcp-authoritative \
+		--dhcp-range="$LAB_DHCP_RANGE,$LAB_DHCP_LEASE" \
+		--dhcp-hostsfile="$LAB_DHCP_HOSTS" --dhcp-leasefile="$LAB_DHCP_LEASES" \
+		--log-facility="$LAB_DHCP_LOG" --log-dhcp "$@" </dev/null >>"$LAB_DHCP_LOG" 2>&1 &
+	LAB_DHCP_PID=$!
+	if ! wait_until 20 dhcp_serving "${_n:-0}"; then
+		tail -n 10 "$LAB_DHCP_LOG"
+		echo "dnsmasq did not start serving DHCP on $LAB_BRIDGE within 20 s"
+		kill "$LAB_DHCP_PID" 2>/dev/null
+		LAB_DHCP_PID=
+		return 1
+	fi
+	note "dnsmasq pid $LAB_DHCP_PID: $(grep 'DHCP, IP range' "$LAB_DHCP_LOG" | tail -n1 | sed 's/^.*dnsmasq-dhcp[^ ]* //')"
+}
+# dhcp_serving N: dnsmasq runs and has logged its range more than N times.
+dhcp_serving() { kill -0 "$LAB_DHCP_PID" && [ "$(grep -c 'DHCP, IP range' "$LAB_DHCP_LOG")" -gt "$1" ]; }
+
+# dhcp_pin MAC [IP]: dnsmasq gives MAC the address IP from now on (without IP: no pinned
+# address any more).  A guest that holds another address keeps it until it renews: at its
+# next renewal (every minute, or dhcp_renew now) dnsmasq refuses the old address, and the
+# guest takes the new one.  dnsmasq re-reads the file on SIGHUP; returns once it has.
+dhcp_pin() {
+	local _mac=$1 _ip=${2:-} _n
+	{
+		grep -v -i "^$_mac," "$LAB_DHCP_HOSTS" 2>/dev/null
+		[ -z "$_ip" ] || echo "$_mac,$_ip"
+	} >"$LAB_DHCP_HOSTS.tmp"
+	mv "$LAB_DHCP_HOSTS.tmp" "$LAB_DHCP_HOSTS"
+	[ -n "$LAB_DHCP_PID" ] || return 0	# dhcp_start reads it
+	_n=$(grep -c "read $LAB_DHCP_HOSTS\$" "$LAB_DHCP_LOG")
+	kill -HUP "$LAB_DHCP_PID" || return 1
+	wait_until 10 dhcp_reread "$_n" || { echo "dnsmasq did not re-read $LAB_DHCP_HOSTS"; return 1; }
+}
+dhcp_reread() { [ "$(grep -c "read $LAB_DHCP_HOSTS\$" "$LAB_DHCP_LOG")" -gt "$1" ]; }
+
+# dhcp_renew NAME / dhcp_release NAME: the guest's udhcpc renews its lease now (SIGUSR1), or
+# releases it and removes the address (SIGUSR2; it asks again on the next dhcp_renew).
+# Follow the outcome with guest_lease.
+# shellcheck disable=SC2016 # the guest expands $(cat ...)
+dhcp_renew() { guest_run "$1" 'kill -USR1 $(cat /run/udhcpc.eth0.pid)' >/dev/null; }
+# shellcheck disable=SC2016
+dhcp_release() { guest_run "$1" 'kill -USR2 $(cat /run/udhcpc.eth0.pid)' >/dev/null; }
+
+# guest_lease NAME: the address (A.B.C.D) the guest's udhcpc last bound or renewed, from its
+# data/lab-dhcp; fails while it holds none.  guest_lease_is NAME IP: for wait_until.
+guest_lease() {
+	local _v
+	_v=$(guest_key "$1" lab-dhcp) || return 1
+	case $_v in
+	"bound "* | "renew "*) _v=${_v#* }; echo "${_v%/*}" ;;
+	*) return 1 ;;
+	esac
+}
+guest_lease_is() { [ "$(guest_lease "$1")" = "$2" ]; }
+
+# guest_ipv4 NAME: the IPv4 addresses on the guest's eth0 (A.B.C.D/NN, space-separated), as
+# the guest's own ip(8) shows them.
+guest_ipv4() {
+	guest_run "$1" "ip -4 -o addr show dev eth0 | awk '{ print \$4 }'" | sed 's/ *$//'
+}
+
+# dhcp_stop: dnsmasq ends; its leases file is shown (the log stays in LAB_DIR).
+dhcp_stop() {
+	[ -n "$LAB_DHCP_PID" ] || return 0
+	kill "$LAB_DHCP_PID" 2>/dev/null
+	wait_until 10 dhcp_dead || { echo "dnsmasq did not exit within 10 s of SIGTERM"; return 1; }
+	LAB_DHCP_PID=
+	note "dnsmasq stopped; leases: $(tr '\n' ';' <"$LAB_DHCP_LEASES" 2>/dev/null)"
+}
+dhcp_dead() { ! kill -0 "$LAB_DHCP_PID" 2>/dev/null; }
 
 # ---- CoKeeper hooks ---------------------------------------------------------------------
 # Each is a no-op (printing LAB SKIP) while the image lacks the binary it needs, so the same
