@@ -102,6 +102,10 @@ printf '{"cmd":"members"}' >"$work/fuzz-control/members"
 printf '{"cmd":"sim-create","name":"web","ip":["10.0.0.1","fd00::1"],"mac":"00:16:3e:00:00:01"}' \
 	>"$work/fuzz-control/create"
 printf '{"cmd":"sim-migrate","name":"web","pause_ms":5}' >"$work/fuzz-control/migrate"
+printf '{"cmd":"addresses-set","op":"add","domain":"web","addresses":["10.0.0.9","fd00::9"]}' \
+	>"$work/fuzz-control/addresses-set"
+printf '{"cmd":"sim-claim","name":"web","ipv4":["10.0.0.7"]}' >"$work/fuzz-control/claim"
+printf '{"cmd":"addresses","domain":"web"}' >"$work/fuzz-control/addresses"
 run_fuzzer fuzz-frame "$fuzz_runs" 140000
 run_fuzzer fuzz-control "${FUZZ_CONTROL_RUNS:-100000}" 4096
 
