@@ -14,6 +14,7 @@
 # FUZZ_RING_SECONDS (default 600) the most time it may take for them.
 # FUZZ_FP_PARSE_RUNS (default 1000000) sets fuzz-fastpath-parse's (the module's netlink events).
 # FUZZ_POLICY_RUNS (default 300000) sets fuzz-fastpath-policy's (fastpath.conf, policy-set).
+# FUZZ_LEARN_RUNS (default 1000000) sets fuzz-learn-parse's (frames seen on a vif, --learn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -174,6 +175,13 @@ printf 'default deny\nrate-limited allow\nallow bridge xenbr*\ndeny name web-?\n
 printf '# tenants\ndeny uuid 12345678-9abc-def0-1234-56789abcdef0\nallow name [a-c]*\n' \
 	>"$work/fuzz-fastpath-policy/uuid"
 run_fuzzer fuzz-fastpath-policy "${FUZZ_POLICY_RUNS:-300000}" 8192 300
+
+# fuzz-learn-parse: byte 0 is how the frame was seen (bit 0 from the guest, bit 1 checksum
+# not filled in), then an Ethernet frame.  Seeds: the unit test's valid frames, one of each
+# kind learnt (tests/fuzz/learn-seeds.c).
+mkdir "$work/fuzz-learn-parse"
+build-fuzz/tests/fuzz/learn-seeds "$work/fuzz-learn-parse"
+run_fuzzer fuzz-learn-parse "${FUZZ_LEARN_RUNS:-1000000}" 4096
 
 step "kernel module: warning-free build and tests in QEMU (tests/kmod/run.sh)"
 tests/kmod/run.sh
