@@ -369,8 +369,13 @@ const struct addresses_counters *addresses_counters(const struct addresses *a)
 
 /* Learning: an event counts only for a MAC of the member the vif belongs to. */
 
+/*
+ * to_guest: a DHCP server's reply, which a broadcast sends out of every vif on the bridge:
+ * one for another MAC is expected there, and only counted.  What comes from a guest with
+ * another guest's MAC is the guest's doing, and said (rate-limited).
+ */
 static bool vif_owns(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
-		     const char *what)
+		     const char *what, bool to_guest)
 {
 	const struct ck_member *m = ck_memberset_find(a->cfg.membership->members, domid);
 	char s[18];
@@ -379,8 +384,11 @@ static bool vif_owns(struct addresses *a, uint16_t domid, const uint8_t mac[CK_M
 		return true;
 	a->counters.not_member++;
 	ck_format_mac(mac, s);
-	rate_limited_warning(a, "vif of domid %u: %s for %s, not that domain's MAC: ignored",
-			     domid, what, s);
+	if (to_guest)
+		log_debug("vif of domid %u: %s for %s, not that domain's MAC", domid, what, s);
+	else
+		rate_limited_warning(a, "vif of domid %u: %s from %s, not that domain's MAC: "
+				     "ignored", domid, what, s);
 	return false;
 }
 
@@ -427,10 +435,22 @@ void addresses_lease(struct addresses *a, uint16_t domid, const uint8_t mac[CK_M
 {
 	struct ck_addr addr = ck_addr_from_ipv4(ipv4);
 
-	if (!vif_owns(a, domid, mac, "a DHCP lease"))
+	if (!vif_owns(a, domid, mac, "a DHCP lease", true))
 		return;
 	learned(a, domid, mac, &addr, CK_LEARNED_DHCP,
 		lease_s == UINT32_MAX ? UINT64_MAX : ck_now_usec() + lease_s * 1000000ull);
+}
+
+void addresses_nak(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN])
+{
+	if (!vif_owns(a, domid, mac, "a DHCP NAK", true))
+		return;
+	if (!ck_addrbook_unlearn_how(a->book, mac, CK_LEARNED_DHCP))
+		return;
+	a->counters.naks++;
+	log_info("domid %u: its lease was refused (DHCPNAK)", domid);
+	a->cb.remerge(domid, a->userdata);
+	arm_expiry(a);
 }
 
 void addresses_release(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
@@ -438,7 +458,7 @@ void addresses_release(struct addresses *a, uint16_t domid, const uint8_t mac[CK
 {
 	struct ck_addr addr = ck_addr_from_ipv4(ipv4);
 
-	if (!vif_owns(a, domid, mac, "a DHCP release"))
+	if (!vif_owns(a, domid, mac, "a DHCP release", false))
 		return;
 	if (!ck_addrbook_unlearn(a->book, mac, &addr))
 		return;
@@ -451,7 +471,7 @@ void addresses_release(struct addresses *a, uint16_t domid, const uint8_t mac[CK
 void addresses_neighbour(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
 			 const struct ck_addr *addr)
 {
-	if (!vif_owns(a, domid, mac, addr->v6 ? "a neighbour advertisement" : "an ARP"))
+	if (!vif_owns(a, domid, mac, addr->v6 ? "a neighbour advertisement" : "an ARP", false))
 		return;
 	learned(a, domid, mac, addr, addr->v6 ? CK_LEARNED_NDP : CK_LEARNED_ARP, UINT64_MAX);
 }

@@ -39,6 +39,7 @@ struct addresses_counters {
 	uint64_t leases;		/* DHCP leases that changed a MAC's address */
 	uint64_t renewals;		/* leases that only moved an expiry */
 	uint64_t releases;		/* DHCPRELEASEs that dropped one */
+	uint64_t naks;			/* DHCPNAKs that voided a lease */
 	uint64_t expired;		/* learned addresses whose lease ran out */
 	uint64_t arp_learned;		/* first addresses learned from ARP or NDP */
 	uint64_t arp_taken;		/* ARP/NDP for an address another MAC learned first */
@@ -61,6 +62,7 @@ void addresses_committed(struct addresses *a, bool removed_any);
 /* What the learning spoke saw on domid's vif, for mac. */
 void addresses_lease(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
 		     uint32_t ipv4, uint32_t lease_s);
+void addresses_nak(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN]);
 void addresses_release(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
 		       uint32_t ipv4);
 void addresses_neighbour(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN],

@@ -56,6 +56,7 @@
 #include "event.h"
 #include "fastpath-relay.h"
 #include "guests.h"
+#include "learn.h"
 #include "logging.h"
 #include "member-json.h"
 #include "rescan.h"
@@ -82,6 +83,7 @@ struct daemon {
 	struct fastpath_relay relay;
 	struct fastpath_policy *policy;	/* the relay holds pairs to it */
 	struct addresses *addresses;	/* the orchestrator's and the learned ones */
+	struct learn *learn;		/* --learn: what guests' vifs show; NULL without */
 	struct daemon_counters counters;
 	bool ready;			/* the first full scan is committed */
 	unsigned int last_conflicts;	/* duplicate uuids, MACs and addresses at the last scan */
@@ -199,6 +201,48 @@ static void on_remerge(uint16_t domid, void *userdata)
 		d->source->ops->remerge(d->source, domid);
 	else
 		rescan_request(d->rescan);
+}
+
+/* The learning spoke's findings go to the address book. */
+static void on_lease(void *userdata, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
+		     uint32_t ipv4, uint32_t lease_s, uint32_t server_id)
+{
+	struct daemon *d = userdata;
+
+	addresses_lease(d->addresses, domid, mac, ipv4, lease_s);
+}
+
+static void on_nak(void *userdata, uint16_t domid, const uint8_t mac[CK_MAC_LEN])
+{
+	struct daemon *d = userdata;
+
+	addresses_nak(d->addresses, domid, mac);
+}
+
+static void on_release(void *userdata, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
+		       uint32_t ipv4)
+{
+	struct daemon *d = userdata;
+
+	addresses_release(d->addresses, domid, mac, ipv4);
+}
+
+static void on_arp(void *userdata, uint16_t domid, const uint8_t mac[CK_MAC_LEN], uint32_t ipv4)
+{
+	struct daemon *d = userdata;
+	struct ck_addr a = ck_addr_from_ipv4(ipv4);
+
+	addresses_neighbour(d->addresses, domid, mac, &a);
+}
+
+static void on_na(void *userdata, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
+		  const uint8_t ipv6[CK_IPV6_LEN])
+{
+	struct daemon *d = userdata;
+	struct ck_addr a = { .v6 = 1 };
+
+	memcpy(a.bytes, ipv6, CK_IPV6_LEN);
+	addresses_neighbour(d->addresses, domid, mac, &a);
 }
 
 static int on_as_read(uint16_t domid, struct ck_member *out, void *userdata)
@@ -392,12 +436,26 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	COUNTER("fastpath_not_authorized", fp->not_authorized);
 	COUNTER("fastpath_revoked", fp->revoked);
 	COUNTER("fastpath_channels", fastpath_relay_channels(&d->relay));
+	if (d->learn) {
+		struct learn_counters l;
+
+		learn_get_counters(d->learn, &l);
+		COUNTER("learn_frames", l.frames);
+		COUNTER("learn_events", l.events);
+		COUNTER("learn_not_vif", l.not_vif);
+		COUNTER("learn_ignored", l.ignored);
+		COUNTER("learn_malformed", l.malformed);
+		COUNTER("learn_refused", l.refused);
+		COUNTER("learn_truncated", l.truncated);
+		COUNTER("learn_dropped_by_kernel", l.dropped_by_kernel);
+	}
 	{
 		const struct addresses_counters *a = addresses_counters(d->addresses);
 
 		COUNTER("addresses_leases", a->leases);
 		COUNTER("addresses_renewals", a->renewals);
 		COUNTER("addresses_releases", a->releases);
+		COUNTER("addresses_naks", a->naks);
 		COUNTER("addresses_expired", a->expired);
 		COUNTER("addresses_arp_learned", a->arp_learned);
 		COUNTER("addresses_arp_taken", a->arp_taken);
@@ -700,6 +758,18 @@ int daemon_new(struct daemon **ret, const struct daemon_config *cfg)
 	r = cfg->transport->new(&d->transport, &transport_cfg, &transport_cb, d);
 	if (r < 0)
 		goto err;
+	if (cfg->learn) {
+		static const struct learn_callbacks learn_cb = {
+			.lease = on_lease, .nak = on_nak, .release = on_release,
+			.arp = on_arp, .na = on_na,
+		};
+		unsigned int modes = (cfg->learn & DAEMON_LEARN_DHCP ? LEARN_MODE_DHCP : 0) |
+				     (cfg->learn & DAEMON_LEARN_ARP ? LEARN_MODE_ARP : 0);
+
+		r = learn_new(&d->learn, d->event, modes, &learn_cb, d);
+		if (r < 0)
+			goto err;	/* learn_new said which step failed */
+	}
 	source_cfg.event = d->event;
 	source_cfg.membership = d->membership;
 	source_cfg.addresses_data = d->addresses;
@@ -725,6 +795,7 @@ void daemon_free(struct daemon *d)
 	fastpath_policy_free(d->policy);
 	if (d->source)
 		d->source->ops->free(d->source);
+	learn_free(d->learn);
 	addresses_free(d->addresses);
 	if (d->transport)
 		d->transport->ops->free(d->transport);

@@ -363,6 +363,18 @@ bool ck_addrbook_unlearn(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
 	return had;
 }
 
+bool ck_addrbook_unlearn_how(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
+			     enum ck_learned_how how)
+{
+	struct learned *l = find_learned(b, mac);
+
+	if (!l || how >= __CK_LEARNED_LAST || !l->slot[how].set)
+		return false;
+	clear_slot(b, l, how);
+	free_if_empty(b, l);
+	return true;
+}
+
 uint64_t ck_addrbook_next_expiry(const struct ck_addrbook *b)
 {
 	const struct learned *l, *tmp;

@@ -87,6 +87,9 @@ int ck_addrbook_learn(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
 /* Drops mac's learned a (NULL: all of mac's); whether it had it. */
 bool ck_addrbook_unlearn(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
 			 const struct ck_addr *a);
+/* Drops what mac learned how (a DHCPNAK voids its lease); whether it had one. */
+bool ck_addrbook_unlearn_how(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
+			     enum ck_learned_how how);
 /* The earliest expiry of a learned address; UINT64_MAX if none expires. */
 uint64_t ck_addrbook_next_expiry(const struct ck_addrbook *b);
 /* Drops what expired at now, calling fn once for each MAC that lost an address. */

@@ -198,6 +198,10 @@ START_TEST(expiry_release_and_retain)
 	/* Expired, x is free: another MAC's ARP may have it. */
 	ck_assert_int_eq(ck_addrbook_learn(b, mac_b, &x, CK_LEARNED_ARP, UINT64_MAX, lost),
 			 CK_LEARN_CHANGED);
+	ck_assert(!ck_addrbook_unlearn_how(b, mac_b, CK_LEARNED_NDP));
+	ck_assert(ck_addrbook_unlearn_how(b, mac_b, CK_LEARNED_DHCP));	/* a DHCPNAK */
+	ck_assert(!ck_addrbook_unlearn_how(b, mac_b, CK_LEARNED_DHCP));
+	ck_addrbook_learn(b, mac_b, &y, CK_LEARNED_DHCP, 200, lost);
 	ck_assert(ck_addrbook_unlearn(b, mac_b, &y));	/* DHCPRELEASE */
 	ck_assert(!ck_addrbook_unlearn(b, mac_b, &y));
 	ck_assert_uint_eq(ck_addrbook_next_expiry(b), UINT64_MAX);
