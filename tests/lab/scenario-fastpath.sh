@@ -3,6 +3,20 @@
 # The fast path (cokeeper-fp.ko, docs/FASTPATH.md) on real Xen, with cokeeperd and the agents
 # relaying the set-up:
 #   SCENARIO=tests/lab/scenario-fastpath.sh tests/lab/run.sh
+# Every guest here is created with no ip= on its vif and takes its address from dnsmasq in
+# dom0 (udhcpc; pinned to 10.99.0.N by MAC): the toolstack never knows an address, and
+# cokeeperd (--learn=dhcp,arp) learns each from the lease it sees on the guest's vif, so
+# every step below runs on learned addresses (issue 22).
+# addresses-learned  each guest's address is in dom0's view and every table as "learned",
+#             and no vif backend has an ip key
+# dhcp-renew  pv2 renews to another address (dnsmasq pinned anew): it moves in every table,
+#             the old one is gone; then back
+# arp-spoof   pvh3 takes pv2's address and answers ARP for it: cokeeperd counts it and gives
+#             pvh3 nothing; every table still has the address as pv2's
+# orchestrator-address  an address pv1 sets inside itself, unknown to dom0, set by the
+#             orchestrator (cokeeperctl addresses add): in every table as "orchestrator"
+# forged-attr pvh3 writes its own attr/vif/0/ipv4 (a new address and pv1's): shown by
+#             cokeeperctl addresses as claimed and unused, in no table
 # loopback    pv1's module runs both ends of a channel to itself at load (grants, maps, event
 #             channels, records both ways across the ring's wrap); PVH skips it (a self-grant
 #             moves the page there) and is covered by the channels below
@@ -15,8 +29,9 @@
 #             both (netfront) and on the channel, alternating three times in the same boot:
 #             the medians go to the log (bench/RESULTS.md); the counters must move only when
 #             the fast path is on, and every byte of each stream is checked
-# unlisted-address  pings from an address of pv1 the toolstack never listed reach pv2 with the
-#             fast path on as off (20/20): they take the vif, pv2 drops nothing from the ring
+# unlisted-address  pings from an address of pv1 that dom0 does not list (pv1 answers ARP for
+#             it, but ARP teaches a guest's first address only) reach pv2 with the fast path
+#             on as off (20/20): they take the vif, pv2 drops nothing from the ring
 # isolated    pvh3's vif moved to a bridge of its own: pv1 and pvh3 drop out of each other's
 #             table, their channel goes down, and with static neighbours no ping crosses;
 #             moved back, the channel returns
@@ -57,13 +72,15 @@ fp_tx_above() { [ "$(fp_field "$1" "$2" 3)" -gt "$3" ] 2>/dev/null; }
 fp_enable() { guest_run "$1" "echo $2 >/sys/module/cokeeper_fp/parameters/enable"; }
 
 step cokeeperd-start
-ck_daemon_start --source xenstore && pass
+dhcp_start || fatal "dnsmasq did not start"
+for n in $GUESTS; do dhcp_pin "$(mac_of "$n")" "$(ip_of "$n")" || fatal "dhcp_pin $n"; done
+ck_daemon_start --source xenstore --learn=dhcp,arp && pass
 
 step loopback
 for n in $GUESTS; do
 	args=
 	[ "$n" = pv1 ] && args=cokeeper.fp_args=selftest=1
-	domu_boot "$n" "$(ip_of "$n")" "$(mac_of "$n")" "$(type_of "$n")" cokeeper.selftest=0 \
+	domu_boot "$n" dhcp "$(mac_of "$n")" "$(type_of "$n")" cokeeper.selftest=0 \
 		cokeeper.fp=1 $args || fatal "$n did not boot"
 done
 for n in $GUESTS; do
@@ -78,6 +95,103 @@ pass
 
 D1=$(domid_of pv1)
 D2=$(domid_of pv2)
+D3=$(domid_of pvh3)
+
+# lookup NAME ADDR: NAME's `cokeeper-query lookup ADDR` as one line, and its exit status.
+lookup() { guest_run "$1" "cokeeper-query lookup $2"; }
+# owner_is NAME ADDR DOMID [SOURCE]: NAME's table has ADDR as DOMID's (from SOURCE).
+owner_is() {
+	local _out
+	_out=$(lookup "$1" "$2") || return 1
+	case $_out in *"domid $3 ("*) ;; *) return 1 ;; esac
+	[ -z "${4:-}" ] || case $_out in *"$4"*) ;; *) return 1 ;; esac
+}
+# nobody_has NAME ADDR: NAME's table has no member with ADDR (lookup exits 1).
+nobody_has() { lookup "$1" "$2" >/dev/null; [ $? = 1 ]; }
+# dom0_source NAME ADDR: the source cokeeperd uses NAME's ADDR from ("" when unused).
+dom0_source() {
+	ck_ctl addresses "$1" | jq -r --arg a "$2" '.addresses[] | select(.address == $a and .used) | .source'
+}
+# everywhere CHECK ARGS...: CHECK NAME ARGS... holds in every guest's table.
+everywhere() {
+	local _n _check="$1"
+	shift
+	for _n in $GUESTS; do "$_check" "$_n" "$@" || return 1; done
+}
+
+# The toolstack knows no address: each comes from the lease dom0 saw on the guest's vif.
+step addresses-learned
+for n in $GUESTS; do
+	d=$(domid_of "$n")
+	ip=$(xenstore-read "/local/domain/0/backend/vif/$d/0/ip" 2>/dev/null) &&
+		fail "$n's vif has an ip key ($ip): this scenario is about guests without one"
+	wait_until 60 guest_lease_is "$n" "$(ip_of "$n")" || fail "$n holds no lease of $(ip_of "$n")"
+	wait_until 60 everywhere owner_is "$(ip_of "$n")" "$d" learned ||
+		fail "not every table has $n's $(ip_of "$n") as learned: $(lookup pv1 "$(ip_of "$n")")"
+	[ "$(dom0_source "$n" "$(ip_of "$n")")" = learned ] ||
+		fail "cokeeperd does not use $n's $(ip_of "$n") as learned: $(ck_ctl addresses "$n")"
+done
+note "pv1: $(lookup pv1 "$(ip_of pv2)")"
+note "cokeeperd: $(ck_ctl stats | jq -c '.counters | with_entries(select(.key | test("^(learn|addresses)_")))')"
+pass
+
+# A renewal to a new address (dnsmasq refuses the old one, pv2 asks again): the new one is
+# pv2's in every table and the old one nobody's; then back.
+step dhcp-renew
+for ip in 10.99.0.72 "$(ip_of pv2)"; do
+	old=$(guest_lease pv2)
+	dhcp_pin "$(mac_of pv2)" "$ip" || fail "dhcp_pin pv2 $ip"
+	dhcp_renew pv2
+	wait_until 60 guest_lease_is pv2 "$ip" || fail "pv2 did not renew to $ip: $(guest_lease pv2)"
+	wait_until 60 everywhere owner_is "$ip" "$D2" learned || fail "$ip is not pv2's in every table"
+	wait_until 60 everywhere nobody_has "$old" || fail "pv2's old $old is still in a table"
+	note "pv2 renewed from $old to $ip: in every table, $old in none"
+done
+pass
+
+# pvh3 takes pv2's address and answers ARP for it (gratuitous ARP): a learned address is
+# one MAC's, so pvh3 gets nothing and the address stays pv2's everywhere.  pv2 then says
+# its own, so that the guests' neighbour caches point at it again.
+step arp-spoof
+t0=$(ck_ctl stats | jq .counters.addresses_arp_taken)
+out=$(guest_run pvh3 "ip addr add $(ip_of pv2)/32 dev eth0 && arping -U -c 3 -I eth0 -s $(ip_of pv2) $(ip_of pv2)") ||
+	fail "pvh3: arping: $out"
+spoof_counted() { [ "$(ck_ctl stats | jq .counters.addresses_arp_taken)" -gt "$t0" ]; }
+wait_until 30 spoof_counted || fail "cokeeperd counted no ARP for another guest's address"
+guest_run pvh3 "ip addr del $(ip_of pv2)/32 dev eth0" >/dev/null
+everywhere owner_is "$(ip_of pv2)" "$D2" learned || fail "pv2's address moved: $(lookup pv1 "$(ip_of pv2)")"
+[ "$(dom0_source pvh3 "$(ip_of pv2)")" = "" ] || fail "cokeeperd gave pvh3 pv2's address"
+guest_run pv2 "arping -U -c 2 -I eth0 -s $(ip_of pv2) $(ip_of pv2)" >/dev/null
+note "pvh3's ARP for pv2's address: $(ck_ctl stats | jq .counters.addresses_arp_taken) counted, pv1 still: $(lookup pv1 "$(ip_of pv2)")"
+pass
+
+# An address pv1 set inside itself, which dom0 never saw (no lease, no ARP yet): the
+# orchestrator's word puts it in every table, and it carries traffic.
+step orchestrator-address
+OIP=10.99.0.61
+out=$(guest_run pv1 "ip addr add $OIP/24 dev eth0") || fail "pv1: ip addr add $OIP: $out"
+out=$(ck_ctl addresses add pv1 "$OIP") || fail "cokeeperctl addresses add pv1 $OIP: $out"
+wait_until 60 everywhere owner_is "$OIP" "$D1" orchestrator ||
+	fail "$OIP is not pv1's orchestrator address in every table: $(lookup pv2 "$OIP")"
+out=$(guest_run pv2 "ping -c 3 -W 2 $OIP | grep -o '[0-9]* packets received'")
+[ "${out%% *}" = 3 ] || fail "pv2 -> $OIP: $out"
+note "pv2: $(lookup pv2 "$OIP")"
+pass
+
+# pvh3 writes its own attr/vif (as xen-guest-agent does): a new address and pv1's.  dom0
+# reads and shows both as claimed and unused; no table has either as pvh3's.
+step forged-attr
+out=$(guest_run pvh3 "xenstore-write attr/vif/0/ipv4/0 10.99.0.63 attr/vif/0/ipv4/1 $(ip_of pv1)") ||
+	fail "pvh3 could not write its own attr/vif: $out"
+claimed() {
+	ck_ctl addresses pvh3 | jq -e '[.addresses[] | select(.source == "claimed" and (.used | not))
+		| .address] | sort == ["10.99.0.1", "10.99.0.63"]' >/dev/null
+}
+wait_until 30 claimed || fail "cokeeperd does not show pvh3's claims: $(ck_ctl addresses pvh3)"
+everywhere nobody_has 10.99.0.63 || fail "pvh3's claimed 10.99.0.63 is in a table"
+everywhere owner_is "$(ip_of pv1)" "$D1" learned || fail "pvh3's claim moved pv1's address"
+guest_run pvh3 "xenstore-rm attr/vif/0/ipv4" >/dev/null
+pass
 
 step channel-up
 wait_until 120 fp_up_with_ping pv1 pv2 "$D2" || fail "pv1's channel to pv2 (domid $D2) is not up: $(guest_run pv1 'cokeeper-query fastpath')"
@@ -219,6 +333,8 @@ note "pings from $XIP to pv2: ${on:-?}/20 with the fast path on, ${off:-?}/20 of
 [ "${on:-0}" = 20 ] && [ "${off:-0}" = 20 ] || fail "from an unlisted address: ${on:-?}/20 on, ${off:-?}/20 off"
 [ "${f1:-0}" -ge "$((${f0:-0} + 20))" ] || fail "pv1 handed the ring frames from $XIP: fallbacks ${f0:-?} -> ${f1:-?}"
 [ "${r1:-x}" = "${r0:-y}" ] || fail "pv2 dropped frames from pv1's ring: ${r0:-?} -> ${r1:-?}"
+# pv1 answered ARP for it, but its first ARP address (orchestrator-address's) is taken.
+nobody_has pv2 "$XIP" || fail "pv1's unlisted $XIP became a table address: $(lookup pv2 "$XIP")"
 guest_run pv1 "ip addr del $XIP/24 dev eth0" >/dev/null
 pass
 
@@ -410,7 +526,9 @@ pass
 
 step cleanup
 for n in pv1 pvh3; do domu_destroy "$n" || fail "destroy $n"; done
+note "cokeeperd: $(ck_ctl stats | jq -c '.counters | with_entries(select(.key | test("^(learn|addresses)_")))')"
 ck_daemon_stop
+dhcp_stop || fail "dnsmasq"
 pass
 
 scenario_end
