@@ -448,6 +448,7 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 		COUNTER("learn_refused", l.refused);
 		COUNTER("learn_truncated", l.truncated);
 		COUNTER("learn_dropped_by_kernel", l.dropped_by_kernel);
+		COUNTER("learn_rogue_replies", l.rogue_replies);
 	}
 	{
 		const struct addresses_counters *a = addresses_counters(d->addresses);

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "learn.h"
 #include "learn-filter.h"
 #include "logging.h"
@@ -26,6 +27,21 @@
 
 /* Room for a few hundred DHCP or ARP frames: a burst from many guests booting at once. */
 #define LEARN_RCVBUF (256 * 1024)
+
+/*
+ * A DHCP reply that a guest sent (a DHCP server, or a forger, in a guest) reaches its client
+ * as a frame sent out of the client's vif, like dom0's server's: the socket sees it come in
+ * on the sender's vif first.  Its client's MAC is remembered for ROGUE_WINDOW_USEC, and
+ * replies to that MAC are not learned meanwhile: a guest must not give another guest an
+ * address, nor take one from it.
+ */
+#define ROGUE_SLOTS 64
+#define ROGUE_WINDOW_USEC (5 * 1000000ull)
+
+struct rogue {
+	uint8_t mac[CK_MAC_LEN];
+	uint64_t until;
+};
 
 struct learn {
 	unsigned int modes;
@@ -35,6 +51,8 @@ struct learn {
 	sd_event_source *io;
 	struct learn_counters counters;
 	struct ck_ratelimit rl;	/* what a guest can make us log */
+	struct rogue rogues[ROGUE_SLOTS];	/* clients of guests' DHCP replies, lately */
+	uint64_t (*now)(void);			/* CLOCK_MONOTONIC usec: ck_now_usec */
 	uint8_t frame[LEARN_FRAME_MAX];
 };
 
@@ -77,6 +95,31 @@ static unsigned int mode_of(uint8_t kind)
 	return kind == LEARN_ARP || kind == LEARN_NDP_NA ? LEARN_MODE_ARP : LEARN_MODE_DHCP;
 }
 
+/* A guest sent a DHCP reply to mac: remembered in the slot that expires first. */
+static void rogue_note(struct learn *l, const uint8_t mac[CK_MAC_LEN], uint64_t now)
+{
+	struct rogue *oldest = &l->rogues[0];
+
+	for (unsigned int i = 0; i < ROGUE_SLOTS; i++) {
+		if (!memcmp(l->rogues[i].mac, mac, CK_MAC_LEN)) {
+			oldest = &l->rogues[i];
+			break;
+		}
+		if (l->rogues[i].until < oldest->until)
+			oldest = &l->rogues[i];
+	}
+	memcpy(oldest->mac, mac, CK_MAC_LEN);
+	oldest->until = now + ROGUE_WINDOW_USEC;
+}
+
+static bool rogue_recent(const struct learn *l, const uint8_t mac[CK_MAC_LEN], uint64_t now)
+{
+	for (unsigned int i = 0; i < ROGUE_SLOTS; i++)
+		if (l->rogues[i].until > now && !memcmp(l->rogues[i].mac, mac, CK_MAC_LEN))
+			return true;
+	return false;
+}
+
 /* learn_dispatch() less the count of frames, which the socket's reader keeps itself. */
 static int dispatch(struct learn *l, const uint8_t *frame, size_t len, const char *ifname,
 		    int pkttype, unsigned int flags)
@@ -92,6 +135,21 @@ static int dispatch(struct learn *l, const uint8_t *frame, size_t len, const cha
 		return -ENODEV;
 	}
 	r = learn_parse(frame, len, dir, flags, &ev, &why);
+	if (r == -ENOENT && dir == LEARN_DIR_FROM_GUEST &&
+	    learn_parse(frame, len, LEARN_DIR_TO_GUEST, flags, &ev, &why) == 0 &&
+	    (ev.kind == LEARN_DHCP_LEASE || ev.kind == LEARN_DHCP_NAK)) {
+		/* A DHCP reply from a guest: no lease for its client for a while. */
+		l->counters.rogue_replies++;
+		rogue_note(l, ev.mac, l->now());
+		ck_log_limited(&l->rl, LOG_WARNING, 0, "learn: %s (domid %u) sends DHCP replies: "
+			       "its clients' leases are not learned", ifname, domid);
+		return -EPERM;
+	}
+	if (r == 0 && (ev.kind == LEARN_DHCP_LEASE || ev.kind == LEARN_DHCP_NAK) &&
+	    rogue_recent(l, ev.mac, l->now())) {
+		l->counters.rogue_replies++;
+		return -EPERM;
+	}
 	if (r == -ENOENT || (r == 0 && !(l->modes & mode_of(ev.kind)))) {
 		l->counters.ignored++;
 		return -ENOENT;
@@ -125,6 +183,11 @@ static int dispatch(struct learn *l, const uint8_t *frame, size_t len, const cha
 	}
 	l->counters.events++;
 	return 0;
+}
+
+void learn_set_clock(struct learn *l, uint64_t (*now)(void))
+{
+	l->now = now;
 }
 
 int learn_dispatch(struct learn *l, const uint8_t *frame, size_t len, const char *ifname,
@@ -281,6 +344,7 @@ int learn_new(struct learn **ret, sd_event *event, unsigned int modes,
 	l->cb = *cb;
 	l->userdata = userdata;
 	l->fd = -1;
+	l->now = ck_now_usec;
 	l->rl = (struct ck_ratelimit)CK_RATELIMIT_INIT(10 * 1000000ull, 5);
 	if (event) {
 		r = open_socket(l, event);

@@ -65,6 +65,7 @@ struct learn_counters {
 	uint64_t refused;	/* the parser's -EINVAL: parses, but says what cannot be so */
 	uint64_t truncated;	/* longer than LEARN_FRAME_MAX: not parsed */
 	uint64_t dropped_by_kernel;	/* PACKET_STATISTICS: the receive buffer was full */
+	uint64_t rogue_replies;	/* DHCP replies a guest sent, and replies to their clients */
 };
 
 /*
@@ -81,10 +82,15 @@ void learn_free(struct learn *l);
  * One frame as the socket gives it: len bytes from the Ethernet header, seen on ifname,
  * with its sockaddr_ll's pkttype (PACKET_OUTGOING: to the guest; any other: from it) and
  * LEARN_F_* flags.  0 if a callback was called; else why not: -ENODEV not a vif, -ENOENT
- * nothing to learn, or the parser's -EBADMSG / -EINVAL (counted and logged, rate-limited).
+ * nothing to learn, the parser's -EBADMSG / -EINVAL (counted and logged, rate-limited), or
+ * -EPERM: a DHCP reply sent by a guest, or one to a MAC that a guest's reply went to in the
+ * last 5 s (a guest's DHCP server, or forger, teaches nothing).
  */
 int learn_dispatch(struct learn *l, const uint8_t *frame, size_t len, const char *ifname,
 		   int pkttype, unsigned int flags);
+
+/* The clock the 5 s after a guest's DHCP reply are counted on (tests); ck_now_usec. */
+void learn_set_clock(struct learn *l, uint64_t (*now)(void));
 
 /* The counters so far; reads the kernel's drop count first, when there is a socket. */
 void learn_get_counters(struct learn *l, struct learn_counters *out);

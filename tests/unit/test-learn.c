@@ -324,8 +324,7 @@ START_TEST(dispatch_to_callbacks)
 	ck_assert_uint_eq(h.server_id, LF_SERVER_IP);
 	ck_assert_int_eq(dispatch(l, &f, "vif32751.1-emu", PACKET_OUTGOING), 0);
 	ck_assert_uint_eq(h.domid, CK_DOMID_LIMIT - 1);
-	/* Sent by the guest (it runs a DHCP server), or seen on the bridge or a NIC. */
-	ck_assert_int_eq(dispatch(l, &f, "vif7.0", PACKET_HOST), -ENOENT);
+	/* Seen on the bridge or a NIC (a guest's own: guest_dhcp_replies_teach_nothing). */
 	ck_assert_int_eq(dispatch(l, &f, "xenbr0", PACKET_OUTGOING), -ENODEV);
 	ck_assert_int_eq(dispatch(l, &f, "eth0", PACKET_HOST), -ENODEV);
 	ck_assert_uint_eq(h.calls, 2);
@@ -357,10 +356,10 @@ START_TEST(dispatch_to_callbacks)
 	ck_assert_uint_eq(h.calls, 7);
 
 	learn_get_counters(l, &c);
-	ck_assert_uint_eq(c.frames, 11);
+	ck_assert_uint_eq(c.frames, 10);
 	ck_assert_uint_eq(c.events, 7);
 	ck_assert_uint_eq(c.not_vif, 2);
-	ck_assert_uint_eq(c.ignored, 2);
+	ck_assert_uint_eq(c.ignored, 1);
 	ck_assert_uint_eq(c.malformed + c.refused + c.truncated + c.dropped_by_kernel, 0);
 	learn_free(l);
 }
@@ -391,6 +390,49 @@ START_TEST(dispatch_counts_rejections)
 	ck_assert_uint_eq(c.malformed, 1);
 	ck_assert_uint_eq(c.refused, 2);
 	ck_assert_uint_eq(c.ignored + c.not_vif, 0);
+	learn_free(l);
+}
+END_TEST
+
+/*
+ * A DHCP reply a guest sends (a server, or a forger, in a guest) is seen coming in on its
+ * vif before it goes out of its client's: neither copy teaches anything, nor do replies to
+ * that client for a while, so no guest gives or takes another's address.
+ */
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+START_TEST(guest_dhcp_replies_teach_nothing)
+{
+	struct learn_counters c;
+	struct heard h = { 0 };
+	struct learn *l;
+	struct lf f;
+
+	ck_assert_int_eq(learn_new(&l, NULL, LEARN_MODE_F_ALL, &all_callbacks, &h), 0);
+	learn_set_clock(l, fake_clock);
+	fake_now = 1000;
+	lf_dhcp_ack(&f, 0);
+	ck_assert_int_eq(dispatch(l, &f, "vif3.0", PACKET_HOST), -EPERM);	/* from guest 3 */
+	ck_assert_int_eq(dispatch(l, &f, "vif7.0", PACKET_OUTGOING), -EPERM);	/* to its client */
+	lf_dhcp_nak(&f);
+	ck_assert_int_eq(dispatch(l, &f, "vif7.0", PACKET_OUTGOING), -EPERM);
+	ck_assert_uint_eq(h.calls, 0);
+	/* Another guest's lease, and what the client itself sends, still count. */
+	lf_dhcp_release(&f);
+	ck_assert_int_eq(dispatch(l, &f, "vif7.0", PACKET_HOST), 0);
+	/* 5 s later, dom0's server's reply counts again. */
+	fake_now += 5 * 1000000;
+	lf_dhcp_ack(&f, 0);
+	ck_assert_int_eq(dispatch(l, &f, "vif7.0", PACKET_OUTGOING), 0);
+	ck_assert_str_eq(h.what, "lease");
+	learn_get_counters(l, &c);
+	ck_assert_uint_eq(c.rogue_replies, 3);
+	ck_assert_uint_eq(c.events, 2);
 	learn_free(l);
 }
 END_TEST
@@ -460,6 +502,7 @@ int main(void)
 	th_add(s, dispatch_to_callbacks);
 	th_add(s, dispatch_counts_rejections);
 	th_add(s, dispatch_by_mode);
+	th_add(s, guest_dhcp_replies_teach_nothing);
 	th_add(s, new_checks_modes_and_callbacks);
 	return th_run(s);
 }
