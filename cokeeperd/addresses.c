@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addresses.h"
@@ -16,6 +17,8 @@
 #include "reply.h"
 
 #define DEFAULT_GRACE_USEC (10 * 1000000ull)
+/* Learned changes are written at most this often: leases renew all the time. */
+#define SAVE_DELAY_USEC (1000000ull)
 #define STATE_LINE_MAX 1024
 
 struct addresses {
@@ -26,8 +29,11 @@ struct addresses {
 	struct addresses_counters counters;
 	sd_event_source *expiry;	/* the next learned address to run out */
 	sd_event_source *gc;		/* gone domains' entries, grace_usec after they went */
+	sd_event_source *saver;		/* the state file, a moment after learned changes */
 	struct ck_ratelimit log_limit;
 };
+
+static void arm_expiry(struct addresses *a);
 
 /* Members, found by what they hold. */
 struct finder {
@@ -80,10 +86,16 @@ static void rate_limited_warning(struct addresses *a, const char *fmt, ...)
 		log_warning("%s", msg);
 }
 
-/* The state file: a line per orchestrator entry, "UUID MAC|- ADDR...", written whole. */
+/*
+ * The state file, written whole: a line per orchestrator entry, "UUID MAC|- ADDR...", and
+ * one per learned address, "learned MAC ADDR dhcp|arp|ndp EXPIRY" (EXPIRY: the lease's end
+ * in seconds since the epoch, or "never"), so that a restarted cokeeperd knows its guests'
+ * leases before they renew (a day's lease renews after twelve hours).
+ */
 
 struct saver {
 	FILE *f;
+	uint64_t mono, wall;	/* now, on both clocks: leases are saved in wall-clock time */
 };
 
 static void save_one(const uint8_t uuid[CK_UUID_LEN], const uint8_t *mac,
@@ -101,6 +113,29 @@ static void save_one(const uint8_t uuid[CK_UUID_LEN], const uint8_t *mac,
 		fprintf(s->f, " %s", addr);
 	}
 	fputc('\n', s->f);
+}
+
+static uint64_t wall_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void save_learned(const uint8_t mac[CK_MAC_LEN], const struct ck_addr *addr,
+			 enum ck_learned_how how, uint64_t expires, void *userdata)
+{
+	struct saver *s = userdata;
+	char m[18], text[46];
+
+	ck_format_mac(mac, m);
+	ck_addr_format(addr, text);
+	if (expires == UINT64_MAX)
+		fprintf(s->f, "learned %s %s %s never\n", m, text, ck_learned_how_name(how));
+	else
+		fprintf(s->f, "learned %s %s %s %" PRIu64 "\n", m, text, ck_learned_how_name(how),
+			(s->wall + (expires > s->mono ? expires - s->mono : 0)) / 1000000);
 }
 
 /* Writes the whole file anew and renames it over the old: never half a file. */
@@ -124,9 +159,13 @@ static int save(struct addresses *a)
 		unlink(tmp);
 		return r;
 	}
-	fputs("# cokeeperd: the orchestrator's addresses (cokeeperctl addresses); "
-	      "UUID MAC|- ADDRESS...\n", s.f);
+	fputs("# cokeeperd: the orchestrator's addresses (cokeeperctl addresses), "
+	      "UUID MAC|- ADDRESS...,\n# and the learned ones, learned MAC ADDRESS HOW "
+	      "EXPIRY (seconds since the epoch, or never)\n", s.f);
+	s.mono = ck_now_usec();
+	s.wall = wall_usec();
 	ck_addrbook_foreach_set(a->book, save_one, &s);
+	ck_addrbook_foreach_learned(a->book, save_learned, &s);
 	if (fflush(s.f) != 0 || fsync(fd) < 0)
 		r = -errno;
 	if (fclose(s.f) != 0 && r == 0)
@@ -138,6 +177,63 @@ static int save(struct addresses *a)
 		a->counters.save_failures++;
 	}
 	return r;
+}
+
+/* "learned MAC ADDR HOW EXPIRY" after its first word; one that has run out is dropped. */
+static int load_learned(struct addresses *a, char *save)
+{
+	char *mac_s = strtok_r(NULL, " \t\n", &save), *addr_s = strtok_r(NULL, " \t\n", &save),
+	     *how_s = strtok_r(NULL, " \t\n", &save), *exp_s = strtok_r(NULL, " \t\n", &save);
+	uint8_t mac[CK_MAC_LEN], lost[CK_MAC_LEN];
+	uint64_t expires = UINT64_MAX, wall, secs;
+	struct ck_addr addr;
+	unsigned int how;
+	char *end;
+	int r;
+
+	if (!exp_s || strtok_r(NULL, " \t\n", &save) || ck_parse_mac(mac_s, mac) < 0 ||
+	    !ck_mac_valid(mac) || ck_addr_parse(addr_s, &addr) < 0)
+		return -EINVAL;
+	for (how = 0; how < __CK_LEARNED_LAST && strcmp(how_s, ck_learned_how_name(how)); how++)
+		;
+	if (how == __CK_LEARNED_LAST)
+		return -EINVAL;
+	if (strcmp(exp_s, "never")) {
+		errno = 0;
+		secs = strtoull(exp_s, &end, 10);
+		if (errno || *end || end == exp_s || secs > UINT64_MAX / 2000000)
+			return -EINVAL;
+		wall = wall_usec();
+		if (secs * 1000000 <= wall)
+			return 0;	/* ran out while cokeeperd was down */
+		expires = ck_now_usec() + (secs * 1000000 - wall);
+	}
+	r = ck_addrbook_learn(a->book, mac, &addr, how, expires, lost);
+	return r < 0 ? r : 0;
+}
+
+static int on_save(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct addresses *a = userdata;
+	int r = save(a);
+
+	if (r < 0)
+		log_error_errno(r, "cannot write %s (learned addresses)", a->cfg.state_path);
+	return 0;
+}
+
+/* The learned addresses changed: the file follows within SAVE_DELAY_USEC. */
+static void save_soon(struct addresses *a)
+{
+	int enabled = SD_EVENT_OFF;
+
+	if (!a->cfg.state_path)
+		return;
+	sd_event_source_get_enabled(a->saver, &enabled);
+	if (enabled != SD_EVENT_OFF)
+		return;
+	sd_event_source_set_time(a->saver, ck_now_usec() + SAVE_DELAY_USEC);
+	sd_event_source_set_enabled(a->saver, SD_EVENT_ONESHOT);
 }
 
 /* One line of the state file; a bad one is skipped, named, and the rest still read. */
@@ -152,6 +248,8 @@ static int load_line(struct addresses *a, char *line)
 	tok = strtok_r(line, " \t\n", &save);
 	if (!tok || tok[0] == '#')
 		return 0;
+	if (!strcmp(tok, "learned"))
+		return load_learned(a, save);
 	if (ck_parse_uuid(tok, uuid) < 0)
 		return -EINVAL;
 	tok = strtok_r(NULL, " \t\n", &save);
@@ -203,7 +301,8 @@ static int load(struct addresses *a)
 				    a->cfg.state_path, lineno);
 	}
 	fclose(f);
-	log_info("%s: the orchestrator's addresses read", a->cfg.state_path);
+	log_info("%s: the orchestrator's and learned addresses read", a->cfg.state_path);
+	arm_expiry(a);
 	return 0;
 }
 
@@ -220,14 +319,13 @@ static void on_mac_expired(const uint8_t mac[CK_MAC_LEN], void *userdata)
 	remerge_where(a, NULL, mac);
 }
 
-static void arm_expiry(struct addresses *a);
-
 static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct addresses *a = userdata;
 
 	ck_addrbook_expire(a->book, ck_now_usec(), on_mac_expired, a);
 	arm_expiry(a);
+	save_soon(a);
 	return 0;
 }
 
@@ -286,6 +384,7 @@ static int on_gc(sd_event_source *s, uint64_t usec, void *userdata)
 	int r;
 
 	arm_expiry(a);
+	save_soon(a);	/* learned addresses of gone MACs may have gone too */
 	if (!dropped)
 		return 0;
 	a->counters.dropped += dropped;
@@ -330,8 +429,12 @@ int addresses_new(struct addresses **ret, const struct addresses_config *cfg,
 				      on_expiry, a);
 	if (r == 0)
 		r = sd_event_add_time(cfg->event, &a->gc, CLOCK_MONOTONIC, UINT64_MAX, 0, on_gc, a);
+	if (r == 0)
+		r = sd_event_add_time(cfg->event, &a->saver, CLOCK_MONOTONIC, UINT64_MAX, 0,
+				      on_save, a);
 	if (r == 0) {
 		sd_event_source_set_enabled(a->expiry, SD_EVENT_OFF);
+		sd_event_source_set_enabled(a->saver, SD_EVENT_OFF);
 		/* What the state file names is checked against the first scan, a grace later. */
 		sd_event_source_set_time(a->gc, ck_now_usec() + a->cfg.grace_usec);
 		sd_event_source_set_enabled(a->gc, SD_EVENT_ONESHOT);
@@ -347,10 +450,17 @@ int addresses_new(struct addresses **ret, const struct addresses_config *cfg,
 
 void addresses_free(struct addresses *a)
 {
+	int pending = SD_EVENT_OFF;
+
 	if (!a)
 		return;
+	/* A learned change not written yet: written now, or a restart would not know it. */
+	if (a->saver && sd_event_source_get_enabled(a->saver, &pending) >= 0 &&
+	    pending != SD_EVENT_OFF)
+		on_save(a->saver, 0, a);
 	sd_event_source_disable_unref(a->expiry);
 	sd_event_source_disable_unref(a->gc);
+	sd_event_source_disable_unref(a->saver);
 	ck_addrbook_free(a->book);
 	free(a);
 }
@@ -412,9 +522,12 @@ static void learned(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MA
 		a->cb.remerge(domid, a->userdata);
 		if (memcmp(lost, none, CK_MAC_LEN))
 			remerge_where(a, NULL, lost);
+		save_soon(a);
 		break;
 	case CK_LEARN_SAME:
 		a->counters.renewals += how == CK_LEARNED_DHCP;
+		if (how == CK_LEARNED_DHCP)
+			save_soon(a);	/* its new expiry */
 		break;
 	case CK_LEARN_TAKEN:
 		a->counters.arp_taken++;
@@ -451,6 +564,7 @@ void addresses_nak(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC
 	log_info("domid %u: its lease was refused (DHCPNAK)", domid);
 	a->cb.remerge(domid, a->userdata);
 	arm_expiry(a);
+	save_soon(a);
 }
 
 void addresses_release(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
@@ -466,6 +580,7 @@ void addresses_release(struct addresses *a, uint16_t domid, const uint8_t mac[CK
 	log_info("domid %u: released its lease", domid);
 	a->cb.remerge(domid, a->userdata);
 	arm_expiry(a);
+	save_soon(a);
 }
 
 void addresses_neighbour(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
