@@ -55,6 +55,8 @@ step "sim: cokeeperd + agents, the whole pipeline without Xen (plain)"
 run_suite build sim "sim (plain)"
 step "hostile: an attacker against cokeeperd and its agents (plain)"
 run_suite build hostile "hostile (plain)"
+step "root: cokeeperd's packet socket and --learn in network namespaces (plain)"
+run_suite build root "root (plain)"
 
 step "build (ASan + UBSan)"
 setup build-asan -Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=all
@@ -65,6 +67,8 @@ step "sim (ASan + UBSan)"
 run_suite build-asan sim "sim (ASan + UBSan)"
 step "hostile (ASan + UBSan)"
 run_suite build-asan hostile "hostile (ASan + UBSan)"
+step "root (ASan + UBSan)"
+run_suite build-asan root "root (ASan + UBSan)"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 CC=clang setup build-fuzz -Dfuzzing=true -Dtests=disabled -Db_sanitize=address,undefined \
