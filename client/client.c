@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,28 +105,101 @@ static int lookup(struct ck_client *c, int attr, const void *key, size_t len,
 	return st.found ? 0 : -ENOENT;
 }
 
-int ck_client_lookup_ipv4(struct ck_client *c, const struct in_addr *addr,
-			  struct ck_client_peer *peer)
+/*
+ * The lookups fill a peer the caller allocated, so each exists in two versions
+ * (cokeeper-client.h, ABI): COKEEPER_CLIENT_0.1, the default that programs built now bind to,
+ * fills the whole struct; COKEEPER_CLIENT_0, for programs built against 0.1.0's header, fills
+ * the part that header had, which ends where the address sources begin.
+ */
+#define PEER_0_SIZE offsetof(struct ck_client_peer, ipv4_source)
+/* The old struct had no padding after tx_bytes, so it was exactly this long. */
+static_assert(PEER_0_SIZE == offsetof(struct ck_client_peer, tx_bytes) + sizeof(uint64_t) &&
+	      PEER_0_SIZE % _Alignof(struct ck_client_peer) == 0,
+	      "struct ck_client_peer's 0.1.0 part moved");
+
+/*
+ * Declares impl with name's prototype and exports it as name@version.  GCC's attribute
+ * survives link-time optimisation (a toplevel .symver does not); clang has only the latter.
+ */
+#if defined(__has_attribute) && __has_attribute(symver)
+#define VERSIONED(name, impl, version) \
+	extern __typeof__(name) impl __attribute__((symver(#name version)))
+#else
+#define VERSIONED(name, impl, version) \
+	extern __typeof__(name) impl;  \
+	__asm__(".symver " #impl ", " #name version)
+#endif
+
+VERSIONED(ck_client_lookup_ipv4, ck_client_lookup_ipv4_v1, "@@COKEEPER_CLIENT_0.1");
+int ck_client_lookup_ipv4_v1(struct ck_client *c, const struct in_addr *addr,
+			     struct ck_client_peer *peer)
 {
 	return lookup(c, COKEEPER_A_IPV4, &addr->s_addr, 4, peer);
 }
 
-int ck_client_lookup_ipv6(struct ck_client *c, const struct in6_addr *addr,
-			  struct ck_client_peer *peer)
+VERSIONED(ck_client_lookup_ipv6, ck_client_lookup_ipv6_v1, "@@COKEEPER_CLIENT_0.1");
+int ck_client_lookup_ipv6_v1(struct ck_client *c, const struct in6_addr *addr,
+			     struct ck_client_peer *peer)
 {
 	return lookup(c, COKEEPER_A_IPV6, addr, 16, peer);
 }
 
-int ck_client_lookup_mac(struct ck_client *c, const uint8_t mac[6], struct ck_client_peer *peer)
+VERSIONED(ck_client_lookup_mac, ck_client_lookup_mac_v1, "@@COKEEPER_CLIENT_0.1");
+int ck_client_lookup_mac_v1(struct ck_client *c, const uint8_t mac[6],
+			    struct ck_client_peer *peer)
 {
 	return lookup(c, COKEEPER_A_MAC, mac, 6, peer);
 }
 
-int ck_client_lookup_domid(struct ck_client *c, uint16_t domid, struct ck_client_peer *peer)
+VERSIONED(ck_client_lookup_domid, ck_client_lookup_domid_v1, "@@COKEEPER_CLIENT_0.1");
+int ck_client_lookup_domid_v1(struct ck_client *c, uint16_t domid, struct ck_client_peer *peer)
 {
 	uint32_t v = domid;
 
 	return lookup(c, COKEEPER_A_DOMID, &v, 4, peer);
+}
+
+/* Into a whole peer, then as much as the old caller has; *peer untouched on failure, as before. */
+static int copy_0(int r, const struct ck_client_peer *whole, struct ck_client_peer *peer)
+{
+	if (r == 0)
+		memcpy(peer, whole, PEER_0_SIZE);
+	return r;
+}
+
+VERSIONED(ck_client_lookup_ipv4, ck_client_lookup_ipv4_v0, "@COKEEPER_CLIENT_0");
+int ck_client_lookup_ipv4_v0(struct ck_client *c, const struct in_addr *addr,
+			     struct ck_client_peer *peer)
+{
+	struct ck_client_peer whole;
+
+	return copy_0(ck_client_lookup_ipv4_v1(c, addr, &whole), &whole, peer);
+}
+
+VERSIONED(ck_client_lookup_ipv6, ck_client_lookup_ipv6_v0, "@COKEEPER_CLIENT_0");
+int ck_client_lookup_ipv6_v0(struct ck_client *c, const struct in6_addr *addr,
+			     struct ck_client_peer *peer)
+{
+	struct ck_client_peer whole;
+
+	return copy_0(ck_client_lookup_ipv6_v1(c, addr, &whole), &whole, peer);
+}
+
+VERSIONED(ck_client_lookup_mac, ck_client_lookup_mac_v0, "@COKEEPER_CLIENT_0");
+int ck_client_lookup_mac_v0(struct ck_client *c, const uint8_t mac[6],
+			    struct ck_client_peer *peer)
+{
+	struct ck_client_peer whole;
+
+	return copy_0(ck_client_lookup_mac_v1(c, mac, &whole), &whole, peer);
+}
+
+VERSIONED(ck_client_lookup_domid, ck_client_lookup_domid_v0, "@COKEEPER_CLIENT_0");
+int ck_client_lookup_domid_v0(struct ck_client *c, uint16_t domid, struct ck_client_peer *peer)
+{
+	struct ck_client_peer whole;
+
+	return copy_0(ck_client_lookup_domid_v1(c, domid, &whole), &whole, peer);
 }
 
 struct status_state {

@@ -11,6 +11,15 @@
  * Lookups, the member list and the table status need no privilege.  Functions return 0 or
  * a negative errno: -ENOENT from a lookup means "not co-resident"; from ck_client_open it
  * means the cokeeper module is not loaded.  A client is not thread-safe; use one per thread.
+ *
+ * ABI.  The soname stays libcokeeper-client.so.0 and every field keeps its offset: fields are
+ * only added at the end of a struct.  Callers allocate struct ck_client_peer, so when it grows
+ * the functions that fill a caller's peer get a new symbol version: 0.2.0 added the address
+ * sources at the end of the peer, and the four lookups of COKEEPER_CLIENT_0.1 fill the whole
+ * of it.  A program built against 0.1.0's header binds to the COKEEPER_CLIENT_0 lookups,
+ * which write only the fields that header had.  The peers the library passes to callbacks
+ * (ck_client_foreach, ck_client_notify_dispatch) are its own: an older callback reads their
+ * beginning, as it always did.
  */
 #ifndef COKEEPER_CLIENT_H
 #define COKEEPER_CLIENT_H
@@ -31,6 +40,19 @@ enum ck_client_state {
 	CK_CLIENT_STATE_MIGRATING_OUT = 2,	/* leaving: tear fast-path channels down */
 };
 
+/*
+ * Where dom0 took an address from, in falling trust (the uapi's enum cokeeper_addr_source):
+ * the toolstack's configuration (xl's ip=), dom0's orchestrator, what dom0 saw the guest use
+ * on its vif (DHCP, ARP, NDP), or only the guest's own word.  A fast path should carry
+ * traffic only to TOOLSTACK, ORCHESTRATOR and LEARNED addresses, as cokeeper-fp.ko does.
+ */
+enum ck_client_addr_source {
+	CK_CLIENT_ADDR_TOOLSTACK = 0,
+	CK_CLIENT_ADDR_ORCHESTRATOR = 1,
+	CK_CLIENT_ADDR_LEARNED = 2,
+	CK_CLIENT_ADDR_CLAIMED = 3,
+};
+
 struct ck_client_nic {
 	uint8_t mac[6];
 	uint8_t n_ipv4, n_ipv6;
@@ -46,6 +68,13 @@ struct ck_client_peer {
 	char name[CK_CLIENT_NAME_MAX + 1];
 	struct ck_client_nic nics[CK_CLIENT_NICS_MAX];
 	uint64_t tx_packets, tx_bytes;	/* sent to this peer, as the kernel counted */
+	/*
+	 * Since 0.2.0 (COKEEPER_CLIENT_0.1): each address's enum ck_client_addr_source,
+	 * ipv4_source[i][a] for nics[i].ipv4[a].  Here, not in struct ck_client_nic, so that
+	 * nothing before moves (ABI, above).
+	 */
+	uint8_t ipv4_source[CK_CLIENT_NICS_MAX][CK_CLIENT_ADDRS_MAX];
+	uint8_t ipv6_source[CK_CLIENT_NICS_MAX][CK_CLIENT_ADDRS_MAX];
 };
 
 struct ck_client;
@@ -59,6 +88,14 @@ int ck_client_lookup_ipv6(struct ck_client *c, const struct in6_addr *addr,
 			  struct ck_client_peer *peer);
 int ck_client_lookup_mac(struct ck_client *c, const uint8_t mac[6], struct ck_client_peer *peer);
 int ck_client_lookup_domid(struct ck_client *c, uint16_t domid, struct ck_client_peer *peer);
+
+/*
+ * The source (enum ck_client_addr_source) of one of peer's addresses: family AF_INET with a
+ * struct in_addr, or AF_INET6 with a struct in6_addr; the most trusted of its sources if peer
+ * lists it more than once, as the kernel's lookups say.  -ENOENT when peer has no such
+ * address, -EAFNOSUPPORT for another family.  Since 0.2.0.
+ */
+int ck_client_peer_source(const struct ck_client_peer *peer, int family, const void *addr);
 
 /* The table's generation: epoch 0 means no agent has written it yet. */
 int ck_client_status(struct ck_client *c, uint64_t *epoch, uint64_t *gen, uint32_t *count,

@@ -178,6 +178,26 @@ int ck_genl_request(struct ck_genl *g, struct nl_msg *msg,
 	return st.interrupted ? -EAGAIN : 0;
 }
 
+/*
+ * A NIC's COKEEPER_NIC_A_SOURCES, only when one of its addresses is not the toolstack's, as
+ * lib/codec.c does on the wire: a module older than sources refuses the unknown attribute
+ * (strict validation), so members with the toolstack's addresses alone, which every member
+ * was before, still go into it; one with other sources fails loudly rather than losing them.
+ */
+static int put_sources(struct nl_msg *msg, const struct ck_nic *n)
+{
+	uint8_t buf[2 * CK_ADDRS_MAX];
+	bool any = false;
+
+	memcpy(buf, n->ipv4_source, n->n_ipv4);
+	memcpy(buf + n->n_ipv4, n->ipv6_source, n->n_ipv6);
+	for (unsigned int i = 0; i < n->n_ipv4 + (unsigned int)n->n_ipv6; i++)
+		any |= buf[i] != CK_ADDR_TOOLSTACK;
+	if (any && nla_put(msg, COKEEPER_NIC_A_SOURCES, n->n_ipv4 + n->n_ipv6, buf) < 0)
+		return -EMSGSIZE;
+	return 0;
+}
+
 int ck_genl_put_member(struct nl_msg *msg, int attrtype, const struct ck_member *m)
 {
 	struct nlattr *member, *nic;
@@ -203,15 +223,56 @@ int ck_genl_put_member(struct nl_msg *msg, int attrtype, const struct ck_member 
 		for (unsigned int a = 0; a < n->n_ipv6; a++)
 			if (nla_put(msg, COKEEPER_NIC_A_IPV6, CK_IPV6_LEN, n->ipv6[a]) < 0)
 				return -EMSGSIZE;
+		if (put_sources(msg, n) < 0)
+			return -EMSGSIZE;
 		nla_nest_end(msg, nic);
 	}
 	nla_nest_end(msg, member);
 	return 0;
 }
 
+/* As the kernel checks them (and lib/verify.c on the wire): absent, all the toolstack's. */
+static int parse_sources(const struct nlattr *attr, struct ck_nic *nic)
+{
+	const uint8_t *src;
+
+	if (!attr)
+		return 0;
+	if (nla_len(attr) != nic->n_ipv4 + nic->n_ipv6)
+		return -EBADMSG;
+	src = nla_data(attr);
+	for (int i = 0; i < nla_len(attr); i++)
+		if (src[i] > CK_ADDR_SOURCE_MAX)
+			return -EBADMSG;
+	memcpy(nic->ipv4_source, src, nic->n_ipv4);
+	memcpy(nic->ipv6_source, src + nic->n_ipv4, nic->n_ipv6);
+	return 0;
+}
+
+size_t ck_genl_member_size(const struct ck_member *m)
+{
+	size_t n = nla_total_size(0) + nla_total_size(4) + nla_total_size(CK_UUID_LEN) +
+		   nla_total_size(strlen(m->name) + 1) + nla_total_size(1);
+
+	for (unsigned int i = 0; i < m->n_nics; i++) {
+		const struct ck_nic *nic = &m->nics[i];
+		unsigned int addrs = nic->n_ipv4 + nic->n_ipv6;
+		bool any = false;
+
+		for (unsigned int a = 0; a < nic->n_ipv4; a++)
+			any |= nic->ipv4_source[a] != CK_ADDR_TOOLSTACK;
+		for (unsigned int a = 0; a < nic->n_ipv6; a++)
+			any |= nic->ipv6_source[a] != CK_ADDR_TOOLSTACK;
+		n += nla_total_size(0) + nla_total_size(CK_MAC_LEN) +
+		     nic->n_ipv4 * nla_total_size(4) + nic->n_ipv6 * nla_total_size(CK_IPV6_LEN) +
+		     (any ? nla_total_size(addrs) : 0);
+	}
+	return n;
+}
+
 static int parse_nic(struct nlattr *nest, struct ck_nic *nic)
 {
-	struct nlattr *attr;
+	struct nlattr *attr, *sources = NULL;
 	bool have_mac = false;
 	int rem;
 
@@ -234,11 +295,19 @@ static int parse_nic(struct nlattr *nest, struct ck_nic *nic)
 				return -EBADMSG;
 			memcpy(nic->ipv6[nic->n_ipv6++], nla_data(attr), CK_IPV6_LEN);
 			break;
+		case COKEEPER_NIC_A_SOURCES:
+			/* Its length depends on the addresses, which may come after it. */
+			if (sources)
+				return -EBADMSG;
+			sources = attr;
+			break;
 		default:
 			break;	/* newer kernels may add attributes */
 		}
 	}
-	return have_mac ? 0 : -EBADMSG;
+	if (!have_mac)
+		return -EBADMSG;
+	return parse_sources(sources, nic);
 }
 
 int ck_genl_parse_member(struct nlattr *nest, struct ck_member *m, uint64_t *tx_packets,

@@ -35,6 +35,8 @@ int ck_genl_request(struct ck_genl *g, struct nl_msg *msg,
 
 /* Puts m as a nested attribute of type attrtype; -EMSGSIZE when msg is full. */
 int ck_genl_put_member(struct nl_msg *msg, int attrtype, const struct ck_member *m);
+/* The bytes ck_genl_put_member() adds for m, to size a message of many. */
+size_t ck_genl_member_size(const struct ck_member *m);
 
 /* Parses a member nest (untrusted kernel output is still checked); counters may be NULL. */
 int ck_genl_parse_member(struct nlattr *nest, struct ck_member *m, uint64_t *tx_packets,

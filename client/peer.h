@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Between the public struct ck_client_peer (network-order addresses, no lib/ types) and the
- * project's struct ck_member, for the tools and tests that compare the two.
+ * project's struct ck_member, for the tools and tests that compare the two.  (peer.c also
+ * holds the public ck_client_peer_source(), which reads a peer as these do.)
  */
 #pragma once
 

@@ -28,10 +28,14 @@ static int report(struct genl_sink *s, int r, const char *what)
 	return r;
 }
 
-/* A message with room for n members: a member takes at most ~1 KiB of attributes. */
-static size_t size_for(size_t n)
+/* A message with room for the n members of v, and a page for the rest. */
+static size_t size_for(const struct ck_member **v, size_t n)
 {
-	return 4096 + n * 1100;
+	size_t size = 4096;
+
+	for (size_t i = 0; i < n; i++)
+		size += ck_genl_member_size(v[i]);
+	return size;
 }
 
 static int put_generation(struct nl_msg *msg, uint64_t epoch, uint64_t gen)
@@ -55,7 +59,7 @@ static int genl_replace(struct sink *base, uint64_t epoch, uint64_t gen,
 	r = ck_memberset_sorted(members, &v, &n);
 	if (r < 0)
 		return r;
-	msg = ck_genl_msg(s->g, COKEEPER_CMD_TABLE_REPLACE, 0, size_for(n));
+	msg = ck_genl_msg(s->g, COKEEPER_CMD_TABLE_REPLACE, 0, size_for(v, n));
 	r = msg ? put_generation(msg, epoch, gen) : -ENOMEM;
 	if (r == 0) {
 		nest = nla_nest_start(msg, COKEEPER_A_MEMBERS);

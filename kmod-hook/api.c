@@ -15,22 +15,28 @@ void ck_api_init(struct ck_store *s)
 	store = s;
 }
 
-/* Copies out under the caller's read section: *peer stays valid after it ends. */
-static int fill(const struct ck_entry *e, struct cokeeper_peer *peer)
+/*
+ * Copies out under the caller's read section: *peer stays valid after it ends.  source is
+ * the looked-up key's (include/cokeeper.h: TOOLSTACK for a MAC or a domid).
+ */
+static int fill(const struct ck_entry *e, u8 source, struct cokeeper_peer *peer)
 {
 	if (!e)
 		return -ENOENT;
 	peer->domid = e->domid;
 	peer->state = e->state;
+	peer->addr_source = source;
 	return 0;
 }
 
 static int lookup(enum ck_key_type type, const void *addr, struct cokeeper_peer *peer)
 {
+	const struct ck_key *k;
 	int err;
 
 	rcu_read_lock();
-	err = fill(ck_table_find(store, ck_store_table(store), type, addr), peer);
+	k = ck_table_find_key(store, ck_store_table(store), type, addr);
+	err = k ? fill(k->entry, k->lookup_source, peer) : -ENOENT;
 	rcu_read_unlock();
 	return err;
 }
@@ -58,7 +64,8 @@ int cokeeper_lookup_domid(u32 domid, struct cokeeper_peer *peer)
 	int err;
 
 	rcu_read_lock();
-	err = fill(ck_table_find_domid(store, ck_store_table(store), domid), peer);
+	err = fill(ck_table_find_domid(store, ck_store_table(store), domid),
+		   COKEEPER_ADDR_TOOLSTACK, peer);
 	rcu_read_unlock();
 	return err;
 }
@@ -80,7 +87,7 @@ int cokeeper_register_notifier(struct notifier_block *nb)
 	err = blocking_notifier_chain_register(&store->chain, nb);
 	t = ck_store_table(store);
 	for (; !err && (e = ck_table_at(store, t, &c)); c.index++) {
-		fill(e, &peer);
+		fill(e, COKEEPER_ADDR_TOOLSTACK, &peer);
 		nb->notifier_call(nb, COKEEPER_PEER_ADD, &peer);
 	}
 	ck_store_unlock(store);

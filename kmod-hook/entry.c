@@ -34,13 +34,36 @@ static void stats_put(struct ck_stats *s)
 	}
 }
 
-static void add_key(struct ck_entry *e, enum ck_key_type type, const void *addr)
+static void add_key(struct ck_entry *e, enum ck_key_type type, const void *addr, u8 source)
 {
 	struct ck_key *k = &e->keys[e->n_keys++];
 
 	k->entry = e;
 	k->type = type;
+	k->source = source;
 	memcpy(&k->addr, addr, ck_addr_len(type));
+}
+
+/*
+ * A member may list one address twice (on two NICs, say) with different sources.  A lookup
+ * finds one copy or the other, so each copy answers with the most trusted source of them
+ * all: dom0 holds the address at the highest trust it has for it.  Dumps keep each as written.
+ */
+static void resolve_sources(struct ck_entry *e)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < e->n_keys; i++) {
+		struct ck_key *k = &e->keys[i];
+
+		k->lookup_source = k->source;
+		for (j = 0; j < e->n_keys; j++) {
+			const struct ck_key *o = &e->keys[j];
+
+			if (o->type == k->type && !memcmp(&o->addr, &k->addr, ck_addr_len(k->type)))
+				k->lookup_source = min(k->lookup_source, o->source);
+		}
+	}
 }
 
 int ck_entry_new(struct ck_entry **ret, const struct ck_member *m, const struct ck_entry *share,
@@ -76,12 +99,14 @@ int ck_entry_new(struct ck_entry **ret, const struct ck_member *m, const struct 
 
 		e->nic[i].n_ip4 = nic->n_ip4;
 		e->nic[i].n_ip6 = nic->n_ip6;
-		add_key(e, CK_KEY_MAC, nic->mac);
+		/* The vif backend's mac key: the toolstack's by definition. */
+		add_key(e, CK_KEY_MAC, nic->mac, COKEEPER_ADDR_TOOLSTACK);
 		for (j = 0; j < nic->n_ip4; j++)
-			add_key(e, CK_KEY_IP4, &nic->ip4[j]);
+			add_key(e, CK_KEY_IP4, &nic->ip4[j], nic->ip4_source[j]);
 		for (j = 0; j < nic->n_ip6; j++)
-			add_key(e, CK_KEY_IP6, &nic->ip6[j]);
+			add_key(e, CK_KEY_IP6, &nic->ip6[j], nic->ip6_source[j]);
 	}
+	resolve_sources(e);
 	*ret = e;
 	return 0;
 }
@@ -121,10 +146,14 @@ void ck_entry_to_member(const struct ck_entry *e, struct ck_member *m)
 		memcpy(nic->mac, k++->addr.mac, ETH_ALEN);
 		nic->n_ip4 = e->nic[i].n_ip4;
 		nic->n_ip6 = e->nic[i].n_ip6;
-		for (j = 0; j < nic->n_ip4; j++)
-			nic->ip4[j] = k++->addr.ip4;
-		for (j = 0; j < nic->n_ip6; j++)
-			nic->ip6[j] = k++->addr.ip6;
+		for (j = 0; j < nic->n_ip4; j++, k++) {
+			nic->ip4[j] = k->addr.ip4;
+			nic->ip4_source[j] = k->source;
+		}
+		for (j = 0; j < nic->n_ip6; j++, k++) {
+			nic->ip6[j] = k->addr.ip6;
+			nic->ip6_source[j] = k->source;
+		}
 	}
 }
 
@@ -136,9 +165,11 @@ bool ck_entry_same(const struct ck_entry *a, const struct ck_entry *b)
 	    a->n_keys != b->n_keys || memcmp(a->uuid, b->uuid, sizeof(a->uuid)) ||
 	    strcmp(a->name, b->name) || memcmp(a->nic, b->nic, sizeof(a->nic)))
 		return false;
-	/* Same counts per NIC, so the key types line up and only the addresses can differ. */
+	/* Same counts per NIC, so the key types line up and only the addresses (and where they
+	 * came from: a fast path acts on that too) can differ. */
 	for (i = 0; i < a->n_keys; i++)
-		if (memcmp(&a->keys[i].addr, &b->keys[i].addr, ck_addr_len(a->keys[i].type)))
+		if (memcmp(&a->keys[i].addr, &b->keys[i].addr, ck_addr_len(a->keys[i].type)) ||
+		    a->keys[i].source != b->keys[i].source)
 			return false;
 	return true;
 }

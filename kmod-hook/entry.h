@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * One table entry: a member in the compact form the table links, with one hash node per key
- * (each MAC and address) and the peer's transmit counters.
+ * (each MAC and address, with where dom0 took it from) and the peer's transmit counters.
  *
  * An entry is immutable once linked: a change builds a new entry and the old one is freed
  * after an RCU grace period.  The counters live in a separate, reference-counted object so
@@ -36,6 +36,8 @@ struct ck_key {
 	struct ck_entry *entry;
 	union ck_addr addr;
 	u8 type;		/* enum ck_key_type */
+	u8 source;		/* enum cokeeper_addr_source as written; a MAC's: TOOLSTACK */
+	u8 lookup_source;	/* what a lookup of the key says (ck_entry_new) */
 };
 
 struct ck_pcpu_stats {

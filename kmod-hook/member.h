@@ -20,6 +20,8 @@ struct ck_nic {
 	u8 n_ip6;
 	__be32 ip4[COKEEPER_ADDRS_MAX];
 	struct in6_addr ip6[COKEEPER_ADDRS_MAX];
+	u8 ip4_source[COKEEPER_ADDRS_MAX];	/* enum cokeeper_addr_source of ip4[i] */
+	u8 ip6_source[COKEEPER_ADDRS_MAX];
 };
 
 struct ck_member {

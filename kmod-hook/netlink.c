@@ -21,7 +21,8 @@ static size_t member_size(void)
 {
 	size_t addrs = COKEEPER_ADDRS_MAX * (nla_total_size(sizeof(struct in_addr)) +
 					     nla_total_size(sizeof(struct in6_addr)));
-	size_t nic = nla_total_size(0) + nla_total_size(ETH_ALEN) + addrs;
+	size_t nic = nla_total_size(0) + nla_total_size(ETH_ALEN) + addrs +
+		     nla_total_size(2 * COKEEPER_ADDRS_MAX);
 
 	return nla_total_size(0) + nla_total_size(sizeof(u32)) +
 	       nla_total_size(COKEEPER_UUID_LEN) + nla_total_size(COKEEPER_NAME_MAX + 1) +
@@ -42,10 +43,27 @@ static int put_gen(struct sk_buff *skb, u64 epoch, u64 gen)
 	return 0;
 }
 
+/*
+ * A NIC's SOURCES, from its n address keys k: only when one of them is not the toolstack's,
+ * as agents write them, so a table without sources dumps as it did before them.
+ */
+static int put_sources(struct sk_buff *skb, const struct ck_key *k, unsigned int n)
+{
+	u8 src[2 * COKEEPER_ADDRS_MAX];
+	bool any = false;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		src[i] = k[i].source;
+		any |= src[i] != COKEEPER_ADDR_TOOLSTACK;
+	}
+	return any ? nla_put(skb, COKEEPER_NIC_A_SOURCES, n, src) : 0;
+}
+
 /* Caller holds rcu_read_lock() or the writer lock. */
 static int put_entry(struct sk_buff *skb, const struct ck_entry *e, bool with_tx)
 {
-	const struct ck_key *k = e->keys;
+	const struct ck_key *k = e->keys, *addrs;
 	struct nlattr *member, *nic;
 	u64 packets, bytes;
 	unsigned int i, j;
@@ -62,12 +80,15 @@ static int put_entry(struct sk_buff *skb, const struct ck_entry *e, bool with_tx
 		nic = nla_nest_start(skb, COKEEPER_MEMBER_A_NIC);
 		if (!nic || nla_put(skb, COKEEPER_NIC_A_MAC, ETH_ALEN, k++->addr.mac))
 			goto err_cancel;
+		addrs = k;
 		for (j = 0; j < e->nic[i].n_ip4; j++)
 			if (nla_put_in_addr(skb, COKEEPER_NIC_A_IPV4, k++->addr.ip4))
 				goto err_cancel;
 		for (j = 0; j < e->nic[i].n_ip6; j++)
 			if (nla_put_in6_addr(skb, COKEEPER_NIC_A_IPV6, &k++->addr.ip6))
 				goto err_cancel;
+		if (put_sources(skb, addrs, k - addrs))
+			goto err_cancel;
 		nla_nest_end(skb, nic);
 	}
 	if (with_tx) {

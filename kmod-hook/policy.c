@@ -2,7 +2,8 @@
 /*
  * What the family accepts: an attribute policy per command and the one function that turns
  * an untrusted member nest into a struct ck_member.  The policies check types, lengths and
- * ranges; ck_member_parse() the rest (required attributes, counts, address rules).
+ * ranges; ck_member_parse() the rest (required attributes, counts, address rules, the
+ * address sources).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -31,6 +32,8 @@ static const struct nla_policy nic_policy[COKEEPER_NIC_A_MAX + 1] = {
 	[COKEEPER_NIC_A_MAC] = NLA_POLICY_ETH_ADDR,
 	[COKEEPER_NIC_A_IPV4] = NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
 	[COKEEPER_NIC_A_IPV6] = NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
+	/* Its length depends on the addresses beside it: parse_nic() checks it, and each byte. */
+	[COKEEPER_NIC_A_SOURCES] = { .type = NLA_BINARY },
 };
 
 #define KERNEL_TO_USER { .type = NLA_REJECT, .reject_message = "attribute is kernel to user only" }
@@ -89,6 +92,35 @@ const struct nla_policy ck_get_policy[COKEEPER_A_MAX + 1] = {
 
 const struct nla_policy ck_status_policy[COKEEPER_A_MAX + 1] = {};
 
+/*
+ * One enum cokeeper_addr_source per address, the IPv4s' in order then the IPv6s'.  Absent,
+ * every address is the toolstack's (what the zeroed member already says): a member from an
+ * agent older than sources, or one whose addresses all are.
+ */
+static int parse_sources(const struct nlattr *attr, struct ck_nic *nic,
+			 struct netlink_ext_ack *extack)
+{
+	const u8 *src;
+	int i;
+
+	BUILD_BUG_ON(COKEEPER_ADDR_TOOLSTACK != 0);
+	if (!attr)
+		return 0;
+	if (nla_len(attr) != nic->n_ip4 + nic->n_ip6) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "SOURCES needs one byte per IPV4 and IPV6 address");
+		return -EINVAL;
+	}
+	src = nla_data(attr);
+	for (i = 0; i < nla_len(attr); i++)
+		if (src[i] > COKEEPER_ADDR_SOURCE_MAX) {
+			NL_SET_ERR_MSG_ATTR(extack, attr, "unknown address source in SOURCES");
+			return -EINVAL;
+		}
+	memcpy(nic->ip4_source, src, nic->n_ip4);
+	memcpy(nic->ip6_source, src + nic->n_ip4, nic->n_ip6);
+	return 0;
+}
+
 static int parse_nic(const struct nlattr *nest, struct ck_nic *nic,
 		     struct netlink_ext_ack *extack)
 {
@@ -131,7 +163,7 @@ static int parse_nic(const struct nlattr *nest, struct ck_nic *nic,
 			break;
 		}
 	}
-	return 0;
+	return parse_sources(tb[COKEEPER_NIC_A_SOURCES], nic, extack);
 }
 
 int ck_member_parse(const struct nlattr *nest, struct ck_member *m,

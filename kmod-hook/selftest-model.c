@@ -3,7 +3,8 @@
  * The self-test's differential part: thousands of random sets, deletes, replaces, flushes
  * and lookups by every key, applied both to a store and to a naive model (plain arrays,
  * linear scans).  Every result code and every notifier event must be the model's, and
- * regularly the whole table (status, every domid, every key of the pools, the walk) too.
+ * regularly the whole table (status, every domid, every key of the pools with its address
+ * source, the walk) too.  Sources are random, so a rewrite that changes only one is a CHANGE.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -86,32 +87,46 @@ static void random_member(struct st *st, struct ck_member *m, u32 domid, unsigne
 		for (j = 0; j < nic->n_ip4; j++) {
 			ck_selftest_key(CK_KEY_IP4, pick(st, next), &a);
 			nic->ip4[j] = a.ip4;
+			nic->ip4_source[j] = rnd(st, COKEEPER_ADDR_SOURCE_MAX + 1);
 		}
 		nic->n_ip6 = rnd(st, 3);
 		for (j = 0; j < nic->n_ip6; j++) {
 			ck_selftest_key(CK_KEY_IP6, pick(st, next), &a);
 			nic->ip6[j] = a.ip6;
+			nic->ip6_source[j] = rnd(st, COKEEPER_ADDR_SOURCE_MAX + 1);
 		}
 	}
 }
 
-static bool member_has(const struct ck_member *m, enum ck_key_type type, const union ck_addr *a)
+/*
+ * Where m took the key from (enum cokeeper_addr_source; a MAC: TOOLSTACK), or -1: no such
+ * key.  Random members list a key twice now and then: the most trusted source of its copies.
+ */
+static int member_source(const struct ck_member *m, enum ck_key_type type,
+			 const union ck_addr *a)
 {
 	unsigned int i, j;
+	int best = -1;
 
 	for (i = 0; i < m->n_nics; i++) {
 		const struct ck_nic *nic = &m->nics[i];
 
 		if (type == CK_KEY_MAC && ether_addr_equal(nic->mac, a->mac))
-			return true;
+			return COKEEPER_ADDR_TOOLSTACK;
 		for (j = 0; type == CK_KEY_IP4 && j < nic->n_ip4; j++)
-			if (nic->ip4[j] == a->ip4)
-				return true;
+			if (nic->ip4[j] == a->ip4 && (best < 0 || nic->ip4_source[j] < best))
+				best = nic->ip4_source[j];
 		for (j = 0; type == CK_KEY_IP6 && j < nic->n_ip6; j++)
-			if (ipv6_addr_equal(&nic->ip6[j], &a->ip6))
-				return true;
+			if (ipv6_addr_equal(&nic->ip6[j], &a->ip6) &&
+			    (best < 0 || nic->ip6_source[j] < best))
+				best = nic->ip6_source[j];
 	}
-	return false;
+	return best;
+}
+
+static bool member_has(const struct ck_member *m, enum ck_key_type type, const union ck_addr *a)
+{
+	return member_source(m, type, a) >= 0;
 }
 
 /* True if one of m's keys belongs to another member of set[] (present[] says which). */
@@ -349,21 +364,26 @@ static int model_find(const struct model *md, enum ck_key_type type, const union
 	return -1;
 }
 
+/* The key's entry and what the key says of itself: the domid, state and source. */
 static int check_lookup(struct st *st, enum ck_key_type type, const union ck_addr *a)
 {
-	int want = model_find(st->model, type, a), got = -1, state = 0;
-	const struct ck_entry *e;
+	int want = model_find(st->model, type, a), got = -1, state = 0, source = -1;
+	const struct ck_key *k;
 
 	rcu_read_lock();
-	e = ck_table_find(st->s, ck_store_table(st->s), type, a);
-	if (e) {
-		got = e->domid;
-		state = e->state;
+	k = ck_table_find_key(st->s, ck_store_table(st->s), type, a);
+	if (k) {
+		got = k->entry->domid;
+		state = k->entry->state;
+		source = k->lookup_source;
 	}
 	rcu_read_unlock();
-	if (got != want || (e && state != st->model->m[want].state))
+	if (got != want || (k && state != st->model->m[want].state))
 		return FAIL(st, "lookup of a type %d key: domid %d, model says %d", type, got,
 			    want);
+	if (k && source != member_source(&st->model->m[want], type, a))
+		return FAIL(st, "lookup of a type %d key of domid %d: source %d, model says %d",
+			    type, got, source, member_source(&st->model->m[want], type, a));
 	return 0;
 }
 

@@ -55,16 +55,24 @@ struct ck_table *ck_store_table(const struct ck_store *s)
 	return rcu_dereference_check(s->table, lockdep_is_held(&s->lock));
 }
 
-const struct ck_entry *ck_table_find(const struct ck_store *s, struct ck_table *t,
-				     enum ck_key_type type, const void *addr)
+const struct ck_key *ck_table_find_key(const struct ck_store *s, struct ck_table *t,
+				       enum ck_key_type type, const void *addr)
 {
 	struct hlist_head *head = bucket(t, IDX_KEY(type), key_hash(t, type, addr));
 	struct ck_key *k;
 
 	hlist_for_each_entry_rcu(k, head, node, lockdep_is_held(&s->lock))
 		if (key_equal(k, addr))
-			return k->entry;
+			return k;
 	return NULL;
+}
+
+const struct ck_entry *ck_table_find(const struct ck_store *s, struct ck_table *t,
+				     enum ck_key_type type, const void *addr)
+{
+	const struct ck_key *k = ck_table_find_key(s, t, type, addr);
+
+	return k ? k->entry : NULL;
 }
 
 const struct ck_entry *ck_table_find_domid(const struct ck_store *s, struct ck_table *t,
@@ -149,7 +157,8 @@ static int check_keys(const struct ck_store *s, struct ck_table *t, const struct
 
 static void notify(struct ck_store *s, enum cokeeper_peer_event ev, const struct ck_entry *e)
 {
-	struct cokeeper_peer peer = { .domid = e->domid, .state = e->state };
+	struct cokeeper_peer peer = { .domid = e->domid, .state = e->state,
+				      .addr_source = COKEEPER_ADDR_TOOLSTACK };
 
 	blocking_notifier_call_chain(&s->chain, ev, &peer);
 }
@@ -246,7 +255,8 @@ int ck_store_del(struct ck_store *s, u32 domid, const struct ck_gen *g, struct c
 		return err;
 	old = find_domid(s, t, domid);
 	if (old) {
-		peer = (struct cokeeper_peer){ .domid = old->domid, .state = old->state };
+		peer = (struct cokeeper_peer){ .domid = old->domid, .state = old->state,
+					       .addr_source = COKEEPER_ADDR_TOOLSTACK };
 		unlink_entry(old);
 		WRITE_ONCE(t->count, t->count - 1);
 		ck_entry_free_rcu(old);

@@ -69,6 +69,9 @@ void ck_store_free(struct ck_store *s);
  * followed by several finds sees one table: all answers come from the same version.
  */
 struct ck_table *ck_store_table(const struct ck_store *s);
+/* The key itself, for what it says beyond its entry (its source); NULL if absent. */
+const struct ck_key *ck_table_find_key(const struct ck_store *s, struct ck_table *t,
+				       enum ck_key_type type, const void *addr);
 const struct ck_entry *ck_table_find(const struct ck_store *s, struct ck_table *t,
 				     enum ck_key_type type, const void *addr);
 const struct ck_entry *ck_table_find_domid(const struct ck_store *s, struct ck_table *t,

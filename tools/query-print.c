@@ -33,10 +33,16 @@ struct collect {
 	FILE *out;
 };
 
+/*
+ * The text form's columns stay where scripts read them (the lab reads NAME and TX_PKTS by
+ * position, and FASTPATH as the last): SOURCE, where ADDRESS came from, follows TX_BYTES and
+ * comes before the fast path's columns.
+ */
 static int collect_peer(const struct ck_client_peer *p, void *userdata)
 {
 	struct collect *c = userdata;
 	char mac[18] = "-", addr[INET6_ADDRSTRLEN] = "-";
+	const char *source = "-";
 	struct ck_member m;
 	int r;
 
@@ -47,13 +53,18 @@ static int collect_peer(const struct ck_client_peer *p, void *userdata)
 	}
 	if (p->n_nics) {
 		ck_format_mac(p->nics[0].mac, mac);
-		if (p->nics[0].n_ipv4)
+		if (p->nics[0].n_ipv4) {
 			inet_ntop(AF_INET, &p->nics[0].ipv4[0], addr, sizeof(addr));
-		else if (p->nics[0].n_ipv6)
+			source = ck_addr_source_name(p->ipv4_source[0][0]);
+		} else if (p->nics[0].n_ipv6) {
 			inet_ntop(AF_INET6, &p->nics[0].ipv6[0], addr, sizeof(addr));
+			source = ck_addr_source_name(p->ipv6_source[0][0]);
+		}
 	}
-	fprintf(c->out, "%-6u %-20.20s %-14s %-17s %-18s %10" PRIu64 " %12" PRIu64, p->domid,
-		p->name, ck_member_state_name(p->state), mac, addr, p->tx_packets, p->tx_bytes);
+	/* Padded only when columns follow. */
+	fprintf(c->out, "%-6u %-20.20s %-14s %-17s %-18s %10" PRIu64 " %12" PRIu64 " %-*s",
+		p->domid, p->name, ck_member_state_name(p->state), mac, addr, p->tx_packets,
+		p->tx_bytes, c->fp ? 12 : 0, source);
 	if (c->fp) {
 		const struct fastpath_peer *fp = fastpath_view_find(c->fp, p->domid);
 
@@ -74,8 +85,8 @@ int query_members(struct ck_client *c, bool json, const struct fastpath_view *fp
 	int r;
 
 	if (!json) {
-		fprintf(out, "%-6s %-20s %-14s %-17s %-18s %10s %12s%s\n", "DOMID", "NAME", "STATE",
-			"MAC", "ADDRESS", "TX_PKTS", "TX_BYTES",
+		fprintf(out, "%-6s %-20s %-14s %-17s %-18s %10s %12s %-*s%s\n", "DOMID", "NAME",
+			"STATE", "MAC", "ADDRESS", "TX_PKTS", "TX_BYTES", fp ? 12 : 0, "SOURCE",
 			fp ? " FP_TX_PKTS FP_RX_PKTS FASTPATH" : "");
 		return ck_client_foreach(c, collect_peer, &col);
 	}
@@ -92,7 +103,8 @@ int query_members(struct ck_client *c, bool json, const struct fastpath_view *fp
 	return r;
 }
 
-static struct json_object *peer_json(const struct ck_client_peer *p)
+/* source: the looked-up address's (a name), or NULL for a MAC or domid: no "source" then. */
+static struct json_object *peer_json(const struct ck_client_peer *p, const char *source)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -100,7 +112,17 @@ static struct json_object *peer_json(const struct ck_client_peer *p)
 	json_object_object_add(o, "domid", json_object_new_int(p->domid));
 	json_object_object_add(o, "name", json_object_new_string(p->name));
 	json_object_object_add(o, "state", json_object_new_string(ck_member_state_name(p->state)));
+	if (source)
+		json_object_object_add(o, "source", json_object_new_string(source));
 	return o;
+}
+
+/* The name of where the looked-up address came from; NULL if it is no address of p's. */
+static const char *source_name(const struct ck_client_peer *p, int family, const void *addr)
+{
+	int source = ck_client_peer_source(p, family, addr);
+
+	return source < 0 ? NULL : ck_addr_source_name(source);
 }
 
 int query_lookup(struct ck_client *c, const char *key, bool json, FILE *out)
@@ -109,13 +131,18 @@ int query_lookup(struct ck_client *c, const char *key, bool json, FILE *out)
 	struct ether_addr mac;
 	struct in_addr a4;
 	struct in6_addr a6;
+	const char *source = NULL;
 	uint64_t domid;
 	int r;
 
 	if (inet_pton(AF_INET, key, &a4) == 1) {
 		r = ck_client_lookup_ipv4(c, &a4, &peer);
+		if (r == 0)
+			source = source_name(&peer, AF_INET, &a4);
 	} else if (inet_pton(AF_INET6, key, &a6) == 1) {
 		r = ck_client_lookup_ipv6(c, &a6, &peer);
+		if (r == 0)
+			source = source_name(&peer, AF_INET6, &a6);
 	} else if (strchr(key, ':') && ether_aton_r(key, &mac)) {
 		r = ck_client_lookup_mac(c, mac.ether_addr_octet, &peer);
 	} else {
@@ -138,9 +165,10 @@ int query_lookup(struct ck_client *c, const char *key, bool json, FILE *out)
 	if (r < 0)
 		return r;
 	if (json)
-		return put_json(peer_json(&peer), out);
-	fprintf(out, "%s: co-resident, domid %u (%s, %s)\n", key, peer.domid, peer.name,
-		ck_member_state_name(peer.state));
+		return put_json(peer_json(&peer, source), out);
+	/* The source last, as a word of its own: readers of the words before see them as before. */
+	fprintf(out, "%s: co-resident, domid %u (%s, %s)%s%s\n", key, peer.domid, peer.name,
+		ck_member_state_name(peer.state), source ? " source=" : "", source ? source : "");
 	return 0;
 }
 

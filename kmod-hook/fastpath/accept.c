@@ -9,6 +9,11 @@
  * address, takes the vif); the source so that a guest sends through the ring only as itself
  * (a second address, a floating one, forwarded traffic: whatever dom0 lets through or not,
  * the vif decides).
+ *
+ * An address dom0 only has from the guest's own word (COKEEPER_ADDR_CLAIMED) is in the table
+ * for lookups, not for this: a guest could claim its neighbour's address and have the ring
+ * deliver what the vif would not.  Only the toolstack's, the orchestrator's and learned
+ * addresses count as owned; frames to or from any other take the vif, where dom0 decides.
  */
 #include <linux/etherdevice.h>
 #include <linux/in.h>
@@ -17,10 +22,15 @@
 #include "accept.h"
 #include "cokeeper.h"
 
-/* A lookup's answer: the address is a RUNNING member's, and that member is @domid. */
+/*
+ * A lookup's answer: the key is a RUNNING member's, that member is @domid, and dom0 did not
+ * take the key from the guest alone (a MAC's source is always the toolstack).  The sources
+ * come in falling trust, so one added after CLAIMED is refused too until decided otherwise.
+ */
 static bool owned(int err, const struct cokeeper_peer *p, u32 domid)
 {
-	return !err && p->domid == domid && p->state == COKEEPER_STATE_RUNNING;
+	return !err && p->domid == domid && p->state == COKEEPER_STATE_RUNNING &&
+	       p->addr_source <= COKEEPER_ADDR_LEARNED;
 }
 
 bool ckfp_may_carry(const struct ethhdr *eth, const struct iphdr *iph, u32 from, u32 to)

@@ -15,7 +15,8 @@
 /*
  * Whether a frame with these Ethernet and IPv4 headers goes from domain @from to domain @to
  * over their channel: a unicast IPv4 packet whose destination MAC and address are both @to's
- * in cokeeper's table, and whose source MAC and address are both @from's, both RUNNING.
+ * in cokeeper's table, and whose source MAC and address are both @from's, both RUNNING, and
+ * neither address one that dom0 has only from the guest's claim (COKEEPER_ADDR_CLAIMED).
  * Under rcu_read_lock() or in softirq (the table's lookups are lock-free).
  */
 bool ckfp_may_carry(const struct ethhdr *eth, const struct iphdr *iph, u32 from, u32 to);

@@ -15,10 +15,21 @@
 #include <linux/notifier.h>
 #include <linux/types.h>
 
-/* What a lookup or a notification tells about one peer. */
+/*
+ * What a lookup or a notification tells about one peer.
+ *
+ * addr_source (enum cokeeper_addr_source, uapi) is where dom0 took the key that was looked
+ * up: for cokeeper_lookup_ipv4() and cokeeper_lookup_ipv6(), that address's source (the most
+ * trusted one, should the member list the address more than once).  A MAC is always the vif
+ * backend's and a domid Xen's, so cokeeper_lookup_mac(), cokeeper_lookup_domid() and the
+ * notifier say COKEEPER_ADDR_TOOLSTACK: that tells nothing about the peer's addresses, look
+ * each one up.  A fast path carries traffic only to and from TOOLSTACK, ORCHESTRATOR and
+ * LEARNED addresses (the uapi's comment on the enum).
+ */
 struct cokeeper_peer {
 	u32 domid;
 	u8 state;	/* enum cokeeper_member_state (uapi): RUNNING or MIGRATING_OUT */
+	u8 addr_source;	/* enum cokeeper_addr_source (uapi) */
 };
 
 /* Each returns 0 and fills *peer, or -ENOENT when the address is not a co-resident peer's. */

@@ -3,10 +3,12 @@
 """libcokeeper-client's ABI is what its installed header declares, and nothing else.
 
 The shared library's dynamic symbol table must hold exactly the version script's global
-functions, each bound to the script's version node, and the script must list exactly the
-functions cokeeper-client.h declares.  Anything else exported (lib/ or the netlink helpers
-linked in) would become ABI that packaging/debian/libcokeeper-client0.symbols has to track;
-that file must name the library's soname and list the same symbols and version node.
+functions, each under every version node that lists it, and the script must list exactly the
+functions cokeeper-client.h declares.  A function listed in several nodes (its struct grew:
+client.c keeps the old version) is exported once per node, and the default version, the one
+a program built now binds to, is the newest node's.  Anything else exported (lib/ or the
+netlink helpers linked in) would become ABI that packaging/debian/libcokeeper-client0.symbols
+has to track; that file must name the library's soname and list the same symbols and nodes.
 
 usage: check-exports.py LIBRARY.so VERSION-SCRIPT HEADER NM READELF DEBIAN-SYMBOLS
 """
@@ -16,11 +18,11 @@ import sys
 
 
 def script_nodes(path):
-    """{node: [global symbols]} from a linker version script."""
+    """{node: [global symbols]} from a linker version script, in the script's order."""
     text = re.sub(r'#.*', '', open(path).read())
     text = re.sub(r'/\*.*?\*/', '', text, flags=re.S)
     nodes = {}
-    for m in re.finditer(r'(\w+)\s*\{(.*?)\}\s*\w*\s*;', text, re.S):
+    for m in re.finditer(r'([\w.]+)\s*\{(.*?)\}\s*[\w.]*\s*;', text, re.S):
         body = m.group(2)
         g = re.search(r'global\s*:(.*?)(?:local\s*:|$)', body, re.S)
         nodes[m.group(1)] = [s.strip() for s in g.group(1).split(';') if s.strip()] if g else []
@@ -34,7 +36,7 @@ def header_functions(path):
 
 
 def exported(lib, nm):
-    """{name: version} of the defined dynamic symbols."""
+    """{name: {version: is_default}} of the defined dynamic symbols."""
     out = subprocess.run([nm, '-D', '--defined-only', '--with-symbol-versions', lib],
                          check=True, capture_output=True, text=True).stdout
     syms = {}
@@ -43,7 +45,7 @@ def exported(lib, nm):
         if len(fields) < 3:
             continue
         name, _, version = fields[2].partition('@')
-        syms[name] = version.lstrip('@')
+        syms.setdefault(name, {})[version.lstrip('@')] = version.startswith('@')
     return syms
 
 
@@ -63,12 +65,14 @@ def main():
     lib, script, header, nm, readelf, symbols = sys.argv[1:7]
     nodes = script_nodes(script)
     fail = []
-    if len(nodes) != 1:
-        fail.append(f'{script}: expected one version node, found {sorted(nodes)}')
+    if not nodes:
+        fail.append(f'{script}: no version node found')
     listed = {s for syms in nodes.values() for s in syms}
+    # Each function's nodes, oldest first: the script adds nodes at its end.
+    wanted = {s: [n for n in nodes if s in nodes[n]] for s in listed}
     declared = header_functions(header)
     syms = exported(lib, nm)
-    # The version node itself is an absolute symbol named after the node.
+    # A version node itself is an absolute symbol named after the node.
     for node in nodes:
         syms.pop(node, None)
 
@@ -81,12 +85,16 @@ def main():
     for s in sorted(listed - declared):
         fail.append(f'in the version script but not declared by the header: {s}')
     for s in sorted(set(syms) & listed):
-        if syms[s] not in nodes:
-            fail.append(f'{s} is not bound to a version node (version "{syms[s]}")')
+        if set(syms[s]) != set(wanted[s]):
+            fail.append(f'{s} is exported as version(s) {sorted(syms[s])}, the version script '
+                        f'lists it in {wanted[s]}')
+        elif not syms[s][wanted[s][-1]]:
+            fail.append(f'{s}: the default version is not the newest node, {wanted[s][-1]}')
     deb_soname, deb_syms = debian_symbols(symbols)
     if deb_soname != soname(lib, readelf):
         fail.append(f'{symbols}: soname {deb_soname}, the library\'s is {soname(lib, readelf)}')
-    want = {f'{n}@{n}' for n in nodes} | {f'{s}@{v}' for s, v in syms.items() if s in listed}
+    want = {f'{n}@{n}' for n in nodes} | {f'{s}@{v}' for s, vs in syms.items() if s in listed
+                                          for v in vs}
     for s in sorted(want - deb_syms):
         fail.append(f'{symbols}: missing {s}')
     for s in sorted(deb_syms - want):

@@ -47,11 +47,16 @@ static void build_table(void)
 {
 	struct nic *n;
 
+	/* 10.77.1.1 learned, fd00:77::1 claimed; ms[1] and ms[2] send no SOURCES at all. */
+	static const uint8_t web_sources[] = { COKEEPER_ADDR_TOOLSTACK, COKEEPER_ADDR_LEARNED,
+					       COKEEPER_ADDR_CLAIMED };
+
 	make_member(&ms[0], 1, "web", COKEEPER_STATE_RUNNING);
 	n = add_nic(&ms[0], 1);
 	add4(n, "10.77.0.1");
 	add4(n, "10.77.1.1");
 	add6(n, "fd00:77::1");
+	set_sources(n, web_sources, sizeof(web_sources));
 	n = add_nic(&ms[0], 2);
 	add4(n, "10.78.0.2");
 	make_member(&ms[1], 2, "db", COKEEPER_STATE_RUNNING);
@@ -114,6 +119,45 @@ static void expect_error(const char *name, struct nl_msg *msg, int want, int alt
 	printf("     %s: %s, extack \"%s\"\n", name, strerror(-err), r.ext);
 }
 
+/* SOURCES: one known source per address, or the member is refused. */
+static void check_bad_sources(void)
+{
+	static const uint8_t two[] = { COKEEPER_ADDR_LEARNED, COKEEPER_ADDR_CLAIMED };
+	static const uint8_t unknown[] = { COKEEPER_ADDR_LEARNED, COKEEPER_ADDR_SOURCE_MAX + 1,
+					   COKEEPER_ADDR_TOOLSTACK };
+	struct member m = ms[0];
+	struct nl_msg *msg;
+
+	set_sources(&m.nics[0], two, sizeof(two));	/* three addresses */
+	msg = new_msg(COKEEPER_CMD_MEMBER_SET, 0);
+	put_member(msg, COKEEPER_A_MEMBER, &m, 6);
+	expect_error("sources-fewer-than-addresses", msg, -EINVAL, -EINVAL, true);
+
+	set_sources(&m.nics[1], two, sizeof(two));	/* one address */
+	m.nics[0] = ms[0].nics[0];
+	msg = new_msg(COKEEPER_CMD_MEMBER_SET, 0);
+	put_member(msg, COKEEPER_A_MEMBER, &m, 6);
+	expect_error("sources-more-than-addresses", msg, -EINVAL, -EINVAL, true);
+
+	m.nics[1] = ms[0].nics[1];
+	set_sources(&m.nics[0], unknown, sizeof(unknown));
+	msg = new_msg(COKEEPER_CMD_MEMBER_SET, 0);
+	put_member(msg, COKEEPER_A_MEMBER, &m, 6);
+	expect_error("sources-unknown-value", msg, -EINVAL, -EINVAL, true);
+
+	/* In a replace, the whole table is refused. */
+	msg = new_msg(COKEEPER_CMD_TABLE_REPLACE, 0);
+	put_gen(msg, EPOCH, 9);
+	{
+		struct nlattr *members = nla_nest_start(msg, COKEEPER_A_MEMBERS);
+
+		put_member(msg, COKEEPER_A_MEMBER, &ms[1], 6);
+		put_member(msg, COKEEPER_A_MEMBER, &m, 6);
+		nla_nest_end(msg, members);
+	}
+	expect_error("replace-with-bad-sources", msg, -EINVAL, -EINVAL, true);
+}
+
 static void check_malformed(void)
 {
 	static const uint8_t uuid[16] = { 1 };
@@ -162,6 +206,8 @@ static void check_malformed(void)
 	nla_put_u64(msg, COKEEPER_MEMBER_A_TX_PACKETS, 1);
 	nla_nest_end(msg, nest);
 	expect_error("kernel-only-attribute", msg, -EINVAL, -EINVAL, true);
+
+	check_bad_sources();
 }
 
 static const struct member *find(const struct reply *rp, uint32_t domid)
@@ -229,6 +275,12 @@ static void check_get(void)
 	err = get_by(sk, COKEEPER_A_IPV4, &v4, 4);
 	result("get-by-ipv4", !err && r.n == 1 && same(&r.m[0], &ms[0]), "err %d (%s)", err,
 	       r.ext);
+	/* As written: web's SOURCES back, none for db's NIC nor for web's second. */
+	result("get-keeps-sources", !err && r.n == 1 && r.m[0].nics[0].n_src == 3 &&
+	       r.m[0].nics[0].src[1] == COKEEPER_ADDR_LEARNED &&
+	       r.m[0].nics[0].src[2] == COKEEPER_ADDR_CLAIMED && r.m[0].nics[1].n_src == 0,
+	       "err %d, SOURCES of %d and %d bytes", err, r.m[0].nics[0].n_src,
+	       r.m[0].nics[1].n_src);
 	inet_pton(AF_INET6, "fd00:77::22", &v6);
 	err = get_by(sk, COKEEPER_A_IPV6, &v6, 16);
 	result("get-by-ipv6", !err && r.n == 1 && same(&r.m[0], &ms[1]), "err %d (%s)", err,
@@ -286,8 +338,9 @@ static void check_events(struct nl_sock *l, int grp)
 	m.state = COKEEPER_STATE_MIGRATING_OUT;
 	err = member_set(sk, &m, 0, 0);
 	receive_event(l, &ev, 2000);
+	/* web's whole member, its SOURCES included: notifications carry them too. */
 	result("event-migrating-out", !err && ev.cmd == COKEEPER_CMD_MEMBER_SET && ev.n == 1 &&
-	       ev.m[0].domid == 1 && ev.m[0].state == COKEEPER_STATE_MIGRATING_OUT,
+	       same(&ev.m[0], &m) && ev.m[0].nics[0].n_src == 3,
 	       "set %d; event cmd %u, %d members", err, ev.cmd, ev.n);
 
 	err = replace(sk, ms, 3, 14);

@@ -63,6 +63,8 @@ void parse_member(struct nlattr *nest, struct member *m)
 				nla_memcpy(&n->ip4[n->n4++], a, 4);
 			else if (nla_type(a) == COKEEPER_NIC_A_IPV6 && n->n6 < COKEEPER_ADDRS_MAX)
 				nla_memcpy(&n->ip6[n->n6++], a, 16);
+			else if (nla_type(a) == COKEEPER_NIC_A_SOURCES)
+				n->n_src = nla_memcpy(n->src, a, sizeof(n->src));
 		}
 	}
 }
@@ -177,6 +179,8 @@ void put_member(struct nl_msg *msg, int type, const struct member *m, int mac_le
 			nla_put(msg, COKEEPER_NIC_A_IPV4, 4, &m->nics[i].ip4[j]);
 		for (j = 0; j < m->nics[i].n6; j++)
 			nla_put(msg, COKEEPER_NIC_A_IPV6, 16, &m->nics[i].ip6[j]);
+		if (m->nics[i].n_src)
+			nla_put(msg, COKEEPER_NIC_A_SOURCES, m->nics[i].n_src, m->nics[i].src);
 		nla_nest_end(msg, nic);
 	}
 	nla_nest_end(msg, nest);
@@ -255,6 +259,12 @@ void add4(struct nic *n, const char *s)
 void add6(struct nic *n, const char *s)
 {
 	inet_pton(AF_INET6, s, &n->ip6[n->n6++]);
+}
+
+void set_sources(struct nic *n, const uint8_t *src, int len)
+{
+	memcpy(n->src, src, len);
+	n->n_src = len;
 }
 
 bool same(const struct member *a, const struct member *b)

@@ -23,6 +23,8 @@ struct nic {
 	int n4, n6;
 	uint32_t ip4[COKEEPER_ADDRS_MAX];	/* network order */
 	struct in6_addr ip6[COKEEPER_ADDRS_MAX];
+	int n_src;				/* COKEEPER_NIC_A_SOURCES' length; 0: absent */
+	uint8_t src[2 * COKEEPER_ADDRS_MAX + 1];	/* as sent or received, even if malformed */
 };
 
 struct member {
@@ -73,6 +75,8 @@ void make_member(struct member *m, uint32_t domid, const char *name, uint8_t sta
 struct nic *add_nic(struct member *m, uint8_t last);
 void add4(struct nic *n, const char *s);
 void add6(struct nic *n, const char *s);
+/* The NIC's SOURCES: one byte per address (IPv4s', then IPv6s'), or any n for a bad one. */
+void set_sources(struct nic *n, const uint8_t *src, int len);
 /* Equal but for the counters. */
 bool same(const struct member *a, const struct member *b);
 

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,11 +117,14 @@ static void make_member(struct ck_member *m, uint16_t domid, bool migrating)
 		m->nics[i].mac[5] = domid;
 		m->nics[i].n_ipv4 = 1;
 		m->nics[i].ipv4[0] = 0x0a580000u | (i << 12) | domid;
+		/* Every source, and members with the toolstack's alone (no SOURCES at all). */
+		m->nics[i].ipv4_source[0] = (domid + i) % (CK_ADDR_SOURCE_MAX + 1);
 		m->nics[i].n_ipv6 = i;
 		if (i) {
 			m->nics[i].ipv6[0][0] = 0xfd;
 			m->nics[i].ipv6[0][14] = domid >> 8;
 			m->nics[i].ipv6[0][15] = domid;
+			m->nics[i].ipv6_source[0] = CK_ADDR_SOURCE_MAX - domid % (CK_ADDR_SOURCE_MAX + 1);
 		}
 	}
 }
@@ -166,6 +170,30 @@ static int step(struct ck_membership *daemon)
 		r = ck_chunk_delta(&d, feed, NULL);
 	ck_delta_reset(&d);
 	return r;
+}
+
+/*
+ * A program built against 0.1.0's header binds to ck_client_lookup_ipv4@COKEEPER_CLIENT_0:
+ * its peer ends where the sources begin, and nothing past that may be written.
+ */
+__typeof__(ck_client_lookup_ipv4) ck_client_lookup_ipv4_v0;
+
+static void check_lookup_0(const struct in_addr *a4, const struct ck_client_peer *want)
+{
+	static union {
+		struct ck_client_peer peer;
+		unsigned char bytes[sizeof(struct ck_client_peer)];
+	} buf;
+	size_t old = offsetof(struct ck_client_peer, ipv4_source), spoiled = 0;
+	int r;
+
+	memset(&buf, 0xa5, sizeof(buf));
+	r = ck_client_lookup_ipv4_v0(client, a4, &buf.peer);
+	for (size_t i = old; i < sizeof(buf); i++)
+		spoiled += buf.bytes[i] != 0xa5;
+	CHECK("lookup-ipv4-0.1.0-abi", r == 0 && !memcmp(&buf.peer, want, old) && !spoiled,
+	      "r=%d, %s, %zu bytes written past the old struct", r,
+	      memcmp(&buf.peer, want, old) ? "differs" : "same", spoiled);
 }
 
 struct seen_events {
@@ -231,6 +259,10 @@ int main(int argc, char **argv)
 		r = ck_client_lookup_ipv4(client, &a4, &peer);
 		CHECK("lookup-ipv4", r == 0 && peer.domid == any->domid, "r=%d domid %u", r,
 		      peer.domid);
+		r = ck_client_peer_source(&peer, AF_INET, &a4);
+		CHECK("lookup-ipv4-source", r == any->nics[0].ipv4_source[0], "source %d, want %u",
+		      r, any->nics[0].ipv4_source[0]);
+		check_lookup_0(&a4, &peer);
 		r = ck_client_lookup_mac(client, any->nics[0].mac, &peer);
 		CHECK("lookup-mac", r == 0 && peer.domid == any->domid, "r=%d", r);
 		r = ck_client_lookup_domid(client, any->domid, &peer);

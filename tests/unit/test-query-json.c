@@ -8,6 +8,10 @@
  * And cokeeper-query fastpath's line for one of cokeeper-fp.ko's GET replies
  * (tools/query-fastpath.c), built here as the module builds it: WHY is the last column and the
  * "why" key, and the columns before it stay where scripts read them.
+ *
+ * And where an address came from: lookup's trailing source= word and "source" key (for an
+ * address, not a MAC or a domid), and members' SOURCE column, after TX_BYTES and before the
+ * fast path's columns, so that TX_PKTS stays the 6th and FASTPATH the last.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,8 +30,10 @@
 
 #define NASTY_NAME "a\"b\\c"
 #define PEER_IP "10.0.0.7"
+#define PEER_IP_2 "10.0.0.77"
+#define PEER_IP6 "fd00::7"
 
-/* The stub client's one peer. */
+/* The stub client's one peer: its addresses learned, toolstack's and claimed. */
 static void stub_peer(struct ck_client_peer *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -37,8 +43,14 @@ static void stub_peer(struct ck_client_peer *p)
 	p->uuid[15] = 7;
 	strcpy(p->name, NASTY_NAME);
 	memcpy(p->nics[0].mac, "\x00\x16\x3e\x00\x00\x07", 6);
-	p->nics[0].n_ipv4 = 1;
+	p->nics[0].n_ipv4 = 2;
 	inet_pton(AF_INET, PEER_IP, &p->nics[0].ipv4[0]);
+	inet_pton(AF_INET, PEER_IP_2, &p->nics[0].ipv4[1]);
+	p->ipv4_source[0][0] = CK_CLIENT_ADDR_LEARNED;
+	p->ipv4_source[0][1] = CK_CLIENT_ADDR_TOOLSTACK;
+	p->nics[0].n_ipv6 = 1;
+	inet_pton(AF_INET6, PEER_IP6, &p->nics[0].ipv6[0]);
+	p->ipv6_source[0][0] = CK_CLIENT_ADDR_CLAIMED;
 }
 
 int ck_client_foreach(struct ck_client *c,
@@ -54,13 +66,17 @@ int ck_client_lookup_ipv4(
 	struct ck_client *c, const struct in_addr *addr, struct ck_client_peer *peer)
 {
 	stub_peer(peer);
-	return addr->s_addr == peer->nics[0].ipv4[0].s_addr ? 0 : -ENOENT;
+	return addr->s_addr == peer->nics[0].ipv4[0].s_addr ||
+			addr->s_addr == peer->nics[0].ipv4[1].s_addr
+		? 0
+		: -ENOENT;
 }
 
 int ck_client_lookup_ipv6(
 	struct ck_client *c, const struct in6_addr *addr, struct ck_client_peer *peer)
 {
-	return -ENOENT;
+	stub_peer(peer);
+	return memcmp(addr, &peer->nics[0].ipv6[0], sizeof(*addr)) ? -ENOENT : 0;
 }
 
 int ck_client_lookup_mac(struct ck_client *c, const uint8_t mac[6], struct ck_client_peer *peer)
@@ -120,6 +136,16 @@ static const char *get_s(struct json_object *o, const char *key)
 	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no \"%s\"", key);
 	ck_assert(json_object_is_type(v, json_type_string));
 	return json_object_get_string(v);
+}
+
+/* The text form's fields, split on blanks: at most max, their count returned. */
+static int fields(char *line, char **f, int max)
+{
+	int n = 0;
+
+	for (char *t = strtok(line, " \n"); t && n < max; t = strtok(NULL, " \n"))
+		f[n++] = t;
+	return n;
 }
 
 static int members(FILE *out, const char *arg)
@@ -188,6 +214,144 @@ START_TEST(lookup_rejects_what_is_no_key)
 }
 END_TEST
 
+static int lookup_text(FILE *out, const char *key)
+{
+	return query_lookup(NULL, key, false, out);
+}
+
+/* What fn printed, whole. */
+static char *run_text(int (*fn)(FILE *out, const char *arg), const char *arg, int want)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(fn(out, arg), want);
+	ck_assert_int_eq(fclose(out), 0);
+	return buf;
+}
+
+START_TEST(lookup_says_the_address_source)
+{
+	static const struct {
+		const char *key, *source;
+	} cases[] = {
+		{PEER_IP, "learned"},
+		{PEER_IP_2, "toolstack"},
+		{PEER_IP6, "claimed"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_object *o = run_json(lookup, cases[i].key, 0);
+		char *text = run_text(lookup_text, cases[i].key, 0), *want;
+
+		ck_assert_str_eq(get_s(o, "source"), cases[i].source);
+		ck_assert_str_eq(get_s(o, "name"), NASTY_NAME);
+		/* The words before as they were; the source is one more, last. */
+		ck_assert_int_ge(asprintf(&want, "%s: co-resident, domid 7 (%s, running) source=%s\n",
+				     cases[i].key, NASTY_NAME, cases[i].source), 0);
+		ck_assert_str_eq(text, want);
+		free(want);
+		free(text);
+		json_object_put(o);
+	}
+}
+END_TEST
+
+START_TEST(lookup_by_mac_or_domid_has_no_source)
+{
+	static const char *const keys[] = {"00:16:3e:00:00:07", "7"};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct json_object *o = run_json(lookup, keys[i], 0);
+		char *text = run_text(lookup_text, keys[i], 0), *want;
+
+		ck_assert(!json_object_object_get_ex(o, "source", NULL));
+		ck_assert_int_ge(asprintf(&want, "%s: co-resident, domid 7 (%s, running)\n", keys[i],
+				     NASTY_NAME), 0);
+		ck_assert_str_eq(text, want);
+		free(want);
+		free(text);
+		json_object_put(o);
+	}
+}
+END_TEST
+
+START_TEST(members_json_has_sources)
+{
+	struct json_object *arr = run_json(members, NULL, 0), *nics, *src;
+
+	ck_assert(json_object_object_get_ex(json_object_array_get_idx(arr, 0), "nics", &nics));
+	ck_assert(json_object_object_get_ex(json_object_array_get_idx(nics, 0), "ipv4_source",
+					    &src));
+	ck_assert_uint_eq(json_object_array_length(src), 2);
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(src, 0)), "learned");
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(src, 1)), "toolstack");
+	ck_assert(json_object_object_get_ex(json_object_array_get_idx(nics, 0), "ipv6_source",
+					    &src));
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(src, 0)), "claimed");
+	json_object_put(arr);
+}
+END_TEST
+
+static const struct fastpath_view *members_fp;
+
+static int members_text(FILE *out, const char *arg)
+{
+	return query_members(NULL, false, members_fp, out);
+}
+
+/* The text form's header and one line, split into fields. */
+static void members_fields(const struct fastpath_view *fp, char **buf, char **head, int *nh,
+			   char **line, int *nf)
+{
+	char *nl;
+
+	members_fp = fp;
+	*buf = run_text(members_text, NULL, 0);
+	nl = strchr(*buf, '\n');
+	ck_assert_ptr_nonnull(nl);
+	*nl = '\0';
+	*nh = fields(*buf, head, 32);
+	*nf = fields(nl + 1, line, 32);
+}
+
+START_TEST(members_text_source_column)
+{
+	static const char *const want_head[] = {"DOMID", "NAME", "STATE", "MAC", "ADDRESS",
+						"TX_PKTS", "TX_BYTES", "SOURCE"};
+	struct fastpath_peer up = {.domid = 7, .state = CKFP_STATE_UP, .tx_packets = 11,
+				   .rx_packets = 12};
+	struct fastpath_view fp = {.peers = &up, .n = 1};
+	char *buf, *head[32], *line[32];
+	int nh, nf;
+
+	members_fields(NULL, &buf, head, &nh, line, &nf);
+	ck_assert_int_eq(nh, 8);
+	ck_assert_int_eq(nf, 8);
+	for (int i = 0; i < 8; i++)
+		ck_assert_str_eq(head[i], want_head[i]);
+	/* The lab reads NAME ($2) and TX_PKTS ($6) by position. */
+	ck_assert_str_eq(line[1], NASTY_NAME);
+	ck_assert_str_eq(line[4], PEER_IP);
+	ck_assert_str_eq(line[5], "0");
+	ck_assert_str_eq(line[7], "learned");
+	free(buf);
+
+	/* With the fast path's columns, FASTPATH stays the last ($NF). */
+	members_fields(&fp, &buf, head, &nh, line, &nf);
+	ck_assert_int_eq(nh, 11);
+	ck_assert_int_eq(nf, 11);
+	ck_assert_str_eq(head[7], "SOURCE");
+	ck_assert_str_eq(head[10], "FASTPATH");
+	ck_assert_str_eq(line[7], "learned");
+	ck_assert_str_eq(line[8], "11");
+	ck_assert_str_eq(line[10], "up");
+	free(buf);
+}
+END_TEST
+
 START_TEST(status_json)
 {
 	struct json_object *o = run_json(status, NULL, 0), *v;
@@ -239,16 +403,6 @@ static char *fp_print(uint32_t domid, uint8_t state, int why, bool json)
 	ck_assert_int_eq(fclose(out), 0);
 	nlmsg_free(m);
 	return buf;
-}
-
-/* The text form's fields, split on blanks: at most max, their count returned. */
-static int fields(char *line, char **f, int max)
-{
-	int n = 0;
-
-	for (char *t = strtok(line, " \n"); t && n < max; t = strtok(NULL, " \n"))
-		f[n++] = t;
-	return n;
 }
 
 /* The JSON form's one object, with the dump's brackets around it. */
@@ -358,6 +512,10 @@ int main(void)
 	th_add(s, lookup_json_not_co_resident);
 	th_add(s, lookup_rejects_what_is_no_key);
 	th_add(s, status_json);
+	th_add(s, lookup_says_the_address_source);
+	th_add(s, lookup_by_mac_or_domid_has_no_source);
+	th_add(s, members_json_has_sources);
+	th_add(s, members_text_source_column);
 	th_add(s, fastpath_text_why_is_the_last_column);
 	th_add(s, fastpath_why_words);
 	th_add(s, fastpath_why_missing_or_unknown);

@@ -70,7 +70,11 @@
  *   COKEEPER_NICS_MAX COKEEPER_MEMBER_A_NIC nests, each with MAC (6 bytes, required) and up to
  *   COKEEPER_ADDRS_MAX repeated IPV4 (4 bytes, network order) and IPV6 (16 bytes) attributes,
  *   and SOURCES: one byte (enum cokeeper_addr_source) per address, the IPV4s' in their order
- *   then the IPV6s'; absent, every address is the toolstack's; any other length is invalid.
+ *   then the IPV6s'; absent, every address is the toolstack's; any other length, or a source
+ *   past COKEEPER_ADDR_SOURCE_MAX, is -EINVAL.  Writers send SOURCES only when one of the NIC's
+ *   addresses is not the toolstack's (a module older than SOURCES refuses the attribute, so a
+ *   member without it still goes in there), and the kernel answers the same way: it keeps each
+ *   address's source and puts SOURCES in replies, dumps and notifications under that rule.
  *   In replies and dumps (not notifications) the kernel adds TX_PACKETS and TX_BYTES (u64):
  *   what the netfilter hook counted towards this peer.  They carry over when a member is
  *   rewritten with the same domid and uuid.  With the module parameter mark set, packets to
