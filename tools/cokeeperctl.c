@@ -391,9 +391,10 @@ static int cmd_sim(int argc, char **argv)
 		{"pause-ms", required_argument, NULL, 'p'},
 		{"bridge", required_argument, NULL, 'b'},
 		{"rate", required_argument, NULL, 'r'},
+		{"uuid", required_argument, NULL, 'u'},
 		{},
 	};
-	static const char *const verbs[] = {"create", "destroy", "migrate", "fire", "vif"};
+	static const char *const verbs[] = {"create", "destroy", "migrate", "fire", "vif", "claim"};
 	struct json_object *req __attribute__((cleanup(json_free))) = json_object_new_object();
 	struct json_object *ips = json_object_new_array();
 	const char *verb = argc > 1 ? argv[1] : "";
@@ -412,7 +413,7 @@ static int cmd_sim(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		known = known || !strcmp(verb, verbs[i]);
 	if (!known)
-		return usage_error("sim needs create, destroy, migrate, fire or vif");
+		return usage_error("sim needs create, destroy, migrate, fire, vif or claim");
 	argc--;
 	argv++;
 	ctl_getopt_reset();
@@ -430,6 +431,9 @@ static int cmd_sim(int argc, char **argv)
 			break;
 		case 'r':
 			json_object_object_add(req, "rate", json_object_new_string(optarg));
+			break;
+		case 'u':
+			json_object_object_add(req, "uuid", json_object_new_string(optarg));
 			break;
 		case 'p':
 			if (ck_parse_uint(optarg, 0, 3600 * 1000, &v) < 0)
@@ -458,6 +462,19 @@ static int cmd_sim(int argc, char **argv)
 	} else {
 		const char *who = argv[optind];
 
+		if (!strcmp(verb, "claim")) {
+			/* What the guest writes in its attr/vif/0: --ip split by family. */
+			struct json_object *v4 = json_object_new_array(), *v6 = json_object_new_array();
+
+			for (size_t i = 0; i < json_object_array_length(ips); i++) {
+				struct json_object *a = json_object_array_get_idx(ips, i);
+
+				json_object_array_add(strchr(json_object_get_string(a), ':') ? v6 : v4,
+						      json_object_get(a));
+			}
+			json_object_object_add(req, "ipv4", v4);
+			json_object_object_add(req, "ipv6", v6);
+		}
 		json_object_object_del(req, "ip");
 		/* All digits is a domid, which then must be one; anything else is a name. */
 		if (strspn(who, "0123456789") == strlen(who)) {
@@ -552,9 +569,10 @@ static const struct {
 		"[--present KEY|--absent KEY] [--timeout S] -- COMMAND...: run a toolstack\n"
 		"                command; when every guest's table reflected its change"},
 	{"sim", cmd_sim,
-		"create NAME [--ip ADDR]... [--mac MAC] [--bridge B] [--rate R] |\n"
+		"create NAME [--ip ADDR]... [--mac MAC] [--uuid UUID] [--bridge B] [--rate R] |\n"
 		"                destroy NAME|DOMID | migrate NAME|DOMID [--pause-ms MS] |\n"
-		"                vif NAME|DOMID [--bridge B] [--rate R] | fire [TOKEN]\n"
+		"                vif NAME|DOMID [--bridge B] [--rate R] | fire [TOKEN] |\n"
+		"                claim NAME|DOMID [--ip ADDR]... (the guest's own attr/vif)\n"
 		"                (simulated source)"},
 	{"help", cmd_help, "this text"},
 };
