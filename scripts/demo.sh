@@ -29,7 +29,7 @@ nap() { sleep "$(awk -v p="$pause" -v s="$1" 'BEGIN { print p * s }')"; }
 
 bold "cokeeperd --source sim, and three agents (domids 1, 2, 3)"
 build/cokeeperd/cokeeperd --source sim --control "$work/control.sock" \
-	--agent-socket "$work/agent.sock" 2>"$work/cokeeperd.log" &
+	--agent-socket "$work/agent.sock" --address-state "$work/addresses" 2>"$work/cokeeperd.log" &
 pids+=($!)
 # Until it answers: its socket's file exists from bind(), before it listens.
 for _ in $(seq 200); do ctl stats >/dev/null 2>&1 && break; sleep 0.05; done
@@ -66,6 +66,12 @@ bold "destroying db"
 ctl sim destroy db >/dev/null; nap 1
 bold "a burst: five guests created at once"
 for n in 1 2 3 4 5; do ctl sim create "batch$n" --ip "10.99.1.$n" >/dev/null; done; nap 1
+bold "app: no ip= from the toolstack; it claims 10.99.2.9 itself, the orchestrator sets 10.99.2.7"
+ctl sim create app >/dev/null
+ctl sim claim app --ip 10.99.2.9 >/dev/null
+ctl addresses set app 10.99.2.7 >/dev/null; nap 1
+bold "cokeeperctl addresses app (the claim is shown, not used)"
+ctl addresses app
 
 bold "cokeeperctl members"
 ctl members
