@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "address-file.h"
 #include "clock.h"
@@ -77,6 +78,20 @@ int address_file_save(const char *path, const struct ck_addrbook *book)
 	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0 && errno == ENOENT) {
+		/* Its directory, made once (systemd's StateDirectory= does it for the unit). */
+		char dir[4096];
+		char *slash;
+
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0750) == 0)
+				log_info("%s: made, for the address state file", dir);
+		}
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	}
 	if (fd < 0)
 		return -errno;
 	s.f = fdopen(fd, "w");
@@ -93,8 +108,9 @@ int address_file_save(const char *path, const struct ck_addrbook *book)
 	s.wall = wall_usec();
 	ck_addrbook_foreach_set(book, save_one, &s);
 	ck_addrbook_foreach_learned(book, save_learned, &s);
-	if (fflush(s.f) != 0 || fsync(fd) < 0)
-		r = -errno;
+	/* Any write that failed on the way (a full disk) fails the whole file: no short one. */
+	if (fflush(s.f) != 0 || ferror(s.f) || fsync(fd) < 0)
+		r = errno ? -errno : -EIO;
 	if (fclose(s.f) != 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)

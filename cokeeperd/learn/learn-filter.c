@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <netinet/in.h>
 
 #include "learn-filter.h"
@@ -44,6 +45,8 @@ enum {
 	F_IS_ICMPV6,
 	F_ICMPV6_TYPE,
 	F_IS_NA,
+	F_PKTTYPE,	/* from a guest only: not a copy going out of a port */
+	F_IS_OUTGOING,
 	F_ACCEPT,
 	F_DROP,
 	F_LEN
@@ -61,7 +64,7 @@ unsigned short learn_filter_build(struct sock_filter prog[LEARN_FILTER_MAX], boo
 				  uint32_t snaplen)
 {
 	int to_ipv4 = dhcp ? F_IPV4_PROTO : F_DROP;
-	int to_arp = arp ? F_ACCEPT : F_DROP;
+	int to_arp = arp ? F_PKTTYPE : F_DROP;
 	int to_ipv6 = arp ? F_IPV6_NEXT : F_DROP;
 	const struct sock_filter p[F_LEN] = {
 		[F_UNTAGGED] = BPF_STMT(BPF_LDX | BPF_W | BPF_IMM, 0),
@@ -90,12 +93,22 @@ unsigned short learn_filter_build(struct sock_filter prog[LEARN_FILTER_MAX], boo
 		[F_DPORT_CLIENT] = LD(BPF_H, L2 + 2),
 		[F_TO_CLIENT] = JEQ(F_TO_CLIENT, 68, F_ACCEPT, F_DROP),
 		[F_DPORT_SERVER] = LD(BPF_H, L2 + 2),
-		[F_TO_SERVER] = JEQ(F_TO_SERVER, 67, F_ACCEPT, F_DROP),
+		/* A client's message counts as it comes in from its guest (a DHCPRELEASE). */
+		[F_TO_SERVER] = JEQ(F_TO_SERVER, 67, F_PKTTYPE, F_DROP),
 
 		[F_IPV6_NEXT] = LD(BPF_B, L2 + 6),
 		[F_IS_ICMPV6] = JEQ(F_IS_ICMPV6, IPPROTO_ICMPV6, F_ICMPV6_TYPE, F_DROP),
 		[F_ICMPV6_TYPE] = LD(BPF_B, L2 + 40),
-		[F_IS_NA] = JEQ(F_IS_NA, 136, F_ACCEPT, F_DROP),
+		[F_IS_NA] = JEQ(F_IS_NA, 136, F_PKTTYPE, F_DROP),
+
+		/*
+		 * What a guest sends is read as it comes in on its vif.  The bridge floods a
+		 * broadcast (an ARP request, a DHCPDISCOVER) out of every other vif: those
+		 * copies stay in the kernel, or one guest's broadcast would wake cokeeperd once
+		 * per guest.  Server replies are wanted both ways (learn.c).
+		 */
+		[F_PKTTYPE] = BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
+		[F_IS_OUTGOING] = JEQ(F_IS_OUTGOING, PACKET_OUTGOING, F_DROP, F_ACCEPT),
 
 		[F_ACCEPT] = BPF_STMT(BPF_RET | BPF_K, snaplen),
 		[F_DROP] = BPF_STMT(BPF_RET | BPF_K, 0),

@@ -29,6 +29,7 @@
 #define BOOTP_OP 0
 #define BOOTP_HTYPE 1
 #define BOOTP_HLEN 2
+#define BOOTP_XID 4
 #define BOOTP_CIADDR 12
 #define BOOTP_YIADDR 16
 #define BOOTP_CHADDR 28
@@ -228,6 +229,7 @@ static int parse_dhcp_reply(struct frame *f, const uint8_t *b, const struct dhcp
 	if (memcmp(chaddr, f->dst, CK_MAC_LEN) != 0 && !is_broadcast(f->dst))
 		return refused(f, "chaddr is not the Ethernet destination");
 	memcpy(out->mac, chaddr, CK_MAC_LEN);
+	out->xid = get32(b + BOOTP_XID);
 	if (o->type == DHCPNAK) {
 		out->kind = LEARN_DHCP_NAK;
 		return 0;

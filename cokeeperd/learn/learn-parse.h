@@ -95,6 +95,7 @@ struct learn_event {
 	uint8_t ipv6[CK_IPV6_LEN];	/* na */
 	uint32_t lease_s;		/* lease: seconds, or LEARN_LEASE_INFINITE */
 	uint32_t server_id;		/* lease: option 54, 0 when absent */
+	uint32_t xid;			/* lease, nak, release: the DHCP transaction */
 };
 
 /*

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -31,15 +34,18 @@
 /*
  * A DHCP reply that a guest sent (a DHCP server, or a forger, in a guest) reaches its client
  * as a frame sent out of the client's vif, like dom0's server's: the socket sees it come in
- * on the sender's vif first.  Its client's MAC is remembered for ROGUE_WINDOW_USEC, and
- * replies to that MAC are not learned meanwhile: a guest must not give another guest an
- * address, nor take one from it.
+ * on the sender's port first (a vif, renamed or not, or the tap of an emulated NIC).  Its
+ * client's MAC and transaction id are remembered for ROGUE_WINDOW_USEC, and that reply is
+ * not learned when it goes out: a guest must not give another guest an address, nor take
+ * one from it.  Keyed by the transaction too, so that forging replies to a MAC does not
+ * stop the real server's (a renewal's transaction is unicast: no other guest sees it).
  */
 #define ROGUE_SLOTS 64
 #define ROGUE_WINDOW_USEC (5 * 1000000ull)
 
 struct rogue {
 	uint8_t mac[CK_MAC_LEN];
+	uint32_t xid;
 	uint64_t until;
 };
 
@@ -95,29 +101,53 @@ static unsigned int mode_of(uint8_t kind)
 	return kind == LEARN_ARP || kind == LEARN_NDP_NA ? LEARN_MODE_ARP : LEARN_MODE_DHCP;
 }
 
-/* A guest sent a DHCP reply to mac: remembered in the slot that expires first. */
-static void rogue_note(struct learn *l, const uint8_t mac[CK_MAC_LEN], uint64_t now)
+/* A guest sent a DHCP reply (mac, xid): remembered in the slot that expires first. */
+static void rogue_note(struct learn *l, const struct learn_event *ev, uint64_t now)
 {
 	struct rogue *oldest = &l->rogues[0];
 
 	for (unsigned int i = 0; i < ROGUE_SLOTS; i++) {
-		if (!memcmp(l->rogues[i].mac, mac, CK_MAC_LEN)) {
+		if (!memcmp(l->rogues[i].mac, ev->mac, CK_MAC_LEN) && l->rogues[i].xid == ev->xid) {
 			oldest = &l->rogues[i];
 			break;
 		}
 		if (l->rogues[i].until < oldest->until)
 			oldest = &l->rogues[i];
 	}
-	memcpy(oldest->mac, mac, CK_MAC_LEN);
+	memcpy(oldest->mac, ev->mac, CK_MAC_LEN);
+	oldest->xid = ev->xid;
 	oldest->until = now + ROGUE_WINDOW_USEC;
 }
 
-static bool rogue_recent(const struct learn *l, const uint8_t mac[CK_MAC_LEN], uint64_t now)
+static bool rogue_recent(const struct learn *l, const struct learn_event *ev, uint64_t now)
 {
 	for (unsigned int i = 0; i < ROGUE_SLOTS; i++)
-		if (l->rogues[i].until > now && !memcmp(l->rogues[i].mac, mac, CK_MAC_LEN))
+		if (l->rogues[i].until > now && l->rogues[i].xid == ev->xid &&
+		    !memcmp(l->rogues[i].mac, ev->mac, CK_MAC_LEN))
 			return true;
 	return false;
+}
+
+/*
+ * A port a guest sends through: a vif however it is named (xen-netback's driver is "vif"),
+ * or the tap of an emulated NIC ("tun").  Asked only of ports a DHCP reply came in on.
+ */
+static bool guest_port(const struct learn *l, const char *ifname)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = { .ifr_data = (void *)&info };
+
+	if (l->fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(l->fd, SIOCETHTOOL, &ifr) < 0)
+		return false;
+	return !strcmp(info.driver, "vif") || !strcmp(info.driver, "tun");
+}
+
+static bool is_reply(const struct learn_event *ev)
+{
+	return ev->kind == LEARN_DHCP_LEASE || ev->kind == LEARN_DHCP_NAK;
 }
 
 /* learn_dispatch() less the count of frames, which the socket's reader keeps itself. */
@@ -130,23 +160,24 @@ static int dispatch(struct learn *l, const uint8_t *frame, size_t len, const cha
 	uint16_t domid;
 	int r;
 
-	if (learn_vif_domid(ifname, &domid) < 0) {
+	bool vif = learn_vif_domid(ifname, &domid) == 0;
+
+	/* A DHCP reply coming in from a guest's port: what it says is not learned. */
+	if (dir == LEARN_DIR_FROM_GUEST &&
+	    learn_parse(frame, len, LEARN_DIR_TO_GUEST, flags, &ev, &why) == 0 && is_reply(&ev) &&
+	    (vif || guest_port(l, ifname))) {
+		l->counters.rogue_replies++;
+		rogue_note(l, &ev, l->now());
+		ck_log_limited(&l->rl, LOG_WARNING, 0, "learn: %s sends DHCP replies (a DHCP server "
+			       "or a forger in a guest): what they say is not learned", ifname);
+		return -EPERM;
+	}
+	if (!vif) {
 		l->counters.not_vif++;
 		return -ENODEV;
 	}
 	r = learn_parse(frame, len, dir, flags, &ev, &why);
-	if (r == -ENOENT && dir == LEARN_DIR_FROM_GUEST &&
-	    learn_parse(frame, len, LEARN_DIR_TO_GUEST, flags, &ev, &why) == 0 &&
-	    (ev.kind == LEARN_DHCP_LEASE || ev.kind == LEARN_DHCP_NAK)) {
-		/* A DHCP reply from a guest: no lease for its client for a while. */
-		l->counters.rogue_replies++;
-		rogue_note(l, ev.mac, l->now());
-		ck_log_limited(&l->rl, LOG_WARNING, 0, "learn: %s (domid %u) sends DHCP replies: "
-			       "its clients' leases are not learned", ifname, domid);
-		return -EPERM;
-	}
-	if (r == 0 && (ev.kind == LEARN_DHCP_LEASE || ev.kind == LEARN_DHCP_NAK) &&
-	    rogue_recent(l, ev.mac, l->now())) {
+	if (r == 0 && is_reply(&ev) && rogue_recent(l, &ev, l->now())) {
 		l->counters.rogue_replies++;
 		return -EPERM;
 	}

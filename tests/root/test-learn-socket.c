@@ -124,7 +124,12 @@ START_TEST(frames_on_a_vif)
 	ck_assert_int_ge(sd_event_new(&event), 0);
 	ck_assert_int_eq(learn_new(&l, event, LEARN_MODE_F_ALL, &cb, &h), 0);
 
-	/* Each frame is seen twice: leaving one end of the pair, arriving at the other. */
+	/*
+	 * A reply to the guest is seen twice: leaving vif5.0 (learned), arriving at g5 (no
+	 * vif).  What the guest sends is seen once, arriving at vif5.0: its copy leaving g5 is
+	 * an outgoing one, which the filter keeps in the kernel (a guest's broadcast flooded out
+	 * of every other vif would wake cokeeperd once per guest).
+	 */
 	lf_dhcp_ack(&f, 0);
 	send_on("vif5.0", &f);		/* out of the vif: to the guest */
 	lf_dhcp_ack(&f, LF_VLAN);
@@ -137,7 +142,8 @@ START_TEST(frames_on_a_vif)
 	send_on("g5", &f);
 	lf_na(&f);
 	send_on("g5", &f);
-	RUN_UNTIL(c.events == 6 && c.not_vif >= 6);
+	RUN_UNTIL(c.events == 6 && c.not_vif >= 3);
+	ck_assert_uint_eq(c.not_vif, 3);
 	ck_assert_uint_eq(h.leases, 2);
 	ck_assert_uint_eq(h.naks, 1);
 	ck_assert_uint_eq(h.releases, 1);

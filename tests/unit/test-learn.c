@@ -422,6 +422,12 @@ START_TEST(guest_dhcp_replies_teach_nothing)
 	lf_dhcp_nak(&f);
 	ck_assert_int_eq(dispatch(l, &f, "vif7.0", PACKET_OUTGOING), -EPERM);
 	ck_assert_uint_eq(h.calls, 0);
+	/* The real server's reply, in another transaction: learned, forgeries or not. */
+	lf_dhcp_ack(&f, 0);
+	f.b[f.bootp + 4] ^= 0x5a;	/* xid */
+	lf_checksums(&f);
+	ck_assert_int_eq(dispatch(l, &f, "vif7.0", PACKET_OUTGOING), 0);
+	ck_assert_uint_eq(h.calls, 1);
 	/* Another guest's lease, and what the client itself sends, still count. */
 	lf_dhcp_release(&f);
 	ck_assert_int_eq(dispatch(l, &f, "vif7.0", PACKET_HOST), 0);
@@ -432,7 +438,7 @@ START_TEST(guest_dhcp_replies_teach_nothing)
 	ck_assert_str_eq(h.what, "lease");
 	learn_get_counters(l, &c);
 	ck_assert_uint_eq(c.rogue_replies, 3);
-	ck_assert_uint_eq(c.events, 2);
+	ck_assert_uint_eq(c.events, 3);
 	learn_free(l);
 }
 END_TEST
