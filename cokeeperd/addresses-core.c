@@ -151,72 +151,104 @@ static void arm_expiry(struct addresses *a)
 	sd_event_source_set_enabled(a->expiry, SD_EVENT_ONESHOT);
 }
 
-/* Entries of domains that went (checked grace_usec after a removal). */
-
-struct lookup {
-	const uint8_t *uuid, *mac;
-	bool found;
+/*
+ * Entries of domains that went: a pass after each commit that removed a member (and after
+ * the first, for what the state file names), then again when the first missing entry's
+ * grace ends.  Membership is read into sorted arrays once a pass: O(members log members).
+ */
+struct present {
+	uint8_t (*uuids)[CK_UUID_LEN];
+	uint8_t (*macs)[CK_MAC_LEN];
+	size_t n_uuids, n_macs;
 };
 
-static void lookup_one(const struct ck_member *m, void *userdata)
+static void collect(const struct ck_member *m, void *userdata)
 {
-	struct lookup *l = userdata;
+	struct present *p = userdata;
 
-	if (l->found)
-		return;
-	l->found = (l->uuid && !memcmp(m->uuid, l->uuid, CK_UUID_LEN)) ||
-		   (l->mac && addresses_has_mac(m, l->mac));
+	memcpy(p->uuids[p->n_uuids++], m->uuid, CK_UUID_LEN);
+	for (unsigned int k = 0; k < m->n_nics; k++)
+		memcpy(p->macs[p->n_macs++], m->nics[k].mac, CK_MAC_LEN);
 }
 
-/* O(members) each: run once per grace period after removals, over the book's few entries. */
+static int cmp_uuid(const void *a, const void *b)
+{
+	return memcmp(a, b, CK_UUID_LEN);
+}
+
+static int cmp_mac(const void *a, const void *b)
+{
+	return memcmp(a, b, CK_MAC_LEN);
+}
+
 static bool member_has_uuid(const uint8_t uuid[CK_UUID_LEN], void *userdata)
 {
-	struct addresses *a = userdata;
-	struct lookup l = { .uuid = uuid };
+	struct present *p = userdata;
 
-	ck_memberset_foreach(a->cfg.membership->members, lookup_one, &l);
-	return l.found;
+	return bsearch(uuid, p->uuids, p->n_uuids, CK_UUID_LEN, cmp_uuid) != NULL;
 }
 
 static bool member_has_mac(const uint8_t mac[CK_MAC_LEN], void *userdata)
 {
-	struct addresses *a = userdata;
-	struct lookup l = { .mac = mac };
+	struct present *p = userdata;
 
-	ck_memberset_foreach(a->cfg.membership->members, lookup_one, &l);
-	return l.found;
+	return bsearch(mac, p->macs, p->n_macs, CK_MAC_LEN, cmp_mac) != NULL;
 }
 
-static int on_gc(sd_event_source *s, uint64_t usec, void *userdata)
+static void gc_pass(struct addresses *a)
 {
-	struct addresses *a = userdata;
-	size_t dropped = ck_addrbook_retain(a->book, member_has_uuid, member_has_mac, a);
+	size_t n = ck_memberset_count(a->cfg.membership->members), dropped;
+	struct present p = {
+		.uuids = calloc(n ? n : 1, CK_UUID_LEN),
+		.macs = calloc(n ? n * CK_NICS_MAX : 1, CK_MAC_LEN),
+	};
+	uint64_t next;
 	int r;
 
+	if (!p.uuids || !p.macs) {
+		/* Nothing is dropped without knowing: the next pass tries again. */
+		free(p.uuids);
+		free(p.macs);
+		log_error_errno(-ENOMEM, "addresses of gone domains: checked later");
+		sd_event_source_set_time(a->gc, ck_now_usec() + a->cfg.grace_usec);
+		sd_event_source_set_enabled(a->gc, SD_EVENT_ONESHOT);
+		return;
+	}
+	ck_memberset_foreach(a->cfg.membership->members, collect, &p);
+	qsort(p.uuids, p.n_uuids, CK_UUID_LEN, cmp_uuid);
+	qsort(p.macs, p.n_macs, CK_MAC_LEN, cmp_mac);
+	dropped = ck_addrbook_retain(a->book, member_has_uuid, member_has_mac, &p, ck_now_usec(),
+				     a->cfg.grace_usec, &next);
+	free(p.uuids);
+	free(p.macs);
+	if (next == UINT64_MAX) {
+		sd_event_source_set_enabled(a->gc, SD_EVENT_OFF);
+	} else {
+		sd_event_source_set_time(a->gc, next);
+		sd_event_source_set_enabled(a->gc, SD_EVENT_ONESHOT);
+	}
 	arm_expiry(a);
 	save_soon(a);	/* learned addresses of gone MACs may have gone too */
 	if (!dropped)
-		return 0;
+		return;
 	a->counters.dropped += dropped;
 	log_info("the orchestrator's addresses of %zu gone domain%s dropped", dropped,
 		 dropped == 1 ? "" : "s");
 	r = addresses_save(a);
 	if (r < 0)
 		log_error_errno(r, "cannot write %s", a->cfg.state_path);
+}
+
+static int on_gc(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	gc_pass(userdata);
 	return 0;
 }
 
-void addresses_committed(struct addresses *a, bool removed_any)
+void addresses_committed(struct addresses *a, bool check)
 {
-	int enabled = SD_EVENT_OFF;
-
-	if (!removed_any)
-		return;
-	sd_event_source_get_enabled(a->gc, &enabled);
-	if (enabled != SD_EVENT_OFF)
-		return;		/* one pass a grace period: it sees every removal before it */
-	sd_event_source_set_time(a->gc, ck_now_usec() + a->cfg.grace_usec);
-	sd_event_source_set_enabled(a->gc, SD_EVENT_ONESHOT);
+	if (check)
+		gc_pass(a);
 }
 
 int addresses_new(struct addresses **ret, const struct addresses_config *cfg,
@@ -245,9 +277,8 @@ int addresses_new(struct addresses **ret, const struct addresses_config *cfg,
 	if (r == 0) {
 		sd_event_source_set_enabled(a->expiry, SD_EVENT_OFF);
 		sd_event_source_set_enabled(a->saver, SD_EVENT_OFF);
-		/* What the state file names is checked against the first scan, a grace later. */
-		sd_event_source_set_time(a->gc, ck_now_usec() + a->cfg.grace_usec);
-		sd_event_source_set_enabled(a->gc, SD_EVENT_ONESHOT);
+		/* What the state file names is checked after the first commit (the hub's call). */
+		sd_event_source_set_enabled(a->gc, SD_EVENT_OFF);
 		r = a->cfg.state_path ? address_file_load(a->cfg.state_path, a->book) : 0;
 		arm_expiry(a);
 	}

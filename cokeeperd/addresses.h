@@ -6,7 +6,7 @@
  * every scan merges into its members.  When an entry changes, the domains it names are
  * merged again (the remerge callback: the source's cached member plus the book, no xenstore
  * read) and the usual commit sends the change on.  Entries leave with their domain: a uuid
- * or MAC no member has had for grace_usec.
+ * or MAC no member has had, at every check, for grace_usec.
  */
 #pragma once
 
@@ -56,8 +56,11 @@ void addresses_free(struct addresses *a);
 /* scan_options.addresses: adds the book's addresses to a member as read. */
 void addresses_merge(void *data, struct ck_member *m);
 
-/* After each commit that changed something (and after the first): gone domains' entries. */
-void addresses_committed(struct addresses *a, bool removed_any);
+/*
+ * After a commit: check true after one that removed a member, and after the first (which
+ * shows what the state file named): entries of what no member holds start their grace.
+ */
+void addresses_committed(struct addresses *a, bool check);
 
 /* What the learning spoke saw on domid's vif, for mac. */
 void addresses_lease(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN],

@@ -176,12 +176,13 @@ static void on_scan(uint64_t noticed_usec, void *userdata)
 		/* A vif moved to another bridge, a rate set, a rename: its pairs again. */
 		for (size_t i = 0; i < delta.n_upserts; i++)
 			fastpath_relay_reauthorize(&d->relay, d->guests, delta.upserts[i].domid);
-		addresses_committed(d->addresses, delta.n_removed > 0);
 		if (d->source->ops->members_changed)
 			d->source->ops->members_changed(d->source, &delta);
 		if (d->transport->ops->members_changed)
 			d->transport->ops->members_changed(d->transport, &delta);
 	}
+	/* Addresses of domains that went start their grace; the first commit shows which did. */
+	addresses_committed(d->addresses, delta.n_removed > 0 || !d->ready);
 	ck_delta_reset(&delta);
 
 	if (!d->ready) {

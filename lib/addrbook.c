@@ -16,6 +16,7 @@ struct orchestrated {
 	} key;
 	uint8_t n;
 	struct ck_addr v[2 * CK_ADDRS_MAX];
+	uint64_t missing_since;		/* no member had the uuid at a retain pass; 0: one had */
 	UT_hash_handle hh;
 };
 
@@ -27,6 +28,7 @@ struct learned {
 		struct ck_addr a;
 		uint64_t expires;
 	} slot[__CK_LEARNED_LAST];
+	uint64_t missing_since;		/* as orchestrated's, for the MAC */
 	UT_hash_handle hh;
 };
 
@@ -423,23 +425,41 @@ void ck_addrbook_foreach_learned(const struct ck_addrbook *b,
 				fn(l->mac, &l->slot[i].a, i, l->slot[i].expires, userdata);
 }
 
+/* Whether an entry missing since *since (0: not missing) is due at now; notes the next due. */
+static bool gone_for(uint64_t *since, bool present, uint64_t now, uint64_t grace,
+		     uint64_t *next)
+{
+	if (present) {
+		*since = 0;
+		return false;
+	}
+	if (!*since)
+		*since = now;
+	if (now - *since >= grace)
+		return true;
+	if (*since + grace < *next)
+		*next = *since + grace;
+	return false;
+}
+
 size_t ck_addrbook_retain(struct ck_addrbook *b,
 			  bool (*has_uuid)(const uint8_t uuid[CK_UUID_LEN], void *userdata),
 			  bool (*has_mac)(const uint8_t mac[CK_MAC_LEN], void *userdata),
-			  void *userdata)
+			  void *userdata, uint64_t now, uint64_t grace, uint64_t *next)
 {
 	struct orchestrated *o, *otmp;
 	struct learned *l, *ltmp;
 	size_t dropped = 0;
 
+	*next = UINT64_MAX;
 	HASH_ITER(hh, b->orchestrated, o, otmp)
-		if (!has_uuid(o->key.uuid, userdata)) {
+		if (gone_for(&o->missing_since, has_uuid(o->key.uuid, userdata), now, grace, next)) {
 			HASH_DEL(b->orchestrated, o);
 			free(o);
 			dropped++;
 		}
 	HASH_ITER(hh, b->learned, l, ltmp)
-		if (!has_mac(l->mac, userdata))
+		if (gone_for(&l->missing_since, has_mac(l->mac, userdata), now, grace, next))
 			ck_addrbook_unlearn(b, l->mac, NULL);
 	return dropped;
 }

@@ -209,7 +209,21 @@ START_TEST(expiry_release_and_retain)
 	ck_addrbook_learn(b, mac_a, &y, CK_LEARNED_DHCP, 300, lost);
 	ck_addrbook_set(b, uuid_a, NULL, &x, 1);
 	ck_addrbook_set(b, other_uuid, NULL, &y, 1);
-	ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL), 1);
+	{
+		uint64_t next;
+
+		/* Missing from now (1000): kept through the grace (100), dropped at its end. */
+		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1000, 100, &next), 0);
+		ck_assert_uint_eq(next, 1100);
+		ck_assert(ck_addrbook_clear(b, other_uuid));	/* still there */
+		ck_addrbook_set(b, other_uuid, NULL, &y, 1);
+		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1050, 100, &next), 0);
+		ck_assert_uint_eq(next, 1100);	/* mac_a's; other_uuid's, set anew, from 1050 */
+		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1100, 100, &next), 0);
+		ck_assert_uint_eq(next, 1150);	/* mac_a's lease went at 1100 */
+		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1150, 100, &next), 1);
+		ck_assert_uint_eq(next, UINT64_MAX);
+	}
 	ck_assert(!ck_addrbook_unlearn(b, mac_a, NULL));
 	ck_assert(ck_addrbook_unlearn(b, mac_b, NULL));
 	ck_assert(ck_addrbook_clear(b, uuid_a));
