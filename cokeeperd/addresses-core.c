@@ -22,6 +22,11 @@
 #include "reply.h"
 
 #define DEFAULT_GRACE_USEC (10 * 1000000ull)
+/*
+ * An address learned from ARP or NDP lasts this long after the guest last answered for it:
+ * a guest that moved on, or stopped answering, loses it, and may learn another.
+ */
+#define NEIGHBOUR_TTL_USEC (600 * 1000000ull)
 /* Learned changes are written at most this often: leases renew all the time. */
 #define SAVE_DELAY_USEC (1000000ull)
 
@@ -425,10 +430,64 @@ void addresses_release(struct addresses *a, uint16_t domid, const uint8_t mac[CK
 	save_soon(a);
 }
 
+struct elsewhere {
+	uint16_t domid;
+	const struct ck_addr *addr;
+	bool found;
+};
+
+static void held_by_other(const struct ck_member *m, void *userdata)
+{
+	struct elsewhere *e = userdata;
+
+	for (unsigned int k = 0; !e->found && m->domid != e->domid && k < m->n_nics; k++) {
+		const struct ck_nic *nic = &m->nics[k];
+
+		for (unsigned int i = 0; !e->addr->v6 && i < nic->n_ipv4; i++)
+			e->found |= nic->ipv4[i] == ck_addr_ipv4(e->addr);
+		for (unsigned int i = 0; e->addr->v6 && i < nic->n_ipv6; i++)
+			e->found |= !memcmp(nic->ipv6[i], e->addr->bytes, CK_IPV6_LEN);
+	}
+}
+
+/*
+ * A neighbour-learned address another member uses (at a higher trust: a lease would have
+ * taken it from this MAC in the book) is dropped, not kept unused for as long as the guest
+ * answers for it.  O(members): asked when its expiry is half gone, not per ARP.
+ */
+static bool shadowed(struct addresses *a, uint16_t domid, const struct ck_addr *addr)
+{
+	struct elsewhere e = { .domid = domid, .addr = addr };
+
+	ck_memberset_foreach(a->cfg.membership->members, held_by_other, &e);
+	return e.found;
+}
+
 void addresses_neighbour(struct addresses *a, uint16_t domid, const uint8_t mac[CK_MAC_LEN],
 			 const struct ck_addr *addr)
 {
+	enum ck_learned_how how = addr->v6 ? CK_LEARNED_NDP : CK_LEARNED_ARP;
+	uint64_t now = ck_now_usec(), expires = UINT64_MAX;
+
 	if (!vif_owns(a, domid, mac, addr->v6 ? "a neighbour advertisement" : "an ARP", false))
 		return;
-	learned(a, domid, mac, addr, addr->v6 ? CK_LEARNED_NDP : CK_LEARNED_ARP, UINT64_MAX);
+	if (ck_addrbook_learned_expiry(a->book, mac, how, addr, &expires) &&
+	    expires - now > NEIGHBOUR_TTL_USEC / 2) {
+		/* Its own, heard lately: nothing to do, and nothing that costs more. */
+		return;
+	}
+	if (expires != UINT64_MAX && shadowed(a, domid, addr)) {
+		char s[46];
+
+		ck_addrbook_unlearn_how(a->book, mac, how);
+		a->counters.arp_taken++;
+		ck_addr_format(addr, s);
+		log_info("domid %u: %s, learned from %s, is another member's: dropped", domid, s,
+			 ck_learned_how_name(how));
+		a->cb.remerge(domid, a->userdata);
+		arm_expiry(a);
+		save_soon(a);
+		return;
+	}
+	learned(a, domid, mac, addr, how, now + NEIGHBOUR_TTL_USEC);
 }

@@ -278,8 +278,12 @@ int ck_addrbook_learn(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
 	int r;
 
 	if (how != CK_LEARNED_DHCP) {
-		if (mine)
-			return CK_LEARN_SAME;	/* however it learned it: a lease stays a lease */
+		if (mine) {
+			/* Heard again: its expiry moves.  A lease stays a lease, with its own. */
+			if (l && l->slot[how].set && !memcmp(&l->slot[how].a, a, sizeof(*a)))
+				l->slot[how].expires = expires;
+			return CK_LEARN_SAME;
+		}
 		if (l && l->slot[how].set)
 			return CK_LEARN_HAS_ONE;
 		if (w)
@@ -363,6 +367,18 @@ bool ck_addrbook_unlearn(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
 	if (l)
 		free_if_empty(b, l);
 	return had;
+}
+
+bool ck_addrbook_learned_expiry(const struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
+				enum ck_learned_how how, const struct ck_addr *a, uint64_t *expires)
+{
+	const struct learned *l = find_learned(b, mac);
+
+	if (!l || how >= __CK_LEARNED_LAST || !l->slot[how].set ||
+	    memcmp(&l->slot[how].a, a, sizeof(*a)))
+		return false;
+	*expires = l->slot[how].expires;
+	return true;
 }
 
 bool ck_addrbook_unlearn_how(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],

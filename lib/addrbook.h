@@ -48,7 +48,7 @@ const char *ck_learned_how_name(unsigned int how);
 
 enum ck_learn_result {
 	CK_LEARN_CHANGED,	/* the MAC holds it now */
-	CK_LEARN_SAME,		/* it did already (a DHCP renewal: its expiry moved) */
+	CK_LEARN_SAME,		/* it did already (its expiry moved; a lease's only by a lease) */
 	CK_LEARN_TAKEN,		/* ARP/NDP: another MAC learned it first */
 	CK_LEARN_HAS_ONE,	/* ARP/NDP: this MAC has its first address already */
 };
@@ -87,6 +87,10 @@ int ck_addrbook_learn(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
 /* Drops mac's learned a (NULL: all of mac's); whether it had it. */
 bool ck_addrbook_unlearn(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
 			 const struct ck_addr *a);
+/* Whether mac learned a how; *expires gets when it runs out. */
+bool ck_addrbook_learned_expiry(const struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
+				enum ck_learned_how how, const struct ck_addr *a, uint64_t *expires);
+
 /* Drops what mac learned how (a DHCPNAK voids its lease); whether it had one. */
 bool ck_addrbook_unlearn_how(struct ck_addrbook *b, const uint8_t mac[CK_MAC_LEN],
 			     enum ck_learned_how how);

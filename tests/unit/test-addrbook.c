@@ -144,6 +144,17 @@ START_TEST(arp_first_and_never_taken)
 			 CK_LEARN_HAS_ONE);
 	ck_assert_int_eq(ck_addrbook_learn(b, mac_b, &v6, CK_LEARNED_NDP, UINT64_MAX, lost),
 			 CK_LEARN_CHANGED);
+	/* Heard again: its expiry moves; one it learned otherwise says nothing of ARP's. */
+	{
+		uint64_t exp = 0;
+
+		ck_assert_int_eq(ck_addrbook_learn(b, mac_b, &y, CK_LEARNED_ARP, 5000, lost),
+				 CK_LEARN_SAME);
+		ck_assert(ck_addrbook_learned_expiry(b, mac_b, CK_LEARNED_ARP, &y, &exp));
+		ck_assert_uint_eq(exp, 5000);
+		ck_assert(!ck_addrbook_learned_expiry(b, mac_b, CK_LEARNED_ARP, &x, &exp));
+		ck_assert(!ck_addrbook_learned_expiry(b, mac_a, CK_LEARNED_ARP, &x, &exp));
+	}
 	/* a answering ARP for its own lease keeps it a lease (it still expires). */
 	ck_assert_int_eq(ck_addrbook_learn(b, mac_a, &x, CK_LEARNED_ARP, UINT64_MAX, lost),
 			 CK_LEARN_SAME);
