@@ -17,6 +17,7 @@
 
 #include <utlist.h>
 
+#include "clock.h"
 #include "conflicts.h"
 #include "source.h"
 #include "logging.h"
@@ -37,12 +38,22 @@ struct member_watch {
 	bool name_fired;	/* the fire every new watch sends at once has come */
 	char attr_path[48];	/* the guest's own attr/vif: its claimed addresses */
 	bool attr_fired;
+	bool attr_pending;	/* a fire held back: it is read at attr_next */
+	uint64_t attr_next;	/* the guest's next fire read before this: one a second */
 };
+
+/*
+ * A guest writes its attr/vif as often as it likes: each member's fires there are read at
+ * most once this often (the last one held back until then), so a guest's write loop costs
+ * one read of its vifs a second, not a rescan per write.
+ */
+#define ATTR_INTERVAL_USEC 1000000ull
 
 struct xenstore_source {
 	struct source base;
 	struct xenhost *xh;
 	sd_event_source *xs_io;
+	sd_event_source *attr_timer;	/* the held-back attr fires, at the earliest attr_next */
 	struct member_watch *followed;
 	struct scan_cache *cache;
 };
@@ -247,17 +258,67 @@ static bool name_fire_is_news(struct xenstore_source *src, const char *path)
  * The first fire of a new attr watch: the member was read (its claims too) just before it
  * was set, so a guest that writes its claims at boot, long after that, is what fires next.
  */
+static void arm_attr_timer(struct xenstore_source *src, uint64_t at)
+{
+	uint64_t cur = UINT64_MAX;
+	int enabled = SD_EVENT_OFF;
+
+	sd_event_source_get_enabled(src->attr_timer, &enabled);
+	if (enabled != SD_EVENT_OFF)
+		sd_event_source_get_time(src->attr_timer, &cur);
+	if (enabled != SD_EVENT_OFF && cur <= at)
+		return;
+	sd_event_source_set_time(src->attr_timer, at);
+	sd_event_source_set_enabled(src->attr_timer, SD_EVENT_ONESHOT);
+}
+
 static bool attr_fire_is_news(struct xenstore_source *src, const char *path)
 {
+	uint64_t now = ck_now_usec();
 	struct member_watch *w;
 
 	DL_FOREACH(src->followed, w)
 		if (!strncmp(w->attr_path, path, strlen(w->attr_path)) && w->attr_path[0])
 			break;
-	if (!w || w->attr_fired)
+	if (!w)
 		return true;
-	w->attr_fired = true;
+	if (!w->attr_fired) {
+		w->attr_fired = true;
+		return false;
+	}
+	if (now >= w->attr_next) {
+		w->attr_next = now + ATTR_INTERVAL_USEC;
+		return true;
+	}
+	w->attr_pending = true;
+	arm_attr_timer(src, w->attr_next);
 	return false;
+}
+
+/* The held-back attr fires whose second has come: their guests' vifs are read again. */
+static int on_attr_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct xenstore_source *src = userdata;
+	uint64_t now = ck_now_usec(), next = UINT64_MAX;
+	struct member_watch *w;
+	unsigned int n = 0;
+
+	DL_FOREACH(src->followed, w) {
+		if (!w->attr_pending)
+			continue;
+		if (w->attr_next > now) {
+			next = w->attr_next < next ? w->attr_next : next;
+			continue;
+		}
+		w->attr_pending = false;
+		w->attr_next = now + ATTR_INTERVAL_USEC;
+		n += scan_cache_watch_fired(src->cache, w->attr_path);
+	}
+	if (next != UINT64_MAX)
+		arm_attr_timer(src, next);
+	if (n)
+		source_changed(&src->base);
+	return 0;
 }
 
 /* Takes every fire that has arrived into the scan cache; returns how many need a scan. */
@@ -414,6 +475,7 @@ static void xs_free(struct source *base)
 	while (src->followed)
 		member_watch_drop(src, src->followed);
 	sd_event_source_disable_unref(src->xs_io);
+	sd_event_source_disable_unref(src->attr_timer);
 	xenhost_close(src->xh);
 	scan_cache_free(src->cache);
 	free(src);
@@ -449,9 +511,15 @@ static int xs_new(struct source **ret, const struct source_config *cfg,
 			goto err;
 		}
 	r = sd_event_add_io(cfg->event, &src->xs_io, xs_fileno(src->xh->xs), EPOLLIN, on_xs, src);
+	if (r >= 0)
+		r = sd_event_add_time(cfg->event, &src->attr_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
+				      on_attr_timer, src);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(src->attr_timer, SD_EVENT_OFF);
 	if (r < 0)
 		goto err;
-	log_info("xenstore source: watching %s, %s, %s; libxl death events per member",
+	log_info("xenstore source: watching %s, %s, %s; per member its name, its attr/vif "
+		 "and libxl death events",
 		 watches[0], watches[1], watches[2]);
 	*ret = &src->base;
 	return 0;
