@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <netlink/genl/ctrl.h>
+#include <netlink/genl/family.h>
 
 #include "genl.h"
 #include "linux/cokeeper.h"
@@ -15,6 +16,24 @@
 #endif
 
 #define BUFFER_BYTES (4 << 20)	/* a table replace of a large host is one message */
+
+/* The loaded module's family version; 1 (the oldest) when the controller does not say. */
+static unsigned int family_version(struct nl_sock *sk)
+{
+	struct nl_cache *cache = NULL;
+	struct genl_family *fam;
+	unsigned int v = 1;
+
+	if (genl_ctrl_alloc_cache(sk, &cache) < 0)
+		return v;
+	fam = genl_ctrl_search_by_name(cache, COKEEPER_GENL_NAME);
+	if (fam) {
+		v = genl_family_get_version(fam);
+		genl_family_put(fam);
+	}
+	nl_cache_free(cache);
+	return v ? v : 1;
+}
 
 int ck_genl_open(struct ck_genl **ret)
 {
@@ -44,6 +63,7 @@ int ck_genl_open(struct ck_genl **ret)
 		r = -ENOENT;	/* the module is not loaded (and could not be) */
 		goto err;
 	}
+	g->version = family_version(g->sk);
 	*ret = g;
 	return 0;
 err:
@@ -200,6 +220,13 @@ static int put_sources(struct nl_msg *msg, const struct ck_nic *n)
 
 int ck_genl_put_member(struct nl_msg *msg, int attrtype, const struct ck_member *m)
 {
+	return ck_genl_put_member_for(msg, attrtype, m, COKEEPER_GENL_VERSION);
+}
+
+int ck_genl_put_member_for(struct nl_msg *msg, int attrtype, const struct ck_member *m,
+			   unsigned int version)
+{
+	bool sources = version >= 2;
 	struct nlattr *member, *nic;
 
 	member = nla_nest_start(msg, attrtype);
@@ -214,16 +241,25 @@ int ck_genl_put_member(struct nl_msg *msg, int attrtype, const struct ck_member 
 		nic = nla_nest_start(msg, COKEEPER_MEMBER_A_NIC);
 		if (!nic || nla_put(msg, COKEEPER_NIC_A_MAC, CK_MAC_LEN, n->mac) < 0)
 			return -EMSGSIZE;
+		/*
+		 * A module without sources would take a claim for the toolstack's word and its
+		 * fast path carry it: a guest's claim does not go into such a table at all.
+		 */
 		for (unsigned int a = 0; a < n->n_ipv4; a++) {
 			uint32_t be = htonl(n->ipv4[a]);
 
+			if (!sources && n->ipv4_source[a] == CK_ADDR_CLAIMED)
+				continue;
 			if (nla_put(msg, COKEEPER_NIC_A_IPV4, 4, &be) < 0)
 				return -EMSGSIZE;
 		}
-		for (unsigned int a = 0; a < n->n_ipv6; a++)
+		for (unsigned int a = 0; a < n->n_ipv6; a++) {
+			if (!sources && n->ipv6_source[a] == CK_ADDR_CLAIMED)
+				continue;
 			if (nla_put(msg, COKEEPER_NIC_A_IPV6, CK_IPV6_LEN, n->ipv6[a]) < 0)
 				return -EMSGSIZE;
-		if (put_sources(msg, n) < 0)
+		}
+		if (sources && put_sources(msg, n) < 0)
 			return -EMSGSIZE;
 		nla_nest_end(msg, nic);
 	}

@@ -15,6 +15,7 @@
 struct ck_genl {
 	struct nl_sock *sk;
 	int family;
+	unsigned int version;	/* the module's family version: 1 takes no address sources */
 	char errmsg[256];	/* the kernel's extack message of the last failed request */
 };
 
@@ -35,6 +36,13 @@ int ck_genl_request(struct ck_genl *g, struct nl_msg *msg,
 
 /* Puts m as a nested attribute of type attrtype; -EMSGSIZE when msg is full. */
 int ck_genl_put_member(struct nl_msg *msg, int attrtype, const struct ck_member *m);
+/*
+ * As ck_genl_put_member, for a module of family version version: below 2 (no address
+ * sources) without COKEEPER_NIC_A_SOURCES, which it would refuse, and without the guest's
+ * claimed addresses, which it would take for the toolstack's.
+ */
+int ck_genl_put_member_for(struct nl_msg *msg, int attrtype, const struct ck_member *m,
+			   unsigned int version);
 /* The bytes ck_genl_put_member() adds for m, to size a message of many. */
 size_t ck_genl_member_size(const struct ck_member *m);
 

@@ -65,7 +65,7 @@ static int genl_replace(struct sink *base, uint64_t epoch, uint64_t gen,
 		nest = nla_nest_start(msg, COKEEPER_A_MEMBERS);
 		r = nest ? 0 : -EMSGSIZE;
 		for (size_t i = 0; r == 0 && i < n; i++)
-			r = ck_genl_put_member(msg, COKEEPER_A_MEMBER, v[i]);
+			r = ck_genl_put_member_for(msg, COKEEPER_A_MEMBER, v[i], s->g->version);
 		if (r == 0)
 			nla_nest_end(msg, nest);
 	}
@@ -98,7 +98,8 @@ static int genl_apply(struct sink *base, const struct ck_delta *d)
 		if (!msg)
 			return -ENOMEM;
 		r = del ? (nla_put_u32(msg, COKEEPER_A_DOMID, d->removed[i]) < 0 ? -EMSGSIZE : 0) :
-			  ck_genl_put_member(msg, COKEEPER_A_MEMBER, &d->upserts[i - d->n_removed]);
+			  ck_genl_put_member_for(msg, COKEEPER_A_MEMBER, &d->upserts[i - d->n_removed],
+						 s->g->version);
 		/* The new generation goes with the last change, once the table holds all. */
 		if (r == 0 && last)
 			r = put_generation(msg, d->epoch, d->new_gen);
@@ -137,6 +138,11 @@ int sink_genl_new(struct sink **ret)
 		return -ENOMEM;
 	s->base.ops = &genl_ops;
 	r = ck_genl_open(&s->g);
+	if (r == 0 && s->g->version < 2)
+		log_warning("cokeeper.ko is older than this agent (family version %u): the table "
+			    "gets no address sources and no guest's claimed address; reload the "
+			    "module (modprobe -r cokeeper-fp cokeeper; modprobe cokeeper)",
+			    s->g->version);
 	if (r < 0) {
 		free(s);
 		return log_error_errno(r, "cannot reach the kernel's \"%s\" netlink family "

@@ -189,6 +189,22 @@ static int parse(struct nl_msg *msg, struct ck_member *m)
 	return r;
 }
 
+/* For a module of family version 1: no SOURCES, and no claimed address at all. */
+START_TEST(old_module_gets_no_sources_and_no_claims)
+{
+	struct nl_msg *msg = new_msg();
+	struct ck_member m, got;
+
+	small_member(&m, CK_ADDR_LEARNED, CK_ADDR_CLAIMED);
+	ck_assert_int_eq(ck_genl_put_member_for(msg, COKEEPER_A_MEMBER, &m, 1), 0);
+	ck_assert_int_eq(ck_genl_parse_member(first_attr(msg), &got, NULL, NULL), 0);
+	ck_assert_uint_eq(got.nics[0].n_ipv4, 1);
+	ck_assert_uint_eq(got.nics[0].ipv4_source[0], CK_ADDR_TOOLSTACK);	/* as it says */
+	ck_assert_uint_eq(got.nics[0].n_ipv6, 0);				/* the claim */
+	nlmsg_free(msg);
+}
+END_TEST
+
 START_TEST(parse_without_sources_is_all_toolstack)
 {
 	struct ck_member m;
@@ -252,6 +268,7 @@ int main(void)
 	th_add(s, golden_nic_with_sources);
 	th_add(s, golden_nic_without_sources);
 	th_add(s, round_trip_sources);
+	th_add(s, old_module_gets_no_sources_and_no_claims);
 	th_add(s, parse_without_sources_is_all_toolstack);
 	th_add(s, parse_sources_in_order);
 	th_add(s, parse_rejects_bad_sources);

@@ -84,7 +84,8 @@
 #define _UAPI_LINUX_COKEEPER_H
 
 #define COKEEPER_GENL_NAME "cokeeper"
-#define COKEEPER_GENL_VERSION 1
+/* 2: COKEEPER_NIC_A_SOURCES; a module of version 1 refuses it (strict validation). */
+#define COKEEPER_GENL_VERSION 2
 #define COKEEPER_GENL_MCGRP_EVENTS "events"
 
 #define COKEEPER_DOMID_LIMIT 0x7FF0
