@@ -254,6 +254,8 @@ struct json_object *addresses_change(struct addresses *a, struct json_object *re
 	if (!m)
 		return reply_error("no member '%.64s' (a domid, name or uuid)",
 				   json_object_get_string(domain));
+	if (!m->n_nics)
+		return reply_error("%s has no vif: an address belongs to one", m->name);
 	if (mac_arg) {
 		if (!json_object_is_type(mac_arg, json_type_string) ||
 		    ck_parse_mac(json_object_get_string(mac_arg), mac) < 0 ||
@@ -269,6 +271,21 @@ struct json_object *addresses_change(struct addresses *a, struct json_object *re
 		return reply_error("'%s' needs \"addresses\"", ops);
 
 	memcpy(uuid, m->uuid, CK_UUID_LEN);
+	if (!strcmp(ops, "clear") && !macp) {
+		/* Every NIC's, the first's and those set by MAC alike. */
+		if (!ck_addrbook_clear(a->book, uuid))
+			return change_reply(m, NULL, 0);
+		a->counters.orchestrator_sets++;
+		log_info("%s (domid %u): the orchestrator's addresses cleared", m->name, m->domid);
+		addresses_remerge_where(a, uuid, NULL);
+		r = addresses_save(a);
+		if (r < 0) {
+			log_error_errno(r, "cannot write %s", a->cfg.state_path);
+			return reply_error("cleared, but cannot write %s: %s; a restart would bring "
+					   "them back", a->cfg.state_path, strerror(-r));
+		}
+		return change_reply(m, NULL, 0);
+	}
 	n_old = ck_addrbook_get(a->book, uuid, macp, old);
 	n_next = 0;
 	if (!strcmp(ops, "add")) {

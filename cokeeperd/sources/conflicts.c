@@ -367,8 +367,15 @@ static unsigned int record_conflicts(const struct record *rec)
 
 	if (!survives(rec))
 		return 1;
-	for (unsigned int i = 0; i < rec->n_refs; i++)
-		n += rec->refs[i].key->owner != rec->domid;
+	/*
+	 * A MAC kept by another domid, an address nobody keeps (a tie): conflicts.  An address
+	 * another member holds at a higher trust is the rules working, not a conflict.
+	 */
+	for (unsigned int i = 0; i < rec->n_refs; i++) {
+		const struct key_entry *k = rec->refs[i].key;
+
+		n += k->id.kind == KEY_MAC ? k->owner != rec->domid : k->owner < 0;
+	}
 	return n;
 }
 
@@ -457,8 +464,14 @@ void conflicts_resolve(struct conflicts *c, const uint16_t **ret, size_t *n)
 		k->dirty = false;
 		k->owner = key_owner(k);
 		if (k->owner != old) {
+			struct key_ref *ref;
+
 			touch(c, old);
 			touch(c, k->owner);
+			/* Into or out of a tie: every holder's count of conflicts changes. */
+			if (old < 0 || k->owner < 0)
+				DL_FOREACH(k->refs, ref)
+					touch(c, ref->rec->domid);
 		}
 		if (!k->refs) {
 			HASH_DEL(c->keys, k);

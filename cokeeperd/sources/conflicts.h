@@ -49,5 +49,8 @@ int conflicts_member_as_read(const struct conflicts *c, uint16_t domid, struct c
 void conflicts_foreach(const struct conflicts *c, void (*fn)(uint16_t domid, void *userdata),
 		       void *userdata);
 
-/* Duplicate uuids and keys resolved in the current members. */
+/*
+ * Conflicts in the current members: dropped halves of a uuid, MACs lost to a lower domid,
+ * and each holder of an address nobody keeps (a tie at its highest trust).
+ */
 unsigned int conflicts_count(const struct conflicts *c);

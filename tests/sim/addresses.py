@@ -118,6 +118,7 @@ def main():
                                                addresses=["10.9.0.9"]))):
             refused(ctl, what, cmd="addresses-set", op="set", **req)
         refused(ctl, "an unknown op", cmd="addresses-set", op="replace", domain="b")
+
         if ctl.call(cmd="members")["gen"] != gen or addresses("a", "b") != want:
             raise Failure("a refused request changed the membership")
         print("PASS bad requests are refused and change nothing", flush=True)
