@@ -13,7 +13,7 @@
 #
 # Guests: domu_create, domu_boot, domu_destroy, domu_migrate, domid_of, domu_uuid, wait_until,
 # report_of (the guest's data/ck-report), init_done, ck_poke, guest_key, vif_backend_key,
-# console_of, guest_run, guest_ipv4.
+# console_of, guest_run (guest_cmd_id, guest_cmd_wait), guest_ipv4.
 # DHCP (guests created with "dhcp" for an address): dhcp_start, dhcp_pin, dhcp_renew,
 # dhcp_release, guest_lease, dhcp_stop.
 # CoKeeper hooks: ck_daemon_start, ck_daemon_stop, check_membership, ck_stats (see the end).
@@ -418,7 +418,8 @@ dhcp_reread() { [ "$(grep -c "read $LAB_DHCP_HOSTS\$" "$LAB_DHCP_LOG")" -gt "$1"
 # releases it and removes the address (SIGUSR2; it asks again on the next dhcp_renew).
 # Follow the outcome with guest_lease.
 # shellcheck disable=SC2016 # the guest expands $(cat ...)
-dhcp_renew() { guest_run "$1" 'kill -USR1 $(cat /run/udhcpc.eth0.pid)' >/dev/null; }
+LAB_DHCP_RENEW='kill -USR1 $(cat /run/udhcpc.eth0.pid)'	# a guest_run command
+dhcp_renew() { guest_run "$1" "$LAB_DHCP_RENEW" >/dev/null; }
 # shellcheck disable=SC2016
 dhcp_release() { guest_run "$1" 'kill -USR2 $(cat /run/udhcpc.eth0.pid)' >/dev/null; }
 
@@ -510,10 +511,20 @@ ck_dom0_names() {
 	jq -r '[.[] | select(.domid != 0) | .name] | sort | map(. + " ") | add // ""' "$LAB_DIR/members.json" 2>/dev/null
 }
 # ck_member_ok NAME: dom0's entry for NAME has the domid xl gives and the vif's MAC and IP.
+# A guest whose vif has no ip key (created with "dhcp") has only the address of its lease
+# (guest_lease), as cokeeperd learned it on the vif (--learn=dhcp): an old lease still
+# there after a renewal to another address is a failure too.
 ck_member_ok() {
+	local _ip _lease=
+	_ip=$(vif_backend_key "$1" ip)
+	if [ -z "$_ip" ]; then
+		_lease=$(guest_lease "$1") || return 1
+	fi
 	jq -e --arg n "$1" --argjson d "$(domid_of "$1")" --arg mac "$(vif_backend_key "$1" mac)" \
-		--arg ip "$(vif_backend_key "$1" ip)" \
-		'any(.[]; .name == $n and .domid == $d and any(.nics[]; .mac == $mac and any(.ipv4[]; . == $ip)))' \
+		--arg ip "$_ip" --arg lease "$_lease" \
+		'any(.[]; .name == $n and .domid == $d and any(.nics[]; .mac == $mac and
+			if $lease == "" then any(.ipv4[]; . == $ip)
+			else .ipv4 == [$lease] and .ipv4_source == ["learned"] end))' \
 		"$LAB_DIR/members.json" >/dev/null
 }
 # ck_view_is NAME: the guest's view (cokeeper-query --json members via the reporter) is
@@ -586,16 +597,29 @@ check_membership() {
 # guest_run NAME COMMAND: runs COMMAND in the guest (domU-init's data/ck-cmd hook), prints its
 # last lines of output and returns its exit status (124 when it did not answer in 60 s).
 guest_run() {
-	local _d _id _r _i=0
+	local _d _id
 	_d=$(domid_of "$1") || return 125
-	# A file, not a variable: callers run this in a $(…) subshell.
+	_id=$(guest_cmd_id)
+	xenstore-write "/local/domain/$_d/data/ck-cmd" "$_id $2" || return 125
+	guest_cmd_wait "$1" "$_id"
+}
+# guest_cmd_id: the next command's id.  Kept in a file, not a variable: callers run guest_run
+# in a $(…) subshell.  A command written to data/ck-cmd by another program (the renewal that
+# `cokeeperctl latency` runs in bench-lib.sh) takes its id here too, and guest_cmd_wait
+# NAME ID reads the guest's answer to it as guest_run does.
+guest_cmd_id() {
+	local _id
 	_id=$(($(cat "$LAB_DIR/.cmd_id" 2>/dev/null || echo 0) + 1))
 	echo "$_id" >"$LAB_DIR/.cmd_id"
-	xenstore-write "/local/domain/$_d/data/ck-cmd" "$_id $2" || return 125
+	echo "$_id"
+}
+guest_cmd_wait() {
+	local _d _r _i=0
+	_d=$(domid_of "$1") || return 125
 	while [ $_i -lt 600 ]; do
 		_r=$(xenstore-read "/local/domain/$_d/data/ck-cmd-result" 2>/dev/null)
-		case $_r in "$_id "*)
-			_r=${_r#"$_id "}
+		case $_r in "$2 "*)
+			_r=${_r#"$2 "}
 			echo "${_r#* }"
 			return "${_r%% *}" ;;
 		esac

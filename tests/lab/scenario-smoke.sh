@@ -6,11 +6,21 @@
 # live-migrated on localhost (new domid, same UUID).  The CoKeeper checks hook in at
 # check_membership (scenario-lib.sh) after every membership change; they print LAB SKIP
 # while the image has no cokeeperd/cokeeperctl.
+# pv2 has no ip= on its vif: it takes its address from dnsmasq in dom0 (pinned by its MAC to
+# the address ip_of gives, so every step finds it there), and cokeeperd (--learn=dhcp)
+# learns it from the lease it sees on pv2's vif; the benchmark's event mode times pv2's
+# lease changes (BENCH_LEASE, bench-lib.sh).
 . /usr/lib/cokeeper-lab/scenario-lib.sh
 
 PV="pv1 pv2 pv3"
 ip_of() { echo "10.99.0.${1##*[!0-9]}"; }       # pv1 -> 10.99.0.1, pvh4 -> 10.99.0.4
 mac_of() { echo "00:16:3e:00:00:0${1##*[!0-9]}"; }
+# addr_of NAME: what domu_create is given: pv2's address comes from its DHCP lease.
+addr_of() { if [ "$1" = pv2 ]; then echo dhcp; else ip_of "$1"; fi; }
+# cokeeperd learns pv2's lease; the learned addresses are kept in a file under LAB_DIR (the
+# busybox dom0 has no /var/lib/cokeeper), so that a restarted cokeeperd (cokeeperd-restart,
+# the benchmark's modes) knows pv2's address before pv2 renews, a minute later.
+CK_ARGS="--source xenstore --learn=dhcp --address-state=$LAB_DIR/addresses"
 in_xl_list() { xl list | awk -v n="$1" '$1 == n { f = 1 } END { exit !f }'; }
 guest_net_up() { [ "$(guest_key "$1" lab-net)" = "up $(ip_of "$1")/24" ]; }
 # A guest without cokeeper-query reports a fixed line (rootfs/ck-report); with it, its JSON,
@@ -31,7 +41,11 @@ check "no bridge $LAB_BRIDGE" test -d /sys/class/net/$LAB_BRIDGE/brif
 pass || fatal "the toolstack is not usable"
 
 step cokeeperd-start
-ck_daemon_start --source xenstore && pass
+# dnsmasq before the guests: pv2 asks it for its address as it boots.
+dhcp_start || fatal "dnsmasq did not start"
+dhcp_pin "$(mac_of pv2)" "$(ip_of pv2)" || fatal "dhcp_pin pv2"
+# shellcheck disable=SC2086 # a word list on purpose
+ck_daemon_start $CK_ARGS && pass
 
 step create-3-pv
 # In parallel, as a daemon must expect bursts; pv1 pings pv2 once the network is up.  Only
@@ -40,7 +54,7 @@ pids=
 for n in $PV; do
 	args=cokeeper.selftest=0
 	[ "$n" = pv1 ] && args="cokeeper.ping=$(ip_of pv2)"
-	domu_create "$n" "$(ip_of "$n")" "$(mac_of "$n")" pv $args >"$LAB_DIR/create-$n.out" 2>&1 &
+	domu_create "$n" "$(addr_of "$n")" "$(mac_of "$n")" pv $args >"$LAB_DIR/create-$n.out" 2>&1 &
 	pids="$pids $!"
 done
 for p in $pids; do wait "$p" || fail "an xl create failed"; done
@@ -60,7 +74,11 @@ for n in $PV; do
 	mac=$(vif_backend_key "$n" mac)
 	ip=$(vif_backend_key "$n" ip)
 	[ "$mac" = "$(mac_of "$n")" ] || fail "$n backend mac '$mac', want $(mac_of "$n")"
-	[ "$ip" = "$(ip_of "$n")" ] || fail "$n backend ip '$ip', want $(ip_of "$n")"
+	if [ "$(addr_of "$n")" = dhcp ]; then
+		[ -z "$ip" ] || fail "$n (dhcp) has a backend ip '$ip': the toolstack should know none"
+	else
+		[ "$ip" = "$(ip_of "$n")" ] || fail "$n backend ip '$ip', want $(ip_of "$n")"
+	fi
 done
 pass
 
@@ -68,6 +86,7 @@ step guests-up
 for n in $PV; do
 	wait_until 240 guest_net_up "$n" || fail "$n did not report 'up $(ip_of "$n")/24' (got '$(guest_key "$n" lab-net)')"
 done
+guest_lease_is pv2 "$(ip_of pv2)" || fail "pv2's lease is '$(guest_lease pv2)', want $(ip_of pv2)"
 pass
 
 step domu-ping
@@ -209,6 +228,13 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 		fail "pv2 could not write its own attr/vif/0/ipv4/0"
 	ck_ctl rescan >/dev/null
 	ck_ctl members | grep -q 10.66.66.66 && fail "a guest-written address became a member's"
+	# cokeeperd reads it (on the watch's fire) and shows it as pv2's claim, unused; pv2's
+	# address is still its lease.
+	claimed() {
+		ck_ctl addresses pv2 | jq -e '[.addresses[] | select(.address == "10.66.66.66")] |
+			length == 1 and all(.source == "claimed" and .used == false)' >/dev/null
+	}
+	wait_until 30 claimed || fail "cokeeperd does not show pv2's claim as claimed and unused: $(ck_ctl addresses pv2)"
 	check_membership pv1 pv2 pvh4 && pass
 
 	step bad-netlink-in-guest
@@ -311,11 +337,15 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 	step cokeeperd-restart
 	epoch=$(ck_ctl stats | jq -r .epoch)
 	ck_daemon_stop
-	ck_daemon_start --source xenstore
+	# shellcheck disable=SC2086 # a word list on purpose
+	ck_daemon_start $CK_ARGS
 	check_membership pv1 pv2 pvh4 || fail "guests did not resync with the new cokeeperd"
 	[ "$(ck_ctl stats | jq -r .epoch)" != "$epoch" ] || fail "the restarted cokeeperd kept its epoch"
 	pass
 
+	# Event mode also times pv2's lease moving to 10.99.0.72 and back (bench_leases).
+	# shellcheck disable=SC2034 # bench_run reads it
+	BENCH_LEASE="pv2 $(mac_of pv2) 10.99.0.72"
 	bench_run "${LAB_BENCH_N:-12}" pv1 pv2 pvh4
 fi
 
@@ -326,6 +356,7 @@ left=$(xl list | awk 'NR > 2 { print $1 }')
 check_membership
 ck_stats
 ck_daemon_stop
+dhcp_stop || fail "dnsmasq"
 pass
 
 scenario_end
