@@ -6,8 +6,8 @@ arping), each joined to the bridge by a veth whose dom0 end is named as xl names
 (vif1.0, vif2.0); cokeeperd runs in dom0's namespace with the simulated source, whose
 domains carry the guests' MACs.  A lease reaches cokeeperd as "learned"; a guest answering
 ARP for another's address gets nothing; a guest sending with another's MAC is not believed;
-a release takes the address away; a restarted cokeeperd knows the lease from its state
-file before any renewal.  Needs root, ip(8), dnsmasq and busybox: exits 77 without them.
+a neighbour advertisement teaches an IPv6 address; a restarted cokeeperd knows the lease
+from its state file before any renewal; a release takes the address away.  Needs root, ip(8), dnsmasq and busybox: exits 77 without them.
 The waits only guard against hangs: every verdict is on what cokeeperd reports.
 
 Usage: learn-dhcp.py BUILD_DIR
@@ -110,6 +110,16 @@ def main():
             raise Failure(f"db's ARP moved web's address: web {used(ctl, 'web')}, db {used(ctl, 'db')}")
         sh("ip", "-n", db, "addr", "del", f"{web_ip}/32", "dev", "eth0")
         print("PASS a guest answering ARP for another's address gets nothing", flush=True)
+
+        # IPv6: web answers db's neighbour solicitation; its advertisement teaches fd00::11.
+        sh("ip", "-n", netns["web"], "addr", "add", "fd00::11/64", "dev", "eth0", "nodad")
+        sh("ip", "-n", db, "addr", "add", "fd00::12/64", "dev", "eth0", "nodad")
+        sh(*in_ns(db, BUSYBOX, "ping", "-6", "-c", "1", "-W", "2", "fd00::11"), check=False)
+        until("web's neighbour advertisement was not learned",
+              lambda: used(ctl, "web").get("fd00::11") == "learned")
+        if "fd00::12" in used(ctl, "db"):
+            raise Failure("db's solicitation taught an address (only advertisements count)")
+        print("PASS a neighbour advertisement from a guest's vif is learned (IPv6)", flush=True)
 
         forged = counter(ctl, "addresses_not_member")
         sh("ip", "-n", db, "link", "set", "eth0", "address", GUESTS["web"][0])
