@@ -5,8 +5,8 @@
 # filter on the clone (learn/learn.c).  Two network namespaces stand for guests, joined by
 # a bridge in a third (dom0) through veths named as vifs; ck-stream measures request/response
 # rate (small frames: the per-frame cost) and a 256 MiB stream between them, with no
-# cokeeperd and with cokeeperd --learn=dhcp,arp in dom0's namespace, alternating, ROUNDS
-# times (default 5).  Prints each round and the medians' ratios.  As root.
+# cokeeperd and with cokeeperd --learn=dhcp,arp in dom0's namespace, alternating (the order
+# swapped each round), ROUNDS times (default 5).  Prints each round and the medians' ratios.  As root.
 #
 #   bench/learn-tap.sh [BUILD_DIR]
 set -euo pipefail
@@ -44,14 +44,18 @@ round() {	# round MODE
 	st=$(ip netns exec "$g1" "$stream" send 10.88.0.2 5001 268435456 | sed -n 's|.*MB/s \([0-9.]*\) .*|\1|p')
 	echo "$1 $rr $st" | tee -a "$work/samples"
 }
-for r in $(seq "$rounds"); do
-	round off
+learn_round() {
 	ip netns exec "$h" "$daemon" --source sim --control "$work/c.sock" \
 		--agent-socket "$work/a.sock" --address-state none --learn=dhcp,arp 2>"$work/d.log" &
 	dpid=$!
 	for _ in $(seq 100); do [ -S "$work/c.sock" ] && break; sleep 0.05; done
 	round learn
 	kill "$dpid"; wait "$dpid" 2>/dev/null; dpid=
+	rm -f "$work/c.sock"
+}
+# Off and on in turn, the order swapped every round: neither always runs first.
+for r in $(seq "$rounds"); do
+	if [ $((r % 2)) = 1 ]; then round off; learn_round; else learn_round; round off; fi
 done
 med() { awk -v m="$1" -v c="$2" '$1 == m { print $c }' "$work/samples" | sort -n |
 	awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
