@@ -195,7 +195,7 @@ int address_file_load(const char *path, struct ck_addrbook *book)
 	if (!f) {
 		if (errno == ENOENT)
 			return 0;
-		return log_error_errno(-errno, "cannot read %s", path);
+		return -errno;	/* the caller says what it does about it */
 	}
 	while (fgets(line, sizeof(line), f)) {
 		int r;

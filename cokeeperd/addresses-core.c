@@ -207,6 +207,7 @@ static void gc_pass(struct addresses *a)
 		.uuids = calloc(n ? n : 1, CK_UUID_LEN),
 		.macs = calloc(n ? n * CK_NICS_MAX : 1, CK_MAC_LEN),
 	};
+	size_t learned_dropped;
 	uint64_t next;
 	int r;
 
@@ -223,7 +224,7 @@ static void gc_pass(struct addresses *a)
 	qsort(p.uuids, p.n_uuids, CK_UUID_LEN, cmp_uuid);
 	qsort(p.macs, p.n_macs, CK_MAC_LEN, cmp_mac);
 	dropped = ck_addrbook_retain(a->book, member_has_uuid, member_has_mac, &p, ck_now_usec(),
-				     a->cfg.grace_usec, &next);
+				     a->cfg.grace_usec, &next, &learned_dropped);
 	free(p.uuids);
 	free(p.macs);
 	if (next == UINT64_MAX) {
@@ -233,7 +234,9 @@ static void gc_pass(struct addresses *a)
 		sd_event_source_set_enabled(a->gc, SD_EVENT_ONESHOT);
 	}
 	arm_expiry(a);
-	save_soon(a);	/* learned addresses of gone MACs may have gone too */
+	/* Written only when something went: a daemon that never had an address writes nothing. */
+	if (learned_dropped)
+		save_soon(a);
 	if (!dropped)
 		return;
 	a->counters.dropped += dropped;
@@ -285,6 +288,16 @@ int addresses_new(struct addresses **ret, const struct addresses_config *cfg,
 		/* What the state file names is checked after the first commit (the hub's call). */
 		sd_event_source_set_enabled(a->gc, SD_EVENT_OFF);
 		r = a->cfg.state_path ? address_file_load(a->cfg.state_path, a->book) : 0;
+		if (r < 0 && r != -ENOMEM) {
+			/*
+			 * Unreadable (not ours to read: a test or a package build as another
+			 * user): nothing is kept, and the file is never written over.
+			 */
+			log_warning_errno(r, "%s: the orchestrator's and learned addresses are "
+					  "not kept (--address-state)", a->cfg.state_path);
+			a->cfg.state_path = NULL;
+			r = 0;
+		}
 		arm_expiry(a);
 	}
 	if (r < 0) {

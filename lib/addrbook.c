@@ -461,13 +461,15 @@ static bool gone_for(uint64_t *since, bool present, uint64_t now, uint64_t grace
 size_t ck_addrbook_retain(struct ck_addrbook *b,
 			  bool (*has_uuid)(const uint8_t uuid[CK_UUID_LEN], void *userdata),
 			  bool (*has_mac)(const uint8_t mac[CK_MAC_LEN], void *userdata),
-			  void *userdata, uint64_t now, uint64_t grace, uint64_t *next)
+			  void *userdata, uint64_t now, uint64_t grace, uint64_t *next,
+			  size_t *learned_dropped)
 {
 	struct orchestrated *o, *otmp;
 	struct learned *l, *ltmp;
 	size_t dropped = 0;
 
 	*next = UINT64_MAX;
+	*learned_dropped = 0;
 	HASH_ITER(hh, b->orchestrated, o, otmp)
 		if (gone_for(&o->missing_since, has_uuid(o->key.uuid, userdata), now, grace, next)) {
 			HASH_DEL(b->orchestrated, o);
@@ -475,8 +477,10 @@ size_t ck_addrbook_retain(struct ck_addrbook *b,
 			dropped++;
 		}
 	HASH_ITER(hh, b->learned, l, ltmp)
-		if (gone_for(&l->missing_since, has_mac(l->mac, userdata), now, grace, next))
+		if (gone_for(&l->missing_since, has_mac(l->mac, userdata), now, grace, next)) {
 			ck_addrbook_unlearn(b, l->mac, NULL);
+			(*learned_dropped)++;
+		}
 	return dropped;
 }
 

@@ -111,12 +111,14 @@ void ck_addrbook_foreach_learned(const struct ck_addrbook *b,
  * have said no member holds at every pass for grace usec (a domain destroyed takes its
  * addresses along; one that is briefly no member, a localhost migration's handover, keeps
  * them).  An entry found again is no longer missing.  *next: when the next pass is due
- * (UINT64_MAX: nothing is missing).  Returns how many orchestrator entries went.
+ * (UINT64_MAX: nothing is missing).  Returns how many orchestrator entries went, and
+ * *learned_dropped how many MACs' learned addresses.
  */
 size_t ck_addrbook_retain(struct ck_addrbook *b,
 			  bool (*has_uuid)(const uint8_t uuid[CK_UUID_LEN], void *userdata),
 			  bool (*has_mac)(const uint8_t mac[CK_MAC_LEN], void *userdata),
-			  void *userdata, uint64_t now, uint64_t grace, uint64_t *next);
+			  void *userdata, uint64_t now, uint64_t grace, uint64_t *next,
+			  size_t *learned_dropped);
 
 /* Adds to m (as a scan read it) its orchestrator addresses and its NICs' learned ones. */
 void ck_addrbook_merge(const struct ck_addrbook *b, struct ck_member *m);

@@ -222,17 +222,19 @@ START_TEST(expiry_release_and_retain)
 	ck_addrbook_set(b, other_uuid, NULL, &y, 1);
 	{
 		uint64_t next;
+		size_t ld;
 
 		/* Missing from now (1000): kept through the grace (100), dropped at its end. */
-		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1000, 100, &next), 0);
+		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1000, 100, &next, &ld), 0);
 		ck_assert_uint_eq(next, 1100);
 		ck_assert(ck_addrbook_clear(b, other_uuid));	/* still there */
 		ck_addrbook_set(b, other_uuid, NULL, &y, 1);
-		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1050, 100, &next), 0);
+		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1050, 100, &next, &ld), 0);
 		ck_assert_uint_eq(next, 1100);	/* mac_a's; other_uuid's, set anew, from 1050 */
-		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1100, 100, &next), 0);
+		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1100, 100, &next, &ld), 0);
 		ck_assert_uint_eq(next, 1150);	/* mac_a's lease went at 1100 */
-		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1150, 100, &next), 1);
+		ck_assert_uint_eq(ld, 1);
+		ck_assert_uint_eq(ck_addrbook_retain(b, has_uuid_a, has_mac_b, NULL, 1150, 100, &next, &ld), 1);
 		ck_assert_uint_eq(next, UINT64_MAX);
 	}
 	ck_assert(!ck_addrbook_unlearn(b, mac_a, NULL));
