@@ -19,8 +19,6 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=/var/tmp/cokeeper-debs
-cache=$top/cache
-suite=bookworm
 
 keep=0
 debdir=
@@ -50,211 +48,9 @@ fi
 debdir=$(cd "$debdir" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "test-debs: needs root (debootstrap, chroot, mount)" >&2; exit 2; }
 
-mkdir -p "$cache/archives/partial"
-work=$(mktemp -d "$top/run.XXXXXX")
-logs=$top/logs
-rm -rf "$logs" && mkdir -p "$logs"
-
-# --- mounts and cleanup -----------------------------------------------------------------------
-# Every mount is recorded and undone in reverse on exit; the run's tree is deleted only once
-# nothing is mounted below it, so a stuck bind mount can never make rm reach the host's /dev.
-mounts=()
-do_mount() {
-	mount "$@"
-	mounts+=("${*: -1}")
-}
-
-mounted_below() {
-	awk -v w="$1/" 'index($5 "/", w) == 1 { print $5 }' /proc/self/mountinfo
-}
-
-undo_mounts() {
-	local i m
-	for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-		m=${mounts[$i]}
-		mountpoint -q "$m" 2>/dev/null || continue
-		umount "$m" 2>/dev/null || umount -l "$m" || echo "test-debs: cannot unmount $m" >&2
-	done
-	mounts=()
-}
-
-# What debootstrap itself mounted (/proc, /sys in its target) if it was stopped half-way.
-undo_mounts_below() {
-	local m
-	for m in $(mounted_below "$1" | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" || echo "test-debs: cannot unmount $m" >&2
-	done
-}
-
-bootstrap_tmp=
-cleanup() {
-	undo_mounts
-	undo_mounts_below "$work"
-	if [ -n "$bootstrap_tmp" ] && [ -d "$bootstrap_tmp" ]; then
-		undo_mounts_below "$bootstrap_tmp"
-		[ -n "$(mounted_below "$bootstrap_tmp")" ] || rm -rf --one-file-system "$bootstrap_tmp"
-	fi
-	if [ -n "$(mounted_below "$work")" ]; then
-		echo "test-debs: still mounted, $work left in place:" >&2
-		mounted_below "$work" >&2
-	elif [ "$keep" -eq 1 ]; then
-		echo "test-debs: chroots kept in $work" >&2
-	else
-		rm -rf --one-file-system "$work"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# --- steps --------------------------------------------------------------------------------------
-# A step is a function run with its output in $logs/<name>.log; it sets `why` to one line that
-# says what it found, whether it passed or not.
-failed=0
-why=
-t_start=$(date +%s.%N)
-step() {
-	local name=$1 t0 dt rc
-	shift
-	why=
-	t0=$(date +%s.%N)
-	if "$@" >"$logs/$name.log" 2>&1; then rc=0; else rc=$?; fi
-	dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-	if [ "$rc" -eq 0 ]; then
-		printf 'PASS  %-18s %6.1fs  %s\n' "$name" "$dt" "$why"
-	else
-		failed=1
-		printf 'FAIL  %-18s %6.1fs  %s\n' "$name" "$dt" "${why:-exit status $rc}"
-		tail -n 15 "$logs/$name.log" | sed 's/^/      | /'
-	fi
-	return 0
-}
-
-in_root() {
-	local root=$1
-	shift
-	chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
-		DEBIAN_FRONTEND=noninteractive "$@"
-}
-
-apt_in() {
-	local root=$1
-	shift
-	in_root "$root" apt-get -q -y -o Dpkg::Use-Pty=0 "$@"
-}
-
-# --- where packages come from -------------------------------------------------------------------
-# The first URI the host's apt uses for suite $1, from one-line .list and deb822 .sources files.
-host_uri() {
-	local s=$1 f
-	{
-		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-			[ -r "$f" ] || continue
-			awk -v s="$s" '$1 == "deb" {
-				i = 2
-				if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-				if ($(i + 1) == s) print $i
-			}' "$f"
-		done
-		for f in /etc/apt/sources.list.d/*.sources; do
-			[ -r "$f" ] || continue
-			awk -v s="$s" 'BEGIN { RS = ""; FS = "\n" } {
-				types = uris = suites = ""; enabled = "yes"
-				for (k = 1; k <= NF; k++) {
-					if ($k ~ /^#/ || !match($k, /^[A-Za-z-]+:/)) continue
-					key = tolower(substr($k, 1, RLENGTH - 1)); val = substr($k, RLENGTH + 1)
-					if (key == "types") types = val
-					else if (key == "uris") uris = val
-					else if (key == "suites") suites = val
-					else if (key == "enabled") enabled = val
-				}
-				if (enabled ~ /[Nn]o/ || (" " types " ") !~ /[ \t]deb[ \t]/) next
-				n = split(suites, S, /[ \t]+/)
-				for (k = 1; k <= n; k++) if (S[k] == s) { split(uris, U, /[ \t]+/); print (U[1] != "" ? U[1] : U[2]); next }
-			}' "$f"
-		done
-	} | sed 's|/*$||' | head -n1
-}
-
-mirror=${MIRROR:-$(host_uri "$suite")}
-mirror=${mirror:-http://deb.debian.org/debian}
-security=${SECURITY_MIRROR:-$(host_uri "$suite-security")}
-security=${security:-http://deb.debian.org/debian-security}
-
-# The cache is keyed on the mirror and its Release file's date, which changes only with a point
-# release; if the Release file cannot be read, on today's date. Security and point updates are
-# fetched in every run (apt-get update), so a base from the same point release stays correct.
-release_key() {
-	local rel d
-	rel=$(mktemp)
-	chmod 644 "$rel"
-	if /usr/lib/apt/apt-helper download-file "$mirror/dists/$suite/Release" "$rel" >/dev/null 2>&1 &&
-		d=$(sed -n 's/^Date: //p' "$rel") && [ -n "$d" ]; then
-		date -u -d "$d" +%Y%m%dT%H%M%SZ
-	else
-		date -u +%Y%m%d
-	fi
-	rm -f "$rel"
-}
-
-# --- the base chroot ---------------------------------------------------------------------------
-base=
-step_base() {
-	local key tmp include=
-	key=$(release_key)
-	base=$cache/$suite-minbase-$(echo "$mirror" | sha256sum | cut -c1-8)-$key.tar.gz
-	exec 9>"$cache/lock"
-	flock 9
-	if [ -s "$base" ]; then
-		why="cached $(basename "$base") (mirror $mirror)"
-		return 0
-	fi
-	command -v debootstrap >/dev/null || { why="no debootstrap: run scripts/install-deps.sh --debs"; return 1; }
-	case "$mirror" in https:*) include=--include=ca-certificates ;; esac
-	tmp=$(mktemp -d "$cache/debootstrap.XXXXXX") && chmod 755 "$tmp"
-	bootstrap_tmp=$tmp
-	if ! debootstrap --variant=minbase $include \
-		--keyring=/usr/share/keyrings/debian-archive-keyring.gpg "$suite" "$tmp" "$mirror"; then
-		why="debootstrap $suite from $mirror failed"
-		[ -z "$(mounted_below "$tmp")" ] && rm -rf --one-file-system "$tmp"
-		return 1
-	fi
-	tar -C "$tmp" --numeric-owner -czf "$base.part" . && mv "$base.part" "$base" ||
-		{ why="cannot write $base"; return 1; }
-	rm -rf --one-file-system "$tmp"
-	# Older bases of this mirror are stale now.
-	find "$cache" -maxdepth 1 -name "$suite-minbase-*.tar.gz" ! -path "$base" -delete
-	why="debootstrapped $(basename "$base") from $mirror"
-}
-
-# Unpacks a fresh copy of the base into $work/$1 and readies it: sources, no services, mounts.
-# The download cache is shared across runs (packages only, no state): every install still
-# resolves its dependencies from scratch.
-new_root() {
-	local root=$work/$1
-	# Steps run in an `if`, where set -e is off: every command here says when it failed.
-	mkdir "$root" && tar -C "$root" --numeric-owner -xzf "$base" || return 1
-	# The base's / is the mktemp directory debootstrap ran in (0700): users such as man-db's
-	# `man` could not reach a single library.
-	chmod 755 "$root" || return 1
-	cat >"$root/etc/apt/sources.list" <<-EOF || return 1
-	deb $mirror $suite main
-	deb $mirror $suite-updates main
-	deb $security $suite-security main
-	EOF
-	printf '#!/bin/sh\n# No service starts in this chroot.\nexit 101\n' >"$root/usr/sbin/policy-rc.d" &&
-		chmod 755 "$root/usr/sbin/policy-rc.d" || return 1
-	# The shared download cache is owned by the host's root; apt's _apt user may not write it.
-	echo 'APT::Sandbox::User "root";' >"$root/etc/apt/apt.conf.d/90cokeeper-test" || return 1
-	cp -L /etc/resolv.conf "$root/etc/resolv.conf" || return 1
-	do_mount -t proc proc "$root/proc" || return 1
-	do_mount -t sysfs -o ro sysfs "$root/sys" || return 1
-	if [ ! -c "$root/dev/null" ]; then
-		do_mount --bind /dev "$root/dev" || return 1
-	fi
-	do_mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts" || return 1
-	do_mount --bind "$cache/archives" "$root/var/cache/apt/archives" || return 1
-	apt_in "$root" update
-}
+# shellcheck source=debian-chroot.sh
+chroot_tag=test-debs
+. "$here/debian-chroot.sh"
 
 # --- the packages under test --------------------------------------------------------------------
 required=(cokeeperd cokeeper-agent cokeeper-dkms libcokeeper-client0 libcokeeper-client-dev)
@@ -283,34 +79,6 @@ step_debs() {
 	why="${#pkgs[@]} packages, cokeeper-dkms $version, kernel ABI $KVER"
 }
 
-# The headers of the lab's kernel ABI.  Debian's security archive keeps only the newest kernel,
-# so once an update supersedes KVER the mirror no longer has its headers; the .debs are then
-# taken from an apt cache (this script's or the host's, which installed them), at the version
-# the host has.  TEST_DEBS_HEADERS_FROM_CACHE=1 takes that path even when the mirror has them.
-install_headers() {
-	local v d f p debs=()
-	if [ "${TEST_DEBS_HEADERS_FROM_CACHE:-0}" != 1 ] &&
-		apt_in "$main" install --no-install-recommends "linux-headers-$KVER"; then
-		return 0
-	fi
-	v=$(dpkg-query -W -f='${Version}' "linux-headers-$KVER" 2>/dev/null) ||
-		{ why="linux-headers-$KVER is not on $mirror, and the host has not installed it"; return 1; }
-	mkdir -p "$main/tmp/headers"
-	# The headers' own Depends, all built from the same source version.
-	for p in "linux-headers-$KVER" "linux-headers-${KVER%-*}-common" 'linux-kbuild-*' \
-		'linux-compiler-gcc-*'; do
-		for d in "$cache/archives" /var/cache/apt/archives; do
-			# shellcheck disable=SC2086 # p may be a pattern
-			f=$(ls "$d"/$p"_${v}_"*.deb 2>/dev/null | head -n1)
-			[ -n "$f" ] && break
-		done
-		[ -n "$f" ] && cp "$f" "$main/tmp/headers/" && debs+=("./$(basename "$f")")
-	done
-	[ "${#debs[@]}" -gt 0 ] || { why="no linux-headers-$KVER $v .debs in any apt cache"; return 1; }
-	in_root "$main" sh -c "cd /tmp/headers && apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends ${debs[*]}" ||
-		{ why="linux-headers-$KVER $v from the apt cache (${debs[*]}) does not install"; return 1; }
-	echo "linux-headers-$KVER $v from the apt cache: ${debs[*]}"
-}
 
 main=
 step_install() {
@@ -320,7 +88,7 @@ step_install() {
 	# systemd and man-db to check the units and pages with.
 	apt_in "$main" install --no-install-recommends systemd man-db ||
 		{ why="systemd man-db do not install from $mirror"; return 1; }
-	install_headers || return 1
+	install_headers "$main" || return 1
 	mkdir "$main/tmp/debs"
 	cp "$debdir"/*.deb "$main/tmp/debs/"
 	# Recommends are left out so that Depends alone are shown to be enough.

@@ -85,7 +85,7 @@ bench_mode() {
 	# As the scenarios start it: learning DHCP leases (in every mode, so that it costs each
 	# the same), and keeping them in a file, so that a guest without an ip key on its vif
 	# keeps its address across these restarts.
-	ck_daemon_start "$@" --learn=dhcp --address-state="$LAB_DIR/addresses" || return 1
+	ck_daemon_start "$@" --learn=dhcp $CK_STATE_ARG || return 1
 	# shellcheck disable=SC2086 # a list of names on purpose
 	check_membership $observers || return 1
 	for name in $observers; do

@@ -17,6 +17,10 @@
 #        Xen is then asked for its debug keys on the serial line, and QEMU stopped 15 s later)
 #      VERBOSE=1 (whole console on stdout)   MODE=test|shell (shell: dom0 shell on stdio)
 #      XEN_EXTRA, DOM0_EXTRA (appended to the Xen / dom0 command lines)   PIDFILE
+#      DEBIAN_DIR (tests/lab/debian-images.sh's output: dom0 boots dom0.img with systemd, and
+#        DEBIAN_GUEST_DISKS=2 copies of guest.img are disks for Debian guests, virtio serials
+#        ck-guest-1...; QEMU writes to temporary overlays, the images stay as built)
+#      LAB_PAYLOAD (with DEBIAN_DIR: the lab's disk, label ck-lab, from run.sh)
 set -euo pipefail
 # All in one block, which bash parses before running it: editing this file during a
 # run (they take minutes) then cannot change what the running copy does.
@@ -43,7 +47,10 @@ MODE=${MODE:-test}
 PIDFILE=${PIDFILE:-$OUT/qemu.pid}
 XEN=$OUT/xen-4.17-amd64
 
-for f in "$XEN" "$OUT/vmlinux" "$OUT/dom0.cpio.gz"; do
+DEBIAN_DIR=${DEBIAN_DIR:-}
+dom0_files=("$OUT/dom0.cpio.gz")
+[ -n "$DEBIAN_DIR" ] && dom0_files=("$DEBIAN_DIR/dom0.img" "$DEBIAN_DIR/dom0.initrd" "$DEBIAN_DIR/guest.img" "${LAB_PAYLOAD:-lab-payload}")
+for f in "$XEN" "$OUT/vmlinux" "${dom0_files[@]}"; do
 	[ -f "$f" ] || { echo "boot: $f missing; run build-images.sh" >&2; exit 1; }
 done
 mkdir -p "$(dirname "$LOG")" "$CONSOLE_DIR" "$OUT/cache"
@@ -100,8 +107,20 @@ esac
 
 QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -smp "$SMP" -m "$MEM" -machine q35
 	-display none -no-reboot -nodefaults -serial stdio -monitor none -pidfile "$PIDFILE"
-	-kernel "$XEN" -append "$XEN_CMD"
-	-initrd "$OUT/vmlinux $DOM0_CMD,$OUT/dom0.cpio.gz")
+	-kernel "$XEN" -append "$XEN_CMD")
+if [ -n "$DEBIAN_DIR" ]; then
+	# disk FILE SERIAL: a virtio disk; snapshot=on keeps the image as it was built.
+	disk() {
+		QEMU+=(-drive "file=$1,format=raw,if=none,id=$2,snapshot=on,cache=unsafe"
+			-device "virtio-blk-pci,drive=$2,serial=$2")
+	}
+	disk "$DEBIAN_DIR/dom0.img" ck-dom0
+	disk "$LAB_PAYLOAD" ck-lab
+	for i in $(seq 1 "${DEBIAN_GUEST_DISKS:-2}"); do disk "$DEBIAN_DIR/guest.img" "ck-guest-$i"; done
+	QEMU+=(-initrd "$OUT/vmlinux root=LABEL=ck-dom0 rw $DOM0_CMD,$DEBIAN_DIR/dom0.initrd")
+else
+	QEMU+=(-initrd "$OUT/vmlinux $DOM0_CMD,$OUT/dom0.cpio.gz")
+fi
 
 if [ "$MODE" = shell ]; then
 	echo "boot: accel ${accel_line}; dom0 shell on stdio, 'poweroff -f' to leave" >&2

@@ -262,6 +262,7 @@ R=$WORK/domU
 mkdir -p "$R/usr/local/bin"
 install -m 0755 "$HERE/rootfs/domU-init" "$R/init"
 install -m 0755 "$HERE/rootfs/ck-report" "$R/usr/local/bin/ck-report"
+install -m 0755 "$HERE/rootfs/lab-agent" "$R/usr/local/bin/lab-agent"
 install -D -m 0755 "$HERE/rootfs/udhcpc.script" "$R/usr/share/udhcpc/default.script"
 for f in "${domu_bins[@]}"; do
 	[ -x "$f" ] || die "binary '$f' not found or not executable"

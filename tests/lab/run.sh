@@ -17,6 +17,9 @@
 #      LAB_DEPS=0 (skip scripts/install-deps.sh)   LAB_KMOD=path/to/cokeeper.ko
 #      LAB_REQUIRE_COKEEPER=1 (a missing binary or module, or a failed module build, fails)
 #      LAB_COKEEPER=0 (Xen only: leave the project's binaries and module out of the images)
+#      LAB_DEBIAN=DEBDIR (booted Debian systems: dom0 and the guests LAB_DEBIAN_GUESTS names
+#        boot from disk images with systemd as PID 1 and DEBDIR's packages installed by apt
+#        (tests/lab/debian-images.sh); the other guests boot the busybox image)
 #      LAB_INSTALLED=DIR (what the packages installed: cokeeperd, cokeeperctl, cokeeper-agent,
 #        cokeeper-query and the DKMS-built cokeeper.ko come from DIR, as exported by
 #        scripts/test-debs.sh --export DIR; the build tree then gives only the test tools)
@@ -211,6 +214,37 @@ fi
 if [ -n "$installed" ]; then
 	say "CoKeeper as the packages installed it ($installed): $(grep -v '^module' "$installed/MANIFEST" | tr '\n' ' ')"
 	cp "$installed/MANIFEST" "$RUN/installed-MANIFEST"
+fi
+
+# ---- 4b. booted Debian systems ---------------------------------------------------------------
+# dom0 and some guests as Debian 12 with systemd, the packages installed by apt in them; the
+# scenario, its libraries, the busybox guests' image, the kernel and the Debian guest's initrd
+# on a small disk of their own (label ck-lab), mounted in dom0 where the busybox dom0 has them.
+if [ -n "${LAB_DEBIAN:-}" ]; then
+	t=$(now_us)
+	debian=$OUT/debian
+	tools=()
+	for b in ck-reporter ck-evil; do
+		p=$(find_built "$b")
+		[ -n "$p" ] && tools+=(--guest-tool "$p")
+	done
+	"$LAB/debian-images.sh" --out "$debian" "${tools[@]}" "$LAB_DEBIAN" >"$RUN/debian-images.log" 2>&1 ||
+		{ tail -n 25 "$RUN/debian-images.log"; die "debian-images.sh failed ($RUN/debian-images.log)"; }
+	cp "$debian/MANIFEST" "$RUN/debian-MANIFEST"
+	payload=$(mktemp -d "$OUT/.payload.XXXXXX")
+	install -m 0755 "$SCENARIO" "$payload/scenario.sh"
+	install -m 0755 "$LAB/rootfs/dom0-init" "$payload/dom0-init"
+	install -m 0644 "$LAB/scenario-lib.sh" "$LAB/bench-lib.sh" "$payload/"
+	gcc -O2 -Wall -static -o "$payload/lab-ms" "$LAB/src/lab-ms.c"
+	p=$(find_built ck-latency)
+	[ -n "$p" ] && cp "$p" "$payload/ck-latency"
+	cp "$OUT/vmlinux" "$OUT/domU.cpio.gz" "$debian/guest.initrd" "$payload/"
+	rm -f "$OUT/lab-payload.img"
+	mkfs.ext4 -q -L ck-lab -d "$payload" "$OUT/lab-payload.img" \
+		"$(( $(du -sm "$payload" | cut -f1) + 32 ))M" >/dev/null || die "mkfs.ext4 of the lab disk failed"
+	rm -rf "$payload"
+	export DEBIAN_DIR=$debian LAB_PAYLOAD=$OUT/lab-payload.img
+	phase_done debian "$t" ok "$(tail -n1 "$RUN/debian-images.log"); $(grep -c '^dom0 ' "$debian/MANIFEST") dom0 and $(grep -c '^guest ' "$debian/MANIFEST") guest packages"
 fi
 
 # ---- 5. boot and scenario -----------------------------------------------------------------

@@ -132,6 +132,7 @@ lab_dump_state() {
 
 # Every guest console in full, for run.sh to save next to the serial log.
 lab_dump_consoles() {
+	[ "${LAB_SYSTEMD:-0}" = 1 ] && ck_log >"$LAB_DIR/cokeeperd.log"
 	for f in "$LAB_CONSOLES"/guest-*.log "$LAB_DIR"/*.log /var/log/cokeeperd.log; do
 		[ -f "$f" ] || continue
 		echo "LAB CONSOLE BEGIN ${f##*/}"
@@ -231,13 +232,30 @@ ck_poke() {
 # file named after the receiving domain's first name, NAME--incoming.
 console_of() { cat "$LAB_CONSOLES/guest-$1.log" "$LAB_CONSOLES/guest-$1--incoming.log" 2>/dev/null; }
 
+# Booted Debian guests (the Debian dom0 only): LAB_DEBIAN_GUESTS names them, in the order of
+# the guest disks boot.sh gave QEMU (virtio serial ck-guest-1, -2, ...: one per guest alive
+# at a time).  The others boot the busybox domU image.
+LAB_DEBIAN_DIR=/usr/lib/cokeeper-lab
+LAB_DEBIAN_MEM=${LAB_DEBIAN_MEM:-320}
+debian_disk_of() {
+	local _n _k=0
+	[ "${LAB_SYSTEMD:-0}" = 1 ] || return 0
+	for _n in ${LAB_DEBIAN_GUESTS:-}; do
+		_k=$((_k + 1))
+		[ "$_n" = "$1" ] || continue
+		[ -b "/dev/disk/by-id/virtio-ck-guest-$_k" ] && echo "/dev/disk/by-id/virtio-ck-guest-$_k"
+		return 0
+	done
+}
+is_debian_guest() { [ -n "$(debian_disk_of "$1")" ]; }
+
 # domu_create NAME IP[/NN]|dhcp MAC [pv|pvh] [kernel args...]: writes $LAB_DIR/NAME.cfg and
 # runs xl create, once more if it fails (xl has been seen to crash under TCG).  It returns when
 # the domain runs, not when the guest has booted: wait for guest_key NAME lab-net for that.
 # With an IP the vif carries ip= (libxl writes it to the backend's ip key) and the guest sets
 # it itself; with dhcp the vif has no ip= and the guest asks dom0's dnsmasq (dhcp_start).
 domu_create() {
-	local _name=$1 _ip=$2 _mac=$3 _type=${4:-pv} _cidr _vifip _cfg _t
+	local _name=$1 _ip=$2 _mac=$3 _type=${4:-pv} _cidr _vifip _cfg _t _disk
 	shift 3
 	[ $# -gt 0 ] && shift
 	case $_ip in
@@ -246,13 +264,30 @@ domu_create() {
 	*) _cidr=$_ip/24 _vifip=",ip=$_ip" ;;
 	esac
 	_cfg=$LAB_DIR/$_name.cfg
-	cat >"$_cfg" <<-EOF
-		name = "$_name"
-		type = "$_type"
-		kernel = "/boot/vmlinux"
-		ramdisk = "/boot/domU.cpio.gz"
-		extra = "console=hvc0 loglevel=4 cokeeper.ip=$_cidr $*"
-		memory = $LAB_DOMU_MEM
+	_disk=$(debian_disk_of "$_name")
+	if [ -n "$_disk" ]; then
+		# A booted Debian guest (debian-images.sh): its own disk, the kernel dom0 was given
+		# and the initrd Debian's initramfs-tools made for it; systemd as PID 1.
+		cat >"$_cfg" <<-EOF
+			name = "$_name"
+			type = "$_type"
+			kernel = "$LAB_DEBIAN_DIR/vmlinux"
+			ramdisk = "$LAB_DEBIAN_DIR/guest.initrd"
+			extra = "root=/dev/xvda rw console=hvc0 loglevel=4 net.ifnames=0 cokeeper.ip=$_cidr $*"
+			disk = [ 'phy:$_disk,xvda,w' ]
+			memory = $LAB_DEBIAN_MEM
+		EOF
+	else
+		cat >"$_cfg" <<-EOF
+			name = "$_name"
+			type = "$_type"
+			kernel = "/boot/vmlinux"
+			ramdisk = "/boot/domU.cpio.gz"
+			extra = "console=hvc0 loglevel=4 cokeeper.ip=$_cidr $*"
+			memory = $LAB_DOMU_MEM
+		EOF
+	fi
+	cat >>"$_cfg" <<-EOF
 		vcpus = 1
 		on_poweroff = "destroy"
 		on_reboot = "destroy"
@@ -460,13 +495,42 @@ CK_CTL=/usr/local/bin/cokeeperctl
 CK_SOCK=/run/cokeeper/control.sock
 CK_LOG=/var/log/cokeeperd.log
 CK_DAEMON_PID=
+# In the booted Debian dom0 (LAB_SYSTEMD=1, dom0-init) cokeeperd is the installed package:
+# the unit starts it with /etc/default/cokeeperd, and its log is the journal.
+CK_LATENCY=/usr/local/bin/ck-latency
+if [ "${LAB_SYSTEMD:-0}" = 1 ]; then
+	CK_DAEMON=/usr/sbin/cokeeperd
+	CK_CTL=$(command -v cokeeperctl || echo /usr/bin/cokeeperctl)
+	CK_LATENCY=/usr/lib/cokeeper-lab/ck-latency    # a test tool: on the lab's disk
+fi
+
+# Where a restarted cokeeperd finds the addresses it learned: the package's state directory
+# under systemd (its default), a file in LAB_DIR in the busybox dom0 (no /var/lib there).
+CK_STATE_ARG=--address-state=$LAB_DIR/addresses
+[ "${LAB_SYSTEMD:-0}" = 1 ] && CK_STATE_ARG=
+
+# ck_log: cokeeperd's log so far, whichever way it was started.
+ck_log() {
+	if [ "${LAB_SYSTEMD:-0}" = 1 ]; then
+		journalctl -q -u cokeeperd.service -o cat --no-pager 2>/dev/null
+	else
+		cat "$CK_LOG" 2>/dev/null
+	fi
+}
 
 # ck_daemon_start [ARGS...]: cokeeperd (default --source xenstore), waits until its control
 # socket answers (its file appears at bind(), before listen(): a connect then is refused).
+# Under systemd, ARGS become COKEEPERD_OPTS in /etc/default/cokeeperd (as an administrator
+# sets them) and the unit is restarted only if they changed: the daemon the boot started is
+# the one the scenario checks.
 ck_daemon_start() {
 	if [ ! -x "$CK_DAEMON" ]; then
 		skip "no cokeeperd in the image"
 		return 0
+	fi
+	if [ "${LAB_SYSTEMD:-0}" = 1 ]; then
+		ck_unit_start "$@"
+		return
 	fi
 	[ $# -gt 0 ] || set -- --source xenstore
 	mkdir -p "${CK_SOCK%/*}"
@@ -486,9 +550,32 @@ ck_daemon_start() {
 	note "cokeeperd $* pid $CK_DAEMON_PID, answering on its socket"
 }
 
+ck_unit_start() {
+	local _opts="$*" _cur
+	_cur=$(sed -n 's/^COKEEPERD_OPTS="\(.*\)"$/\1/p' /etc/default/cokeeperd)
+	if [ "$_opts" != "$_cur" ]; then
+		sed -i "s|^COKEEPERD_OPTS=.*|COKEEPERD_OPTS=\"$_opts\"|" /etc/default/cokeeperd
+		note "/etc/default/cokeeperd: COKEEPERD_OPTS=\"$_opts\" (was \"$_cur\")"
+	fi
+	if [ "$_opts" != "$_cur" ] || ! systemctl -q is-active cokeeperd.service; then
+		systemctl restart cokeeperd.service || { fail "systemctl restart cokeeperd: $(systemctl status cokeeperd.service 2>&1 | tail -n 5)"; return 1; }
+	fi
+	CK_DAEMON_PID=$(systemctl show -P MainPID cokeeperd.service)
+	if ! wait_until 30 ck_daemon_answers; then
+		ck_log | tail -n 20
+		fail "cokeeperd.service ($_opts) did not answer on $CK_SOCK within 30 s"
+		return 1
+	fi
+	note "cokeeperd.service (COKEEPERD_OPTS=\"$_opts\") pid $CK_DAEMON_PID, answering on its socket"
+}
+
 ck_daemon_stop() {
 	[ -n "$CK_DAEMON_PID" ] || return 0
-	kill "$CK_DAEMON_PID" 2>/dev/null
+	if [ "${LAB_SYSTEMD:-0}" = 1 ]; then
+		systemctl stop cokeeperd.service || fail "systemctl stop cokeeperd failed"
+	else
+		kill "$CK_DAEMON_PID" 2>/dev/null
+	fi
 	wait_until 10 ck_daemon_dead || fail "cokeeperd did not exit within 10 s of SIGTERM"
 	CK_DAEMON_PID=
 }
@@ -633,4 +720,39 @@ guest_cmd_wait() {
 ck_stats() {
 	[ -x "$CK_CTL" ] || return 0
 	note "cokeeperd stats: $(ck_ctl stats 2>&1 | jq -c '{counters, convergence}' 2>&1 | head -c 600)"
+}
+
+# ---- the booted Debian systems (LAB_SYSTEMD=1) ------------------------------------------
+# What a Debian host and guest must show with the packages installed and started by their
+# units: each service active and never restarted, no warning of theirs in the journal, and
+# (guests) the module DKMS built, loaded from updates/dkms, and the agent's generation dom0's.
+
+# sd_unit_ok UNIT: active, NRestarts=0, and no journal line at warning or above.
+sd_unit_ok() {
+	local _st _n _w
+	_st=$(systemctl is-active "$1")
+	_n=$(systemctl show -P NRestarts "$1")
+	_w=$(journalctl -q -p warning -u "$1" --no-pager 2>&1 | tail -n 3)
+	[ "$_st" = active ] || { echo "$1 is $_st"; return 1; }
+	[ "$_n" = 0 ] || { echo "$1 restarted $_n times"; return 1; }
+	[ -z "$_w" ] || { echo "$1 logged warnings: $_w"; return 1; }
+}
+
+# The same, inside a guest (one guest_run: each costs seconds under TCG).
+LAB_SD_GUEST_CHECK='u=cokeeper-agent.service; st=$(systemctl is-active $u); n=$(systemctl show -P NRestarts $u);
+w=$(journalctl -q -p warning -u $u --no-pager | tail -n 2); m=$(modinfo -F filename cokeeper);
+s=$(cokeeper-query --json status | jq -r "\"\(.epoch) \(.gen)\""); t=$(systemctl show -P ActiveState multi-user.target);
+echo "state=$st restarts=$n target=$t module=$m table=$s${w:+ warnings: $w}"'
+
+# ck_sd_guest_ok NAME: the guest's agent unit, module and table, as above; the answer in
+# CK_SD_GUEST.  Its table's epoch and generation must be dom0's.
+ck_sd_guest_ok() {
+	local _want
+	CK_SD_GUEST=$(guest_run "$1" "$LAB_SD_GUEST_CHECK") || return 1
+	CK_SD_GUEST=${CK_SD_GUEST% }	# guest_run joins the lines with spaces
+	_want=$(ck_ctl stats | jq -r '"\(.epoch) \(.gen)"')
+	case $CK_SD_GUEST in
+	"state=active restarts=0 target=active module=/lib/modules/"*/updates/dkms/cokeeper.ko*" table=$_want") return 0 ;;
+	esac
+	return 1
 }

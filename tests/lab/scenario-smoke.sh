@@ -20,7 +20,10 @@ addr_of() { if [ "$1" = pv2 ]; then echo dhcp; else ip_of "$1"; fi; }
 # cokeeperd learns pv2's lease; the learned addresses are kept in a file under LAB_DIR (the
 # busybox dom0 has no /var/lib/cokeeper), so that a restarted cokeeperd (cokeeperd-restart,
 # the benchmark's modes) knows pv2's address before pv2 renews, a minute later.
-CK_ARGS="--source xenstore --learn=dhcp --address-state=$LAB_DIR/addresses"
+CK_ARGS="--source xenstore --learn=dhcp $CK_STATE_ARG"
+# In the booted Debian dom0 (run.sh LAB_DEBIAN), pv1 (PV) and pvh4 (PVH, migrated) are booted
+# Debian guests too, with the packages installed by apt; the others stay busybox.
+LAB_DEBIAN_GUESTS=${LAB_DEBIAN_GUESTS-pv1 pvh4}
 in_xl_list() { xl list | awk -v n="$1" '$1 == n { f = 1 } END { exit !f }'; }
 guest_net_up() { [ "$(guest_key "$1" lab-net)" = "up $(ip_of "$1")/24" ]; }
 # A guest without cokeeper-query reports a fixed line (rootfs/ck-report); with it, its JSON,
@@ -101,12 +104,21 @@ step guest-init
 for n in $PV; do
 	wait_until 120 init_done "$n" || fail "$n: domU-init did not finish"
 done
-st=$(guest_key pv1 ck-selftest)
-case $st in
-"") skip "no cokeeper.ko in the domU image" ;;
-ok) note "pv1: insmod cokeeper.ko selftest=1: ok" ;;
-*) fail "pv1: insmod cokeeper.ko selftest=1: $st" ;;
-esac
+if is_debian_guest pv1; then
+	# The packaged module, which modprobe loaded from where DKMS installed it.
+	st=$(guest_key pv1 ck-module)
+	case $st in
+	/lib/modules/*/updates/dkms/cokeeper.ko*" "[0-9]*) note "pv1: cokeeper.ko $st" ;;
+	*) fail "pv1: cokeeper.ko '$st', want the one DKMS built (updates/dkms) loaded" ;;
+	esac
+else
+	st=$(guest_key pv1 ck-selftest)
+	case $st in
+	"") skip "no cokeeper.ko in the domU image" ;;
+	ok) note "pv1: insmod cokeeper.ko selftest=1: ok" ;;
+	*) fail "pv1: insmod cokeeper.ko selftest=1: $st" ;;
+	esac
+fi
 for n in $PV; do
 	ag=$(guest_key "$n" ck-agent)
 	case $ag in
@@ -139,6 +151,20 @@ pass
 step membership-3
 check_membership pv1 pv2 pv3 && pass
 
+if [ "${LAB_SYSTEMD:-0}" = 1 ]; then
+	step debian-units
+	# As booted: cokeeperd started by its unit with the packaged /etc/default (the scenario
+	# changed nothing yet but the options it names), the Debian guest's agent by its own.
+	out=$(sd_unit_ok cokeeperd.service) || fail "dom0: $out"
+	[ "$(systemctl show -P MainPID cokeeperd.service)" = "$CK_DAEMON_PID" ] ||
+		fail "cokeeperd's MainPID is not the daemon the scenario talks to"
+	systemctl -q is-active xen.service || fail "xen.service is $(systemctl is-active xen.service)"
+	note "dom0: $(systemctl show -P ExecMainStartTimestamp cokeeperd.service), COKEEPERD_OPTS=$(sed -n 's/^COKEEPERD_OPTS=//p' /etc/default/cokeeperd)"
+	wait_until 60 ck_sd_guest_ok pv1 || fail "pv1: $CK_SD_GUEST (want active, 0 restarts, updates/dkms, table $(ck_ctl stats | jq -r '"\(.epoch) \(.gen)"'))"
+	note "pv1: $CK_SD_GUEST"
+	pass
+fi
+
 step shutdown-pv3
 # An orderly shutdown from the guest's side (xl destroys are the cleanup's and the
 # benchmark's): the kernel's poweroff_cmd stops the agent, the domain powers off, libxl
@@ -159,9 +185,24 @@ check_membership pv1 pv2 && pass
 step pvh-create
 # PVH reaches userspace 15-21 s after xl create under TCG; domu_boot leaves room for a busy
 # host.  Every later step needs pvh4, so without it the scenario ends here.
+# The booted Debian pvh4 boots while dom0's cokeeperd is stopped: a guest that boots before
+# dom0 serves it must reach multi-user.target without waiting for dom0, its agent READY (and
+# saying in its STATUS that it waits), and sync once cokeeperd is back.
+[ "${LAB_SYSTEMD:-0}" = 1 ] && { systemctl stop cokeeperd.service || fail "systemctl stop cokeeperd"; }
 domu_boot pvh4 "$(ip_of pvh4)" "$(mac_of pvh4)" pvh cokeeper.selftest=0 || fatal "pvh4 did not boot"
 guest_net_up pvh4 || fatal "pvh4 reported its network as '$(guest_key pvh4 lab-net)'"
 ping -c 1 -W 3 "$(ip_of pvh4)" >/dev/null || fail "dom0 cannot ping pvh4"
+if [ "${LAB_SYSTEMD:-0}" = 1 ]; then
+	alone() {
+		CK_ALONE=$(guest_run pvh4 'echo "$(systemctl is-active cokeeper-agent) $(systemctl show -P ActiveState multi-user.target) $(systemctl show -P StatusText cokeeper-agent)"')
+		case $CK_ALONE in "active active "*) return 0 ;; esac
+		return 1
+	}
+	wait_until 180 alone || fail "pvh4 with no cokeeperd in dom0: agent, multi-user.target, STATUS: '$CK_ALONE' (want active active)"
+	note "pvh4 before dom0 serves it: $CK_ALONE"
+	# shellcheck disable=SC2086 # a word list on purpose
+	ck_daemon_start $CK_ARGS || fail "cokeeperd did not start again"
+fi
 pass
 
 step membership-pvh
@@ -195,7 +236,7 @@ check_membership pv1 pv2 pvh4 && pass
 
 # ---- CoKeeper on real Xen beyond membership: guests' lookups, traffic, bad input,
 # restarts, and the latency benchmark.  Each needs the project's binaries in the images.
-if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
+if [ -x "$CK_CTL" ] && [ -x "$CK_LATENCY" ]; then
 	. /usr/lib/cokeeper-lab/bench-lib.sh
 
 	step lookup-in-guests
@@ -248,7 +289,7 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 	# pv2's agent is stopped and ck-evil takes its channel: cokeeperd must drop it, and keep
 	# serving the others while pv2 has no agent.
 	before=$(ck_ctl stats | jq .counters.guests_rejected)
-	out=$(guest_run pv2 "killall cokeeper-agent; sleep 1; ck-evil vchan-garbage") ||
+	out=$(guest_run pv2 "lab-agent stop; sleep 1; ck-evil vchan-garbage") ||
 		fail "pv2: $out"
 	note "pv2: $out"
 	after=$(ck_ctl stats | jq .counters.guests_rejected)
@@ -265,7 +306,7 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 	pass
 
 	step agent-restart
-	guest_run pv2 "cokeeper-agent </dev/null >/dev/console 2>&1 &" >/dev/null
+	guest_run pv2 "lab-agent start" >/dev/null
 	check_membership pv1 pv2 pvh4 =probe || fail "pv2's restarted agent did not resync"
 	pass
 
@@ -292,8 +333,8 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 	d2=$(domid_of pv2)
 	rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$CK_DAEMON_PID/status"; }
 	rss0=$(rss_kb)
-	lines0=$(wc -l <"$CK_LOG")
-	guest_run pv2 "killall cokeeper-agent; sleep 1; ck-evil hello-flood 300 >/tmp/flood.out 2>&1 </dev/null &" >/dev/null ||
+	lines0=$(ck_log | wc -l)
+	guest_run pv2 "lab-agent stop; sleep 1; ck-evil hello-flood 300 >/tmp/flood.out 2>&1 </dev/null &" >/dev/null ||
 		fail "pv2: cannot start ck-evil hello-flood"
 	flooding() { guest_run pv2 "grep -q 'EVIL hello-flood: flooding' /tmp/flood.out" >/dev/null; }
 	wait_until 30 flooding || fail "pv2: ck-evil hello-flood did not start: $(guest_run pv2 'cat /tmp/flood.out')"
@@ -316,7 +357,7 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 	domu_destroy probe || fail "destroy probe during the flood"
 	check_membership pv1 =pv2 pvh4 || fail "pv1 and pvh4 did not converge on the probe's destroy while pv2 floods"
 	members_answer "after the destroy"
-	ck_daemon_dead && fatal "cokeeperd died during the Hello flood: $(tail -n 20 "$CK_LOG")"
+	ck_daemon_dead && fatal "cokeeperd died during the Hello flood: $(ck_log | tail -n 20)"
 	rss1=$(rss_kb)
 	out=$(guest_run pv2 "killall ck-evil; sleep 1; cat /tmp/flood.out")
 	note "pv2: $out"
@@ -326,11 +367,11 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 	esac
 	note "cokeeperd RSS ${rss0} kB before the flood, ${rss1} kB after"
 	[ "$((rss1 - rss0))" -le 65536 ] || fail "cokeeperd grew by $(((rss1 - rss0) / 1024)) MB during the flood (bound 64 MB)"
-	about_pv2=$(tail -n +"$((lines0 + 1))" "$CK_LOG" | grep -E "vchan:$d2([^0-9]|\$)|domid $d2([^0-9]|\$)")
+	about_pv2=$(ck_log | tail -n +"$((lines0 + 1))" | grep -E "vchan:$d2([^0-9]|\$)|domid $d2([^0-9]|\$)")
 	n=$(printf '%s' "$about_pv2" | grep -c .)
 	note "cokeeperd logged $n lines about pv2 (domid $d2) during the flood"
 	[ "$n" -le 30 ] || fail "cokeeperd logged $n lines about pv2 during the flood (bound 30): $(printf '%s\n' "$about_pv2" | head -n 3 | tr '\n' ' ')"
-	guest_run pv2 "cokeeper-agent </dev/null >/dev/console 2>&1 &" >/dev/null
+	guest_run pv2 "lab-agent start" >/dev/null
 	check_membership pv1 pv2 pvh4 || fail "pv2's agent did not resync after the flood"
 	pass
 
@@ -347,6 +388,33 @@ if [ -x "$CK_CTL" ] && [ -x /usr/local/bin/ck-latency ]; then
 	# shellcheck disable=SC2034 # bench_run reads it
 	BENCH_LEASE="pv2 $(mac_of pv2) 10.99.0.72"
 	bench_run "${LAB_BENCH_N:-12}" pv1 pv2 pvh4
+fi
+
+if [ "${LAB_SYSTEMD:-0}" = 1 ]; then
+	step debian-admin
+	# What an administrator does with the running units: a reload (a full rescan, the
+	# policy read again) keeps the daemon; a member of the socket's group may read, and
+	# may not change anything.
+	pid=$(systemctl show -P MainPID cokeeperd.service)
+	systemctl reload cokeeperd.service || fail "systemctl reload cokeeperd failed"
+	wait_until 30 ck_daemon_answers || fail "cokeeperd does not answer after a reload"
+	[ "$(systemctl show -P MainPID cokeeperd.service)" = "$pid" ] || fail "the reload restarted cokeeperd"
+	id lab-reader >/dev/null 2>&1 || useradd --no-create-home --groups cokeeper lab-reader ||
+		fail "useradd lab-reader"
+	out=$(runuser -u lab-reader -- "$CK_CTL" --json members 2>&1) || fail "a member of group cokeeper cannot read members: $out"
+	if out=$(runuser -u lab-reader -- "$CK_CTL" rescan 2>&1); then
+		fail "a member of group cokeeper may rescan: $out"
+	else
+		note "lab-reader (group cokeeper): members read; rescan refused: $out"
+	fi
+	for u in cokeeperd.service; do
+		[ "$(systemctl show -P NRestarts $u)" = 0 ] || fail "$u restarted $(systemctl show -P NRestarts $u) times"
+	done
+	for n in pv1 pvh4; do
+		out=$(guest_run "$n" 'echo "$(systemctl is-active cokeeper-agent) $(systemctl show -P NRestarts cokeeper-agent)"')
+		case $out in "active 0"|"active 0 ") ;; *) fail "$n: cokeeper-agent '$out', want 'active 0'" ;; esac
+	done
+	pass
 fi
 
 step cleanup
