@@ -563,7 +563,7 @@ static const struct {
 	{"wait", ctl_wait,
 		"[--absent] [--timeout S] KEY|--gen N: until every guest acked KEY (a domid, "
 		"name,\n"
-		"                IP or MAC) present (or gone), or generation N; exit 0, 1 on "
+		"                uuid, IP or MAC) present (or gone), or generation N; exit 0, 1 on "
 		"timeout"},
 	{"latency", ctl_latency,
 		"[--present KEY|--absent KEY] [--timeout S] -- COMMAND...: run a toolstack\n"

@@ -110,9 +110,8 @@ static int latency_parse(int argc, char **argv, struct latency_opts *o)
 					"latency", "takes one --present or --absent", NULL);
 			o->what = optarg;
 			o->absent = c == 'a';
-			if (follow_key_parse(&o->key, o->what) < 0)
-				return ctl_usage_error(
-					"latency", "not a domid, name, address or MAC:", o->what);
+			if (ctl_parse_key("latency", o->what, &o->key) < 0)
+				return -EINVAL;
 			break;
 		case 't':
 			if (ctl_parse_timeout(optarg, &o->timeout) < 0)
