@@ -50,8 +50,10 @@ int ctl_parse_timeout(const char *s, uint64_t *usec)
 	return ck_parse_seconds(s, 1, 86400 * 1000000ull, usec);
 }
 
-const char *ctl_strerror_follow(int r)
+const char *ctl_strerror_follow(struct follow *f, int r)
 {
+	if ((r == -EREMOTEIO || r == -EPROTONOSUPPORT) && follow_error(f))
+		return follow_error(f);
 	switch (r) {
 	case -ECONNRESET:
 		return "cokeeperd closed the control connection";

@@ -143,7 +143,7 @@ static int latency_open(struct follow **ret, const struct latency_opts *o, struc
 	r = ctl_run_until(f, start + o->timeout, ctl_ready, NULL, NULL, NULL, -1);
 	if (r < 0) {
 		fprintf(stderr, "%s latency: %s\n", ctl_prog,
-			r == -ETIMEDOUT ? "cokeeperd did not answer" : ctl_strerror_follow(r));
+			r == -ETIMEDOUT ? "cokeeperd did not answer" : ctl_strerror_follow(f, r));
 		follow_free(f);
 		return r;
 	}
@@ -173,7 +173,7 @@ static int latency_run(struct follow *f, const struct latency_opts *o, struct la
 	if (pidfd >= 0)
 		close(pidfd);
 	if (r < 0 && r != -ETIMEDOUT)
-		fprintf(stderr, "%s latency: %s\n", ctl_prog, ctl_strerror_follow(r));
+		fprintf(stderr, "%s latency: %s\n", ctl_prog, ctl_strerror_follow(f, r));
 	return r;
 }
 

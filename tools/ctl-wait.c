@@ -169,7 +169,7 @@ int ctl_wait(int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	r = ctl_run_until(f, start + o.timeout, ctl_converged, NULL, NULL, NULL, -1);
 	if (r < 0 && r != -ETIMEDOUT) {
-		fprintf(stderr, "%s wait: %s\n", ctl_prog, ctl_strerror_follow(r));
+		fprintf(stderr, "%s wait: %s\n", ctl_prog, ctl_strerror_follow(f, r));
 		follow_free(f);
 		return CTL_EXIT_FAIL;
 	}

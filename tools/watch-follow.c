@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/ether.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@ struct follow {
 	struct json_object *members;
 	struct follow_guest *guests;
 	size_t n_guests, cap_guests;
+	/* Why the stream ended, from cokeeperd's side (follow_error). */
+	char error[256];
 };
 
 /*
@@ -410,6 +413,7 @@ static int on_line(struct follow *f, const char *line, size_t len, uint64_t now_
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o, *ok, *ev, *v;
+	int64_t version;
 	int r = -EBADMSG;
 
 	if (!tok)
@@ -418,6 +422,21 @@ static int on_line(struct follow *f, const char *line, size_t len, uint64_t now_
 	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
 		json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object))
 		goto out;
+	r = control_check_protocol(o, &version);
+	if (r == -EPROTONOSUPPORT)
+		snprintf(f->error, sizeof(f->error), "cokeeperd speaks control protocol %" PRId64
+			 ", this tool knows up to %d: upgrade it", version, CONTROL_PROTOCOL_KNOWN);
+	if (r < 0)
+		goto out;
+	r = -EBADMSG;
+	if ((ok = get(o, "ok", json_type_boolean)) && !json_object_get_boolean(ok)) {
+		/* A refusal (too many watchers …): said as cokeeperd put it, not as a bad line. */
+		v = get(o, "error", json_type_string);
+		snprintf(f->error, sizeof(f->error), "cokeeperd: %.200s",
+			 v ? json_object_get_string(v) : "an error without a message");
+		r = -EREMOTEIO;
+		goto out;
+	}
 	if ((ev = get(o, "event", json_type_string))) {
 		const char *type = json_object_get_string(ev);
 
@@ -523,6 +542,11 @@ void follow_free(struct follow *f)
 int follow_fd(const struct follow *f)
 {
 	return f->fd;
+}
+
+const char *follow_error(const struct follow *f)
+{
+	return f->error[0] ? f->error : NULL;
 }
 
 bool follow_ready(const struct follow *f)

@@ -82,10 +82,15 @@ int follow_fd(const struct follow *f);
 
 /*
  * Reads what the socket has and applies every complete line, timing acks with now_usec:
- * 0, -ECONNRESET when cokeeperd closed the connection, -EBADMSG for a line that is not what
- * the protocol promises, -EMSGSIZE for one over the cap, or -errno.
+ * 0, -ECONNRESET when cokeeperd closed the connection, -EREMOTEIO when it refused a request
+ * (an error reply), -EPROTONOSUPPORT for a newer protocol version than this tool knows,
+ * -EBADMSG for a line that is not what the protocol promises, -EMSGSIZE for one over the
+ * cap, or -errno.
  */
 int follow_read(struct follow *f, uint64_t now_usec);
+
+/* After -EREMOTEIO or -EPROTONOSUPPORT: what to tell the user; NULL otherwise. */
+const char *follow_error(const struct follow *f);
 
 /* Both replies are in: the generation and the guests are known. */
 bool follow_ready(const struct follow *f);

@@ -233,6 +233,39 @@ START_TEST(keys)
 }
 END_TEST
 
+/* A daemon without "protocol" spoke version 1; a newer one is refused, not misread. */
+START_TEST(protocol_versions)
+{
+	struct fixture fx;
+
+	start(&fx, "web", false);
+	ck_assert_int_eq(feed(&fx, "{\"ok\":true,\"protocol\":1,\"epoch\":\"ab\",\"gen\":1,"
+				   "\"members\":[]}\n"), 0);
+	ck_assert_ptr_null(follow_error(fx.f));
+	ck_assert_int_eq(feed(&fx, "{\"event\":\"ack\",\"protocol\":2,\"domid\":1,\"gen\":1}\n"),
+			 -EPROTONOSUPPORT);
+	ck_assert_ptr_nonnull(strstr(follow_error(fx.f), "protocol 2"));
+	stop(&fx);
+	start(&fx, "web", false);
+	ck_assert_int_eq(feed(&fx, "{\"ok\":true,\"protocol\":\"1\",\"gen\":1,\"members\":[]}\n"),
+			 -EBADMSG);
+	stop(&fx);
+}
+END_TEST
+
+/* A refusal is the daemon's own words, not a line this tool cannot read. */
+START_TEST(an_error_reply_is_reported_as_sent)
+{
+	struct fixture fx;
+
+	start(&fx, "web", false);
+	ck_assert_int_eq(feed(&fx, "{\"ok\":false,\"error\":\"too many watchers\","
+				   "\"protocol\":1}\n"), -EREMOTEIO);
+	ck_assert_str_eq(follow_error(fx.f), "cokeeperd: too many watchers");
+	stop(&fx);
+}
+END_TEST
+
 /* What no member can have is refused, with what it was read as. */
 START_TEST(keys_that_never_match)
 {
@@ -276,6 +309,8 @@ int main(void)
 
 	th_add(s, present_once_every_joined_guest_acked);
 	th_add(s, keys_that_never_match);
+	th_add(s, protocol_versions);
+	th_add(s, an_error_reply_is_reported_as_sent);
 	th_add(s, uuid_matches_either_case);
 	th_add(s, a_closed_guest_is_not_waited_for);
 	th_add(s, absent_after_the_removal);
