@@ -25,7 +25,7 @@ build_pkgs=(
 	protobuf-c-compiler libprotobuf-c-dev
 	libsystemd-dev libxen-dev libnl-3-dev libnl-genl-3-dev
 	check uthash-dev libjson-c-dev uuid-dev sparse
-	scdoc man-db
+	scdoc man-db bash-completion
 )
 # The package build's Build-Depends beyond build_pkgs (packaging/debian/control), lintian,
 # and debootstrap for the install test in a fresh Debian chroot.

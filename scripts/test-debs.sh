@@ -150,7 +150,8 @@ step_units() {
 
 step_man() {
 	local p s bad=() found=()
-	for p in cokeeperd:8 cokeeper-agent:8 cokeeperctl:8 cokeeper-query:1 libcokeeper-client:3 cokeeper-fp:4; do
+	for p in cokeeperd:8 cokeeper-agent:8 cokeeperctl:8 cokeeper-query:1 libcokeeper-client:3 cokeeper-fp:4 \
+		 cokeeper-control:7 fastpath.conf:5; do
 		s=${p#*:}
 		if in_root "$main" man -w "$s" "${p%:*}"; then found+=("${p%:*}($s)"); else bad+=("${p%:*}($s)"); fi
 	done

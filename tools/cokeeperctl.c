@@ -172,11 +172,31 @@ static void print_event(struct json_object *ev)
 	fflush(stdout);
 }
 
-static struct json_object *parse_object(const char *line)
+/*
+ * A reply or event line, as an object of a protocol version this tool reads: NULL when it
+ * is not (said on stderr).  A newer major version is an error, not a guess: what changed
+ * in it may be what this tool would print.
+ */
+static struct json_object *parse_object(const char *cmd, const char *line)
 {
 	struct json_object *o = json_tokener_parse(line);
+	int64_t version;
+	int r;
 
 	if (!o || !json_object_is_type(o, json_type_object)) {
+		fprintf(stderr, "%s: %s: cokeeperd's reply is not a JSON object\n", prog, cmd);
+		json_object_put(o);
+		return NULL;
+	}
+	r = control_check_protocol(o, &version);
+	if (r == -EPROTONOSUPPORT)
+		fprintf(stderr, "%s: %s: cokeeperd speaks control protocol %" PRId64 ", this "
+			"cokeeperctl knows up to %d: use the cokeeperctl of cokeeperd's package\n",
+			prog, cmd, version, CONTROL_PROTOCOL_KNOWN);
+	else if (r < 0)
+		fprintf(stderr, "%s: %s: cokeeperd's reply has a \"protocol\" that is no "
+			"version\n", prog, cmd);
+	if (r < 0) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -249,9 +269,8 @@ static int request(struct json_object *req, const char *cmd)
 	r = line_reader_getline(&reader, fd, &line, &len);
 	if (r < 0)
 		goto err;
-	reply = parse_object(line);
+	reply = parse_object(cmd, line);
 	if (!reply) {
-		fprintf(stderr, "%s: %s: cokeeperd's reply is not a JSON object\n", prog, cmd);
 		r = CTL_EXIT_FAIL;
 		goto out;
 	}
@@ -271,9 +290,8 @@ static int request(struct json_object *req, const char *cmd)
 		r = line_reader_getline(&reader, fd, &line, &len);
 		if (r < 0)
 			goto err;
-		ev = parse_object(line);
+		ev = parse_object(cmd, line);
 		if (!ev) {
-			fprintf(stderr, "%s: watch: an event that is not a JSON object\n", prog);
 			r = CTL_EXIT_FAIL;
 			goto out;
 		}
@@ -563,7 +581,7 @@ static const struct {
 	{"wait", ctl_wait,
 		"[--absent] [--timeout S] KEY|--gen N: until every guest acked KEY (a domid, "
 		"name,\n"
-		"                IP or MAC) present (or gone), or generation N; exit 0, 1 on "
+		"                uuid, IP or MAC) present (or gone), or generation N; exit 0, 1 on "
 		"timeout"},
 	{"latency", ctl_latency,
 		"[--present KEY|--absent KEY] [--timeout S] -- COMMAND...: run a toolstack\n"

@@ -8,6 +8,19 @@
 
 #include "control-client.h"
 
+int control_check_protocol(struct json_object *untrusted, int64_t *version)
+{
+	struct json_object *v;
+
+	*version = 1;
+	if (!json_object_object_get_ex(untrusted, "protocol", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1)
+		return -EBADMSG;
+	*version = json_object_get_int64(v);
+	return *version > CONTROL_PROTOCOL_KNOWN ? -EPROTONOSUPPORT : 0;
+}
+
 int control_connect(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};

@@ -8,10 +8,27 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
 
 #define CONTROL_DEFAULT_PATH "/run/cokeeper/control.sock"
 /* A members reply of a large host fits; a stream that never ends a line does not. */
 #define CONTROL_REPLY_MAX ((size_t)64 << 20)
+
+/*
+ * The control protocol's major version this client understands (cokeeperd's
+ * CONTROL_PROTOCOL_VERSION when they were built together).  A reply without "protocol" is
+ * from a daemon older than the field, which spoke version 1.
+ */
+#define CONTROL_PROTOCOL_KNOWN 1
+
+/*
+ * Whether this client can read a reply or event: 0, -EPROTONOSUPPORT for a newer major
+ * version (*version set: the caller says which), or -EBADMSG for a "protocol" that is no
+ * positive integer.
+ */
+int control_check_protocol(struct json_object *untrusted, int64_t *version);
 
 /* Returns a connected socket (blocking, close-on-exec) or -errno. */
 int control_connect(const char *path);

@@ -31,14 +31,29 @@ int ctl_usage_error(const char *cmd, const char *what, const char *arg)
 	return -EINVAL;
 }
 
+/*
+ * KEY as a member's domid, name, uuid, address or MAC: 0, or -EINVAL (reported) for one no
+ * member can ever have, which a wait would only time out on.
+ */
+int ctl_parse_key(const char *cmd, const char *s, struct follow_key *k)
+{
+	if (follow_key_parse(k, s) == 0)
+		return 0;
+	fprintf(stderr, "%s %s: '%s' can never match a member: %s\nTry '%s --help'.\n", ctl_prog,
+		cmd, s, follow_key_rule(k->type), ctl_prog);
+	return -EINVAL;
+}
+
 /* Seconds, a decimal fraction allowed, more than 0 and at most a day. */
 int ctl_parse_timeout(const char *s, uint64_t *usec)
 {
 	return ck_parse_seconds(s, 1, 86400 * 1000000ull, usec);
 }
 
-const char *ctl_strerror_follow(int r)
+const char *ctl_strerror_follow(struct follow *f, int r)
 {
+	if ((r == -EREMOTEIO || r == -EPROTONOSUPPORT) && follow_error(f))
+		return follow_error(f);
 	switch (r) {
 	case -ECONNRESET:
 		return "cokeeperd closed the control connection";

@@ -18,8 +18,9 @@
 extern const char *ctl_prog;
 
 int ctl_usage_error(const char *cmd, const char *what, const char *arg);
+int ctl_parse_key(const char *cmd, const char *s, struct follow_key *k);
 int ctl_parse_timeout(const char *s, uint64_t *usec);
-const char *ctl_strerror_follow(int r);
+const char *ctl_strerror_follow(struct follow *f, int r);
 int ctl_run_until(struct follow *f, uint64_t deadline, bool (*done)(struct follow *f, void *),
 	void *data, pid_t *child, int *status, int pidfd);
 bool ctl_ready(struct follow *f, void *data);

@@ -110,9 +110,8 @@ static int latency_parse(int argc, char **argv, struct latency_opts *o)
 					"latency", "takes one --present or --absent", NULL);
 			o->what = optarg;
 			o->absent = c == 'a';
-			if (follow_key_parse(&o->key, o->what) < 0)
-				return ctl_usage_error(
-					"latency", "not a domid, name, address or MAC:", o->what);
+			if (ctl_parse_key("latency", o->what, &o->key) < 0)
+				return -EINVAL;
 			break;
 		case 't':
 			if (ctl_parse_timeout(optarg, &o->timeout) < 0)
@@ -144,7 +143,7 @@ static int latency_open(struct follow **ret, const struct latency_opts *o, struc
 	r = ctl_run_until(f, start + o->timeout, ctl_ready, NULL, NULL, NULL, -1);
 	if (r < 0) {
 		fprintf(stderr, "%s latency: %s\n", ctl_prog,
-			r == -ETIMEDOUT ? "cokeeperd did not answer" : ctl_strerror_follow(r));
+			r == -ETIMEDOUT ? "cokeeperd did not answer" : ctl_strerror_follow(f, r));
 		follow_free(f);
 		return r;
 	}
@@ -174,7 +173,7 @@ static int latency_run(struct follow *f, const struct latency_opts *o, struct la
 	if (pidfd >= 0)
 		close(pidfd);
 	if (r < 0 && r != -ETIMEDOUT)
-		fprintf(stderr, "%s latency: %s\n", ctl_prog, ctl_strerror_follow(r));
+		fprintf(stderr, "%s latency: %s\n", ctl_prog, ctl_strerror_follow(f, r));
 	return r;
 }
 

@@ -80,11 +80,9 @@ static int wait_parse(int argc, char **argv, struct wait_opts *o)
 	}
 	if (argc - optind != 1)
 		return ctl_usage_error(
-			"wait", "needs one KEY (domid, name, IP or MAC) or --gen N", NULL);
+			"wait", "needs one KEY (domid, name, uuid, IP or MAC) or --gen N", NULL);
 	o->what = argv[optind];
-	if (follow_key_parse(&o->key, o->what) < 0)
-		return ctl_usage_error("wait", "not a domid, name, address or MAC:", o->what);
-	return 0;
+	return ctl_parse_key("wait", o->what, &o->key);
 }
 
 /* r: 0 once converged, or -ETIMEDOUT. */
@@ -126,23 +124,33 @@ static void wait_report_text(struct follow *f, const struct wait_opts *o, uint64
 	json_object_put(ctl_guests_json(f, start, true));
 }
 
-/* Which step the wait never got past. */
-static const char *wait_stuck_at(struct follow *f)
+/* Which step the wait never got past, with the key as it was read. */
+static void wait_stuck_at(struct follow *f, const struct wait_opts *o, char *buf, size_t size)
 {
 	uint64_t target;
 
 	if (!follow_ready(f))
-		return "cokeeperd did not answer";
-	if (!follow_target(f, &target, NULL))
-		return "cokeeperd's membership never had it";
-	return "not every guest acknowledged it";
+		snprintf(buf, size, "cokeeperd did not answer");
+	else if (follow_target(f, &target, NULL))
+		snprintf(buf, size, "not every guest acknowledged it");
+	else if (o->has_gen)
+		snprintf(buf, size, "cokeeperd's membership never reached generation %" PRIu64,
+			 o->key.gen);
+	else if (o->absent)
+		snprintf(buf, size, "a member %s '%s' is still there",
+			 follow_key_noun(o->key.type), o->what);
+	else
+		snprintf(buf, size, "no member %s '%s' appeared", follow_key_noun(o->key.type),
+			 o->what);
 }
 
 /* Why the wait timed out, on stderr; for people, which guests acked what. */
 static void wait_report_timeout(struct follow *f, const struct wait_opts *o, uint64_t start)
 {
-	fprintf(stderr, "%s wait: timeout after %.1f s: %s\n", ctl_prog, o->timeout / 1e6,
-		wait_stuck_at(f));
+	char why[256];
+
+	wait_stuck_at(f, o, why, sizeof(why));
+	fprintf(stderr, "%s wait: timeout after %.1f s: %s\n", ctl_prog, o->timeout / 1e6, why);
 	if (!ctl.json)
 		json_object_put(ctl_guests_json(f, start, true));
 }
@@ -161,7 +169,7 @@ int ctl_wait(int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	r = ctl_run_until(f, start + o.timeout, ctl_converged, NULL, NULL, NULL, -1);
 	if (r < 0 && r != -ETIMEDOUT) {
-		fprintf(stderr, "%s wait: %s\n", ctl_prog, ctl_strerror_follow(r));
+		fprintf(stderr, "%s wait: %s\n", ctl_prog, ctl_strerror_follow(f, r));
 		follow_free(f);
 		return CTL_EXIT_FAIL;
 	}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/ether.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include <json-c/json.h>
 
 #include "control-client.h"
+#include "member.h"
+#include "member-json.h"
 #include "number.h"
 #include "watch-follow.h"
 
@@ -32,30 +35,79 @@ struct follow {
 	struct json_object *members;
 	struct follow_guest *guests;
 	size_t n_guests, cap_guests;
+	/* Why the stream ended, from cokeeperd's side (follow_error). */
+	char error[256];
 };
 
+/*
+ * What no member can have, by the rules cokeeperd applies to every member (lib/member.c):
+ * a wait for it would only time out.
+ */
 int follow_key_parse(struct follow_key *k, const char *s)
 {
+	static const uint8_t zero[4];
 	struct ether_addr mac;
 	uint64_t v;
 
-	if (!*s)
-		return -EINVAL;
-	if (strspn(s, "0123456789") == strlen(s)) {
+	if (strspn(s, "0123456789") == strlen(s) && *s) {
+		*k = (struct follow_key){.type = FOLLOW_KEY_DOMID};
 		if (ck_parse_uint(s, 0, DOMID_LIMIT - 1, &v) < 0)
 			return -EINVAL;
-		*k = (struct follow_key){.type = FOLLOW_KEY_DOMID, .domid = v};
+		k->domid = v;
 	} else if (inet_pton(AF_INET, s, &k->ipv4) == 1) {
 		k->type = FOLLOW_KEY_IPV4;
+		if (!memcmp(&k->ipv4, zero, sizeof(zero)))
+			return -EINVAL;
 	} else if (inet_pton(AF_INET6, s, &k->ipv6) == 1) {
 		k->type = FOLLOW_KEY_IPV6;
+	} else if (ck_parse_uuid(s, k->uuid) == 0) {
+		k->type = FOLLOW_KEY_UUID;
 	} else if (strchr(s, ':') && ether_aton_r(s, &mac)) {
 		k->type = FOLLOW_KEY_MAC;
 		memcpy(k->mac, mac.ether_addr_octet, sizeof(k->mac));
+		if (!ck_mac_valid(k->mac))
+			return -EINVAL;
 	} else {
 		*k = (struct follow_key){.type = FOLLOW_KEY_NAME, .name = s};
+		if (!ck_name_valid(s, strlen(s)))
+			return -EINVAL;
 	}
 	return 0;
+}
+
+const char *follow_key_rule(enum follow_key_type type)
+{
+	switch (type) {
+	case FOLLOW_KEY_DOMID:
+		return "a guest's domid is below 32752";
+	case FOLLOW_KEY_IPV4:
+		return "a member's IPv4 address is not 0.0.0.0";
+	case FOLLOW_KEY_MAC:
+		return "a member's MAC is unicast and not all zeros";
+	case FOLLOW_KEY_NAME:
+		return "a member's name is 1 to 64 printable ASCII characters";
+	default:
+		return "no member can have it";
+	}
+}
+
+const char *follow_key_noun(enum follow_key_type type)
+{
+	switch (type) {
+	case FOLLOW_KEY_DOMID:
+		return "with domid";
+	case FOLLOW_KEY_NAME:
+		return "named";
+	case FOLLOW_KEY_UUID:
+		return "with uuid";
+	case FOLLOW_KEY_IPV4:
+	case FOLLOW_KEY_IPV6:
+		return "with address";
+	case FOLLOW_KEY_MAC:
+		return "with MAC";
+	default:
+		return "matching";
+	}
 }
 
 static struct json_object *get(struct json_object *o, const char *key, enum json_type type)
@@ -97,6 +149,13 @@ static bool member_matches(struct json_object *m, const struct follow_key *k)
 	case FOLLOW_KEY_NAME:
 		v = get(m, "name", json_type_string);
 		return v && !strcmp(json_object_get_string(v), k->name);
+	case FOLLOW_KEY_UUID: {
+		uint8_t uuid[CK_UUID_LEN];
+
+		v = get(m, "uuid", json_type_string);
+		return v && ck_parse_uuid(json_object_get_string(v), uuid) == 0 &&
+		       !memcmp(uuid, k->uuid, sizeof(uuid));
+	}
 	case FOLLOW_KEY_IPV4:
 	case FOLLOW_KEY_IPV6:
 	case FOLLOW_KEY_MAC:
@@ -354,6 +413,7 @@ static int on_line(struct follow *f, const char *line, size_t len, uint64_t now_
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o, *ok, *ev, *v;
+	int64_t version;
 	int r = -EBADMSG;
 
 	if (!tok)
@@ -362,6 +422,21 @@ static int on_line(struct follow *f, const char *line, size_t len, uint64_t now_
 	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
 		json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object))
 		goto out;
+	r = control_check_protocol(o, &version);
+	if (r == -EPROTONOSUPPORT)
+		snprintf(f->error, sizeof(f->error), "cokeeperd speaks control protocol %" PRId64
+			 ", this tool knows up to %d: upgrade it", version, CONTROL_PROTOCOL_KNOWN);
+	if (r < 0)
+		goto out;
+	r = -EBADMSG;
+	if ((ok = get(o, "ok", json_type_boolean)) && !json_object_get_boolean(ok)) {
+		/* A refusal (too many watchers …): said as cokeeperd put it, not as a bad line. */
+		v = get(o, "error", json_type_string);
+		snprintf(f->error, sizeof(f->error), "cokeeperd: %.200s",
+			 v ? json_object_get_string(v) : "an error without a message");
+		r = -EREMOTEIO;
+		goto out;
+	}
 	if ((ev = get(o, "event", json_type_string))) {
 		const char *type = json_object_get_string(ev);
 
@@ -467,6 +542,11 @@ void follow_free(struct follow *f)
 int follow_fd(const struct follow *f)
 {
 	return f->fd;
+}
+
+const char *follow_error(const struct follow *f)
+{
+	return f->error[0] ? f->error : NULL;
 }
 
 bool follow_ready(const struct follow *f)

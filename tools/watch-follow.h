@@ -22,6 +22,7 @@ enum follow_key_type {
 	FOLLOW_KEY_UNSPEC = 0,
 	FOLLOW_KEY_DOMID,
 	FOLLOW_KEY_NAME,
+	FOLLOW_KEY_UUID,
 	FOLLOW_KEY_IPV4,
 	FOLLOW_KEY_IPV6,
 	FOLLOW_KEY_MAC,
@@ -35,6 +36,7 @@ struct follow_key {
 	union {
 		uint16_t domid;
 		const char *name; /* borrowed: lives as long as the follower */
+		uint8_t uuid[16];
 		struct in_addr ipv4;
 		struct in6_addr ipv6;
 		uint8_t mac[6];
@@ -43,10 +45,18 @@ struct follow_key {
 };
 
 /*
- * A domid (digits), an IPv4 or IPv6 address, a MAC, or else a domain name: 0 or -EINVAL.
- * The name is borrowed from s.
+ * A domid (digits), an IPv4 or IPv6 address, a uuid (either case), a MAC, or else a domain
+ * name, read as cokeeperd reads a DOMAIN (addresses): 0, or -EINVAL for a key no member can
+ * ever have (k->type then says what s was read as, for follow_key_rule).  The name is
+ * borrowed from s.
  */
 int follow_key_parse(struct follow_key *k, const char *s);
+
+/* What a member's key of this type must be, for the message that rejects one. */
+const char *follow_key_rule(enum follow_key_type type);
+
+/* How a key of this type names a member, after "no member ": "named", "with MAC" … */
+const char *follow_key_noun(enum follow_key_type type);
 
 struct follow_guest {
 	char *channel; /* unique per session ("vchan:7", "unix:12") */
@@ -72,10 +82,15 @@ int follow_fd(const struct follow *f);
 
 /*
  * Reads what the socket has and applies every complete line, timing acks with now_usec:
- * 0, -ECONNRESET when cokeeperd closed the connection, -EBADMSG for a line that is not what
- * the protocol promises, -EMSGSIZE for one over the cap, or -errno.
+ * 0, -ECONNRESET when cokeeperd closed the connection, -EREMOTEIO when it refused a request
+ * (an error reply), -EPROTONOSUPPORT for a newer protocol version than this tool knows,
+ * -EBADMSG for a line that is not what the protocol promises, -EMSGSIZE for one over the
+ * cap, or -errno.
  */
 int follow_read(struct follow *f, uint64_t now_usec);
+
+/* After -EREMOTEIO or -EPROTONOSUPPORT: what to tell the user; NULL otherwise. */
+const char *follow_error(const struct follow *f);
 
 /* Both replies are in: the generation and the guests are known. */
 bool follow_ready(const struct follow *f);

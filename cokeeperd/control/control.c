@@ -55,6 +55,29 @@ struct control {
 	void *userdata;
 };
 
+/* The version, once: a broadcast object goes to every watcher. */
+static void stamp(struct json_object *o)
+{
+	if (o && !json_object_object_get_ex(o, "protocol", NULL))
+		json_object_object_add(o, "protocol",
+				       json_object_new_int(CONTROL_PROTOCOL_VERSION));
+}
+
+static struct json_object *stamp_error(const char *msg)
+{
+	struct json_object *o = reply_error("%s", msg);
+
+	stamp(o);
+	return o;
+}
+
+/* The line o is sent as, versioned: valid until o changes or is freed. */
+static const char *to_line(struct json_object *o, size_t *len)
+{
+	stamp(o);
+	return json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, len);
+}
+
 struct json_object *control_handle_line(const char *untrusted_line, size_t len,
 					const struct control_peer *peer,
 					control_handler_fn handler, void *userdata, bool *watch)
@@ -64,23 +87,24 @@ struct json_object *control_handle_line(const char *untrusted_line, size_t len,
 
 	*watch = false;
 	if (!tok)
-		return reply_error("out of memory");
+		return stamp_error("out of memory");
 	req = json_tokener_parse_ex(tok, untrusted_line, (int)len);
 	if (!req || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len) {
 		json_tokener_free(tok);
 		json_object_put(req);
-		return reply_error("request is not one JSON object");
+		return stamp_error("request is not one JSON object");
 	}
 	json_tokener_free(tok);
 	if (!json_object_is_type(req, json_type_object) ||
 	    !json_object_object_get_ex(req, "cmd", &cmd_obj) ||
 	    !json_object_is_type(cmd_obj, json_type_string)) {
 		json_object_put(req);
-		return reply_error("request needs a \"cmd\" string");
+		return stamp_error("request needs a \"cmd\" string");
 	}
 	reply = handler(json_object_get_string(cmd_obj), req, peer, watch, userdata);
 	json_object_put(req);
+	stamp(reply);
 	return reply;
 }
 
@@ -114,7 +138,7 @@ static int count_unread(struct client *cl)
 static int client_send(struct client *cl, struct json_object *o)
 {
 	size_t len;
-	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	const char *s = to_line(o, &len);
 	struct iovec line[] = {
 		{ .iov_base = (void *)s, .iov_len = len },
 		{ .iov_base = "\n", .iov_len = 1 },
@@ -292,7 +316,7 @@ static void refuse(struct control *c, int fd, const char *why)
 {
 	struct json_object *reply = reply_error("%s", why);
 	size_t len;
-	const char *s = json_object_to_json_string_length(reply, JSON_C_TO_STRING_PLAIN, &len);
+	const char *s = to_line(reply, &len);
 	struct iovec line[] = {
 		{ .iov_base = (void *)s, .iov_len = len },
 		{ .iov_base = "\n", .iov_len = 1 },
@@ -393,10 +417,10 @@ static int set_busy_reply(struct listener *l)
 {
 	struct json_object *o = reply_error("busy: out of descriptors");
 	char *line;
+	size_t len;
 	int r = -ENOMEM;
 
-	if (o && asprintf(&line, "%s\n",
-			  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) >= 0) {
+	if (o && asprintf(&line, "%s\n", to_line(o, &len)) >= 0) {
 		r = listener_set_busy_reply(l, line);
 		free(line);
 	}

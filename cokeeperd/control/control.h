@@ -28,6 +28,9 @@
  * Roles come from SO_PEERCRED and SO_PEERGROUPS at accept: root, and a peer whose primary or
  * supplementary groups include admin_gid, are admins; every other peer the socket's mode
  * lets in is read-only.
+ *
+ * Every object written carries "protocol": CONTROL_PROTOCOL_VERSION, added here, so that no
+ * handler can forget it.
  */
 #pragma once
 
@@ -36,6 +39,13 @@
 #include <systemd/sd-event.h>
 
 #include <json-c/json.h>
+
+/*
+ * The protocol's major version, in every line cokeeperd writes ("protocol":1): replies,
+ * errors, the server's own refusals and watch events.  Adding a verb, a field or an event is
+ * no new version (clients ignore what they do not know); changing or removing one is.
+ */
+#define CONTROL_PROTOCOL_VERSION 1
 
 #define CONTROL_LINE_MAX 4096
 #define CONTROL_OUTPUT_MAX (4u << 20)
@@ -107,7 +117,7 @@ unsigned int control_watchers(const struct control *c);
 /* Sends o to every watcher; one that does not read is dropped. */
 void control_broadcast(struct control *c, struct json_object *o);
 
-/* One request line through the handler (for the server, and for the fuzzers). */
+/* One request line through the handler (for the server, and for the fuzzers): the reply, versioned. */
 struct json_object *control_handle_line(const char *untrusted_line, size_t len,
 					const struct control_peer *peer,
 					control_handler_fn handler, void *userdata, bool *watch);

@@ -7,7 +7,7 @@
  * with the role the input picks.  What it checks besides the sanitizers: no line is longer
  * than CONTROL_LINE_MAX or holds a '\n', nothing after an over-long line reaches the handler
  * (the smuggling of issue 11), a read-only peer never gets a state-changing verb through, and
- * every reply is a JSON object with "ok".
+ * every reply is a JSON object with "ok" and this "protocol".
  *
  * Input: byte 0 is bit 0 admin, bits 1-4 the read size (1 << n, at most CONTROL_LINE_MAX,
  * as the server reads); the rest is the client's byte stream.
@@ -65,7 +65,7 @@ static bool reads_only(const char *line, size_t len)
 static int on_line(const char *line, size_t len, void *userdata)
 {
 	struct feed *f = userdata;
-	struct json_object *reply, *ok;
+	struct json_object *reply, *ok, *version;
 	bool watch;
 
 	if (f->overlong || len > CONTROL_LINE_MAX || memchr(line, '\n', len))
@@ -73,7 +73,9 @@ static int on_line(const char *line, size_t len, void *userdata)
 	reply = control_handle_line(line, len, &f->peer, daemon_handle_request, daemon_instance,
 				    &watch);
 	if (!reply || !json_object_is_type(reply, json_type_object) ||
-	    !json_object_object_get_ex(reply, "ok", &ok))
+	    !json_object_object_get_ex(reply, "ok", &ok) ||
+	    !json_object_object_get_ex(reply, "protocol", &version) ||
+	    json_object_get_int(version) != CONTROL_PROTOCOL_VERSION)
 		abort();
 	if (!f->peer.admin && json_object_get_boolean(ok) && !reads_only(line, len))
 		abort();

@@ -3,7 +3,8 @@
  * libFuzzer target for cokeeperd's control socket: every input is one request line handed to
  * the control server's parsing (control_handle_line) and the daemon's own handler, with the
  * simulated source so the sim verbs run too.  It links no Xen library: the hub and its Xen-free
- * spokes are a library of their own.  Replies must always be JSON objects with an "ok" member.
+ * spokes are a library of their own.  Replies must always be JSON objects with an "ok" member
+ * and the protocol version.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* Root: the sim verbs need the admin role, and they are what this target is about. */
 	static const struct control_peer admin = { .admin = true };
-	struct json_object *reply, *ok;
+	struct json_object *reply, *ok, *version;
 	bool watch;
 
 	if (!daemon_instance) {
@@ -58,7 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reply = control_handle_line((const char *)data, size, &admin, daemon_handle_request,
 				    daemon_instance, &watch);
 	if (!reply || !json_object_is_type(reply, json_type_object) ||
-	    !json_object_object_get_ex(reply, "ok", &ok))
+	    !json_object_object_get_ex(reply, "ok", &ok) ||
+	    !json_object_object_get_ex(reply, "protocol", &version) ||
+	    json_object_get_int(version) != CONTROL_PROTOCOL_VERSION)
 		abort();
 	json_object_put(reply);
 	return 0;

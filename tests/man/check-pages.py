@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
 """The man pages against the programs: every long option a program's --help prints is
-described in its page, and every generated page renders without a groff warning.
+described in its page, every generated page renders without a groff warning, and no page
+sends its reader to a file of the source tree, which is not installed.
 
   check-pages.py [--program NAME EXE SCD]... [--module SCD SRC...]... [--page ROFF]...
+                 [--no-source-paths SRCROOT SCD...]...
 
 "Described" means the option, in bold, on a definition's term line (an unindented line
 followed by an indented one), so a mention in the synopsis or in running text elsewhere
@@ -55,6 +57,37 @@ def described_params(scd):
     return found
 
 
+# A source file by its kind (daemon.c, docs/FASTPATH.md), other than a header a page shows
+# in an #include <...> line (the installed cokeeper-client.h, the system's).
+SOURCE_FILE = re.compile(r'(?<![\w./-])([\w./-]*\w\.(?:c|h|md|py|sh|scd|build))(?![\w])')
+
+
+MARKUP = re.compile(r'(?<![A-Za-z0-9])[_*]+|[_*]+(?![A-Za-z0-9])')
+
+
+def source_paths(srcroot, scd):
+    """What in scd names a file of the source tree: a path under one of its top-level
+    directories (tools/ctl-wait.c, docs/), not under / (/usr/share/doc/...), or any
+    source file by its kind."""
+    tops = sorted(d for d in os.listdir(srcroot)
+                  if os.path.isdir(os.path.join(srcroot, d)) and not d.startswith('.'))
+    under_top = re.compile(r'(?<![\w./-])((?:%s)/[\w./-]*)' % '|'.join(map(re.escape, tops)))
+    found = []
+    for n, line in enumerate(open(scd, encoding='utf-8').read().splitlines(), 1):
+        if line.startswith(';'):
+            continue
+        if re.match(r'\s*#include\s*<[^>]+>\s*$', line):
+            continue
+        # scdoc's markup off (_docs/FASTPATH.md_), an underscore within a word kept.
+        line = MARKUP.sub(' ', line)
+        for m in under_top.finditer(line):
+            found.append((n, m.group(1)))
+        for m in SOURCE_FILE.finditer(line):
+            if not any(m.group(1) in f for _, f in found):
+                found.append((n, m.group(1)))
+    return found
+
+
 def render(page):
     env = dict(os.environ, MANWIDTH='80', LC_ALL='C.UTF-8')
     if shutil.which('man'):
@@ -72,8 +105,20 @@ def main():
     ap.add_argument('--module', nargs='+', action='append', default=[],
                     metavar='SCD SRC')
     ap.add_argument('--page', action='append', default=[])
+    ap.add_argument('--no-source-paths', nargs='+', action='append', default=[],
+                    metavar='SRCROOT SCD')
     args = ap.parse_args()
     failed = 0
+
+    for srcroot, *pages in args.no_source_paths:
+        for scd in pages:
+            paths = source_paths(srcroot, scd)
+            for n, p in paths:
+                print(f'FAIL {os.path.basename(scd)}:{n}: names {p}, a source file that is '
+                      'not installed: point to an installed page instead')
+            if not paths:
+                print(f'ok   {os.path.basename(scd)}: names no file of the source tree')
+            failed += len(paths)
 
     for name, exe, scd in args.program:
         described = described_options(scd)

@@ -160,6 +160,44 @@ def main():
 
         check("wait --absent ADDR blocks until every agent acked the destroy", wait_absent)
 
+        def wait_uuid():
+            # A uuid is a member's uuid, in either case, as addresses and addresses-set read
+            # DOMAIN: not a name that no member has.
+            uuid = "6b1d5a52-3c55-4b8e-9a51-0c0ffee0ab06"
+            p = ctl_watching("--json", "wait", "--timeout", str(HANG), uuid)
+            expect(ctl("sim", "create", "w6", "--uuid", uuid), 0)
+            res = finish(p)
+            expect(res, 0)
+            o = report(res)
+            if o["key"] != uuid or o["absent"]:
+                raise Failure(f"report {o}")
+            res = ctl("wait", "--timeout", str(HANG), uuid.upper())
+            expect(res, 0)
+            if not res.stdout.startswith(f"{uuid.upper()} present at gen"):
+                raise Failure(f"wait UUID printed {res.stdout!r}")
+            p = ctl_watching("--json", "wait", "--absent", "--timeout", str(HANG), uuid)
+            expect(ctl("sim", "destroy", "w6"), 0)
+            report(finish(p))
+
+        check("wait UUID and wait --absent UUID: the member's uuid, either case", wait_uuid)
+
+        def wait_never():
+            # What no member can ever be is said at once, not after the timeout.
+            for key in ("x" * 65, "00:00:00:00:00:00", "01:00:5e:00:00:01", "0.0.0.0",
+                        "web\tone"):
+                res = ctl("wait", "--timeout", str(HANG), key, timeout=HANG / 2)
+                expect(res, 2)
+                if "never" not in res.stderr:
+                    raise Failure(f"wait {key!r} said {res.stderr!r}")
+            # A timeout says how KEY was read and that no member ever matched it.
+            res = ctl("wait", "--timeout", "0.3", "nosuchname")
+            expect(res, 1)
+            if "no member named 'nosuchname'" not in res.stderr:
+                raise Failure(f"wait nosuchname said {res.stderr!r}")
+
+        check("wait on a KEY no member can have: a usage error; a timeout names the key",
+              wait_never)
+
         def latency_create():
             res = ctl("--json", "latency", "--present", "10.50.0.2", "--timeout", str(HANG),
                       "--", ctl_bin, "--control", ctl_path, "sim", "create", "w2", "--ip",

@@ -39,6 +39,7 @@ static struct json_object *handler(const char *cmd, struct json_object *request,
 	char *pad;
 
 	json_object_object_add(o, "n", json_object_new_int((int)srv->calls++));
+	*watch = !strcmp(cmd, "watch");
 	if (srv->pad) {
 		pad = malloc(srv->pad);
 		ck_assert_ptr_nonnull(pad);
@@ -106,15 +107,16 @@ static void client_send(int fd, const char *s, unsigned int times)
  * Reads one reply line, running the server whenever the socket is empty.  Returns its
  * length (without '\n'), or -1 at the end of the stream; *n is its "n", or -1 without one.
  */
+static char last[BIG_REPLY + 4096];	/* the line client_line read last */
+
 static ssize_t client_line(struct server *srv, int fd, int *n)
 {
-	static char buf[BIG_REPLY + 4096];
 	size_t len = 0;
 	const char *at;
 
 	for (;;) {
 		/* A peek first, so that what follows the line stays for the next call. */
-		ssize_t r = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_PEEK);
+		ssize_t r = recv(fd, last + len, sizeof(last) - 1 - len, MSG_PEEK);
 		const char *nl;
 
 		if (r == 0)
@@ -124,17 +126,17 @@ static ssize_t client_line(struct server *srv, int fd, int *n)
 			ck_assert_int_gt(sd_event_run(srv->event, 0), 0);	/* it has more */
 			continue;
 		}
-		nl = memchr(buf + len, '\n', (size_t)r);
+		nl = memchr(last + len, '\n', (size_t)r);
 		if (nl)
-			r = nl - (buf + len) + 1;
-		ck_assert_int_eq(read(fd, buf + len, (size_t)r), r);
+			r = nl - (last + len) + 1;
+		ck_assert_int_eq(read(fd, last + len, (size_t)r), r);
 		len += (size_t)r;
 		if (nl)
 			break;
-		ck_assert_uint_lt(len, sizeof(buf) - 1);
+		ck_assert_uint_lt(len, sizeof(last) - 1);
 	}
-	buf[--len] = '\0';
-	at = strstr(buf, "\"n\":");
+	last[--len] = '\0';
+	at = strstr(last, "\"n\":");
 	*n = at ? atoi(at + 4) : -1;
 	return (ssize_t)len;
 }
@@ -254,6 +256,48 @@ START_TEST(an_overlong_line_is_answered_and_closed)
 }
 END_TEST
 
+/* Replies, the server's own errors and events: each says which protocol it speaks. */
+START_TEST(every_line_carries_the_protocol_version)
+{
+	static char line[CONTROL_LINE_MAX + 2];
+	static const char *const requests[] = {
+		"{\"cmd\":\"members\"}\n", "not json\n", "{\"nocmd\":1}\n",
+	};
+	struct json_object *ev = json_object_new_object();
+	struct server srv;
+	int fd, n;
+
+	server_start(&srv, 0);
+	fd = client_socket();
+	client_connect(fd, srv.path);
+	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+		client_send(fd, requests[i], 1);
+		ck_assert_int_gt(client_line(&srv, fd, &n), 0);
+		ck_assert_msg(strstr(last, "\"protocol\":1}") != NULL, "%s: %s", requests[i], last);
+	}
+	client_send(fd, "{\"cmd\":\"watch\"}\n", 1);
+	ck_assert_int_gt(client_line(&srv, fd, &n), 0);
+	ck_assert_uint_eq(control_watchers(srv.control), 1);
+	json_object_object_add(ev, "event", json_object_new_string("delta"));
+	control_broadcast(srv.control, ev);
+	json_object_put(ev);
+	ck_assert_int_gt(client_line(&srv, fd, &n), 0);
+	ck_assert_str_eq(last, "{\"event\":\"delta\",\"protocol\":1}");
+	close(fd);
+
+	fd = client_socket();
+	client_connect(fd, srv.path);
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	ck_assert_int_eq(write(fd, line, sizeof(line)), (ssize_t)sizeof(line));
+	ck_assert_int_gt(client_line(&srv, fd, &n), 0);
+	ck_assert_msg(strstr(last, "\"protocol\":1}") != NULL, "%s", last);
+	close(fd);
+	settle(&srv);
+	server_stop(&srv);
+}
+END_TEST
+
 START_TEST(out_of_descriptors_a_client_is_answered_busy)
 {
 	struct server srv;
@@ -280,7 +324,8 @@ START_TEST(out_of_descriptors_a_client_is_answered_busy)
 	len = read(a, buf, sizeof(buf) - 1);
 	ck_assert_int_gt(len, 0);
 	buf[len] = '\0';
-	ck_assert_str_eq(buf, "{\"ok\":false,\"error\":\"busy: out of descriptors\"}\n");
+	ck_assert_str_eq(buf, "{\"ok\":false,\"error\":\"busy: out of descriptors\","
+			      "\"protocol\":1}\n");
 	ck_assert_int_eq(read(a, buf, sizeof(buf)), 0);		/* and closed */
 	/* The reserve was taken back: still out of descriptors. */
 	ck_assert_int_lt(open("/dev/null", O_RDONLY | O_CLOEXEC), 0);
@@ -310,6 +355,7 @@ int main(void)
 	th_add(s, pipelined_requests_are_all_answered_in_order);
 	th_add(s, a_pipelining_client_does_not_starve_another);
 	th_add(s, an_overlong_line_is_answered_and_closed);
+	th_add(s, every_line_carries_the_protocol_version);
 	th_add(s, out_of_descriptors_a_client_is_answered_busy);
 	return th_run(s);
 }

@@ -223,8 +223,83 @@ START_TEST(keys)
 	ck_assert_int_eq(k.type, FOLLOW_KEY_MAC);
 	ck_assert_int_eq(follow_key_parse(&k, "web-1"), 0);
 	ck_assert_int_eq(k.type, FOLLOW_KEY_NAME);
+	ck_assert_int_eq(follow_key_parse(&k, "6B1D5A52-3C55-4B8E-9A51-0C0FFEE0AB06"), 0);
+	ck_assert_int_eq(k.type, FOLLOW_KEY_UUID);
+	ck_assert_int_eq(k.uuid[0], 0x6b);
 	ck_assert_int_eq(follow_key_parse(&k, "99999"), -EINVAL);
+	ck_assert_int_eq(k.type, FOLLOW_KEY_DOMID);
 	ck_assert_int_eq(follow_key_parse(&k, ""), -EINVAL);
+	ck_assert_int_eq(k.type, FOLLOW_KEY_NAME);
+}
+END_TEST
+
+/* A daemon without "protocol" spoke version 1; a newer one is refused, not misread. */
+START_TEST(protocol_versions)
+{
+	struct fixture fx;
+
+	start(&fx, "web", false);
+	ck_assert_int_eq(feed(&fx, "{\"ok\":true,\"protocol\":1,\"epoch\":\"ab\",\"gen\":1,"
+				   "\"members\":[]}\n"), 0);
+	ck_assert_ptr_null(follow_error(fx.f));
+	ck_assert_int_eq(feed(&fx, "{\"event\":\"ack\",\"protocol\":2,\"domid\":1,\"gen\":1}\n"),
+			 -EPROTONOSUPPORT);
+	ck_assert_ptr_nonnull(strstr(follow_error(fx.f), "protocol 2"));
+	stop(&fx);
+	start(&fx, "web", false);
+	ck_assert_int_eq(feed(&fx, "{\"ok\":true,\"protocol\":\"1\",\"gen\":1,\"members\":[]}\n"),
+			 -EBADMSG);
+	stop(&fx);
+}
+END_TEST
+
+/* A refusal is the daemon's own words, not a line this tool cannot read. */
+START_TEST(an_error_reply_is_reported_as_sent)
+{
+	struct fixture fx;
+
+	start(&fx, "web", false);
+	ck_assert_int_eq(feed(&fx, "{\"ok\":false,\"error\":\"too many watchers\","
+				   "\"protocol\":1}\n"), -EREMOTEIO);
+	ck_assert_str_eq(follow_error(fx.f), "cokeeperd: too many watchers");
+	stop(&fx);
+}
+END_TEST
+
+/* What no member can have is refused, with what it was read as. */
+START_TEST(keys_that_never_match)
+{
+	static const struct {
+		const char *key;
+		enum follow_key_type type;
+	} never[] = {
+		{"0.0.0.0", FOLLOW_KEY_IPV4},
+		{"00:00:00:00:00:00", FOLLOW_KEY_MAC},
+		{"01:00:5e:00:00:01", FOLLOW_KEY_MAC},
+		{"web\tone", FOLLOW_KEY_NAME},
+		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", FOLLOW_KEY_NAME},
+	};
+	struct follow_key k;
+
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+		ck_assert_int_eq(follow_key_parse(&k, never[i].key), -EINVAL);
+		ck_assert_int_eq(k.type, never[i].type);
+	}
+	/* 64 characters is a name. */
+	ck_assert_int_eq(follow_key_parse(&k, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 0);
+}
+END_TEST
+
+START_TEST(uuid_matches_either_case)
+{
+	struct fixture fx;
+
+	start(&fx, "6B1D5A52-3C55-4B8E-9A51-0C0FFEE0AB06", false);
+	ck_assert_int_eq(feed(&fx, WATCH_REPLY(4, "{\"domid\":3,\"name\":\"w\",\"uuid\":"
+					   "\"6b1d5a52-3c55-4b8e-9a51-0c0ffee0ab06\",\"nics\":[]}")
+				   GUESTS_REPLY("")), 0);
+	ck_assert(follow_converged(fx.f));
+	stop(&fx);
 }
 END_TEST
 
@@ -233,6 +308,10 @@ int main(void)
 	Suite *s = suite_create("watch-follow");
 
 	th_add(s, present_once_every_joined_guest_acked);
+	th_add(s, keys_that_never_match);
+	th_add(s, protocol_versions);
+	th_add(s, an_error_reply_is_reported_as_sent);
+	th_add(s, uuid_matches_either_case);
 	th_add(s, a_closed_guest_is_not_waited_for);
 	th_add(s, absent_after_the_removal);
 	th_add(s, an_ack_before_the_guests_reply_counts);
