@@ -18,6 +18,7 @@
 
 static const char *prog = "cokeeper-query";
 static bool json_out;
+static enum metrics_format metrics_format = METRICS_FORMAT_OPENMETRICS;
 
 static void report(const char *what, struct ck_client *c, int r)
 {
@@ -100,6 +101,30 @@ static int cmd_status(int argc, char **argv)
 	return r < 0 ? 2 : 0;
 }
 
+/* metrics: the table for a monitoring system, in --format's text. */
+static int cmd_metrics(int argc, char **argv)
+{
+	struct fastpath_view fp;
+	struct ck_client *c;
+	bool have_fp;
+	int r;
+
+	if (argc != 1)
+		return usage_error(argv[0], "");
+	if (open_client(&c) < 0)
+		return 2;
+	have_fp = query_fastpath_view(&fp) == 0;
+	r = query_metrics(c, have_fp ? &fp : NULL, metrics_format, stdout);
+	if (have_fp)
+		fastpath_view_free(&fp);
+	if (r == -EIO)
+		fprintf(stderr, "%s: metrics: cannot write the output\n", prog);
+	else if (r < 0)
+		report("cannot read the table", c, r);
+	ck_client_close(c);
+	return r < 0 ? 2 : 0;
+}
+
 static void on_event(
 	enum ck_client_event ev, const struct ck_client_peer *p, uint64_t gen, void *userdata)
 {
@@ -161,10 +186,12 @@ static const struct {
 	{"status", cmd_status, "the table's epoch, generation and size"},
 	{"monitor", cmd_monitor, "follow the kernel's change notifications"},
 	{"fastpath", cmd_fastpath, "cokeeper-fp.ko's channel and counters per peer"},
+	{"metrics", cmd_metrics, "the table and its counters as OpenMetrics (or --format's)"},
 };
 
 static const struct ck_option options[] = {
 	{"json", 'j', NULL, "print JSON, for scripts"},
+	{"format", 'f', "FORMAT", "metrics' text: openmetrics (default) or prometheus"},
 	{"version", 'V', NULL, "the version"},
 	{"help", 'h', NULL, "this text"},
 	{},
@@ -194,6 +221,13 @@ static int parse_args(int argc, char **argv)
 		switch (opt) {
 		case 'j':
 			json_out = true;
+			break;
+		case 'f':
+			if (metrics_format_parse(optarg, &metrics_format) < 0) {
+				fprintf(stderr, "%s: --format is openmetrics or prometheus, not '%s'\n"
+					"Try '%s --help'.\n", prog, optarg, prog);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			usage(stdout);
