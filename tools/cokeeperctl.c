@@ -21,6 +21,7 @@
 
 struct ctl_options ctl = {.control_path = CONTROL_DEFAULT_PATH};
 static enum metrics_format metrics_format = METRICS_FORMAT_OPENMETRICS;
+static FILE *metrics_out;	/* stdout, or metrics --output's file */
 
 static const char *prog = "cokeeperctl";
 
@@ -188,7 +189,7 @@ static struct json_object *parse_object(const char *line)
 static int print_reply(const char *cmd, struct json_object *reply)
 {
 	if (!strcmp(cmd, "metrics")) {
-		return ctl_metrics_print(reply, metrics_format, stdout);
+		return ctl_metrics_print(reply, metrics_format, metrics_out);
 	} else if (ctl.json) {
 		/* For members, exactly the canonical array, so views can be diffed. */
 		struct json_object *members = get(reply, "members");
@@ -342,18 +343,28 @@ static int cmd_plain(int argc, char **argv)
 	return r;
 }
 
-/* metrics [--format openmetrics|prometheus]: the stats reply, for a monitoring system. */
+/*
+ * metrics [--format openmetrics|prometheus] [--output PATH]: the stats reply, for a
+ * monitoring system; a PATH is replaced whole, or removed when cokeeperd cannot be asked.
+ */
 static int cmd_metrics(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"format", required_argument, NULL, 'f'},
+		{"output", required_argument, NULL, 'o'},
 		{},
 	};
 	struct json_object *req;
+	struct metrics_file file;
+	const char *output = NULL;
 	int c, r;
 
 	ctl_getopt_reset();
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (c == 'o') {
+			output = optarg;
+			continue;
+		}
 		if (c != 'f')
 			return usage_error("metrics: bad option");
 		if (metrics_format_parse(optarg, &metrics_format) < 0)
@@ -368,8 +379,26 @@ static int cmd_metrics(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, strerror(ENOMEM));
 		return CTL_EXIT_FAIL;
 	}
+	metrics_out = stdout;
+	if (output) {
+		r = metrics_file_open(&file, output);
+		if (r < 0) {
+			json_object_put(req);
+			fprintf(stderr, "%s: metrics: %s: %s\n", prog, output, strerror(-r));
+			return CTL_EXIT_FAIL;
+		}
+		metrics_out = file.f;
+	}
 	r = request(req, "metrics");
 	json_object_put(req);
+	if (output) {
+		int e = metrics_file_close(&file, r == CTL_EXIT_OK ? 0 : -EIO);
+
+		if (e < 0 && r == CTL_EXIT_OK) {
+			fprintf(stderr, "%s: metrics: %s: %s\n", prog, output, strerror(-e));
+			r = CTL_EXIT_FAIL;
+		}
+	}
 	return r;
 }
 
@@ -593,8 +622,8 @@ static const struct {
 	{"guests", cmd_plain, "each agent session: acked generation, lag, latency"},
 	{"stats", cmd_plain, "counters and convergence percentiles"},
 	{"metrics", cmd_metrics,
-		"[--format openmetrics|prometheus]: stats as OpenMetrics text (or\n"
-		"                Prometheus', for node_exporter's textfile collector)"},
+		"[--format openmetrics|prometheus] [--output PATH]: stats as OpenMetrics\n"
+		"                text (or Prometheus', for node_exporter's textfile collector)"},
 	{"watch", cmd_plain, "follow changes and acknowledgements as they happen"},
 	{"rescan", cmd_plain, "force a full rescan"},
 	{"addresses", cmd_addresses,

@@ -2,7 +2,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "metrics-text.h"
 
@@ -113,4 +116,51 @@ int metrics_end(struct metrics_out *m)
 	if (m->format == METRICS_FORMAT_OPENMETRICS)
 		fputs("# EOF\n", m->out);
 	return fflush(m->out) == 0 && !ferror(m->out) ? 0 : -EIO;
+}
+
+int metrics_file_open(struct metrics_file *f, const char *path)
+{
+	int fd, r;
+
+	memset(f, 0, sizeof(*f));
+	f->path = strdup(path);
+	if (!f->path || asprintf(&f->tmp, "%s.XXXXXX", path) < 0) {
+		free(f->path);
+		return -ENOMEM;
+	}
+	fd = mkstemp(f->tmp);
+	if (fd < 0) {
+		r = -errno;
+		goto err;
+	}
+	/* mkstemp's 0600 would keep the collector (user prometheus) out. */
+	if (fchmod(fd, 0644) < 0 || !(f->f = fdopen(fd, "w"))) {
+		r = -errno;
+		close(fd);
+		unlink(f->tmp);
+		goto err;
+	}
+	return 0;
+
+err:
+	free(f->tmp);
+	free(f->path);
+	return r;
+}
+
+int metrics_file_close(struct metrics_file *f, int r)
+{
+	if (r >= 0 && fflush(f->f) != 0)
+		r = -errno;
+	if (fclose(f->f) != 0 && r >= 0)
+		r = -errno;
+	if (r >= 0 && rename(f->tmp, f->path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(f->tmp);
+		unlink(f->path);
+	}
+	free(f->tmp);
+	free(f->path);
+	return r;
 }

@@ -66,3 +66,21 @@ void metrics_le(char *buf, size_t size, uint64_t usec);
 
 /* Ends the exposition (# EOF in OpenMetrics): 0, or -EIO if anything failed to write. */
 int metrics_end(struct metrics_out *m);
+
+/*
+ * A file a collector reads whole or not at all (node_exporter's textfile directory): the
+ * text goes to a temporary sibling (PATH.XXXXXX, which a collector of *.prom skips), mode
+ * 0644, renamed over PATH once complete.
+ */
+struct metrics_file {
+	char *path, *tmp;
+	FILE *f;
+};
+
+/* 0 and f->f to write to, or -errno. */
+int metrics_file_open(struct metrics_file *f, const char *path);
+/*
+ * r >= 0: the text is complete, rename it over the path (0, or -errno).  r < 0: nothing
+ * could be said, so PATH goes too, stale numbers being worse than none; returns r.
+ */
+int metrics_file_close(struct metrics_file *f, int r);
