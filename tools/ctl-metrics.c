@@ -34,7 +34,7 @@ static const struct {
 	{"guests", METRICS_GAUGE, "Agent sessions now"},
 	{"guests_connected", METRICS_COUNTER, "Agent sessions ever started"},
 	{"guests_rejected", METRICS_COUNTER,
-	 "Agent sessions ended for a protocol error, a bad Hello or none in time"},
+		"Agent sessions ended for a protocol error, a bad Hello or none in time"},
 	{"guests_refused", METRICS_COUNTER, "Agent connections refused over the session limit"},
 	{"hello_timeouts", METRICS_COUNTER, "Agent sessions rejected for no Hello in time"},
 	{"hellos_coalesced", METRICS_COUNTER, "Resync Hellos folded into one already pending"},
@@ -45,20 +45,20 @@ static const struct {
 	{"deltas_sent", METRICS_COUNTER, "Deltas sent to agents"},
 	{"fastpath_relayed", METRICS_COUNTER, "Fast path messages relayed"},
 	{"fastpath_unreachable", METRICS_COUNTER,
-	 "Fast path messages not delivered: no running member with a session there"},
+		"Fast path messages not delivered: no running member with a session there"},
 	{"fastpath_no_fastpath", METRICS_COUNTER,
-	 "Fast path messages not delivered: the destination announced no fast path"},
+		"Fast path messages not delivered: the destination announced no fast path"},
 	{"fastpath_rate_limited", METRICS_COUNTER,
-	 "Fast path messages not delivered: over the sender's budget"},
+		"Fast path messages not delivered: over the sender's budget"},
 	{"fastpath_pending_limited", METRICS_COUNTER, "Fast path offers refused: too many wait"},
 	{"fastpath_unsolicited", METRICS_COUNTER, "Fast path accepts refused: no such offer waits"},
 	{"fastpath_queue_full", METRICS_COUNTER,
-	 "Fast path messages not delivered: the destination's queue was full"},
+		"Fast path messages not delivered: the destination's queue was full"},
 	{"fastpath_refused", METRICS_COUNTER,
-	 "Fast path messages refused: wrong direction or to itself"},
+		"Fast path messages refused: wrong direction or to itself"},
 	{"fastpath_pending", METRICS_GAUGE, "Fast path offers waiting for an accept now"},
 	{"fastpath_not_authorized", METRICS_COUNTER,
-	 "Fast path offers and accepts between a pair the policy keeps apart"},
+		"Fast path offers and accepts between a pair the policy keeps apart"},
 	{"fastpath_revoked", METRICS_COUNTER, "Fast path channels closed: the policy revoked them"},
 	{"fastpath_channels", METRICS_GAUGE, "Fast path channels open now"},
 	{"learn_frames", METRICS_COUNTER, "Frames read by address learning"},
@@ -69,7 +69,7 @@ static const struct {
 	{"learn_refused", METRICS_COUNTER, "Learned frames that parse but cannot be so"},
 	{"learn_truncated", METRICS_COUNTER, "Learned frames too long to parse"},
 	{"learn_dropped_by_kernel", METRICS_COUNTER,
-	 "Frames the kernel dropped: learning's receive buffer was full"},
+		"Frames the kernel dropped: learning's receive buffer was full"},
 	{"learn_rogue_replies", METRICS_COUNTER, "DHCP replies a guest sent, and replies to them"},
 	{"addresses_leases", METRICS_COUNTER, "DHCP leases that changed a MAC's address"},
 	{"addresses_renewals", METRICS_COUNTER, "DHCP leases that only moved an expiry"},
@@ -78,11 +78,11 @@ static const struct {
 	{"addresses_expired", METRICS_COUNTER, "Learned addresses whose lease ran out"},
 	{"addresses_arp_learned", METRICS_COUNTER, "First addresses learned from ARP or NDP"},
 	{"addresses_arp_taken", METRICS_COUNTER,
-	 "ARP or NDP for an address another MAC learned first"},
+		"ARP or NDP for an address another MAC learned first"},
 	{"addresses_not_member", METRICS_COUNTER,
-	 "Learned events for a MAC that is not that vif's member"},
+		"Learned events for a MAC that is not that vif's member"},
 	{"addresses_orchestrator_sets", METRICS_COUNTER,
-	 "Orchestrator requests that changed an address"},
+		"Orchestrator requests that changed an address"},
 	{"addresses_dropped", METRICS_COUNTER, "Address entries of domains that went"},
 	{"addresses_save_failures", METRICS_COUNTER, "State file writes that failed"},
 };
@@ -107,7 +107,8 @@ static void put_counters(struct metrics_out *m, struct json_object *counters)
 {
 	char name[128], help[160];
 
-	json_object_object_foreach(counters, key, val) {
+	json_object_object_foreach(counters, key, val)
+	{
 		enum metrics_type type = METRICS_UNKNOWN;
 		const char *h = NULL;
 		int64_t v = json_object_get_int64(val);
@@ -122,8 +123,8 @@ static void put_counters(struct metrics_out *m, struct json_object *counters)
 		if (strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(key))
 			continue;
 		if (!h) {
-			snprintf(help, sizeof(help), "cokeeperd's %s (not known to this cokeeperctl)",
-				 key);
+			snprintf(help, sizeof(help),
+				"cokeeperd's %s (not known to this cokeeperctl)", key);
 			h = help;
 		}
 		snprintf(name, sizeof(name), PREFIX "%s", key);
@@ -139,19 +140,20 @@ static void put_convergence(struct metrics_out *m, struct json_object *conv)
 	char le[32];
 
 	metrics_family(m, PREFIX "convergence_seconds", METRICS_HISTOGRAM, "seconds",
-		       "From cokeeperd noticing a membership change to each guest's Ack of it");
+		"From cokeeperd noticing a membership change to each guest's Ack of it");
 	for (size_t i = 0; buckets && i < json_object_array_length(buckets); i++) {
 		struct json_object *b = json_object_array_get_idx(buckets, i);
 
 		metrics_le(le, sizeof(le), get_u64(b, "le_us"));
-		metrics_u64(m, "_bucket", (const char *const[]){"le", le, NULL},
-			    get_u64(b, "count"));
+		metrics_u64(
+			m, "_bucket", (const char *const[]){"le", le, NULL}, get_u64(b, "count"));
 	}
-	metrics_u64(m, "_bucket", (const char *const[]){"le", "+Inf", NULL}, get_u64(conv, "count"));
+	metrics_u64(
+		m, "_bucket", (const char *const[]){"le", "+Inf", NULL}, get_u64(conv, "count"));
 	metrics_u64(m, "_count", NULL, get_u64(conv, "count"));
 	metrics_usec(m, "_sum", NULL, get_u64(conv, "sum_us"));
 	metrics_family(m, PREFIX "convergence_max_seconds", METRICS_GAUGE, "seconds",
-		       "The slowest guest Ack since cokeeperd started");
+		"The slowest guest Ack since cokeeperd started");
 	metrics_usec(m, NULL, NULL, get_u64(conv, "max_us"));
 }
 
@@ -164,13 +166,12 @@ int ctl_metrics_print(struct json_object *stats, enum metrics_format format, FIL
 
 	metrics_begin(&m, out, format);
 	metrics_family(&m, PREFIX "daemon", METRICS_INFO, NULL,
-		       "cokeeperd's source and membership epoch (new at each start)");
+		"cokeeperd's source and membership epoch (new at each start)");
 	metrics_u64(&m, NULL,
-		    (const char *const[]){"source", src ? src : "", "epoch", epoch ? epoch : "",
-					  NULL},
-		    1);
+		(const char *const[]){"source", src ? src : "", "epoch", epoch ? epoch : "", NULL},
+		1);
 	metrics_family(&m, PREFIX "generation", METRICS_GAUGE, NULL,
-		       "The membership's generation (within its epoch)");
+		"The membership's generation (within its epoch)");
 	metrics_u64(&m, NULL, NULL, get_u64(stats, "gen"));
 	if (counters && json_object_is_type(counters, json_type_object))
 		put_counters(&m, counters);

@@ -52,7 +52,7 @@ static const char *own_suffix(const struct metrics_out *m)
 }
 
 void metrics_family(struct metrics_out *m, const char *name, enum metrics_type type,
-		    const char *unit, const char *help)
+	const char *unit, const char *help)
 {
 	const char *suffix;
 
@@ -92,15 +92,15 @@ static void put_name(struct metrics_out *m, const char *suffix, const char *cons
 	fputc('}', m->out);
 }
 
-void metrics_u64(struct metrics_out *m, const char *suffix, const char *const *labels,
-		 uint64_t value)
+void metrics_u64(
+	struct metrics_out *m, const char *suffix, const char *const *labels, uint64_t value)
 {
 	put_name(m, suffix, labels);
 	fprintf(m->out, " %" PRIu64 "\n", value);
 }
 
-void metrics_usec(struct metrics_out *m, const char *suffix, const char *const *labels,
-		  uint64_t usec)
+void metrics_usec(
+	struct metrics_out *m, const char *suffix, const char *const *labels, uint64_t usec)
 {
 	put_name(m, suffix, labels);
 	fprintf(m->out, " %" PRIu64 ".%06" PRIu64 "\n", usec / 1000000, usec % 1000000);

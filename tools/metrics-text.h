@@ -23,9 +23,9 @@ enum metrics_type {
 	METRICS_TYPE_UNSPEC,
 	METRICS_COUNTER,
 	METRICS_GAUGE,
-	METRICS_INFO,		/* one sample, value 1: what it says is in its labels */
+	METRICS_INFO, /* one sample, value 1: what it says is in its labels */
 	METRICS_HISTOGRAM,
-	METRICS_UNKNOWN,	/* a value whose kind this version does not know */
+	METRICS_UNKNOWN, /* a value whose kind this version does not know */
 	__METRICS_TYPE_LAST
 };
 #define METRICS_TYPE_MAX (__METRICS_TYPE_LAST - 1)
@@ -48,18 +48,18 @@ void metrics_begin(struct metrics_out *m, FILE *out, enum metrics_format format)
  * the suffix name ends with ("seconds", "bytes"); help is a constant without '\' or '"'.
  */
 void metrics_family(struct metrics_out *m, const char *name, enum metrics_type type,
-		    const char *unit, const char *help);
+	const char *unit, const char *help);
 
 /*
  * One sample of the open family.  suffix: "_bucket", "_count" or "_sum" for a histogram's,
  * NULL for the type's own (a counter's _total, an info's _info).  labels: name, value, ...,
  * NULL (or NULL for none); the values are escaped here.
  */
-void metrics_u64(struct metrics_out *m, const char *suffix, const char *const *labels,
-		 uint64_t value);
+void metrics_u64(
+	struct metrics_out *m, const char *suffix, const char *const *labels, uint64_t value);
 /* A value in microseconds, written in seconds (exactly: six decimals). */
-void metrics_usec(struct metrics_out *m, const char *suffix, const char *const *labels,
-		  uint64_t usec);
+void metrics_usec(
+	struct metrics_out *m, const char *suffix, const char *const *labels, uint64_t usec);
 
 /* "0.0005", "1", "2.5": a bound in microseconds as a le label's seconds. */
 void metrics_le(char *buf, size_t size, uint64_t usec);

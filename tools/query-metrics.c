@@ -52,15 +52,14 @@ static void put_peers(struct metrics_out *m, const struct peers *ps, bool bytes)
 {
 	if (bytes)
 		metrics_family(m, "cokeeper_peer_tx_bytes", METRICS_COUNTER, "bytes",
-			       "Bytes sent to the co-resident peer, as the kernel counted");
+			"Bytes sent to the co-resident peer, as the kernel counted");
 	else
 		metrics_family(m, "cokeeper_peer_tx_packets", METRICS_COUNTER, NULL,
-			       "Packets sent to the co-resident peer, as the kernel counted");
+			"Packets sent to the co-resident peer, as the kernel counted");
 	for (size_t i = 0; i < ps->n; i++)
 		metrics_u64(m, NULL,
-			    (const char *const[]){"domid", ps->v[i].domid, "name", ps->v[i].name,
-						  NULL},
-			    bytes ? ps->v[i].tx_bytes : ps->v[i].tx_packets);
+			(const char *const[]){"domid", ps->v[i].domid, "name", ps->v[i].name, NULL},
+			bytes ? ps->v[i].tx_bytes : ps->v[i].tx_packets);
 }
 
 static void put_fastpath(struct metrics_out *m, const struct fastpath_view *fp)
@@ -68,23 +67,23 @@ static void put_fastpath(struct metrics_out *m, const struct fastpath_view *fp)
 	char domid[12];
 
 	metrics_family(m, "cokeeper_fastpath_peer_tx_packets", METRICS_COUNTER, NULL,
-		       "Packets cokeeper-fp.ko sent to the peer over its channel");
+		"Packets cokeeper-fp.ko sent to the peer over its channel");
 	for (size_t i = 0; i < fp->n; i++) {
 		snprintf(domid, sizeof(domid), "%" PRIu32, fp->peers[i].domid);
 		metrics_u64(m, NULL, (const char *const[]){"domid", domid, NULL},
-			    fp->peers[i].tx_packets);
+			fp->peers[i].tx_packets);
 	}
 	metrics_family(m, "cokeeper_fastpath_peer_rx_packets", METRICS_COUNTER, NULL,
-		       "Packets cokeeper-fp.ko received from the peer over its channel");
+		"Packets cokeeper-fp.ko received from the peer over its channel");
 	for (size_t i = 0; i < fp->n; i++) {
 		snprintf(domid, sizeof(domid), "%" PRIu32, fp->peers[i].domid);
 		metrics_u64(m, NULL, (const char *const[]){"domid", domid, NULL},
-			    fp->peers[i].rx_packets);
+			fp->peers[i].rx_packets);
 	}
 }
 
-int query_metrics(struct ck_client *c, const struct fastpath_view *fp,
-		  enum metrics_format format, FILE *out)
+int query_metrics(
+	struct ck_client *c, const struct fastpath_view *fp, enum metrics_format format, FILE *out)
 {
 	struct peers ps = {};
 	struct metrics_out m;
@@ -104,16 +103,16 @@ int query_metrics(struct ck_client *c, const struct fastpath_view *fp,
 	snprintf(hex, sizeof(hex), "%016" PRIx64, epoch);
 	metrics_begin(&m, out, format);
 	metrics_family(&m, "cokeeper_table", METRICS_INFO, NULL,
-		       "The kernel table's epoch (0000000000000000: never written by an agent)");
+		"The kernel table's epoch (0000000000000000: never written by an agent)");
 	metrics_u64(&m, NULL, (const char *const[]){"epoch", hex, NULL}, 1);
 	metrics_family(&m, "cokeeper_table_generation", METRICS_GAUGE, NULL,
-		       "The kernel table's generation (within its epoch)");
+		"The kernel table's generation (within its epoch)");
 	metrics_u64(&m, NULL, NULL, gen);
 	metrics_family(&m, "cokeeper_table_members", METRICS_GAUGE, NULL,
-		       "Co-resident domains in the kernel table");
+		"Co-resident domains in the kernel table");
 	metrics_u64(&m, NULL, NULL, count);
 	metrics_family(&m, "cokeeper_table_max_entries", METRICS_GAUGE, NULL,
-		       "The most entries the kernel table holds");
+		"The most entries the kernel table holds");
 	metrics_u64(&m, NULL, NULL, max);
 	put_peers(&m, &ps, false);
 	put_peers(&m, &ps, true);

@@ -12,8 +12,8 @@
 #include "query-fastpath.h"
 #include "query-print.h"
 
-int ck_client_status(struct ck_client *c, uint64_t *epoch, uint64_t *gen, uint32_t *count,
-		     uint32_t *max_entries)
+int ck_client_status(
+	struct ck_client *c, uint64_t *epoch, uint64_t *gen, uint32_t *count, uint32_t *max_entries)
 {
 	*epoch = 0xfedcba9876543210ULL;
 	*gen = 42;
@@ -23,7 +23,7 @@ int ck_client_status(struct ck_client *c, uint64_t *epoch, uint64_t *gen, uint32
 }
 
 int ck_client_foreach(struct ck_client *c,
-		      int (*fn)(const struct ck_client_peer *peer, void *userdata), void *userdata)
+	int (*fn)(const struct ck_client_peer *peer, void *userdata), void *userdata)
 {
 	static const char *const names[] = {"web", "a\"b\\c"};
 	struct ck_client_peer p;
