@@ -3,6 +3,10 @@
 
 #include "convergence.h"
 
+static const uint32_t le_usec[] = CONVERGENCE_LE_USEC;
+_Static_assert(sizeof(le_usec) / sizeof(le_usec[0]) == CONVERGENCE_LE_N,
+	       "CONVERGENCE_LE_N is not the number of bounds");
+
 void convergence_commit(struct convergence *c, uint64_t gen, uint64_t noticed_usec)
 {
 	c->changes[gen % CONVERGENCE_CHANGES].gen = gen;
@@ -41,10 +45,25 @@ static uint32_t bucket_value(unsigned int b)
 	return lo > UINT32_MAX ? UINT32_MAX : (uint32_t)lo;
 }
 
+/* The first fixed bound at or above v; CONVERGENCE_LE_N above them all (only +Inf). */
+static unsigned int le_of(uint32_t v)
+{
+	unsigned int i = 0;
+
+	while (i < CONVERGENCE_LE_N && v > le_usec[i])
+		i++;
+	return i;
+}
+
 void convergence_record(struct convergence *c, uint32_t usec)
 {
+	unsigned int le = le_of(usec);
+
 	c->buckets[bucket_of(usec)]++;
+	if (le < CONVERGENCE_LE_N)
+		c->le[le]++;
 	c->total_samples++;
+	c->sum_usec += usec;
 	if (usec > c->max_usec)
 		c->max_usec = usec;
 }
@@ -87,9 +106,17 @@ static uint32_t percentile(const struct convergence *c, unsigned int p)
 
 void convergence_summarize(const struct convergence *c, struct convergence_summary *out)
 {
+	uint64_t below = 0;
+
 	memset(out, 0, sizeof(*out));
 	out->count = c->total_samples;
 	out->max_usec = c->max_usec;
+	out->sum_usec = c->sum_usec;
+	for (unsigned int i = 0; i < CONVERGENCE_LE_N; i++) {
+		below += c->le[i];
+		out->le_usec[i] = le_usec[i];
+		out->le_count[i] = below;
+	}
 	if (c->total_samples == 0)
 		return;
 	out->p50_usec = percentile(c, 50);

@@ -4,7 +4,10 @@
  * guest's Ack of a generation that includes it.  Every sample since the start lands in a
  * fixed log-linear histogram (1 us to 2^32 us, at most 1/256 off), so the percentiles that
  * `cokeeperctl stats` and the latency benchmarks read cover every Ack, not a recent window,
- * and an Ack costs the same however many guests and changes there are.
+ * and an Ack costs the same however many guests and changes there are.  Beside it, the
+ * counts at fixed bounds (CONVERGENCE_LE_USEC) and the sum, exact, for a monitoring
+ * system's histogram (`cokeeperctl metrics`): the log-linear buckets' edges fall between
+ * round numbers of seconds.
  */
 #pragma once
 
@@ -16,6 +19,11 @@
 #define CONVERGENCE_BUCKETS (CONVERGENCE_SUB_BUCKETS * (32u - CONVERGENCE_SUB_BITS + 1u))
 /* When each of the most recent generations was noticed: an Ack looks its generation up. */
 #define CONVERGENCE_CHANGES 4096u
+/* The fixed bounds, in microseconds: 0.5 ms to 10 s, each about 2 to 2.5 times the one before. */
+#define CONVERGENCE_LE_USEC                                                                      \
+	{ 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, \
+	  5000000, 10000000 }
+#define CONVERGENCE_LE_N 14u
 
 struct convergence {
 	struct {
@@ -25,12 +33,17 @@ struct convergence {
 	uint64_t newest_gen;
 	uint64_t buckets[CONVERGENCE_BUCKETS];
 	uint64_t total_samples;
+	uint64_t sum_usec;
+	uint64_t le[CONVERGENCE_LE_N];	/* samples at or below each bound, not cumulative */
 	uint32_t max_usec;
 };
 
 struct convergence_summary {
 	uint64_t count;
 	uint32_t p50_usec, p90_usec, p99_usec, max_usec;
+	uint64_t sum_usec;
+	uint32_t le_usec[CONVERGENCE_LE_N];	/* the bounds, rising */
+	uint64_t le_count[CONVERGENCE_LE_N];	/* cumulative: samples at or below le_usec[i] */
 };
 
 /* A commit reached generation gen; the change was first noticed at noticed_usec. */
@@ -47,5 +60,8 @@ uint32_t convergence_ack(struct convergence *c, uint64_t from, uint64_t to, uint
 /* One sample, as convergence_ack records them (tests, and what the benchmarks compare). */
 void convergence_record(struct convergence *c, uint32_t usec);
 
-/* The nearest-rank percentiles (rank (count - 1) * p / 100) over every sample since start. */
+/*
+ * The nearest-rank percentiles (rank (count - 1) * p / 100) over every sample since start,
+ * and the cumulative counts at the fixed bounds.
+ */
 void convergence_summarize(const struct convergence *c, struct convergence_summary *out);

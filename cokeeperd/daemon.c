@@ -9,7 +9,8 @@
  * and need the admin role (root, or a member of --admin-group).
  *   members   {"ok":true,"epoch":"…","gen":N,"members":[…]}
  *   guests    {"ok":true,"epoch":"…","gen":N,"guests":[…]}   one entry per agent session
- *   stats     {"ok":true,"counters":{…},"convergence":{"count":N,"p50_us":…}}
+ *   stats     {"ok":true,"counters":{…},"convergence":{"count":N,"p50_us":…,"sum_us":N,
+ *             "buckets":[{"le_us":N,"count":N},…]}}  buckets: cumulative, at fixed bounds
  *   watch     {"ok":true,…members reply…} then one line per event:
  *             {"event":"delta","gen":N,"base_gen":N,"upserts":[…],"removed":[…]}
  *             {"event":"ack","channel":"vchan:7","domid":N,"gen":N,"latency_us":N}
@@ -403,7 +404,7 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	const struct guests_counters *g = guests_counters(d->guests);
 	const struct fastpath_relay_counters *fp = &d->relay.counters;
 	struct json_object *o = reply_ok(), *c = json_object_new_object(),
-			   *conv = json_object_new_object();
+			   *conv = json_object_new_object(), *buckets = json_object_new_array();
 	struct convergence_summary s;
 
 	add_generation(o, d->membership);
@@ -477,6 +478,15 @@ static struct json_object *cmd_stats(struct daemon *d, struct json_object *req, 
 	json_object_object_add(conv, "p90_us", json_object_new_int64(s.p90_usec));
 	json_object_object_add(conv, "p99_us", json_object_new_int64(s.p99_usec));
 	json_object_object_add(conv, "max_us", json_object_new_int64(s.max_usec));
+	json_object_object_add(conv, "sum_us", json_object_new_int64((int64_t)s.sum_usec));
+	for (unsigned int i = 0; i < CONVERGENCE_LE_N; i++) {
+		struct json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "le_us", json_object_new_int64(s.le_usec[i]));
+		json_object_object_add(b, "count", json_object_new_int64((int64_t)s.le_count[i]));
+		json_object_array_add(buckets, b);
+	}
+	json_object_object_add(conv, "buckets", buckets);
 	json_object_object_add(o, "convergence", conv);
 	return o;
 }

@@ -20,12 +20,14 @@ for arg in "$@"; do
 	esac
 done
 
+# python3-prometheus-client: the metrics tests' OpenMetrics and Prometheus text parsers.
 build_pkgs=(
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev make
 	protobuf-c-compiler libprotobuf-c-dev
 	libsystemd-dev libxen-dev libnl-3-dev libnl-genl-3-dev
 	check uthash-dev libjson-c-dev uuid-dev sparse
 	scdoc man-db bash-completion
+	python3-prometheus-client
 )
 # The package build's Build-Depends beyond build_pkgs (packaging/debian/control), lintian,
 # and debootstrap for the install test in a fresh Debian chroot.

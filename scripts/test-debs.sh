@@ -133,7 +133,8 @@ step_module() {
 # does not see the pages the packages installed.
 step_units() {
 	local u bad=()
-	for u in cokeeperd.service cokeeper-agent.service; do
+	for u in cokeeperd.service cokeeper-agent.service cokeeperd-metrics.service \
+		cokeeperd-metrics.timer cokeeper-agent-metrics.service cokeeper-agent-metrics.timer; do
 		echo "== $u"
 		if ! in_root "$main" systemd-analyze verify "$u"; then bad+=("$u"); fi
 	done
@@ -145,7 +146,7 @@ step_units() {
 		why="systemd-analyze verify: ${bad[*]}"
 		return 1
 	fi
-	why="systemd-analyze verify: both units clean"
+	why="systemd-analyze verify: every unit clean"
 }
 
 step_man() {

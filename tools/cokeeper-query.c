@@ -18,6 +18,8 @@
 
 static const char *prog = "cokeeper-query";
 static bool json_out;
+static enum metrics_format metrics_format = METRICS_FORMAT_OPENMETRICS;
+static const char *metrics_output;	/* NULL: stdout */
 
 static void report(const char *what, struct ck_client *c, int r)
 {
@@ -100,6 +102,49 @@ static int cmd_status(int argc, char **argv)
 	return r < 0 ? 2 : 0;
 }
 
+/*
+ * metrics: the table for a monitoring system, in --format's text; an --output file is
+ * replaced whole, or removed when the table cannot be read.
+ */
+static int cmd_metrics(int argc, char **argv)
+{
+	struct metrics_file file = {.f = stdout};
+	struct fastpath_view fp;
+	struct ck_client *c = NULL;
+	bool have_fp;
+	int r;
+
+	if (argc != 1)
+		return usage_error(argv[0], "");
+	if (metrics_output) {
+		r = metrics_file_open(&file, metrics_output);
+		if (r < 0) {
+			fprintf(stderr, "%s: metrics: %s: %s\n", prog, metrics_output, strerror(-r));
+			return 2;
+		}
+	}
+	r = open_client(&c);
+	if (r == 0) {
+		have_fp = query_fastpath_view(&fp) == 0;
+		r = query_metrics(c, have_fp ? &fp : NULL, metrics_format, file.f);
+		if (have_fp)
+			fastpath_view_free(&fp);
+		if (r == -EIO)
+			fprintf(stderr, "%s: metrics: cannot write the output\n", prog);
+		else if (r < 0)
+			report("cannot read the table", c, r);
+		ck_client_close(c);
+	}
+	if (metrics_output) {
+		int e = metrics_file_close(&file, r);
+
+		if (e < 0 && r >= 0)
+			fprintf(stderr, "%s: metrics: %s: %s\n", prog, metrics_output, strerror(-e));
+		r = e;
+	}
+	return r < 0 ? 2 : 0;
+}
+
 static void on_event(
 	enum ck_client_event ev, const struct ck_client_peer *p, uint64_t gen, void *userdata)
 {
@@ -161,10 +206,13 @@ static const struct {
 	{"status", cmd_status, "the table's epoch, generation and size"},
 	{"monitor", cmd_monitor, "follow the kernel's change notifications"},
 	{"fastpath", cmd_fastpath, "cokeeper-fp.ko's channel and counters per peer"},
+	{"metrics", cmd_metrics, "the table and its counters as OpenMetrics (or --format's)"},
 };
 
 static const struct ck_option options[] = {
 	{"json", 'j', NULL, "print JSON, for scripts"},
+	{"format", 'f', "FORMAT", "metrics' text: openmetrics (default) or prometheus"},
+	{"output", 'o', "PATH", "metrics into PATH, replaced whole"},
 	{"version", 'V', NULL, "the version"},
 	{"help", 'h', NULL, "this text"},
 	{},
@@ -194,6 +242,16 @@ static int parse_args(int argc, char **argv)
 		switch (opt) {
 		case 'j':
 			json_out = true;
+			break;
+		case 'o':
+			metrics_output = optarg;
+			break;
+		case 'f':
+			if (metrics_format_parse(optarg, &metrics_format) < 0) {
+				fprintf(stderr, "%s: --format is openmetrics or prometheus, not '%s'\n"
+					"Try '%s --help'.\n", prog, optarg, prog);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			usage(stdout);

@@ -20,6 +20,8 @@
 #include "options.h"
 
 struct ctl_options ctl = {.control_path = CONTROL_DEFAULT_PATH};
+static enum metrics_format metrics_format = METRICS_FORMAT_OPENMETRICS;
+static FILE *metrics_out;	/* stdout, or metrics --output's file */
 
 static const char *prog = "cokeeperctl";
 
@@ -203,9 +205,12 @@ static struct json_object *parse_object(const char *cmd, const char *line)
 	return o;
 }
 
-static void print_reply(const char *cmd, struct json_object *reply)
+/* 0, or -EIO when the metrics could not be written (a full disk under the textfile). */
+static int print_reply(const char *cmd, struct json_object *reply)
 {
-	if (ctl.json) {
+	if (!strcmp(cmd, "metrics")) {
+		return ctl_metrics_print(reply, metrics_format, metrics_out);
+	} else if (ctl.json) {
 		/* For members, exactly the canonical array, so views can be diffed. */
 		struct json_object *members = get(reply, "members");
 
@@ -236,6 +241,7 @@ static void print_reply(const char *cmd, struct json_object *reply)
 		printf("domid %d\n", json_object_get_int(get(reply, "domid")));
 	}
 	fflush(stdout);
+	return 0;
 }
 
 /* Sends one request and handles its reply (and, for watch, what follows): an exit status. */
@@ -280,8 +286,13 @@ static int request(struct json_object *req, const char *cmd)
 		r = CTL_EXIT_FAIL;
 		goto out;
 	}
-	print_reply(cmd, reply);
+	r = print_reply(cmd, reply);
 	json_object_put(reply);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s: cannot write the output: %s\n", prog, cmd, strerror(-r));
+		r = CTL_EXIT_FAIL;
+		goto out;
+	}
 	r = CTL_EXIT_OK;
 
 	while (!strcmp(cmd, "watch")) {
@@ -347,6 +358,65 @@ static int cmd_plain(int argc, char **argv)
 	}
 	r = request(req, argv[0]);
 	json_object_put(req);
+	return r;
+}
+
+/*
+ * metrics [--format openmetrics|prometheus] [--output PATH]: the stats reply, for a
+ * monitoring system; a PATH is replaced whole, or removed when cokeeperd cannot be asked.
+ */
+static int cmd_metrics(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"format", required_argument, NULL, 'f'},
+		{"output", required_argument, NULL, 'o'},
+		{},
+	};
+	struct json_object *req;
+	struct metrics_file file;
+	const char *output = NULL;
+	int c, r;
+
+	ctl_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (c == 'o') {
+			output = optarg;
+			continue;
+		}
+		if (c != 'f')
+			return usage_error("metrics: bad option");
+		if (metrics_format_parse(optarg, &metrics_format) < 0)
+			return usage_error("metrics: --format is openmetrics or prometheus, not '%s'",
+					   optarg);
+	}
+	if (optind < argc)
+		return usage_error("metrics takes no arguments");
+	req = json_object_new_object();
+	if (!req || json_object_object_add(req, "cmd", json_object_new_string("stats")) < 0) {
+		json_object_put(req);
+		fprintf(stderr, "%s: %s\n", prog, strerror(ENOMEM));
+		return CTL_EXIT_FAIL;
+	}
+	metrics_out = stdout;
+	if (output) {
+		r = metrics_file_open(&file, output);
+		if (r < 0) {
+			json_object_put(req);
+			fprintf(stderr, "%s: metrics: %s: %s\n", prog, output, strerror(-r));
+			return CTL_EXIT_FAIL;
+		}
+		metrics_out = file.f;
+	}
+	r = request(req, "metrics");
+	json_object_put(req);
+	if (output) {
+		int e = metrics_file_close(&file, r == CTL_EXIT_OK ? 0 : -EIO);
+
+		if (e < 0 && r == CTL_EXIT_OK) {
+			fprintf(stderr, "%s: metrics: %s: %s\n", prog, output, strerror(-e));
+			r = CTL_EXIT_FAIL;
+		}
+	}
 	return r;
 }
 
@@ -569,6 +639,9 @@ static const struct {
 	{"members", cmd_plain, "the host's members"},
 	{"guests", cmd_plain, "each agent session: acked generation, lag, latency"},
 	{"stats", cmd_plain, "counters and convergence percentiles"},
+	{"metrics", cmd_metrics,
+		"[--format openmetrics|prometheus] [--output PATH]: stats as OpenMetrics\n"
+		"                text (or Prometheus', for node_exporter's textfile collector)"},
 	{"watch", cmd_plain, "follow changes and acknowledgements as they happen"},
 	{"rescan", cmd_plain, "force a full rescan"},
 	{"addresses", cmd_addresses,

@@ -7,6 +7,11 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include "metrics-text.h"
 
 #define CTL_EXIT_OK 0
 #define CTL_EXIT_FAIL 1
@@ -24,3 +29,6 @@ void ctl_getopt_reset(void);
 
 int ctl_wait(int argc, char **argv);
 int ctl_latency(int argc, char **argv);
+
+/* stats' reply as metrics (ctl-metrics.c): 0, or -EIO if out could not take it. */
+int ctl_metrics_print(struct json_object *stats, enum metrics_format format, FILE *out);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "cokeeper-client.h"
+#include "metrics-text.h"
 
 struct fastpath_view;
 
@@ -19,5 +20,8 @@ struct fastpath_view;
 int query_members(struct ck_client *c, bool json, const struct fastpath_view *fp, FILE *out);
 int query_lookup(struct ck_client *c, const char *key, bool json, FILE *out);
 int query_status(struct ck_client *c, bool json, FILE *out);
+/* The table and its peers' counters as metrics (query-metrics.c); fp as for query_members. */
+int query_metrics(struct ck_client *c, const struct fastpath_view *fp,
+		  enum metrics_format format, FILE *out);
 void query_event(enum ck_client_event ev, const struct ck_client_peer *p, uint64_t gen, bool json,
 	FILE *out);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * cokeeperd's convergence statistics (convergence.c): percentiles over every Ack since the
- * start, each within the histogram's error, and each Ack timed against its own commit.
+ * start, each within the histogram's error, and each Ack timed against its own commit; the
+ * counts at the fixed bounds and the sum, exact.
  */
 #include <stdlib.h>
 
@@ -129,6 +130,40 @@ START_TEST(ack_from_far_behind_is_bounded)
 }
 END_TEST
 
+/*
+ * A sample on a bound counts at it (le: at or below), one just above at the next; one beyond
+ * the last bound only in the total; the counts are cumulative and the sum exact.
+ */
+START_TEST(fixed_bounds_are_exact_and_cumulative)
+{
+	static const uint32_t samples[] = {0, 500, 501, 1000, 9999999, 10000000, 10000001,
+					   UINT32_MAX};
+	struct convergence *c = convergence_new();
+	struct convergence_summary s;
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		convergence_record(c, samples[i]);
+		sum += samples[i];
+	}
+	convergence_summarize(c, &s);
+	ck_assert_uint_eq(s.count, 8);
+	ck_assert_uint_eq(s.sum_usec, sum);
+	ck_assert_uint_eq(s.le_usec[0], 500);
+	ck_assert_uint_eq(s.le_count[0], 2);	/* 0 and 500 */
+	ck_assert_uint_eq(s.le_usec[1], 1000);
+	ck_assert_uint_eq(s.le_count[1], 4);	/* and 501, 1000 */
+	ck_assert_uint_eq(s.le_count[2], 4);
+	ck_assert_uint_eq(s.le_usec[CONVERGENCE_LE_N - 1], 10000000);
+	ck_assert_uint_eq(s.le_count[CONVERGENCE_LE_N - 1], 6);	/* and 9999999, 10000000 */
+	for (unsigned int i = 1; i < CONVERGENCE_LE_N; i++) {
+		ck_assert_uint_gt(s.le_usec[i], s.le_usec[i - 1]);
+		ck_assert_uint_ge(s.le_count[i], s.le_count[i - 1]);
+	}
+	free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("convergence");
@@ -137,5 +172,6 @@ int main(void)
 	th_add(s, percentiles_within_one_percent_across_the_range);
 	th_add(s, ack_times_each_commit_it_covers);
 	th_add(s, ack_from_far_behind_is_bounded);
+	th_add(s, fixed_bounds_are_exact_and_cumulative);
 	return th_run(s);
 }
