@@ -129,7 +129,7 @@ step_dom0() {
 	# generator) starts xenstored, xenconsoled and xen-init-dom0.  dnsmasq-base: the DHCP
 	# server for the guests without ip= (scenario-lib.sh: dhcp_start).
 	apt_in "$root" install --no-install-recommends xen-utils-4.17 xen-utils-common \
-		dnsmasq-base bash ||
+		dnsmasq-base bash iputils-ping ||
 		{ why="xen-utils-4.17 does not install"; return 1; }
 	install_debs "$root" cokeeperd || return 1
 	# Guest consoles in /var/log/xen/console, where the scenarios read them.
@@ -162,6 +162,7 @@ step_guest() {
 	install -D -m 0755 "$here/rootfs/domU-init" "$root/usr/lib/cokeeper-lab/domU-init"
 	install -D -m 0755 "$here/rootfs/udhcpc.script" "$root/usr/share/udhcpc/default.script"
 	install -D -m 0755 "$here/rootfs/ck-report" "$root/usr/local/bin/ck-report"
+	install -m 0755 "$here/rootfs/lab-sd-check" "$root/usr/local/bin/lab-sd-check"
 	mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 	install -m 0644 "$here/rootfs/cokeeper-lab-guest.service" "$root/etc/systemd/system/"
 	ln -sf ../cokeeper-lab-guest.service \
@@ -181,7 +182,7 @@ in_root_version() { awk -v p="$2" -v n="$1" '$1 == n && $2 == p { print $3 }' "$
 images_key() {
 	echo "kver $KVER mirror $mirror base $(basename "$base")"
 	sha256sum "$debdir"/*.deb "$0" "$repo/scripts/debian-chroot.sh" "${guest_tools[@]}" \
-		"$here"/rootfs/{cokeeper-lab.service,cokeeper-lab-guest.service,lab-agent,domU-init,udhcpc.script,ck-report} |
+		"$here"/rootfs/{cokeeper-lab.service,cokeeper-lab-guest.service,lab-agent,lab-sd-check,domU-init,udhcpc.script,ck-report} |
 		sed 's|  .*/|  |'
 }
 

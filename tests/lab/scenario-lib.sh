@@ -738,17 +738,12 @@ sd_unit_ok() {
 	[ -z "$_w" ] || { echo "$1 logged warnings: $_w"; return 1; }
 }
 
-# The same, inside a guest (one guest_run: each costs seconds under TCG).
-LAB_SD_GUEST_CHECK='u=cokeeper-agent.service; st=$(systemctl is-active $u); n=$(systemctl show -P NRestarts $u);
-w=$(journalctl -q -p warning -u $u --no-pager | tail -n 2); m=$(modinfo -F filename cokeeper);
-s=$(cokeeper-query --json status | jq -r "\"\(.epoch) \(.gen)\""); t=$(systemctl show -P ActiveState multi-user.target);
-echo "state=$st restarts=$n target=$t module=$m table=$s${w:+ warnings: $w}"'
-
-# ck_sd_guest_ok NAME: the guest's agent unit, module and table, as above; the answer in
+# ck_sd_guest_ok NAME: the guest's agent unit, module and table (rootfs/lab-sd-check, one
+# guest_run: each costs seconds under TCG), as above; the answer in
 # CK_SD_GUEST.  Its table's epoch and generation must be dom0's.
 ck_sd_guest_ok() {
 	local _want
-	CK_SD_GUEST=$(guest_run "$1" "$LAB_SD_GUEST_CHECK") || return 1
+	CK_SD_GUEST=$(guest_run "$1" lab-sd-check) || return 1
 	CK_SD_GUEST=${CK_SD_GUEST% }	# guest_run joins the lines with spaces
 	_want=$(ck_ctl stats | jq -r '"\(.epoch) \(.gen)"')
 	case $CK_SD_GUEST in
