@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -30,13 +31,48 @@ struct agent {
 	struct sink *sink;
 	struct session *session;
 	struct fastpath *fastpath;
-	bool ready_sent;
+	bool synced_once;	/* the hook ran, the backoff went back to its minimum */
+	char status[256];	/* the last STATUS= told to systemd */
+	char lost[96];		/* why the last connection ended, for STATUS= */
 	sd_event_source *retry;
 	sd_event_source *answer_deadline;	/* armed from connecting to cokeeperd's first byte */
 	uint64_t backoff_usec;
 };
 
 static void disconnect(struct agent *a, int r, const char *why, bool dead);
+
+/*
+ * Where the table stands, for systemctl status (STATUS=), sent when it changes.  READY=1 is
+ * not tied to it: the agent is ready once it runs, and a guest whose dom0 serves it late (or
+ * never) must not hold up its boot or its package manager.
+ */
+static void update_status(struct agent *a)
+{
+	const char *via = a->transport->ops->name;
+	uint64_t gen = session_replica(a->session)->gen;
+	char status[sizeof(a->status)];
+
+	if (a->stream && session_current(a->session))
+		snprintf(status, sizeof(status),
+			"Co-resident table in sync (generation %" PRIu64 ")", gen);
+	else if (!session_synced(a->session))
+		snprintf(status, sizeof(status),
+			a->stream ? "Connected to dom0 (cokeeperd) over %s, waiting for the table"
+				  : "Waiting for dom0 (cokeeperd) over %s",
+			via);
+	else if (a->stream)
+		snprintf(status, sizeof(status),
+			"Resyncing with cokeeperd (table kept at generation %" PRIu64 ")", gen);
+	else
+		snprintf(status, sizeof(status),
+			"Resyncing after %s: reconnecting over %s "
+			"(table kept at generation %" PRIu64 ")",
+			a->lost, via, gen);
+	if (strcmp(status, a->status) == 0)
+		return;
+	memcpy(a->status, status, sizeof(status));
+	sd_notifyf(0, "STATUS=%s", status);
+}
 
 static int send_frame(const uint8_t *frame, size_t len, void *userdata)
 {
@@ -70,6 +106,7 @@ static void try_connect(struct agent *a)
 		if (r != -EAGAIN)
 			log_debug("connect over %s: %s", a->transport->ops->name, strerror(-r));
 		schedule_retry(a);
+		update_status(a);
 		return;
 	}
 	ck_stream_set_output_max(a->stream, OUTPUT_MAX);
@@ -86,6 +123,8 @@ static void try_connect(struct agent *a)
 	r = session_start(a->session);
 	if (r < 0)
 		disconnect(a, r, "cannot send Hello", false);
+	else
+		update_status(a);
 }
 
 /* The one place a lost connection is reported. */
@@ -98,11 +137,15 @@ static void disconnect(struct agent *a, int r, const char *why, bool dead)
 	else
 		log_notice_errno(r, "connection to cokeeperd lost%s%s; reconnecting",
 				 why ? ": " : "", why ? why : "");
+	if (!why)
+		why = r == -ECONNRESET ? "cokeeperd closed the connection" : strerror(-r);
+	snprintf(a->lost, sizeof(a->lost), "%s", why);
 	sd_event_source_set_enabled(a->answer_deadline, SD_EVENT_OFF);
 	a->transport->ops->release(a->transport, a->stream, dead);
 	a->stream = NULL;
 	a->backoff_usec = BACKOFF_MIN_USEC;
 	schedule_retry(a);
+	update_status(a);
 }
 
 static void on_kick(void *userdata)
@@ -154,13 +197,13 @@ static void on_io(struct ck_stream *s, void *userdata)
 		disconnect(a, r, NULL, false);
 		return;
 	}
-	if (!a->ready_sent && session_synced(a->session)) {
-		a->ready_sent = true;
+	if (!a->synced_once && session_synced(a->session)) {
+		a->synced_once = true;
 		a->backoff_usec = BACKOFF_MIN_USEC;
-		sd_notify(0, "READY=1\nSTATUS=Co-resident table in sync");
 		if (a->cfg.hooks && a->cfg.hooks->synced)
 			a->cfg.hooks->synced(fastpath_port(a->fastpath), a->cfg.hooks->userdata);
 	}
+	update_status(a);
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
@@ -263,5 +306,10 @@ void agent_free(struct agent *a)
 
 int agent_run(struct agent *a)
 {
+	/*
+	 * Ready: the sink answered (the module's family resolved), the loop is set up and the
+	 * first connection was tried.  The watchdog is pinged from ck_event_new on.
+	 */
+	sd_notifyf(0, "READY=1\nSTATUS=%s", a->status);
 	return sd_event_loop(a->event);
 }

@@ -19,6 +19,7 @@ struct session {
 	struct ck_frame_decoder *dec;
 	struct ck_assembler *assembler;
 	bool synced;
+	bool answered;		/* cokeeperd answered this connection's Hello */
 	bool sink_stale;	/* the sink missed a change: replace it at the next chance */
 	bool resync_pending;	/* a Hello asking for a resync is on its way */
 	uint32_t daemon_fastpath;	/* what cokeeperd announced in this connection */
@@ -91,6 +92,7 @@ int session_start(struct session *s)
 	s->dec = NULL;
 	ck_assembler_reset(s->assembler);
 	s->resync_pending = false;
+	s->answered = false;
 	/* Perhaps another cokeeperd (restarted, downgraded, another host): it must say again. */
 	s->daemon_fastpath = 0;
 	if (ck_frame_decoder_new(&s->dec) < 0)
@@ -204,10 +206,12 @@ static int on_msg(struct ck_msg *msg, void *userdata)
 	case CK_MSG_SNAPSHOT:
 		s->daemon_fastpath = whole.fastpath_version;
 		r = on_snapshot(s, &whole.snapshot);
+		s->answered = true;
 		break;
 	case CK_MSG_DELTA:
 		s->daemon_fastpath = whole.fastpath_version;
 		r = on_delta(s, &whole.delta);
+		s->answered = true;
 		break;
 	case CK_MSG_FASTPATH_OFFER:
 	case CK_MSG_FASTPATH_ACCEPT:
@@ -269,6 +273,11 @@ uint32_t session_daemon_fastpath(const struct session *s)
 bool session_synced(const struct session *s)
 {
 	return s->synced;
+}
+
+bool session_current(const struct session *s)
+{
+	return s->synced && s->answered && !s->resync_pending && !s->sink_stale;
 }
 
 const struct session_stats *session_stats(const struct session *s)

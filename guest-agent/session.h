@@ -57,6 +57,12 @@ uint32_t session_daemon_fastpath(const struct session *s);
 const struct ck_membership *session_replica(const struct session *s);
 /* True once a snapshot has been applied: the table is the host's. */
 bool session_synced(const struct session *s);
+/*
+ * True while the table is cokeeperd's latest as far as this connection knows: synced, the
+ * daemon answered this connection's Hello, no resync is pending and the sink took the last
+ * change.
+ */
+bool session_current(const struct session *s);
 
 struct session_stats {
 	uint64_t snapshots, deltas, duplicates, resyncs, sink_fallbacks, sink_failures;

@@ -166,11 +166,12 @@ class Run:
         return os.path.join(self.tmp, name)
 
     def spawn(self, argv, log=None, *, wrap=(), ready=False, ready_timeout=HANG, env=None,
-              **popen):
+              notify_socket=None, **popen):
         """Starts argv (under the wrapper command wrap, if any) in a process group of its
         own.  log: a file in the run's directory for its stdout and stderr (appended to);
         without one, popen's stdout/stderr apply.  ready: waits for its READY=1 (Failure if
-        it exits first, with its log's tail).  Returns the Popen."""
+        it exits first, with its log's tail).  notify_socket: instead, a NOTIFY_SOCKET path
+        the caller bound and reads itself.  Returns the Popen."""
         argv, wrap = [str(a) for a in argv], [str(a) for a in wrap]
         name = log.rsplit(".", 1)[0] if log else os.path.basename(argv[0])
         if wrap and os.path.basename(wrap[0]) in FORKING_WRAPPERS:
@@ -183,6 +184,8 @@ class Run:
             argv = wrap + argv
         env = dict(os.environ if env is None else env)
         env.pop("NOTIFY_SOCKET", None)   # not this process's supervisor's
+        if notify_socket is not None:
+            env["NOTIFY_SOCKET"] = notify_socket
         notify = None
         if ready:
             self._notify_count += 1

@@ -198,7 +198,8 @@ fi
 [ -x /usr/sbin/genl ] && args+=(--domu-bin /usr/sbin/genl)
 # nftables' nft: the fast path's scenario counts its traffic with rules on both guests.
 [ -x /usr/sbin/nft ] && args+=(--domu-bin /usr/sbin/nft)
-# coreutils' nice: busybox-static has none; cokeeperd and xenstored run at Nice=-10, as packaged.
+# coreutils' nice: busybox-static has none; cokeeperd and xenstored run at Nice=-10 (cokeeperd's
+# unit; xenstored-priority.conf, the package's example drop-in, enabled).
 [ -x /usr/bin/nice ] && args+=(--dom0-bin /usr/bin/nice)
 if [ ${#missing[@]} -gt 0 ] && [ "$require" = 1 ]; then
 	die "not built: ${missing[*]} (LAB_REQUIRE_COKEEPER=1)"
