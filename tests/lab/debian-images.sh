@@ -4,7 +4,7 @@
 # system with systemd as PID 1 and CoKeeper's packages installed by apt inside it, as an
 # administrator would (postinst, DKMS for the guest's kernel, the units enabled).
 #
-#   tests/lab/debian-images.sh [--out DIR] [--guest-tool FILE]... DEBDIR
+#   tests/lab/debian-images.sh [--out DIR] [--guest-tool FILE]... [--previous PREVDIR] DEBDIR
 #
 # DEBDIR holds the .debs scripts/build-debs.sh wrote.  Writes into DIR (default
 # /var/tmp/cokeeper-lab/debian):
@@ -17,6 +17,9 @@
 #                             side (cokeeper-lab-guest.service), the test tools given with
 #                             --guest-tool; dom0 boots it with the lab's kernel and guest.initrd
 #   MANIFEST                  the package versions in each image
+# With --previous, the guest also carries the agent's .debs of PREVDIR (the release before)
+# and of DEBDIR in /var/lib/cokeeper-lab/debs/{previous,new}, for the upgrade test
+# (rootfs/lab-apt); dom0 gets its own from the lab's disk (run.sh).
 # The kernel is the lab's ABI (KVER, from scripts/install-deps.sh), installed as
 # linux-image-$KVER in both.  Runs as root (debootstrap, chroot, mkfs).  Package downloads and
 # the debootstrap base are shared with scripts/test-debs.sh; the images themselves are made
@@ -24,16 +27,21 @@
 #
 # env: KVER, MIRROR, LAB_DEBIAN_SIZE_MB (extra free space per image, default 512)
 set -euo pipefail
+# All in one block, which bash parses before running it: editing this file during a run
+# (it takes minutes) then cannot change what the running copy does.
+{
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 out=/var/tmp/cokeeper-lab/debian
 debdir=
 guest_tools=()
+previous=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) out=$2; shift ;;
 	--guest-tool) guest_tools+=("$2"); shift ;;
+	--previous) previous=$2; shift ;;
 	-h|--help) sed -n '3,23p' "$0"; exit 0 ;;
 	-*) echo "debian-images: unknown option '$1'" >&2; exit 2 ;;
 	*) [ -z "$debdir" ] || { echo "debian-images: one DEBDIR only" >&2; exit 2; }; debdir=$1 ;;
@@ -42,6 +50,10 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$debdir" ] && [ -d "$debdir" ] || { sed -n '7p' "$0" >&2; exit 2; }
 debdir=$(cd "$debdir" && pwd)
+if [ -n "$previous" ]; then
+	[ -d "$previous" ] || { echo "debian-images: --previous $previous: not a directory" >&2; exit 2; }
+	previous=$(cd "$previous" && pwd)
+fi
 [ "$(id -u)" -eq 0 ] || { echo "debian-images: needs root (debootstrap, chroot, mkfs)" >&2; exit 2; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -162,7 +174,18 @@ step_guest() {
 	install -D -m 0755 "$here/rootfs/domU-init" "$root/usr/lib/cokeeper-lab/domU-init"
 	install -D -m 0755 "$here/rootfs/udhcpc.script" "$root/usr/share/udhcpc/default.script"
 	install -D -m 0755 "$here/rootfs/ck-report" "$root/usr/local/bin/ck-report"
-	install -m 0755 "$here/rootfs/lab-sd-check" "$root/usr/local/bin/lab-sd-check"
+	install -m 0755 "$here/rootfs/lab-sd-check" "$here/rootfs/lab-apt" "$root/usr/local/bin/"
+	if [ -n "$previous" ]; then
+		local d n f
+		for d in previous new; do
+			mkdir -p "$root/var/lib/cokeeper-lab/debs/$d"
+			for n in cokeeper-agent libcokeeper-client0; do
+				if [ $d = previous ]; then f=$(ls "$previous/$n"_*.deb | head -n1); else f=$(deb $n); fi
+				[ -n "$f" ] && cp "$f" "$root/var/lib/cokeeper-lab/debs/$d/" ||
+					{ why="no $n .deb for the $d release"; return 1; }
+			done
+		done
+	fi
 	mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 	install -m 0644 "$here/rootfs/cokeeper-lab-guest.service" "$root/etc/systemd/system/"
 	ln -sf ../cokeeper-lab-guest.service \
@@ -181,8 +204,8 @@ in_root_version() { awk -v p="$2" -v n="$1" '$1 == n && $2 == p { print $3 }' "$
 # the same packages (or a scenario edited between runs) boots them again without a rebuild.
 images_key() {
 	echo "kver $KVER mirror $mirror base $(basename "$base")"
-	sha256sum "$debdir"/*.deb "$0" "$repo/scripts/debian-chroot.sh" "${guest_tools[@]}" \
-		"$here"/rootfs/{cokeeper-lab.service,cokeeper-lab-guest.service,lab-agent,lab-sd-check,domU-init,udhcpc.script,ck-report} |
+	sha256sum "$debdir"/*.deb ${previous:+"$previous"/*.deb} "$0" "$repo/scripts/debian-chroot.sh" "${guest_tools[@]}" \
+		"$here"/rootfs/{cokeeper-lab.service,cokeeper-lab-guest.service,lab-agent,lab-sd-check,lab-apt,domU-init,udhcpc.script,ck-report} |
 		sed 's|  .*/|  |'
 }
 
@@ -203,3 +226,5 @@ step dom0 step_dom0
 for f in dom0.img dom0.initrd guest.img guest.initrd MANIFEST; do mv "$out/$f.new" "$out/$f"; done
 echo "$key" >"$out/KEY"
 printf 'total %.1fs\n' "$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')"
+exit
+}

@@ -20,6 +20,9 @@
 #      LAB_DEBIAN=DEBDIR (booted Debian systems: dom0 and the guests LAB_DEBIAN_GUESTS names
 #        boot from disk images with systemd as PID 1 and DEBDIR's packages installed by apt
 #        (tests/lab/debian-images.sh); the other guests boot the busybox image)
+#      LAB_DEBIAN_PREVIOUS=PREVDIR (with LAB_DEBIAN: the previous release's .debs, for the
+#        upgrade test: the Debian systems carry both, and the scenario downgrades to PREVDIR's
+#        and upgrades back with the services running)
 #      LAB_INSTALLED=DIR (what the packages installed: cokeeperd, cokeeperctl, cokeeper-agent,
 #        cokeeper-query and the DKMS-built cokeeper.ko come from DIR, as exported by
 #        scripts/test-debs.sh --export DIR; the build tree then gives only the test tools)
@@ -229,6 +232,7 @@ if [ -n "${LAB_DEBIAN:-}" ]; then
 		p=$(find_built "$b")
 		[ -n "$p" ] && tools+=(--guest-tool "$p")
 	done
+	[ -n "${LAB_DEBIAN_PREVIOUS:-}" ] && tools+=(--previous "$LAB_DEBIAN_PREVIOUS")
 	"$LAB/debian-images.sh" --out "$debian" "${tools[@]}" "$LAB_DEBIAN" >"$RUN/debian-images.log" 2>&1 ||
 		{ tail -n 25 "$RUN/debian-images.log"; die "debian-images.sh failed ($RUN/debian-images.log)"; }
 	cp "$debian/MANIFEST" "$RUN/debian-MANIFEST"
@@ -240,6 +244,12 @@ if [ -n "${LAB_DEBIAN:-}" ]; then
 	p=$(find_built ck-latency)
 	[ -n "$p" ] && cp "$p" "$payload/ck-latency"
 	cp "$OUT/vmlinux" "$OUT/domU.cpio.gz" "$debian/guest.initrd" "$payload/"
+	if [ -n "${LAB_DEBIAN_PREVIOUS:-}" ]; then
+		mkdir -p "$payload/debs/previous" "$payload/debs/new"
+		cp "$LAB_DEBIAN_PREVIOUS"/cokeeperd_*.deb "$payload/debs/previous/" &&
+			cp "$LAB_DEBIAN"/cokeeperd_*.deb "$payload/debs/new/" ||
+			die "no cokeeperd .deb in $LAB_DEBIAN_PREVIOUS or $LAB_DEBIAN"
+	fi
 	rm -f "$OUT/lab-payload.img"
 	mkfs.ext4 -q -L ck-lab -d "$payload" "$OUT/lab-payload.img" \
 		"$(( $(du -sm "$payload" | cut -f1) + 32 ))M" >/dev/null || die "mkfs.ext4 of the lab disk failed"

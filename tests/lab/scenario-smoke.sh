@@ -390,6 +390,38 @@ if [ -x "$CK_CTL" ] && [ -x "$CK_LATENCY" ]; then
 	bench_run "${LAB_BENCH_N:-12}" pv1 pv2 pvh4
 fi
 
+LAB_DEBS=/usr/lib/cokeeper-lab/debs
+if [ "${LAB_SYSTEMD:-0}" = 1 ] && [ -d "$LAB_DEBS/previous" ]; then
+	step debian-upgrade
+	# The previous release, then this one, installed by apt over the running services
+	# (run.sh LAB_DEBIAN_PREVIOUS): dpkg's maintainer scripts restart each daemon, and no
+	# member is lost, no socket left stale.  dom0's cokeeperd first, then pv1's agent.
+	v_new=$(dpkg-query -W -f '${Version}' cokeeperd)
+	for which in previous new; do
+		pid=$(systemctl show -P MainPID cokeeperd.service)
+		apt-get -q -y -o Dpkg::Use-Pty=0 --allow-downgrades --no-install-recommends \
+			install "$LAB_DEBS/$which"/cokeeperd_*.deb >"$LAB_DIR/apt-$which.log" 2>&1 ||
+			fail "apt-get install the $which cokeeperd: $(tail -n 3 "$LAB_DIR/apt-$which.log" | tr '\n' ' ')"
+		v=$(dpkg-query -W -f '${Version}' cokeeperd)
+		note "dom0: cokeeperd $v installed over the running one (pid $pid -> $(systemctl show -P MainPID cokeeperd.service))"
+		[ "$(systemctl show -P MainPID cokeeperd.service)" != "$pid" ] || fail "cokeeperd $v: the daemon was not restarted"
+		systemctl -q is-active cokeeperd.service || fail "cokeeperd $v is $(systemctl is-active cokeeperd.service)"
+		wait_until 30 ck_daemon_answers || fail "cokeeperd $v does not answer on $CK_SOCK"
+		CK_DAEMON_PID=$(systemctl show -P MainPID cokeeperd.service)
+		check_membership pv1 pv2 pvh4 || fail "members lost with cokeeperd $v"
+	done
+	[ "$v" = "$v_new" ] || fail "after the upgrade cokeeperd is $v, want $v_new"
+	upgraded() { CK_APT=$(guest_run pv1 'cat /run/lab-apt.status'); case $CK_APT in "done "*) return 0 ;; esac; return 1; }
+	for which in previous new; do
+		guest_run pv1 "lab-apt $which" >/dev/null || fail "pv1: lab-apt $which did not start"
+		wait_until 300 upgraded || fail "pv1: lab-apt $which did not end: $CK_APT"
+		case $CK_APT in "done 0 "*) ;; *) fail "pv1: apt-get install the $which agent: $CK_APT $(guest_run pv1 'tail -n 3 /run/lab-apt.log')" ;; esac
+		note "pv1: cokeeper-agent ${CK_APT#done 0 } installed over the running one"
+		check_membership pv1 pv2 pvh4 || fail "pv1's view with its $which agent"
+	done
+	pass
+fi
+
 if [ "${LAB_SYSTEMD:-0}" = 1 ]; then
 	step debian-admin
 	# What an administrator does with the running units: a reload (a full rescan, the
@@ -426,5 +458,19 @@ ck_stats
 ck_daemon_stop
 dhcp_stop || fail "dnsmasq"
 pass
+
+if [ "${LAB_SYSTEMD:-0}" = 1 ]; then
+	step debian-purge
+	# A purge with the daemon running: it stops, and nothing of it is left (its socket, its
+	# state, its configuration, its group).
+	apt-get -q -y -o Dpkg::Use-Pty=0 purge cokeeperd >"$LAB_DIR/apt-purge.log" 2>&1 ||
+		fail "apt-get purge cokeeperd: $(tail -n 3 "$LAB_DIR/apt-purge.log" | tr '\n' ' ')"
+	pgrep -x cokeeperd >/dev/null && fail "cokeeperd still runs after the purge"
+	for f in /run/cokeeper /var/lib/cokeeper /etc/default/cokeeperd /etc/cokeeper; do
+		[ -e "$f" ] && fail "$f left after the purge"
+	done
+	getent group cokeeper >/dev/null && note "group cokeeper kept after the purge (as Debian keeps system groups)"
+	pass
+fi
 
 scenario_end
