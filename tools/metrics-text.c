@@ -108,7 +108,11 @@ void metrics_usec(
 
 void metrics_le(char *buf, size_t size, uint64_t usec)
 {
-	snprintf(buf, size, "%.6g", (double)usec / 1e6);
+	/* OpenMetrics' canonical numbers: a bound that is a whole number of seconds is "1.0". */
+	int n = snprintf(buf, size, "%.6g", (double)usec / 1e6);
+
+	if (n > 0 && (size_t)n + 2 < size && !strpbrk(buf, ".e"))
+		memcpy(buf + n, ".0", 3);
 }
 
 int metrics_end(struct metrics_out *m)

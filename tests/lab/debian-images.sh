@@ -100,20 +100,23 @@ system_common() {
 		initramfs-tools zstd busybox xenstore-utils jq ||
 		{ why="systemd, udev and the base tools do not install"; return 1; }
 	install_kernel_debs "$root" "linux-image-$KVER" || return 1
-	echo "$host" >"$root/etc/hostname"
-	printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$host" >"$root/etc/hosts"
-	printf 'LABEL=%s\t/\text4\tdefaults,errors=remount-ro\t0\t1\n' "$label" >"$root/etc/fstab"
-	# No prompt for a locale or a root password on the console at first boot: nobody answers.
-	ln -sf /dev/null "$root/etc/systemd/system/systemd-firstboot.service"
-	# A serial console needs no login prompt here, and getty's output would interleave with
-	# the scenario's lines on hvc0.
-	ln -sf /dev/null "$root/etc/systemd/system/serial-getty@hvc0.service"
-	ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
-	# The journal on the console too: warnings from any unit are in the serial log.
-	mkdir -p "$root/etc/systemd/journald.conf.d"
-	printf '[Journal]\nForwardToConsole=no\nStorage=volatile\n' \
-		>"$root/etc/systemd/journald.conf.d/cokeeper-lab.conf"
-	install -D -m 0755 "$here/rootfs/lab-agent" "$root/usr/local/bin/lab-agent"
+	{
+		echo "$host" >"$root/etc/hostname" &&
+		printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$host" >"$root/etc/hosts" &&
+		printf 'LABEL=%s\t/\text4\tdefaults,errors=remount-ro\t0\t1\n' "$label" >"$root/etc/fstab" &&
+		# No prompt for a locale or a root password on the console at first boot: nobody
+		# answers.  A serial console needs no login prompt here, and getty's output would
+		# interleave with the scenario's lines on hvc0.
+		ln -sf /dev/null "$root/etc/systemd/system/systemd-firstboot.service" &&
+		ln -sf /dev/null "$root/etc/systemd/system/serial-getty@hvc0.service" &&
+		ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
+	} || { why="cannot configure $host"; return 1; }
+	# The journal in memory: the images stay as built (QEMU's snapshot=on) and a scenario
+	# reads it with journalctl.
+	mkdir -p "$root/etc/systemd/journald.conf.d" &&
+		printf '[Journal]\nStorage=volatile\n' >"$root/etc/systemd/journald.conf.d/cokeeper-lab.conf" &&
+		install -D -m 0755 "$here/rootfs/lab-agent" "$root/usr/local/bin/lab-agent" ||
+		{ why="cannot write the lab's files into $host"; return 1; }
 }
 
 # finish ROOT NAME: the chroot becomes $out/NAME.img (and NAME.initrd): services may start
@@ -145,18 +148,19 @@ step_dom0() {
 		{ why="xen-utils-4.17 does not install"; return 1; }
 	install_debs "$root" cokeeperd || return 1
 	# Guest consoles in /var/log/xen/console, where the scenarios read them.
-	echo 'XENCONSOLED_ARGS="--log=guest --log-dir=/var/log/xen/console"' >>"$root/etc/default/xen"
-	mkdir -p "$root/var/log/xen/console"
+	echo 'XENCONSOLED_ARGS="--log=guest --log-dir=/var/log/xen/console"' >>"$root/etc/default/xen" &&
+	mkdir -p "$root/var/log/xen/console" &&
 	# The lab's files come on a disk of their own each run (run.sh: the scenario, its
 	# libraries, the busybox guests' image, the kernel, the Debian guest's initrd), mounted
 	# where the busybox dom0 has them; cokeeper-lab.service runs the scenario from there.
-	mkdir -p "$root/usr/lib/cokeeper-lab"
-	printf 'LABEL=ck-lab\t/usr/lib/cokeeper-lab\text4\tro,nofail\t0\t0\n' >>"$root/etc/fstab"
-	ln -sf /usr/lib/cokeeper-lab/vmlinux "$root/boot/vmlinux"
-	ln -sf /usr/lib/cokeeper-lab/domU.cpio.gz "$root/boot/domU.cpio.gz"
-	mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
-	install -m 0644 "$here/rootfs/cokeeper-lab.service" "$root/etc/systemd/system/"
-	ln -sf ../cokeeper-lab.service "$root/etc/systemd/system/multi-user.target.wants/cokeeper-lab.service"
+	mkdir -p "$root/usr/lib/cokeeper-lab" &&
+	printf 'LABEL=ck-lab\t/usr/lib/cokeeper-lab\text4\tro,nofail\t0\t0\n' >>"$root/etc/fstab" &&
+	ln -sf /usr/lib/cokeeper-lab/vmlinux "$root/boot/vmlinux" &&
+	ln -sf /usr/lib/cokeeper-lab/domU.cpio.gz "$root/boot/domU.cpio.gz" &&
+	mkdir -p "$root/etc/systemd/system/multi-user.target.wants" &&
+	install -m 0644 "$here/rootfs/cokeeper-lab.service" "$root/etc/systemd/system/" &&
+	ln -sf ../cokeeper-lab.service "$root/etc/systemd/system/multi-user.target.wants/cokeeper-lab.service" ||
+		{ why="cannot write the lab's files into dom0"; return 1; }
 	finish "$root" dom0 ck-dom0 || return 1
 	why="$(grep -c '^dom0 ' "$out/MANIFEST.new") packages, cokeeperd $(in_root_version dom0 cokeeperd)"
 }
@@ -171,14 +175,15 @@ step_guest() {
 	st=$(in_root "$root" dkms status cokeeper 2>&1) || true
 	echo "$st" | grep -q ", $KVER, .*: installed" ||
 		{ why="DKMS built no cokeeper for $KVER: ${st:-no dkms status}"; return 1; }
-	install -D -m 0755 "$here/rootfs/domU-init" "$root/usr/lib/cokeeper-lab/domU-init"
-	install -D -m 0755 "$here/rootfs/udhcpc.script" "$root/usr/share/udhcpc/default.script"
-	install -D -m 0755 "$here/rootfs/ck-report" "$root/usr/local/bin/ck-report"
-	install -m 0755 "$here/rootfs/lab-sd-check" "$here/rootfs/lab-apt" "$root/usr/local/bin/"
+	install -D -m 0755 "$here/rootfs/domU-init" "$root/usr/lib/cokeeper-lab/domU-init" &&
+	install -D -m 0755 "$here/rootfs/udhcpc.script" "$root/usr/share/udhcpc/default.script" &&
+	install -D -m 0755 "$here/rootfs/ck-report" "$root/usr/local/bin/ck-report" &&
+	install -m 0755 "$here/rootfs/lab-sd-check" "$here/rootfs/lab-apt" "$root/usr/local/bin/" ||
+		{ why="cannot write the lab's files into the guest"; return 1; }
 	if [ -n "$previous" ]; then
 		local d n f
 		for d in previous new; do
-			mkdir -p "$root/var/lib/cokeeper-lab/debs/$d"
+			mkdir -p "$root/var/lib/cokeeper-lab/debs/$d" || { why="mkdir debs/$d"; return 1; }
 			for n in cokeeper-agent libcokeeper-client0; do
 				if [ $d = previous ]; then f=$(ls "$previous/$n"_*.deb | head -n1); else f=$(deb $n); fi
 				[ -n "$f" ] && cp "$f" "$root/var/lib/cokeeper-lab/debs/$d/" ||
@@ -186,10 +191,11 @@ step_guest() {
 			done
 		done
 	fi
-	mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
-	install -m 0644 "$here/rootfs/cokeeper-lab-guest.service" "$root/etc/systemd/system/"
+	mkdir -p "$root/etc/systemd/system/multi-user.target.wants" &&
+	install -m 0644 "$here/rootfs/cokeeper-lab-guest.service" "$root/etc/systemd/system/" &&
 	ln -sf ../cokeeper-lab-guest.service \
-		"$root/etc/systemd/system/multi-user.target.wants/cokeeper-lab-guest.service"
+		"$root/etc/systemd/system/multi-user.target.wants/cokeeper-lab-guest.service" ||
+		{ why="cannot enable cokeeper-lab-guest.service"; return 1; }
 	local t
 	for t in "${guest_tools[@]}"; do
 		install -m 0755 "$t" "$root/usr/local/bin/" || { why="cannot install $t"; return 1; }

@@ -554,7 +554,11 @@ ck_unit_start() {
 	local _opts="$*" _cur
 	_cur=$(sed -n 's/^COKEEPERD_OPTS="\(.*\)"$/\1/p' /etc/default/cokeeperd)
 	if [ "$_opts" != "$_cur" ]; then
-		sed -i "s|^COKEEPERD_OPTS=.*|COKEEPERD_OPTS=\"$_opts\"|" /etc/default/cokeeperd
+		# The package's line replaced (or added, if an administrator removed it): the
+		# scenario's options are plain words, no quotes or sed metacharacters.
+		grep -v '^COKEEPERD_OPTS=' /etc/default/cokeeperd >"$LAB_DIR/default.new"
+		echo "COKEEPERD_OPTS=\"$_opts\"" >>"$LAB_DIR/default.new"
+		cat "$LAB_DIR/default.new" >/etc/default/cokeeperd || { fail "cannot write /etc/default/cokeeperd"; return 1; }
 		note "/etc/default/cokeeperd: COKEEPERD_OPTS=\"$_opts\" (was \"$_cur\")"
 	fi
 	if [ "$_opts" != "$_cur" ] || ! systemctl -q is-active cokeeperd.service; then

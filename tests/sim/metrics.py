@@ -26,6 +26,12 @@ HANG = 60  # seconds: a hang guard for each command, never a verdict on speed
 GUESTS = 3
 
 
+
+def canonical_le(usec):
+    """OpenMetrics' canonical form of a bucket bound: 1 s is "1.0", 0.5 ms "0.0005"."""
+    s = f"{usec / 1e6:g}"
+    return s if "." in s or "e" in s else s + ".0"
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -101,7 +107,7 @@ def main():
         if abs(value(fams, fam.name, fam.name + "_sum") * 1e6 - conv["sum_us"]) > 0.5:
             raise Failure(f"_sum: not stats' {conv['sum_us']} us")
         for b in conv["buckets"]:
-            got = value(fams, fam.name, fam.name + "_bucket", le=f"{b['le_us'] / 1e6:g}")
+            got = value(fams, fam.name, fam.name + "_bucket", le=canonical_le(b['le_us']))
             if got != b["count"]:
                 raise Failure(f"le {b['le_us']} us: {got}, stats says {b['count']}")
         return count
