@@ -166,6 +166,9 @@ step_base() {
 	local key tmp include=
 	key=$(release_key)
 	base=$cache/$suite-minbase-$(echo "$mirror" | sha256sum | cut -c1-8)-$key.tar.gz
+	# Held to the end of the run, not just for the base: every chroot's apt shares the
+	# download cache (bind-mounted), and apt locks that cache's directory: a second run's
+	# apt-get would fail on that lock rather than wait.
 	exec 9>"$cache/lock"
 	flock 9
 	if [ -s "$base" ]; then

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,6 +104,27 @@ static uint64_t get_u64(struct json_object *o, const char *key)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
+/* Whether an unknown counter KEY would name, or end like, a family this tool writes. */
+static bool clashes(const char *key)
+{
+	static const char *const taken[] = {"daemon", "generation", "convergence_seconds",
+		"convergence_max_seconds"};
+	static const char *const suffixes[] = {"_total", "_count", "_sum", "_bucket", "_info",
+		"_created"};
+	size_t n = strlen(key);
+
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		if (!strncmp(key, taken[i], strlen(taken[i])))
+			return true;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t s = strlen(suffixes[i]);
+
+		if (n >= s && !strcmp(key + n - s, suffixes[i]))
+			return true;
+	}
+	return false;
+}
+
 static void put_counters(struct metrics_out *m, struct json_object *counters)
 {
 	char name[128], help[160];
@@ -119,8 +141,12 @@ static void put_counters(struct metrics_out *m, struct json_object *counters)
 				h = known[i].help;
 			}
 		}
-		/* A key that is no metric name (a newer cokeeperd's, and bad) is left out. */
-		if (strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(key))
+		/* A key that is no metric name (a newer cokeeperd's, and bad) is left out, and so
+		 * is an unknown one whose family would clash with another's: one clash makes a
+		 * scraper refuse the whole text. */
+		if (!*key || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(key))
+			continue;
+		if (type == METRICS_UNKNOWN && clashes(key))
 			continue;
 		if (!h) {
 			snprintf(help, sizeof(help),
