@@ -68,11 +68,11 @@ chroot_tag=debian-images
 KVER=${KVER:-$("$repo/scripts/install-deps.sh" | tail -n1)}
 [ -n "$KVER" ] || { echo "debian-images: no kernel ABI" >&2; exit 1; }
 
-# deb NAME: the .deb of package NAME in DEBDIR.
+# deb NAME [DIR]: the .deb of package NAME in DIR (default DEBDIR).
 deb() {
-	local f
-	f=$(ls "$debdir/$1"_*.deb 2>/dev/null | head -n1)
-	[ -n "$f" ] || { why="no $1 .deb in $debdir"; return 1; }
+	local f dir=${2:-$debdir}
+	f=$(ls "$dir/$1"_*.deb 2>/dev/null | head -n1)
+	[ -n "$f" ] || { why="no $1 .deb in $dir"; return 1; }
 	echo "$f"
 }
 
@@ -185,9 +185,9 @@ step_guest() {
 		for d in previous new; do
 			mkdir -p "$root/var/lib/cokeeper-lab/debs/$d" || { why="mkdir debs/$d"; return 1; }
 			for n in cokeeper-agent libcokeeper-client0; do
-				if [ $d = previous ]; then f=$(ls "$previous/$n"_*.deb | head -n1); else f=$(deb $n); fi
-				[ -n "$f" ] && cp "$f" "$root/var/lib/cokeeper-lab/debs/$d/" ||
-					{ why="no $n .deb for the $d release"; return 1; }
+				if [ $d = previous ]; then f=$(deb $n "$previous"); else f=$(deb $n); fi ||
+					return 1
+				cp "$f" "$root/var/lib/cokeeper-lab/debs/$d/" || { why="cannot copy $f"; return 1; }
 			done
 		done
 	fi
