@@ -4,9 +4,9 @@
  * cokeeper-control(7)): each request is one line of at most 4096 bytes holding one object
  * with a "cmd" key; each reply is one object with "ok".  Every line cokeeperd writes, events
  * and errors too, also has "protocol":1 (CONTROL_PROTOCOL_VERSION, added by control.c),
- * not shown below.  Who may ask what: members, guests, stats and watch are read-only and open to
- * every client the socket's mode lets in; rescan and the source's verbs (sim-*) change state
- * and need the admin role (root, or a member of --admin-group).
+ * not shown below.  Who may ask what: members, guests, stats, watch and addresses are
+ * read-only and open to every client the socket's mode lets in; the verbs marked admin change
+ * state (or read the policy) and need the admin role (root, or a member of --admin-group).
  *   members   {"ok":true,"epoch":"…","gen":N,"members":[…]}
  *   guests    {"ok":true,"epoch":"…","gen":N,"guests":[…]}   one entry per agent session
  *   stats     {"ok":true,"counters":{…},"convergence":{"count":N,"p50_us":…,"sum_us":N,

@@ -116,13 +116,16 @@ run_fuzzer fuzz-frame "$fuzz_runs" 140000
 run_fuzzer fuzz-control "${FUZZ_CONTROL_RUNS:-100000}" 4096
 
 # fuzz-control-lines: byte 0 is bit 0 admin, bits 1-4 the read size; then a client's bytes:
-# requests split across reads, a read-only peer trying sim-create, and issue 11's smuggling
+# requests split across reads, a read-only peer trying sim-create and the admin verbs beside
+# the read-only addresses, and issue 11's smuggling
 # (an over-long line whose tail is a request).
 mkdir "$work/fuzz-control-lines"
 printf '\x01{"cmd":"members"}\n{"cmd":"sim-create","name":"a","ip":["10.0.0.1"]}\n{"cmd":"watch"}\n' \
 	>"$work/fuzz-control-lines/admin"
 printf '\x00{"cmd":"sim-create","name":"b"}\n{"cmd":"rescan"}\n{"cmd":"stats"}\n' \
 	>"$work/fuzz-control-lines/read-only"
+printf '\x00{"cmd":"addresses"}\n{"cmd":"addresses-set","op":"clear","domain":"b"}\n{"cmd":"policy"}\n' \
+	>"$work/fuzz-control-lines/read-only-addresses"
 { printf '\x19'; head -c 4100 /dev/zero | tr '\0' x; printf '{"cmd":"sim-create","name":"s"}\n'; } \
 	>"$work/fuzz-control-lines/smuggle"
 # At most 600 s: its daemon lives 64 inputs, so an input that leaves state (a sim domain, an

@@ -43,10 +43,10 @@ struct feed {
 	bool overlong;		/* the framing has ended: the handler must not run again */
 };
 
-/* The commands a read-only peer may get an ok for (daemon.c's protocol comment). */
+/* The commands a read-only peer may get an ok for (cokeeper-control(7), PERMISSIONS). */
 static bool reads_only(const char *line, size_t len)
 {
-	static const char *const reads[] = { "members", "guests", "stats", "watch" };
+	static const char *const reads[] = { "members", "guests", "stats", "watch", "addresses" };
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *req, *cmd;
 	bool yes = false;
