@@ -4,7 +4,8 @@
 # system with systemd as PID 1 and CoKeeper's packages installed by apt inside it, as an
 # administrator would (postinst, DKMS for the guest's kernel, the units enabled).
 #
-#   tests/lab/debian-images.sh [--out DIR] [--guest-tool FILE]... [--previous PREVDIR] DEBDIR
+#   tests/lab/debian-images.sh [--out DIR] [--guest-tool FILE]... [--previous PREVDIR]
+#                              [--guest-debs GUESTDIR] DEBDIR
 #
 # DEBDIR holds the .debs scripts/build-debs.sh wrote.  Writes into DIR (default
 # /var/tmp/cokeeper-lab/debian):
@@ -19,7 +20,9 @@
 #   MANIFEST                  the package versions in each image
 # With --previous, the guest also carries the agent's .debs of PREVDIR (the release before)
 # and of DEBDIR in /var/lib/cokeeper-lab/debs/{previous,new}, for the upgrade test
-# (rootfs/lab-apt); dom0 gets its own from the lab's disk (run.sh).
+# (rootfs/lab-apt); dom0 gets its own from the lab's disk (run.sh).  With --guest-debs, the
+# guest's packages (and its "new" ones) come from GUESTDIR instead of DEBDIR: an older agent
+# under this dom0, to show what the guest-side checks find in it.
 # The kernel is the lab's ABI (KVER, from scripts/install-deps.sh), installed as
 # linux-image-$KVER in both.  Runs as root (debootstrap, chroot, mkfs).  Package downloads and
 # the debootstrap base are shared with scripts/test-debs.sh; the images themselves are made
@@ -37,19 +40,24 @@ out=/var/tmp/cokeeper-lab/debian
 debdir=
 guest_tools=()
 previous=
+guest_debdir=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) out=$2; shift ;;
 	--guest-tool) guest_tools+=("$2"); shift ;;
 	--previous) previous=$2; shift ;;
-	-h|--help) sed -n '3,23p' "$0"; exit 0 ;;
+	--guest-debs) guest_debdir=$2; shift ;;
+	-h|--help) sed -n '3,27p' "$0"; exit 0 ;;
 	-*) echo "debian-images: unknown option '$1'" >&2; exit 2 ;;
 	*) [ -z "$debdir" ] || { echo "debian-images: one DEBDIR only" >&2; exit 2; }; debdir=$1 ;;
 	esac
 	shift
 done
-[ -n "$debdir" ] && [ -d "$debdir" ] || { sed -n '7p' "$0" >&2; exit 2; }
+[ -n "$debdir" ] && [ -d "$debdir" ] || { sed -n '7,8p' "$0" >&2; exit 2; }
 debdir=$(cd "$debdir" && pwd)
+guest_debdir=${guest_debdir:-$debdir}
+[ -d "$guest_debdir" ] || { echo "debian-images: --guest-debs $guest_debdir: not a directory" >&2; exit 2; }
+guest_debdir=$(cd "$guest_debdir" && pwd)
 if [ -n "$previous" ]; then
 	[ -d "$previous" ] || { echo "debian-images: --previous $previous: not a directory" >&2; exit 2; }
 	previous=$(cd "$previous" && pwd)
@@ -76,14 +84,14 @@ deb() {
 	echo "$f"
 }
 
-# install_debs ROOT NAME...: the project's packages, by apt from local files (Depends resolved
-# from the mirror), as an administrator installs a downloaded .deb.
+# install_debs ROOT DIR NAME...: the project's packages of DIR, by apt from local files (Depends
+# resolved from the mirror), as an administrator installs a downloaded .deb.
 install_debs() {
-	local root=$1 n f files=()
-	shift
+	local root=$1 dir=$2 n f files=()
+	shift 2
 	mkdir -p "$root/tmp/debs"
 	for n in "$@"; do
-		f=$(deb "$n") || return 1
+		f=$(deb "$n" "$dir") || return 1
 		cp "$f" "$root/tmp/debs/"
 		files+=("./$(basename "$f")")
 	done
@@ -146,7 +154,7 @@ step_dom0() {
 	apt_in "$root" install --no-install-recommends xen-utils-4.17 xen-utils-common \
 		dnsmasq-base bash iputils-ping ||
 		{ why="xen-utils-4.17 does not install"; return 1; }
-	install_debs "$root" cokeeperd || return 1
+	install_debs "$root" "$debdir" cokeeperd || return 1
 	# Guest consoles in /var/log/xen/console, where the scenarios read them.
 	echo 'XENCONSOLED_ARGS="--log=guest --log-dir=/var/log/xen/console"' >>"$root/etc/default/xen" &&
 	mkdir -p "$root/var/log/xen/console" &&
@@ -171,7 +179,7 @@ step_guest() {
 	system_common "$root" ck-guest ck-guest || return 1
 	# DKMS builds the module for the guest's kernel at install, from these headers.
 	install_headers "$root" || return 1
-	install_debs "$root" cokeeper-agent cokeeper-dkms libcokeeper-client0 || return 1
+	install_debs "$root" "$guest_debdir" cokeeper-agent cokeeper-dkms libcokeeper-client0 || return 1
 	st=$(in_root "$root" dkms status cokeeper 2>&1) || true
 	echo "$st" | grep -q ", $KVER, .*: installed" ||
 		{ why="DKMS built no cokeeper for $KVER: ${st:-no dkms status}"; return 1; }
@@ -185,7 +193,7 @@ step_guest() {
 		for d in previous new; do
 			mkdir -p "$root/var/lib/cokeeper-lab/debs/$d" || { why="mkdir debs/$d"; return 1; }
 			for n in cokeeper-agent libcokeeper-client0; do
-				if [ $d = previous ]; then f=$(deb $n "$previous"); else f=$(deb $n); fi ||
+				if [ $d = previous ]; then f=$(deb $n "$previous"); else f=$(deb $n "$guest_debdir"); fi ||
 					return 1
 				cp "$f" "$root/var/lib/cokeeper-lab/debs/$d/" || { why="cannot copy $f"; return 1; }
 			done
@@ -210,7 +218,7 @@ in_root_version() { awk -v p="$2" -v n="$1" '$1 == n && $2 == p { print $3 }' "$
 # the same packages (or a scenario edited between runs) boots them again without a rebuild.
 images_key() {
 	echo "kver $KVER mirror $mirror base $(basename "$base")"
-	sha256sum "$debdir"/*.deb ${previous:+"$previous"/*.deb} "$0" "$repo/scripts/debian-chroot.sh" "${guest_tools[@]}" \
+	sha256sum "$debdir"/*.deb "$guest_debdir"/*.deb ${previous:+"$previous"/*.deb} "$0" "$repo/scripts/debian-chroot.sh" "${guest_tools[@]}" \
 		"$here"/rootfs/{cokeeper-lab.service,cokeeper-lab-guest.service,lab-agent,lab-sd-check,lab-apt,domU-init,udhcpc.script,ck-report} |
 		sed 's|  .*/|  |'
 }
