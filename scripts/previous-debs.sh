@@ -14,8 +14,11 @@ if ls "$out"/cokeeperd_"$version"_*.deb >/dev/null 2>&1; then
 	echo "$out"
 	exit 0
 fi
-git cat-file -e "$commit^{commit}" 2>/dev/null ||
-	{ echo "previous-debs: commit $commit ($version) is not in this clone's history" >&2; exit 1; }
+# A shallow clone (CI's may be) fetches just that commit from where it was cloned from.
+if ! git cat-file -e "$commit^{commit}" 2>/dev/null; then
+	git fetch --quiet --depth=1 origin "$commit" >&2 ||
+		{ echo "previous-debs: commit $commit ($version) is neither in this clone's history nor fetchable from origin" >&2; exit 1; }
+fi
 tree=$(mktemp -d /var/tmp/cokeeper-previous.XXXXXX)
 trap 'git worktree remove --force "$tree" >/dev/null 2>&1 || rm -rf "$tree"' EXIT
 git worktree add --detach "$tree" "$commit" >/dev/null
