@@ -10,7 +10,8 @@
 # FUZZ_RUNS (default 1000000) and FUZZ_CONTROL_RUNS (100000) set the fuzzing budgets.  Exits non-zero on the first failure.
 # FUZZ_CONTROL_LINES_RUNS (default 1000000, 600 s at most) sets fuzz-control-lines' (the
 # control socket's lines).
-# FUZZ_GUEST_RUNS (default 1000000) sets fuzz-guest's (the agent sessions, guests.c).
+# FUZZ_GUEST_RUNS (default 1000000, 600 s at most) sets fuzz-guest's (the agent sessions,
+# guests.c): 561 s for its million in one CI run; .ci/run's lab shares the cores meanwhile.
 # FUZZ_RING_RUNS (default 1000000) sets fuzz-ckfp-ring's (the fast path's shared ring), and
 # FUZZ_RING_SECONDS (default 600) the most time it may take for them.
 # FUZZ_FP_PARSE_RUNS (default 1000000) sets fuzz-fastpath-parse's (the module's netlink events).
@@ -147,7 +148,7 @@ printf "\x00\x04$hello_new" >"$work/fuzz-guest/over-limit"
 printf "\x05\x19$hello_new$ack$ack" >"$work/fuzz-guest/short-writes-fail"
 # One domain's sessions in turn with two peers (F_SESSIONS): fast path messages past its budgets.
 cp "$work/guest-sessions" "$work/fuzz-guest/sessions"
-run_fuzzer fuzz-guest "${FUZZ_GUEST_RUNS:-1000000}" 16384
+run_fuzzer fuzz-guest "${FUZZ_GUEST_RUNS:-1000000}" 16384 600
 
 # fuzz-ckfp-ring: byte 0 is the ring's order and start index, then a script of our calls and
 # the peer's writes (tests/fuzz/fuzz-ckfp-ring.c's header).  Seeds: records written, published
