@@ -24,7 +24,9 @@
 #        upgrade test: the Debian systems carry both, and the scenario downgrades to PREVDIR's
 #        and upgrades back with the services running)
 #      LAB_DEBIAN_GUEST_DEBS=DIR (with LAB_DEBIAN: the Debian guests' packages from DIR, an
-#        older release under this dom0: what the guest-side checks find in it)
+#        older release under this dom0: what the guest-side checks find in it), and
+#        LAB_DEBIAN_GUEST_PREVIOUS=DIR the guests' "previous" for the upgrade test (default
+#        LAB_DEBIAN_PREVIOUS): with both, the guest's upgrade test installs DIR's agent last
 #      LAB_INSTALLED=DIR (what the packages installed: cokeeperd, cokeeperctl, cokeeper-agent,
 #        cokeeper-query and the DKMS-built cokeeper.ko come from DIR, as exported by
 #        scripts/test-debs.sh --export DIR; the build tree then gives only the test tools)
@@ -234,7 +236,8 @@ if [ -n "${LAB_DEBIAN:-}" ]; then
 		p=$(find_built "$b")
 		[ -n "$p" ] && tools+=(--guest-tool "$p")
 	done
-	[ -n "${LAB_DEBIAN_PREVIOUS:-}" ] && tools+=(--previous "$LAB_DEBIAN_PREVIOUS")
+	guest_previous=${LAB_DEBIAN_GUEST_PREVIOUS:-${LAB_DEBIAN_PREVIOUS:-}}
+	[ -n "$guest_previous" ] && tools+=(--previous "$guest_previous")
 	[ -n "${LAB_DEBIAN_GUEST_DEBS:-}" ] && tools+=(--guest-debs "$LAB_DEBIAN_GUEST_DEBS")
 	"$LAB/debian-images.sh" --out "$debian" "${tools[@]}" "$LAB_DEBIAN" >"$RUN/debian-images.log" 2>&1 ||
 		{ tail -n 25 "$RUN/debian-images.log"; die "debian-images.sh failed ($RUN/debian-images.log)"; }
