@@ -48,8 +48,8 @@ PIDFILE=${PIDFILE:-$OUT/qemu.pid}
 XEN=$OUT/xen-4.17-amd64
 
 DEBIAN_DIR=${DEBIAN_DIR:-}
-# The booted Debian systems' scenario may take 2700 s (dom0-init's LAB_TIMEOUT there).
-[ -n "$DEBIAN_DIR" ] && [ "$TIMEOUT" -lt 3000 ] && TIMEOUT=3000
+# The booted Debian systems' scenario may take 4500 s (dom0-init's LAB_TIMEOUT there).
+[ -n "$DEBIAN_DIR" ] && [ "$TIMEOUT" -lt 4800 ] && TIMEOUT=4800
 dom0_files=("$OUT/dom0.cpio.gz")
 [ -n "$DEBIAN_DIR" ] && dom0_files=("$DEBIAN_DIR/dom0.img" "$DEBIAN_DIR/dom0.initrd" "$DEBIAN_DIR/guest.img" "${LAB_PAYLOAD:-lab-payload}")
 for f in "$XEN" "$OUT/vmlinux" "${dom0_files[@]}"; do

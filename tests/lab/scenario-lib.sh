@@ -103,10 +103,14 @@ check() {
 # vCPU from the guests being waited for, and dom0 has the larger scheduler weight, so the
 # poll is every LAB_POLL (100 ms) for the first LAB_POLL_FAST_S seconds, where a short
 # wait's timing matters, then every LAB_POLL_SLOW.
+# Every TIMEOUT_S is a hang guard, never a verdict on speed: LAB_GUARD_SCALE multiplies them
+# all, 3 on the booted Debian systems (systemd guests boot 3-4 times slower than busybox
+# ones under TCG, and CI runs that lab beside scripts/test.sh: a Debian PV guest took over
+# 4 minutes from xl create to its network there), else 1.
 wait_until() {
 	local deadline fast
 	uptime_cs
-	deadline=$((LAB_CS + $1 * 100))
+	deadline=$((LAB_CS + $1 * ${LAB_GUARD_SCALE:-1} * 100))
 	fast=$((LAB_CS + LAB_POLL_FAST_S * 100))
 	shift
 	while ! "$@" >/dev/null 2>&1; do
@@ -329,7 +333,8 @@ domu_boot() {
 			_args="init=/lab-crash-test rdinit=/lab-crash-test"
 		domu_create "$@" $_args || return 1
 		_d=$(domid_of "$_name") || return 1
-		wait_until 300 domu_boot_settled "$_d" || { echo "$_name: no data/lab-net after 300 s"; return 1; }
+		wait_until 300 domu_boot_settled "$_d" ||
+			{ echo "$_name: no data/lab-net after $((300 * ${LAB_GUARD_SCALE:-1})) s"; return 1; }
 		xenstore-exists "/local/domain/$_d" 2>/dev/null && return 0
 		note "$_name (domid $_d) died in its boot, before its init brought the network up"
 		xl dmesg 2>/dev/null | grep -e "d${_d}v[0-9]" -e "Dom${_d} " | grep -v -e ' save: ' -e ' restore: ' |
