@@ -747,6 +747,38 @@ sd_unit_ok() {
 	[ -z "$_w" ] || { echo "$1 logged warnings: $_w"; return 1; }
 }
 
+# ck_guest_install NAME previous|new [stopped]: apt installs the agent's .debs of the previous
+# release or of this build in the Debian guest NAME over its running agent (rootfs/lab-apt),
+# as an administrator upgrades; each failure is reported (fail).  With "stopped", dom0's
+# cokeeperd is stopped for it, as a guest's unattended-upgrades may run while dom0 upgrades
+# or restarts its own: the agent's restart must not wait for dom0 (0.2.0's waited for a
+# snapshot, so dpkg's postinst failed after the unit's 90 s start timeout), the agent must be
+# active after it, and cokeeperd is started again after.
+ck_guest_install() {
+	local _n=$1 _which=$2 _st
+	ck_guest_installed() {
+		CK_APT=$(guest_run "$_n" 'cat /run/lab-apt.status')
+		case $CK_APT in "done "*) return 0 ;; esac
+		return 1
+	}
+	if [ "${3:-}" = stopped ]; then
+		systemctl stop cokeeperd.service || fail "systemctl stop cokeeperd"
+	fi
+	guest_run "$_n" "lab-apt $_which" >/dev/null || fail "$_n: lab-apt $_which did not start"
+	wait_until 300 ck_guest_installed || fail "$_n: lab-apt $_which did not end: $CK_APT"
+	case $CK_APT in
+	"done 0 "*) note "$_n: cokeeper-agent ${CK_APT#done 0 } installed over the running one${3:+ (cokeeperd $3)}" ;;
+	*) fail "$_n: apt-get install the $_which agent${3:+ (cokeeperd $3)}: $CK_APT $(guest_run "$_n" 'tail -n 3 /run/lab-apt.log')" ;;
+	esac
+	[ "${3:-}" = stopped ] || return 0
+	_st=$(guest_run "$_n" 'echo "$(systemctl is-active cokeeper-agent) $(systemctl show -P StatusText cokeeper-agent)"')
+	note "$_n before dom0 serves it again: $_st"
+	case $_st in "active "*) ;; *) fail "$_n: cokeeper-agent after its upgrade with no cokeeperd: '$_st'" ;; esac
+	systemctl start cokeeperd.service || fail "systemctl start cokeeperd"
+	wait_until 30 ck_daemon_answers || fail "cokeeperd does not answer on $CK_SOCK"
+	CK_DAEMON_PID=$(systemctl show -P MainPID cokeeperd.service)
+}
+
 # ck_sd_guest_ok NAME: the guest's agent unit, module and table (rootfs/lab-sd-check, one
 # guest_run: each costs seconds under TCG), as above; the answer in
 # CK_SD_GUEST.  Its table's epoch and generation must be dom0's.

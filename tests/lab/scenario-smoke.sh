@@ -430,29 +430,16 @@ if [ "${LAB_SYSTEMD:-0}" = 1 ] && [ -d "$LAB_DEBS/previous" ]; then
 		check_membership pv1 pv2 pvh4 || fail "members lost with cokeeperd $v"
 	done
 	[ "$v" = "$v_new" ] || fail "after the upgrade cokeeperd is $v, want $v_new"
-	upgraded() { CK_APT=$(guest_run pv1 'cat /run/lab-apt.status'); case $CK_APT in "done "*) return 0 ;; esac; return 1; }
-	# The upgrade to this build runs while dom0's cokeeperd is stopped, as a guest's
-	# unattended-upgrades may while dom0 upgrades or restarts its own: the agent's restart
-	# must not wait for dom0 (0.2.0's waited for a snapshot: dpkg's postinst failed after
-	# the unit's 90 s start timeout), and the agent syncs once cokeeperd is back.
+	# pv1's agent: the previous release, then this build with dom0's cokeeperd stopped
+	# (ck_guest_install).
 	for which in previous new; do
 		if [ "$which" = new ]; then
-			systemctl stop cokeeperd.service || fail "systemctl stop cokeeperd"
-		fi
-		guest_run pv1 "lab-apt $which" >/dev/null || fail "pv1: lab-apt $which did not start"
-		wait_until 300 upgraded || fail "pv1: lab-apt $which did not end: $CK_APT"
-		case $CK_APT in "done 0 "*) ;; *) fail "pv1: apt-get install the $which agent: $CK_APT $(guest_run pv1 'tail -n 3 /run/lab-apt.log')" ;; esac
-		note "pv1: cokeeper-agent ${CK_APT#done 0 } installed over the running one$([ "$which" = new ] && echo " (cokeeperd stopped)")"
-		if [ "$which" = new ]; then
-			out=$(guest_run pv1 'echo "$(systemctl is-active cokeeper-agent) $(systemctl show -P StatusText cokeeper-agent)"')
-			note "pv1 before dom0 serves it again: $out"
-			case $out in "active "*) ;; *) fail "pv1: cokeeper-agent after its upgrade with no cokeeperd: '$out'" ;; esac
-			systemctl start cokeeperd.service || fail "systemctl start cokeeperd"
-			wait_until 30 ck_daemon_answers || fail "cokeeperd does not answer on $CK_SOCK"
-			CK_DAEMON_PID=$(systemctl show -P MainPID cokeeperd.service)
+			ck_guest_install pv1 new stopped
 			# pv2's lease may have run out while cokeeperd was stopped (pvh-create).
 			dhcp_renew pv2
 			wait_until 60 pv2_learned || fail "cokeeperd did not learn pv2's renewed lease"
+		else
+			ck_guest_install pv1 previous
 		fi
 		check_membership pv1 pv2 pvh4 || fail "pv1's view with its $which agent"
 	done
