@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Debian's own checks of CoKeeper's packages, each in fresh Debian 12 chroots unpacked from the
+# debootstrap base scripts/test-debs.sh caches:
+#   autopkgtest   the source package's tests (packaging/debian/tests, DEP-8) against the built
+#                 .debs, in autopkgtest-virt-unshare, as Debian's CI would run them
+#   piuparts-*    piuparts on each package: install and purge leave the system as it was, and
+#                 an upgrade from the previous release's package works and purges as cleanly
+#
+#   scripts/debian-checks.sh [--keep] [--previous DIR] DEBDIR
+#
+# DEBDIR is scripts/build-debs.sh's output: the .dsc with its tarballs, and the .debs.
+#   --previous DIR  the previous release's .debs (default: what scripts/previous-debs.sh
+#                   prints; it builds them once and keeps them)
+#   --keep          leave the run's directory under /var/tmp/cokeeper-debs/checks/
+#   MIRROR=...      the Debian mirror (default: the host's apt sources, else deb.debian.org)
+# Runs as root (piuparts chroots; autopkgtest's unshare maps root's subordinate ids).  Each
+# check prints PASS or FAIL with its time and reason; the exit status is 1 if any failed.
+# What each check proves, and what they do not: tests/debs/README.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck disable=SC2034 # read by debian-chroot.sh
+top=/var/tmp/cokeeper-debs/checks
+
+usage() { sed -n '3,19p' "$0"; }
+# shellcheck disable=SC2034 # read by debian-chroot.sh
+keep=0
+debdir=
+previous=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--keep) keep=1 ;;
+	--previous)
+		[ $# -ge 2 ] || { echo "debian-checks: --previous needs a directory" >&2; exit 2; }
+		previous=$2
+		shift
+		;;
+	-h|--help) usage; exit 0 ;;
+	-*) echo "debian-checks: unknown option '$1' (--help)" >&2; exit 2 ;;
+	*) [ -z "$debdir" ] || { echo "debian-checks: one DEBDIR only" >&2; exit 2; }; debdir=$1 ;;
+	esac
+	shift
+done
+[ -n "$debdir" ] || { sed -n '10p' "$0" >&2; exit 2; }
+[ -d "$debdir" ] || { echo "debian-checks: $debdir: not a directory" >&2; exit 2; }
+debdir=$(cd "$debdir" && pwd)
+[ "$(id -u)" -eq 0 ] || { echo "debian-checks: needs root (piuparts, unshare)" >&2; exit 2; }
+for tool in autopkgtest piuparts newuidmap dpkg-scanpackages; do
+	command -v "$tool" >/dev/null ||
+		{ echo "debian-checks: no $tool: run scripts/install-deps.sh --debs" >&2; exit 2; }
+done
+
+# shellcheck disable=SC2034 # read by debian-chroot.sh
+chroot_tag=debian-checks
+# shellcheck source=debian-chroot.sh
+. "$here/debian-chroot.sh"
+
+# --- what is checked ----------------------------------------------------------------------------
+dsc=
+debs=()
+version=
+prev_version=
+deb() { ls "$1/$2"_*.deb 2>/dev/null | head -n1; }
+step_debs() {
+	local p f missing=()
+	dsc=$(ls "$debdir"/*.dsc 2>/dev/null | head -n1)
+	[ -n "$dsc" ] || { why="no .dsc in $debdir (scripts/build-debs.sh writes one)"; return 1; }
+	# dpkg-source adds the field when debian/tests/control exists.
+	grep -q '^Testsuite: autopkgtest' "$dsc" ||
+		{ why="$(basename "$dsc") has no 'Testsuite: autopkgtest': built without debian/tests"; return 1; }
+	for p in cokeeperd cokeeper-agent cokeeper-dkms libcokeeper-client0 libcokeeper-client-dev; do
+		[ -n "$(deb "$debdir" "$p")" ] || missing+=("$p")
+	done
+	[ "${#missing[@]}" -eq 0 ] || { why="missing in $debdir: ${missing[*]}"; return 1; }
+	for f in "$debdir"/*.deb; do
+		case $f in *-dbgsym_*) ;; *) debs+=("$f") ;; esac
+	done
+	version=$(dpkg-deb -f "$(deb "$debdir" cokeeperd)" Version)
+	if [ -z "$previous" ]; then
+		previous=$("$here/previous-debs.sh") || { why="scripts/previous-debs.sh failed"; return 1; }
+	fi
+	[ -n "$(deb "$previous" cokeeperd)" ] || { why="no cokeeperd .deb in $previous"; return 1; }
+	prev_version=$(dpkg-deb -f "$(deb "$previous" cokeeperd)" Version)
+	# An "upgrade" to the same or an older version would prove nothing.
+	dpkg --compare-versions "$prev_version" lt "$version" ||
+		{ why="previous release $prev_version is not older than $version"; return 1; }
+	# The previous release as an apt repository: piuparts' upgrade test installs the old
+	# version with apt-get before it installs the new .deb over it.
+	mkdir "$work/previous"
+	cp "$previous"/*.deb "$work/previous/"
+	rm -f "$work/previous"/*-dbgsym_*.deb
+	(cd "$work/previous" && dpkg-scanpackages . >Packages) ||
+		{ why="dpkg-scanpackages $work/previous failed"; return 1; }
+	why="$(basename "$dsc"), ${#debs[@]} .debs; previous release $prev_version from $previous"
+}
+
+# --- autopkgtest --------------------------------------------------------------------------------
+# autopkgtest-virt-unshare maps the testbed's users with `unshare --map-auto`, which needs
+# subordinate ids for root in /etc/subuid and /etc/subgid.  Debian gives root none; rather than
+# change the host's files, autopkgtest sees copies with a range added for root, bind-mounted
+# over them in a mount namespace of its own.
+with_root_subids() {
+	local f
+	for f in subuid subgid; do
+		awk -F: '{ print; if ($1 == "root") has = 1; if ($2 + $3 > top) top = $2 + $3 }
+			END { if (!has) print "root:" (top > 100000 ? top : 100000) ":65536" }' \
+			"/etc/$f" >"$work/$f" || return 1
+	done
+	unshare --mount --propagation private -- sh -c \
+		'mount --bind "$1" /etc/subuid && mount --bind "$2" /etc/subgid && shift 2 && exec "$@"' \
+		sh "$work/subuid" "$work/subgid" "$@"
+}
+
+step_autopkgtest() {
+	local out=$logs/autopkgtest rc=0 f t
+	apt_sources >"$work/sources.list"
+	cp -L /etc/resolv.conf "$work/resolv.conf"
+	# A hang guard per test, far above the few seconds each takes.
+	with_root_subids autopkgtest --output-dir "$out" --timeout-test=900 \
+		--copy="$work/sources.list:/etc/apt/sources.list" \
+		--copy="$work/resolv.conf:/etc/resolv.conf" \
+		--setup-commands="apt-get update -q" \
+		"${debs[@]}" "$dsc" -- unshare --release "$suite" --tarball "$base" || rc=$?
+	[ -s "$out/summary" ] || { why="autopkgtest exit status $rc, no summary (testbed failure?)"; return 1; }
+	why=$(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$out/summary")
+	# 0: all passed; 2: some skipped, which here means a test did not run: a failure too.
+	[ "$rc" -eq 0 ] && return 0
+	# What failed, last, where the step's summary shows the end of this log.
+	for t in $(awk '$2 != "PASS" { print $1 }' "$out/summary"); do
+		for f in "$out/$t-stdout" "$out/$t-stderr"; do
+			[ -s "$f" ] && { echo "--- $(basename "$f")"; tail -n 20 "$f"; }
+		done
+	done
+	why="exit status $rc: $why"
+	return 1
+}
+
+# --- piuparts -----------------------------------------------------------------------------------
+# usage: step_piuparts DEB...
+# piuparts' install-purge test, then its install-upgrade-purge test: the previous release from
+# $work/previous (bind-mounted, a trusted local repository) installed with apt-get, the new
+# .debs installed over it, then purged.  Both must pass, and the upgrade must have run.
+step_piuparts() {
+	local log=$step_log extra=() line bad
+	while read -r line; do
+		extra+=(--extra-repo="$line")
+	done < <(apt_sources | tail -n +2)
+	piuparts --basetgz="$base" --distribution="$suite" --mirror="$mirror" --tmpdir="$work" \
+		"${extra[@]}" --bindmount="$work/previous" \
+		--extra-repo="deb [trusted=yes] file://$work/previous ./" "$@" ||
+		{ why="piuparts: $(grep -m1 -E 'ERROR: (FAIL|Command failed)' "$log" | sed 's/^[0-9.ms]* ERROR: //')"; return 1; }
+	grep -q 'PASS: Installation and purging test' "$log" ||
+		{ why="piuparts passed without its install-purge test"; return 1; }
+	grep -q 'PASS: Installation, upgrade and purging tests' "$log" ||
+		{ why="piuparts did not run the upgrade from $prev_version (apt did not see it)"; return 1; }
+	# Broken symlinks are only warnings to piuparts (a dependency's, xen-utils-common's, are
+	# there); one of ours is a failure.
+	bad=$(awk '/WARN: Broken symlinks:/ { b = 1; next } b && /^  / { if (/\((lib)?cokeeper/) print; next } { b = 0 }' "$log" | sort -u)
+	[ -z "$bad" ] || { echo "our broken symlinks:"; echo "$bad"; why="broken symlinks: $(echo "$bad" | xargs)"; return 1; }
+	why="install+purge; upgrade from $prev_version+purge"
+}
+
+# --- run ----------------------------------------------------------------------------------------
+echo "debian-checks: $debdir, mirror $mirror, logs in $logs"
+step debs step_debs
+[ "$failed" -eq 0 ] || exit 1
+step base step_base --link
+[ "$failed" -eq 0 ] || exit 1
+step autopkgtest step_autopkgtest
+step piuparts-cokeeperd step_piuparts "$(deb "$debdir" cokeeperd)"
+step piuparts-agent step_piuparts "$(deb "$debdir" cokeeper-agent)"
+step piuparts-client step_piuparts "$(deb "$debdir" libcokeeper-client0)" "$(deb "$debdir" libcokeeper-client-dev)"
+step piuparts-dkms step_piuparts "$(deb "$debdir" cokeeper-dkms)"
+printf 'total %.1fs: %s\n' "$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
+	"$([ "$failed" -eq 0 ] && echo 'all checks passed' || echo 'some checks FAILED')"
+exit "$failed"
