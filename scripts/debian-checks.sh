@@ -5,7 +5,8 @@
 #   autopkgtest   the source package's tests (packaging/debian/tests, DEP-8) against the built
 #                 .debs, in autopkgtest-virt-unshare, as Debian's CI would run them
 #   piuparts-*    piuparts on each package: install and purge leave the system as it was, and
-#                 an upgrade from the previous release's package works and purges as cleanly
+#                 an upgrade from the previous release's package works and purges as cleanly;
+#                 cokeeper-dkms with the kernel ABI's headers, so that DKMS builds the modules
 #
 #   scripts/debian-checks.sh [--keep] [--previous DIR] DEBDIR
 #
@@ -13,6 +14,7 @@
 #   --previous DIR  the previous release's .debs (default: what scripts/previous-debs.sh
 #                   prints; it builds them once and keeps them)
 #   --keep          leave the run's directory under /var/tmp/cokeeper-debs/checks/
+#   KVER=...        the kernel ABI to build the modules for (default: what install-deps.sh prints)
 #   MIRROR=...      the Debian mirror (default: the host's apt sources, else deb.debian.org)
 # Runs as root (piuparts chroots; autopkgtest's unshare maps root's subordinate ids).  Each
 # check prints PASS or FAIL with its time and reason; the exit status is 1 if any failed.
@@ -85,14 +87,23 @@ step_debs() {
 	# An "upgrade" to the same or an older version would prove nothing.
 	dpkg --compare-versions "$prev_version" lt "$version" ||
 		{ why="previous release $prev_version is not older than $version"; return 1; }
-	# The previous release as an apt repository: piuparts' upgrade test installs the old
-	# version with apt-get before it installs the new .deb over it.
-	mkdir "$work/previous"
-	cp "$previous"/*.deb "$work/previous/"
-	rm -f "$work/previous"/*-dbgsym_*.deb
-	(cd "$work/previous" && dpkg-scanpackages . >Packages) ||
-		{ why="dpkg-scanpackages $work/previous failed"; return 1; }
-	why="$(basename "$dsc"), ${#debs[@]} .debs; previous release $prev_version from $previous"
+	# install-deps.sh owns the choice of ABI (and honours KVER=), as for test-debs.sh.
+	KVER=$("$here/install-deps.sh" | tail -n1) || { why="install-deps.sh failed"; return 1; }
+	[ -n "$KVER" ] || { why="no kernel ABI from install-deps.sh"; return 1; }
+	# An apt repository for piuparts' chroots: the previous release, which the upgrade test
+	# installs with apt-get before it installs the new .deb over it, and the ABI's headers from
+	# an apt cache where one has them: the mirror drops them once a kernel update supersedes
+	# KVER.
+	mkdir "$work/repo"
+	cp "$previous"/*.deb "$work/repo/"
+	rm -f "$work/repo"/*-dbgsym_*.deb
+	local headers files
+	headers_pkgs
+	files=$(cached_kernel_debs "${headers[@]}") && cp $files "$work/repo/" ||
+		echo "no cached ${headers[0]} .debs ($why): from the mirror"
+	(cd "$work/repo" && dpkg-scanpackages . >Packages) ||
+		{ why="dpkg-scanpackages $work/repo failed"; return 1; }
+	why="$(basename "$dsc"), ${#debs[@]} .debs; previous release $prev_version from $previous; kernel ABI $KVER"
 }
 
 # --- autopkgtest --------------------------------------------------------------------------------
@@ -137,18 +148,18 @@ step_autopkgtest() {
 }
 
 # --- piuparts -----------------------------------------------------------------------------------
-# usage: step_piuparts DEB...
+# usage: step_piuparts [PIUPARTS_OPTION...] DEB...
 # piuparts' install-purge test, then its install-upgrade-purge test: the previous release from
-# $work/previous (bind-mounted, a trusted local repository) installed with apt-get, the new
-# .debs installed over it, then purged.  Both must pass, and the upgrade must have run.
+# $work/repo (bind-mounted, a trusted local repository) installed with apt-get, the new .debs
+# installed over it, then purged.  Both must pass, and the upgrade must have run.
 step_piuparts() {
 	local log=$step_log extra=() line bad
 	while read -r line; do
 		extra+=(--extra-repo="$line")
 	done < <(apt_sources | tail -n +2)
 	piuparts --basetgz="$base" --distribution="$suite" --mirror="$mirror" --tmpdir="$work" \
-		"${extra[@]}" --bindmount="$work/previous" \
-		--extra-repo="deb [trusted=yes] file://$work/previous ./" "$@" ||
+		"${extra[@]}" --bindmount="$work/repo" \
+		--extra-repo="deb [trusted=yes] file://$work/repo ./" "$@" ||
 		{ why="piuparts: $(grep -m1 -E 'ERROR: (FAIL|Command failed)' "$log" | sed 's/^[0-9.ms]* ERROR: //')"; return 1; }
 	grep -q 'PASS: Installation and purging test' "$log" ||
 		{ why="piuparts passed without its install-purge test"; return 1; }
@@ -161,6 +172,18 @@ step_piuparts() {
 	why="install+purge; upgrade from $prev_version+purge"
 }
 
+# The headers are installed in piuparts' base chroot as if essential: kept through the purge,
+# so what the purge must remove is what DKMS built against them.
+step_piuparts_dkms() {
+	local built
+	step_piuparts --fake-essential-packages="linux-headers-$KVER" "$(deb "$debdir" cokeeper-dkms)" ||
+		return 1
+	built=$(grep -c "Installing to /lib/modules/$KVER/updates/dkms/" "$step_log") || true
+	[ "$built" -gt 0 ] ||
+		{ why="passed, but DKMS installed no module for $KVER: the purge removed nothing built"; return 1; }
+	why="$why; DKMS built and installed $built modules for $KVER, all removed by the purges"
+}
+
 # --- run ----------------------------------------------------------------------------------------
 echo "debian-checks: $debdir, mirror $mirror, logs in $logs"
 step debs step_debs
@@ -171,7 +194,7 @@ step autopkgtest step_autopkgtest
 step piuparts-cokeeperd step_piuparts "$(deb "$debdir" cokeeperd)"
 step piuparts-agent step_piuparts "$(deb "$debdir" cokeeper-agent)"
 step piuparts-client step_piuparts "$(deb "$debdir" libcokeeper-client0)" "$(deb "$debdir" libcokeeper-client-dev)"
-step piuparts-dkms step_piuparts "$(deb "$debdir" cokeeper-dkms)"
+step piuparts-dkms step_piuparts_dkms
 printf 'total %.1fs: %s\n' "$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
 	"$([ "$failed" -eq 0 ] && echo 'all checks passed' || echo 'some checks FAILED')"
 exit "$failed"
