@@ -8,11 +8,13 @@
 #                 an upgrade from the previous release's package works and purges as cleanly;
 #                 cokeeper-dkms with the kernel ABI's headers, so that DKMS builds the modules
 #
-#   scripts/debian-checks.sh [--keep] [--previous DIR] DEBDIR
+#   scripts/debian-checks.sh [--keep] [--previous DIR] [--only CHECK[,CHECK...]] DEBDIR
 #
 # DEBDIR is scripts/build-debs.sh's output: the .dsc with its tarballs, and the .debs.
 #   --previous DIR  the previous release's .debs (default: what scripts/previous-debs.sh
 #                   prints; it builds them once and keeps them)
+#   --only CHECKS   run only these: autopkgtest, piuparts-cokeeperd, piuparts-agent,
+#                   piuparts-client, piuparts-dkms (debs and base always run)
 #   --keep          leave the run's directory under /var/tmp/cokeeper-debs/checks/
 #   KVER=...        the kernel ABI to build the modules for (default: what install-deps.sh prints)
 #   MIRROR=...      the Debian mirror (default: the host's apt sources, else deb.debian.org)
@@ -25,11 +27,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck disable=SC2034 # read by debian-chroot.sh
 top=/var/tmp/cokeeper-debs/checks
 
-usage() { sed -n '3,19p' "$0"; }
+usage() { sed -n '3,23p' "$0"; }
 # shellcheck disable=SC2034 # read by debian-chroot.sh
 keep=0
 debdir=
 previous=
+only=
+all_checks=" autopkgtest piuparts-cokeeperd piuparts-agent piuparts-client piuparts-dkms "
 while [ $# -gt 0 ]; do
 	case $1 in
 	--keep) keep=1 ;;
@@ -38,13 +42,21 @@ while [ $# -gt 0 ]; do
 		previous=$2
 		shift
 		;;
+	--only)
+		[ $# -ge 2 ] || { echo "debian-checks: --only needs a list of checks" >&2; exit 2; }
+		only=" ${2//,/ } "
+		for c in $only; do
+			case $all_checks in *" $c "*) ;; *) echo "debian-checks: no check '$c' (--help)" >&2; exit 2 ;; esac
+		done
+		shift
+		;;
 	-h|--help) usage; exit 0 ;;
 	-*) echo "debian-checks: unknown option '$1' (--help)" >&2; exit 2 ;;
 	*) [ -z "$debdir" ] || { echo "debian-checks: one DEBDIR only" >&2; exit 2; }; debdir=$1 ;;
 	esac
 	shift
 done
-[ -n "$debdir" ] || { sed -n '10p' "$0" >&2; exit 2; }
+[ -n "$debdir" ] || { grep -m1 '^#   scripts/debian-checks.sh' "$0" >&2; exit 2; }
 [ -d "$debdir" ] || { echo "debian-checks: $debdir: not a directory" >&2; exit 2; }
 debdir=$(cd "$debdir" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "debian-checks: needs root (piuparts, unshare)" >&2; exit 2; }
@@ -153,14 +165,24 @@ step_autopkgtest() {
 # $work/repo (bind-mounted, a trusted local repository) installed with apt-get, the new .debs
 # installed over it, then purged.  Both must pass, and the upgrade must have run.
 step_piuparts() {
-	local log=$step_log extra=() line bad
+	local log=$step_log extra=() line bad errors
 	while read -r line; do
 		extra+=(--extra-repo="$line")
 	done < <(apt_sources | tail -n +2)
 	piuparts --basetgz="$base" --distribution="$suite" --mirror="$mirror" --tmpdir="$work" \
 		"${extra[@]}" --bindmount="$work/repo" \
-		--extra-repo="deb [trusted=yes] file://$work/repo ./" "$@" ||
-		{ why="piuparts: $(grep -m1 -E 'ERROR: (FAIL|Command failed)' "$log" | sed 's/^[0-9.ms]* ERROR: //')"; return 1; }
+		--extra-repo="deb [trusted=yes] file://$work/repo ./" "$@" || {
+		# What failed, with the first files it names, last, where the step's summary shows
+		# the end of this log (piuparts' own end is its clean-up).
+		errors=$(grep -A6 -E 'ERROR: (FAIL|Command failed)' "$log") || true
+		echo "$errors"
+		why="piuparts: $(echo "$errors" | awk '
+			!n { sub(/^[0-9.ms]* ERROR: /, ""); out = $0; n = 1; next }
+			n <= 3 && /^  / { sub(/^ +/, ""); sub(/\t.*/, ""); out = out " " $0; n++; next }
+			{ exit }
+			END { print out }')"
+		return 1
+	}
 	grep -q 'PASS: Installation and purging test' "$log" ||
 		{ why="piuparts passed without its install-purge test"; return 1; }
 	grep -q 'PASS: Installation, upgrade and purging tests' "$log" ||
@@ -190,11 +212,15 @@ step debs step_debs
 [ "$failed" -eq 0 ] || exit 1
 step base step_base --link
 [ "$failed" -eq 0 ] || exit 1
-step autopkgtest step_autopkgtest
-step piuparts-cokeeperd step_piuparts "$(deb "$debdir" cokeeperd)"
-step piuparts-agent step_piuparts "$(deb "$debdir" cokeeper-agent)"
-step piuparts-client step_piuparts "$(deb "$debdir" libcokeeper-client0)" "$(deb "$debdir" libcokeeper-client-dev)"
-step piuparts-dkms step_piuparts_dkms
+# usage: check NAME FUNCTION [ARG...]: a step, unless --only leaves it out
+check() {
+	case ${only:-$all_checks} in *" $1 "*) step "$@" ;; esac
+}
+check autopkgtest step_autopkgtest
+check piuparts-cokeeperd step_piuparts "$(deb "$debdir" cokeeperd)"
+check piuparts-agent step_piuparts "$(deb "$debdir" cokeeper-agent)"
+check piuparts-client step_piuparts "$(deb "$debdir" libcokeeper-client0)" "$(deb "$debdir" libcokeeper-client-dev)"
+check piuparts-dkms step_piuparts_dkms
 printf 'total %.1fs: %s\n' "$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
 	"$([ "$failed" -eq 0 ] && echo 'all checks passed' || echo 'some checks FAILED')"
 exit "$failed"
