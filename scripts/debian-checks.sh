@@ -14,7 +14,8 @@
 #   --previous DIR  the previous release's .debs (default: what scripts/previous-debs.sh
 #                   prints; it builds them once and keeps them)
 #   --only CHECKS   run only these: autopkgtest, piuparts-cokeeperd, piuparts-agent,
-#                   piuparts-client, piuparts-dkms (debs and base always run)
+#                   piuparts-client, piuparts-dkms (debs and base always run; without
+#                   autopkgtest, DEBDIR needs no .dsc)
 #   --keep          leave the run's directory under /var/tmp/cokeeper-debs/checks/
 #   KVER=...        the kernel ABI to build the modules for (default: what install-deps.sh prints)
 #   MIRROR=...      the Debian mirror (default: the host's apt sources, else deb.debian.org)
@@ -27,7 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck disable=SC2034 # read by debian-chroot.sh
 top=/var/tmp/cokeeper-debs/checks
 
-usage() { sed -n '3,23p' "$0"; }
+usage() { sed -n '3,24p' "$0"; }
 # shellcheck disable=SC2034 # read by debian-chroot.sh
 keep=0
 debdir=
@@ -76,13 +77,18 @@ debs=()
 version=
 prev_version=
 deb() { ls "$1/$2"_*.deb 2>/dev/null | head -n1; }
+wanted() { case ${only:-$all_checks} in *" $1 "*) return 0 ;; esac; return 1; }
+
 step_debs() {
 	local p f missing=()
-	dsc=$(ls "$debdir"/*.dsc 2>/dev/null | head -n1)
-	[ -n "$dsc" ] || { why="no .dsc in $debdir (scripts/build-debs.sh writes one)"; return 1; }
-	# dpkg-source adds the field when debian/tests/control exists.
-	grep -q '^Testsuite: autopkgtest' "$dsc" ||
-		{ why="$(basename "$dsc") has no 'Testsuite: autopkgtest': built without debian/tests"; return 1; }
+	# The tests come from the source package; piuparts needs only the .debs.
+	if wanted autopkgtest; then
+		dsc=$(ls "$debdir"/*.dsc 2>/dev/null | head -n1)
+		[ -n "$dsc" ] || { why="no .dsc in $debdir (scripts/build-debs.sh writes one)"; return 1; }
+		# dpkg-source adds the field when debian/tests/control exists.
+		grep -q '^Testsuite: autopkgtest' "$dsc" ||
+			{ why="$(basename "$dsc") has no 'Testsuite: autopkgtest': built without debian/tests"; return 1; }
+	fi
 	for p in cokeeperd cokeeper-agent cokeeper-dkms libcokeeper-client0 libcokeeper-client-dev; do
 		[ -n "$(deb "$debdir" "$p")" ] || missing+=("$p")
 	done
@@ -115,7 +121,7 @@ step_debs() {
 		echo "no cached ${headers[0]} .debs ($why): from the mirror"
 	(cd "$work/repo" && dpkg-scanpackages . >Packages) ||
 		{ why="dpkg-scanpackages $work/repo failed"; return 1; }
-	why="$(basename "$dsc"), ${#debs[@]} .debs; previous release $prev_version from $previous; kernel ABI $KVER"
+	why="${dsc:+$(basename "$dsc"), }${#debs[@]} .debs; previous release $prev_version from $previous; kernel ABI $KVER"
 }
 
 # --- autopkgtest --------------------------------------------------------------------------------
@@ -214,7 +220,7 @@ step base step_base --link
 [ "$failed" -eq 0 ] || exit 1
 # usage: check NAME FUNCTION [ARG...]: a step, unless --only leaves it out
 check() {
-	case ${only:-$all_checks} in *" $1 "*) step "$@" ;; esac
+	! wanted "$1" || step "$@"
 }
 check autopkgtest step_autopkgtest
 check piuparts-cokeeperd step_piuparts "$(deb "$debdir" cokeeperd)"
