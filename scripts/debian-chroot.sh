@@ -9,7 +9,8 @@
 #   keep         1: leave the run's chroots in place
 #   chroot_tag   the name its messages start with
 # and gets: $work (this run's chroots), $logs, $cache, $suite, $mirror, step, in_root, apt_in,
-# step_base (sets $base), new_root NAME, install_kernel_debs, install_headers.
+# apt_sources, step_base [--link] (sets $base), new_root NAME, install_kernel_debs,
+# install_headers.
 
 suite=bookworm
 # One debootstrap base and one download cache for every user: a base takes minutes.
@@ -71,17 +72,20 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- steps --------------------------------------------------------------------------------------
-# A step is a function run with its output in $logs/<name>.log; it sets `why` to one line that
-# says what it found, whether it passed or not.
+# A step is a function run with its output in $logs/<name>.log (its name in $step_log, for a
+# step that reads back what it ran); it sets `why` to one line that says what it found,
+# whether it passed or not.
 failed=0
 why=
+step_log=
 t_start=$(date +%s.%N)
 step() {
 	local name=$1 t0 dt rc
 	shift
 	why=
+	step_log=$logs/$name.log
 	t0=$(date +%s.%N)
-	if "$@" >"$logs/$name.log" 2>&1; then rc=0; else rc=$?; fi
+	if "$@" >"$step_log" 2>&1; then rc=0; else rc=$?; fi
 	dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
 	if [ "$rc" -eq 0 ]; then
 		printf 'PASS  %-18s %6.1fs  %s\n' "$name" "$dt" "$why"
@@ -144,6 +148,13 @@ mirror=${mirror:-http://deb.debian.org/debian}
 security=${SECURITY_MIRROR:-$(host_uri "$suite-security")}
 security=${security:-http://deb.debian.org/debian-security}
 
+# A chroot's sources.list: the kernel's ABI packages are published in $suite-security.
+apt_sources() {
+	echo "deb $mirror $suite main"
+	echo "deb $mirror $suite-updates main"
+	echo "deb $security $suite-security main"
+}
+
 # The cache is keyed on the mirror and its Release file's date, which changes only with a point
 # release; if the Release file cannot be read, on today's date. Security and point updates are
 # fetched in every run (apt-get update), so a base from the same point release stays correct.
@@ -161,20 +172,38 @@ release_key() {
 }
 
 # --- the base chroot ---------------------------------------------------------------------------
+# usage: step_base [--link]
+# Without --link the cache's lock is held to the end of the run, not just for the base: every
+# chroot's apt shares the download cache (bind-mounted), and apt locks that cache's directory:
+# a second run's apt-get would fail on that lock rather than wait.
+# --link is for a run that does not bind the download cache (scripts/debian-checks.sh): the
+# lock is taken only if the base must be built, so that such a run does not wait for a
+# test-debs.sh or lab image run holding it, and $base is a hard link in $work, so that a run
+# that deletes a stale base cannot take it away half-way.
 base=
 step_base() {
-	local key tmp include=
+	local key link=0
+	[ "${1:-}" = --link ] && link=1
 	key=$(release_key)
 	base=$cache/$suite-minbase-$(echo "$mirror" | sha256sum | cut -c1-8)-$key.tar.gz
-	# Held to the end of the run, not just for the base: every chroot's apt shares the
-	# download cache (bind-mounted), and apt locks that cache's directory: a second run's
-	# apt-get would fail on that lock rather than wait.
-	exec 9>"$cache/lock"
-	flock 9
+	if [ "$link" -eq 0 ] || [ ! -s "$base" ]; then
+		exec 9>"$cache/lock"
+		flock 9
+	fi
 	if [ -s "$base" ]; then
 		why="cached $(basename "$base") (mirror $mirror)"
-		return 0
+	else
+		build_base || return 1
 	fi
+	[ "$link" -eq 1 ] || return 0
+	ln -f "$base" "$work/base.tar.gz" 2>/dev/null || cp "$base" "$work/base.tar.gz" ||
+		{ why="cannot copy $base into $work"; return 1; }
+	base=$work/base.tar.gz
+	exec 9>&-
+}
+
+build_base() {
+	local tmp include=
 	command -v debootstrap >/dev/null || { why="no debootstrap: run scripts/install-deps.sh --debs"; return 1; }
 	case "$mirror" in https:*) include=--include=ca-certificates ;; esac
 	tmp=$(mktemp -d "$cache/debootstrap.XXXXXX") && chmod 755 "$tmp"
@@ -203,11 +232,7 @@ new_root() {
 	# The base's / is the mktemp directory debootstrap ran in (0700): users such as man-db's
 	# `man` could not reach a single library.
 	chmod 755 "$root" || return 1
-	cat >"$root/etc/apt/sources.list" <<-EOF || return 1
-	deb $mirror $suite main
-	deb $mirror $suite-updates main
-	deb $security $suite-security main
-	EOF
+	apt_sources >"$root/etc/apt/sources.list" || return 1
 	printf '#!/bin/sh\n# No service starts in this chroot.\nexit 101\n' >"$root/usr/sbin/policy-rc.d" &&
 		chmod 755 "$root/usr/sbin/policy-rc.d" || return 1
 	# The shared download cache is owned by the host's root; apt's _apt user may not write it.
@@ -226,39 +251,51 @@ new_root() {
 
 # The kernel ABI's own packages: PKG (linux-headers-$KVER, linux-image-$KVER) from the mirror;
 # Debian's security archive keeps only the newest kernel, so once an update supersedes KVER the
-# mirror no longer has it, and the .debs are then taken from an apt cache (this script's or the
-# host's, which installed them), at the version the host has, with the ones DEP_PATTERNs name
-# (its Depends built from the same source version).  TEST_DEBS_HEADERS_FROM_CACHE=1 takes that
-# path even when the mirror has them.
+# mirror no longer has it, and the .debs are then taken from an apt cache (cached_kernel_debs).
+# TEST_DEBS_HEADERS_FROM_CACHE=1 takes that path even when the mirror has them.
 # usage: install_kernel_debs ROOT PKG [DEP_PATTERN...]
 install_kernel_debs() {
-	local root=$1 pkg=$2 v d f p debs=()
+	local root=$1 pkg=$2 f files debs=()
 	shift 2
 	if [ "${TEST_DEBS_HEADERS_FROM_CACHE:-0}" != 1 ] &&
 		apt_in "$root" install --no-install-recommends "$pkg"; then
 		return 0
 	fi
+	files=$(cached_kernel_debs "$pkg" "$@") || return 1
+	mkdir -p "$root/tmp/kernel-debs"
+	for f in $files; do
+		cp "$f" "$root/tmp/kernel-debs/" && debs+=("./$(basename "$f")")
+	done
+	in_root "$root" sh -c "cd /tmp/kernel-debs && apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends ${debs[*]}" ||
+		{ why="$pkg from the apt cache (${debs[*]}) does not install"; return 1; }
+	rm -rf "$root/tmp/kernel-debs"
+	echo "$pkg from the apt cache: ${debs[*]}"
+}
+
+# The .debs of PKG from an apt cache (this script's, then the host's, which installed them), at
+# the version the host has, with the ones DEP_PATTERNs name (its Depends built from the same
+# source version): one path a line.
+# usage: cached_kernel_debs PKG [DEP_PATTERN...]
+cached_kernel_debs() {
+	local pkg=$1 v d f p found=0
 	v=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null) ||
 		{ why="$pkg is not on $mirror, and the host has not installed it"; return 1; }
-	mkdir -p "$root/tmp/kernel-debs"
-	for p in "$pkg" "$@"; do
-		f=
+	for p in "$@"; do
 		for d in "$cache/archives" /var/cache/apt/archives; do
 			# shellcheck disable=SC2086 # p may be a pattern
 			f=$(ls "$d"/$p"_${v}_"*.deb 2>/dev/null | head -n1)
-			[ -n "$f" ] && break
+			[ -n "$f" ] && { echo "$f"; found=1; break; }
 		done
-		[ -n "$f" ] && cp "$f" "$root/tmp/kernel-debs/" && debs+=("./$(basename "$f")")
 	done
-	[ "${#debs[@]}" -gt 0 ] || { why="no $pkg $v .debs in any apt cache"; return 1; }
-	in_root "$root" sh -c "cd /tmp/kernel-debs && apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends ${debs[*]}" ||
-		{ why="$pkg $v from the apt cache (${debs[*]}) does not install"; return 1; }
-	rm -rf "$root/tmp/kernel-debs"
-	echo "$pkg $v from the apt cache: ${debs[*]}"
+	[ "$found" -eq 1 ] || { why="no $pkg $v .debs in any apt cache"; return 1; }
 }
 
-# The headers DKMS builds against.
+# The headers DKMS builds against, and (for an apt cache's copies) the packages they need.
+headers_pkgs() {
+	headers=("linux-headers-$KVER" "linux-headers-${KVER%-*}-common" 'linux-kbuild-*' 'linux-compiler-gcc-*')
+}
 install_headers() {
-	install_kernel_debs "$1" "linux-headers-$KVER" "linux-headers-${KVER%-*}-common" \
-		'linux-kbuild-*' 'linux-compiler-gcc-*'
+	local headers
+	headers_pkgs
+	install_kernel_debs "$1" "${headers[@]}"
 }

@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh          build + unit/sim tests + fuzzing + kernel module
 #   scripts/install-deps.sh --lab    the above plus Xen, QEMU and the pinned kernel image
 #   scripts/install-deps.sh --debs   the above plus what scripts/build-debs.sh needs
-#                                    (debhelper, dh-dkms, lintian) and debootstrap
+#                                    (debhelper, dh-dkms, lintian), debootstrap, and
+#                                    autopkgtest and piuparts (scripts/debian-checks.sh)
 set -euo pipefail
 
 want_lab=0
@@ -30,9 +31,11 @@ build_pkgs=(
 	python3-prometheus-client
 )
 # The package build's Build-Depends beyond build_pkgs (packaging/debian/control), lintian,
-# and debootstrap for the install test in a fresh Debian chroot.
+# debootstrap for the install test in a fresh Debian chroot, and Debian's own checks
+# (scripts/debian-checks.sh): uidmap's newuidmap for autopkgtest-virt-unshare.
 debs_pkgs=(
 	dpkg-dev debhelper dh-dkms pkgconf lintian debootstrap
+	autopkgtest piuparts uidmap
 )
 # dnsmasq-base: the dnsmasq binary without the dnsmasq package's system service; the lab
 # starts it in dom0 as the guests' DHCP server (scenario-lib.sh: dhcp_start).

@@ -127,26 +127,26 @@ step_module() {
 	why="${found[*]}: version $mv"
 }
 
+# The source package's autopkgtest scripts (packaging/debian/tests), run in this script's
+# chroots as well: one copy of each check.  usage: run_debian_test ROOT NAME
+run_debian_test() {
+	local root=$1 t=$2 out
+	cp "$here/../packaging/debian/tests/$t" "$root/tmp/$t" && mkdir "$root/tmp/$t.d" || return 1
+	out=$(in_root "$root" AUTOPKGTEST_TMP="/tmp/$t.d" sh "/tmp/$t" 2>&1) || {
+		echo "$out"
+		why=$(echo "$out" | grep -m1 "^$t: FAIL") || why="$t: exit status non-zero"
+		return 1
+	}
+	echo "$out"
+	why=$(echo "$out" | tail -n1)
+}
+
 # systemd-analyze runs inside the chroot, where the units' ExecStart binaries, the units they
 # order against and man(1) for Documentation= are the installed ones. From the host,
 # `systemd-analyze --root=DIR verify` finds binaries under DIR but runs the host's man, which
 # does not see the pages the packages installed.
 step_units() {
-	local u bad=()
-	for u in cokeeperd.service cokeeper-agent.service cokeeperd-metrics.service \
-		cokeeperd-metrics.timer cokeeper-agent-metrics.service cokeeper-agent-metrics.timer; do
-		echo "== $u"
-		if ! in_root "$main" systemd-analyze verify "$u"; then bad+=("$u"); fi
-	done
-	# verify exits 0 on some findings it prints (a missing Documentation= page among them).
-	if grep -v '^== ' "$logs/units.log" | grep -q .; then
-		bad+=("(output above)")
-	fi
-	if [ "${#bad[@]}" -gt 0 ]; then
-		why="systemd-analyze verify: ${bad[*]}"
-		return 1
-	fi
-	why="systemd-analyze verify: every unit clean"
+	run_debian_test "$main" units
 }
 
 step_man() {
@@ -173,34 +173,7 @@ step_link() {
 	cp "$debdir"/libcokeeper-client0_*.deb "$debdir"/libcokeeper-client-dev_*.deb "$link/tmp/debs/"
 	in_root "$link" sh -c 'cd /tmp/debs && apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends gcc libc6-dev pkg-config ./*.deb' ||
 		{ why="apt-get install libcokeeper-client0 libcokeeper-client-dev gcc libc6-dev pkg-config failed"; return 1; }
-	cat >"$link/tmp/prog.c" <<-'EOF'
-	#include <stdio.h>
-	#include <cokeeper-client.h>
-
-	int main(void)
-	{
-		struct ck_client *c = NULL;
-		int r = ck_client_open(&c);	/* no module here: an error is expected */
-
-		printf("ck_client_open: %d\n", r);
-		ck_client_close(c);
-		return 0;
-	}
-	EOF
-	if ! in_root "$link" sh -c 'cd /tmp && pkg-config --cflags --libs cokeeper-client'; then
-		why="pkg-config --cflags --libs cokeeper-client fails with only the declared dependencies"
-		return 1
-	fi
-	if ! in_root "$link" sh -c 'cd /tmp && cc -Wall -Werror prog.c -o prog $(pkg-config --cflags --libs cokeeper-client)'; then
-		why="cc prog.c \$(pkg-config --cflags --libs cokeeper-client) fails"
-		return 1
-	fi
-	# Running it proves the runtime package ships the soname the link recorded.
-	if ! in_root "$link" /tmp/prog; then
-		why="prog links but does not run"
-		return 1
-	fi
-	why="prog.c compiles, links and runs with $(in_root "$link" pkg-config --libs cokeeper-client | xargs)"
+	run_debian_test "$link" client-build
 }
 
 # What the lab boots: the installed files, not the build tree's.
