@@ -13,7 +13,9 @@
   then never exits;
 - a run killed outright (SIGKILL) leaves none of its processes behind, a forking wrapper's
   child included;
-- tests/leftovers.py, which scripts/test.sh runs after each suite, finds what one left.
+- tests/leftovers.py, which scripts/test.sh runs after each suite, finds what one left;
+- a hostile-suite attacker whose report follows its "ready" line before the case reads
+  either still has its report read (a text readline() reads ahead past "ready").
 
 Usage: test-harness.py
 """
@@ -262,6 +264,29 @@ def leftovers_found():
             left.stdout.close()
 
 
+def attacker_report_kept():
+    """tests/hostile's Attacker: "ready" and the report both in the pipe when the case reads
+    (the attacker exited first: on a busy machine it may, for a case that needs nothing of the
+    harness after "ready"), and the report is still read (CI saw "attacker exit 0:" here)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hostile"))
+    from attack_harness import Attacker
+    a = Attacker.__new__(Attacker)
+    a.result = None
+    a.p = subprocess.Popen([sys.executable, "-c", "print('ready'); print('{\"x\": 1}')"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        a.p.wait(timeout=HANG)
+        a.wait_ready()
+        r = a.finish()
+        if r != {"x": 1}:
+            raise Failure(f"the report after 'ready' read as {r!r}")
+    finally:
+        if a.p.poll() is None:
+            a.p.kill()
+            a.p.wait()
+
+
 CASES = [
     ("a bound socket refuses a connect until it listens: its file is no readiness",
      race_reproduced),
@@ -275,6 +300,8 @@ CASES = [
      killed_outright),
     ("tests/leftovers.py finds a process and a directory a suite left, and ends them",
      leftovers_found),
+    ("an attacker's report printed right after its 'ready' line is read, not lost",
+     attacker_report_kept),
 ]
 
 

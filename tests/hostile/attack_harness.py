@@ -393,9 +393,19 @@ class Attacker:
         self.result = None
 
     def wait_ready(self, timeout=60):
-        r, _, _ = select.select([self.p.stdout], [], [], timeout)
-        line = self.p.stdout.readline() if r else ""
-        if line.strip() != "ready":
+        """Reads the attacker's "ready" line a byte at a time from the pipe itself: a
+        readline() on the text stream reads ahead into its buffer, and an attacker that
+        already printed its report (a case that needs nothing from us after "ready", on a
+        busy machine) would lose it there, since communicate() reads the pipe's descriptor."""
+        fd, line = self.p.stdout.fileno(), b""
+        deadline = time.monotonic() + timeout
+        while not line.endswith(b"\n"):
+            r, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            c = os.read(fd, 1) if r else b""
+            if not c:
+                break
+            line += c
+        if line.strip() != b"ready":
             raise Failure(f"the attacker did not start: {line!r} "
                           f"{self.p.stderr.read()[-500:] if self.p.poll() is not None else ''}")
 
