@@ -751,9 +751,10 @@ sd_unit_ok() {
 # release or of this build in the Debian guest NAME over its running agent (rootfs/lab-apt),
 # as an administrator upgrades; each failure is reported (fail).  With "stopped", dom0's
 # cokeeperd is stopped for it, as a guest's unattended-upgrades may run while dom0 upgrades
-# or restarts its own: the agent's restart must not wait for dom0 (0.2.0's waited for a
-# snapshot, so dpkg's postinst failed after the unit's 90 s start timeout), the agent must be
-# active after it, and cokeeperd is started again after.
+# or restarts its own: the agent must be active after it, not wait for dom0 (0.2.0's said
+# READY only after a snapshot: apt succeeded, since the postinst ignores a failed restart,
+# and left it activating until its start timed out: run 20261207-150734-23434); then
+# cokeeperd is started again.
 ck_guest_install() {
 	local _n=$1 _which=$2 _st
 	ck_guest_installed() {
