@@ -18,7 +18,8 @@
 # FUZZ_POLICY_RUNS (default 300000) sets fuzz-fastpath-policy's (fastpath.conf, policy-set).
 # FUZZ_LEARN_RUNS (default 1000000) sets fuzz-learn-parse's (frames seen on a vif, --learn).
 # TEST_TIMEOUT_MULTIPLIER (default 1) scales meson's per-test hang guards, for a run that
-# yields the CPU to other work (.ci/run runs it at nice 10 beside the lab).
+# yields the CPU to other work (.ci/run runs it at nice 10, in a niced autogroup, beside
+# the lab).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
