@@ -39,9 +39,12 @@ debs_pkgs=(
 )
 # dnsmasq-base: the dnsmasq binary without the dnsmasq package's system service; the lab
 # starts it in dom0 as the guests' DHCP server (scenario-lib.sh: dhcp_start).
+# iperf3, sockperf, redis-tools: the applications the lab's guests measure the fast path with
+# (copied into their image; redis-tools carries the server too, as redis-check-rdb).
 lab_pkgs=(
 	qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
 	busybox-static cpio python3 iproute2 jq nftables dnsmasq-base
+	iperf3 sockperf redis-tools
 )
 
 missing=()

@@ -263,6 +263,7 @@ mkdir -p "$R/usr/local/bin"
 install -m 0755 "$HERE/rootfs/domU-init" "$R/init"
 install -m 0755 "$HERE/rootfs/ck-report" "$R/usr/local/bin/ck-report"
 install -m 0755 "$HERE/rootfs/lab-agent" "$R/usr/local/bin/lab-agent"
+install -m 0755 "$HERE/rootfs/ck-apps" "$R/usr/local/bin/ck-apps"
 install -D -m 0755 "$HERE/rootfs/udhcpc.script" "$R/usr/share/udhcpc/default.script"
 for f in "${domu_bins[@]}"; do
 	[ -x "$f" ] || die "binary '$f' not found or not executable"
@@ -291,7 +292,8 @@ mkdir -p "$R/usr/local/bin" "$R/usr/lib/cokeeper-lab" "$R/boot"
 install -m 0755 "$HERE/rootfs/dom0-init" "$R/init"
 install -m 0755 "$scenario" "$R/scenario.sh"
 install -m 0644 "$HERE/scenario-lib.sh" "$R/usr/lib/cokeeper-lab/scenario-lib.sh"
-install -m 0644 "$HERE/bench-lib.sh" "$R/usr/lib/cokeeper-lab/bench-lib.sh"
+install -m 0644 "$HERE/bench-lib.sh" "$HERE/fastpath-lib.sh" "$HERE/apps-lib.sh" \
+	"$R/usr/lib/cokeeper-lab/"
 cp "$OUT/domU.cpio.gz" "$R/boot/domU.cpio.gz"
 echo "dom0 /scenario.sh <- $scenario" >>"$manifest"
 for f in "${dom0_bins[@]}"; do

@@ -205,6 +205,21 @@ fi
 [ -x /usr/sbin/genl ] && args+=(--domu-bin /usr/sbin/genl)
 # nftables' nft: the fast path's scenario counts its traffic with rules on both guests.
 [ -x /usr/sbin/nft ] && args+=(--domu-bin /usr/sbin/nft)
+# Applications nobody here wrote, for the scenarios that measure with them (a line
+# "# lab: guest applications" in the scenario): iperf3, sockperf, redis-benchmark and
+# redis-cli, and the server: redis-check-rdb under the name redis-server, which is all that
+# Debian's redis-server package adds (a symlink; redis picks its role by argv[0], and both
+# names load the same libraries, which redis-benchmark's --domu-bin brings).  They double
+# the guests' image, so the other scenarios go without.
+if grep -q '^# lab: guest applications' "$SCENARIO"; then
+	for b in /usr/bin/iperf3 /usr/bin/sockperf /usr/bin/redis-benchmark /usr/bin/redis-cli \
+		/usr/bin/redis-check-rdb; do
+		[ -x "$b" ] || die "$b missing (scripts/install-deps.sh --lab)"
+	done
+	args+=(--domu-bin /usr/bin/iperf3 --domu-bin /usr/bin/sockperf
+		--domu-bin /usr/bin/redis-benchmark --domu-bin /usr/bin/redis-cli
+		--domu-file /usr/bin/redis-check-rdb:/usr/local/bin/redis-server)
+fi
 # coreutils' nice: busybox-static has none; cokeeperd and xenstored run at Nice=-10 (cokeeperd's
 # unit; xenstored-priority.conf, the package's example drop-in, enabled).
 [ -x /usr/bin/nice ] && args+=(--dom0-bin /usr/bin/nice)
@@ -245,7 +260,8 @@ if [ -n "${LAB_DEBIAN:-}" ]; then
 	payload=$(mktemp -d "$OUT/.payload.XXXXXX")
 	install -m 0755 "$SCENARIO" "$payload/scenario.sh"
 	install -m 0755 "$LAB/rootfs/dom0-init" "$payload/dom0-init"
-	install -m 0644 "$LAB/scenario-lib.sh" "$LAB/bench-lib.sh" "$payload/"
+	install -m 0644 "$LAB/scenario-lib.sh" "$LAB/bench-lib.sh" "$LAB/fastpath-lib.sh" "$LAB/apps-lib.sh" \
+		"$payload/"
 	gcc -O2 -Wall -static -o "$payload/lab-ms" "$LAB/src/lab-ms.c"
 	p=$(find_built ck-latency)
 	[ -n "$p" ] && cp "$p" "$payload/ck-latency"

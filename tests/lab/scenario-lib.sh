@@ -253,9 +253,10 @@ debian_disk_of() {
 }
 is_debian_guest() { [ -n "$(debian_disk_of "$1")" ]; }
 
-# domu_create NAME IP[/NN]|dhcp MAC [pv|pvh] [kernel args...]: writes $LAB_DIR/NAME.cfg and
-# runs xl create, once more if it fails (xl has been seen to crash under TCG).  It returns when
-# the domain runs, not when the guest has booted: wait for guest_key NAME lab-net for that.
+# domu_create NAME IP[/NN]|dhcp MAC [pv|pvh] [kernel args...]: writes $LAB_DIR/NAME.cfg (one
+# vCPU, or LAB_DOMU_VCPUS) and runs xl create, once more if it fails (xl has been seen to
+# crash under TCG).  It returns when the domain runs, not when the guest has booted: wait
+# for guest_key NAME lab-net for that.
 # With an IP the vif carries ip= (libxl writes it to the backend's ip key) and the guest sets
 # it itself; with dhcp the vif has no ip= and the guest asks dom0's dnsmasq (dhcp_start).
 domu_create() {
@@ -292,7 +293,7 @@ domu_create() {
 		EOF
 	fi
 	cat >>"$_cfg" <<-EOF
-		vcpus = 1
+		vcpus = ${LAB_DOMU_VCPUS:-1}
 		on_poweroff = "destroy"
 		on_reboot = "destroy"
 		on_crash = "destroy"

@@ -1,0 +1,169 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+# Applications nobody here wrote, between lab guests (tests/lab/rootfs/ck-apps runs them in
+# a guest; a scenario gets them in its guests' image with a line "# lab: guest
+# applications"), sourced after scenario-lib.sh and fastpath-lib.sh:
+#   apps_round MODE CLIENT HOST     one round of every measurement, into $LAB_DIR/apps-MODE
+#   apps_table MODE...              medians and spread of those rounds, as notes
+#   apps_churn CLIENT SERVER PEER SPARE  redis between CLIENT and SERVER while membership
+#                                   changes (issue 24's transparency under churn)
+
+# Seconds per iperf3 and sockperf run, and requests per redis-benchmark test (pipelining 1;
+# 16 takes five times as many): a few seconds each under TCG.
+LAB_APPS_SECONDS=${LAB_APPS_SECONDS:-5}
+LAB_APPS_REDIS=${LAB_APPS_REDIS:-10000}
+# The columns apps_round writes, in order (units in the names).
+APPS_COLUMNS="tcp1_mbit tcp4_mbit udp100_mbit udp100_loss_pct pp64_p50_us pp64_p99_us pp16k_p50_us pp16k_p99_us pp64_bulk_p50_us redis_get_p1_rps redis_set_p1_rps redis_get_p16_rps redis_set_p16_rps"
+
+# apps_run CLIENT ARGS...: one ck-apps measurement in CLIENT (under $APPS_PIN), its line.
+apps_run() {
+	local _c=$1 _out
+	shift
+	_out=$(guest_run "$_c" "CK_APPS_PIN='$APPS_PIN' ck-apps $*") || {
+		echo "ck-apps $* in $_c: $_out" >&2
+		return 1
+	}
+	echo "$_out"
+}
+# apps_round MODE CLIENT HOST: every measurement once, CLIENT to HOST (whose servers
+# ck-apps serve started), appended to $LAB_DIR/apps-MODE as one line of APPS_COLUMNS.
+APPS_PIN=
+apps_round() {
+	local _m=$1 _c=$2 _h=$3 _s=$LAB_APPS_SECONDS _t1 _t4 _u _p64 _p16k _pb _r1 _r16 _line
+	_t1=$(apps_run "$_c" tcp "$_h" "$_s" 1) &&
+		_t4=$(apps_run "$_c" tcp "$_h" "$_s" 4) &&
+		_u=$(apps_run "$_c" udp "$_h" "$_s" 100M) &&
+		_p64=$(apps_run "$_c" pp "$_h" "$_s" 64) &&
+		_p16k=$(apps_run "$_c" pp "$_h" "$_s" 16384) &&
+		_pb=$(apps_run "$_c" pp-bulk "$_h" "$_s" 64) &&
+		_r1=$(apps_run "$_c" redis "$_h" "$LAB_APPS_REDIS" 1) &&
+		_r16=$(apps_run "$_c" redis "$_h" "$((LAB_APPS_REDIS * 5))" 16) || return 1
+	# pp-bulk: its median only.  echo joins the words with one space each.
+	# shellcheck disable=SC2086
+	_line=$(echo $_t1 $_t4 $_u $_p64 $_p16k ${_pb%% *} $_r1 $_r16)
+	[ "$(echo "$_line" | wc -w)" = 13 ] || { echo "apps_round $_m: '$_line'" >&2; return 1; }
+	echo "$_line" >>"$LAB_DIR/apps-$_m"
+	note "apps $_m: $_line"
+}
+# apps_table MODE...: for every column, each MODE's median and [lowest..highest] of its
+# rounds, then the first two modes' ratio (the second over the first).
+apps_table() {
+	local _col=0 _name _m _row _a _b
+	: >"$LAB_DIR/apps.txt"
+	echo "column $* $2/$1" >>"$LAB_DIR/apps.txt"
+	for _name in $APPS_COLUMNS; do
+		_col=$((_col + 1))
+		_row=$_name
+		for _m in "$@"; do
+			_row="$_row $(median "$LAB_DIR/apps-$_m" "$_col")[$(awk -v c="$_col" '{ print $c }' "$LAB_DIR/apps-$_m" |
+				sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo ".." hi }')]"
+		done
+		_a=$(median "$LAB_DIR/apps-$1" "$_col")
+		_b=$(median "$LAB_DIR/apps-$2" "$_col")
+		echo "$_row $(ratio "$_b" "$_a")" >>"$LAB_DIR/apps.txt"
+	done
+	while read -r _row; do note "APPS $_row"; done <"$LAB_DIR/apps.txt"
+}
+
+# redis_conns NAME: the connections NAME's redis-server has accepted since it started.
+redis_conns() {
+	guest_run "$1" "redis-cli info stats | awk -F: '/^total_connections_received/ { print \$2 + 0 }'" | tr -d ' '
+}
+# ring_moves NAME PEER_DOMID: NAME's ring to that peer carries traffic from now on (its
+# tx_packets go up by 100; hang guard 60 s).
+ring_moves() {
+	local _t
+	_t=$(fp_field "$1" "$2" 3)
+	wait_until 60 fp_tx_above "$1" "$2" "$((${_t:-0} + 100))"
+}
+
+# apps_churn CLIENT SERVER PEER SPARE: redis-benchmark rounds from CLIENT to SERVER's
+# redis-server over the fast path (ck-apps load) for the whole of a sequence of membership
+# changes: SPARE created and destroyed; the fast path off and on in CLIENT; SERVER (PVH)
+# live-migrated; PEER, another guest CLIENT has a channel to, destroyed and re-created
+# under the same address (boot_guest NAME, the scenario's).  Fails on any client error or
+# reconnection (redis-benchmark exits at a connection's first error and never reconnects;
+# SERVER's accepted connections must be exactly those of the rounds that ran), and unless
+# CLIENT's ring to SERVER carried the load again after each change.  Sets D_SERVER and
+# D_PEER to the domids SERVER and PEER end with.
+apps_churn() {
+	local _c=$1 _s=$2 _p=$3 _x=$4 _ds _dp _dx _c0 _c1 _per _t _r _out
+	_ds=$(domid_of "$_s") && _dp=$(domid_of "$_p") || { fail "churn: no $_s or $_p"; return 1; }
+	wait_until 120 fp_up_with_ping "$_c" "$_s" "$_ds" || { fail "churn: $_c's channel to $_s is not up"; return 1; }
+	# What one round costs the server in connections (the benchmark's clients and its
+	# CONFIG query per test; redis-cli's own INFO is one more).
+	_c0=$(redis_conns "$_s")
+	_out=$(guest_run "$_c" "redis-benchmark -h $(ip_of "$_s") -c 4 -n 2000 -t get,set --csv >/dev/null") ||
+		{ fail "churn: a first round of redis-benchmark failed: $_out"; return 1; }
+	_c1=$(redis_conns "$_s")
+	_per=$((${_c1:-0} - ${_c0:-0} - 1))
+	note "churn: one round of 2,000 GETs and SETs opens $_per connections to $_s's redis"
+
+	_c0=$(redis_conns "$_s")
+	guest_run "$_c" "rm -f /tmp/churn.stop; ck-apps load $(ip_of "$_s") /tmp/churn.stop /tmp/churn.out >/dev/null 2>&1 &" >/dev/null
+	churn_rounds() { guest_run "$_c" "cat /tmp/churn.out" | awk '$1 == "rounds" { print $2 }'; }
+	churn_ok() { ! guest_run "$_c" "cat /tmp/churn.out" | grep -q error; }
+	churn_past() { [ "$(churn_rounds)" -gt "$1" ] 2>/dev/null; }
+	ring_moves "$_c" "$_ds" || fail "churn: the load did not take $_c's ring to $_s"
+
+	# 1. Another guest comes and goes.
+	boot_guest "$_x" || { fail "churn: $_x did not boot"; return 1; }
+	_dx=$(domid_of "$_x")
+	wait_until 60 sees "$_c" "$_dx" || fail "churn: $_c does not see $_x (domid $_dx)"
+	domu_destroy "$_x" || fail "churn: destroy $_x"
+	wait_until 60 sees_not "$_c" "$_dx" || fail "churn: $_c still sees the destroyed $_x"
+	ring_moves "$_c" "$_ds" || fail "churn: the ring to $_s carries nothing after $_x came and went"
+	churn_ok || fail "churn: redis failed while $_x came and went"
+	note "churn: $_x (domid $_dx) came and went; $(churn_rounds) rounds so far"
+
+	# 2. The fast path off (the load takes the vif: the ring carries nothing while two
+	# more rounds complete) and on again.
+	fp_enable "$_c" 0 || fail "churn: enable=0"
+	wait_until 30 fp_state_is "$_c" "$_ds" idle || fail "churn: $_c's channel did not go with enable=0"
+	_t=$(fp_field "$_c" "$_ds" 3)
+	_r=$(churn_rounds)
+	wait_until 120 churn_past "$((${_r:-0} + 1))" || fail "churn: the load stopped with the fast path off"
+	[ "$(fp_field "$_c" "$_ds" 3)" = "$_t" ] || fail "churn: the ring carried frames with enable=0"
+	fp_enable "$_c" 1 || fail "churn: enable=1"
+	wait_until 120 fp_up_with_ping "$_c" "$_s" "$_ds" || fail "churn: the channel did not come back"
+	ring_moves "$_c" "$_ds" || fail "churn: the ring to $_s carries nothing after enable=1"
+	churn_ok || fail "churn: redis failed across the switch off and on"
+	note "churn: fast path off and on; $(churn_rounds) rounds so far"
+
+	# 3. The server migrates (localhost, PVH).
+	if domu_migrate "$_s"; then
+		_ds=$(domid_of "$_s")
+		wait_until 120 fp_up_with_ping "$_c" "$_s" "$_ds" || fail "churn: no channel to $_s's new domid $_ds"
+		ring_moves "$_c" "$_ds" || fail "churn: the ring to $_s's new domid carries nothing"
+		churn_ok || fail "churn: redis failed across $_s's migration"
+		note "churn: $_s migrated to domid $_ds; $(churn_rounds) rounds so far"
+	else
+		fail "churn: xl migrate $_s"
+	fi
+
+	# 4. The client's other peer destroyed and re-created under the same address.
+	domu_destroy "$_p" || fail "churn: destroy $_p"
+	wait_until 60 sees_not "$_c" "$_dp" || fail "churn: $_c still sees the destroyed $_p"
+	boot_guest "$_p" || { fail "churn: $_p did not boot again"; return 1; }
+	_dp=$(domid_of "$_p")
+	wait_until 120 owner_is "$_c" "$(ip_of "$_p")" "$_dp" ||
+		fail "churn: $(ip_of "$_p") is not the new $_p's (domid $_dp) in $_c's table: $(lookup "$_c" "$(ip_of "$_p")")"
+	wait_until 120 fp_up_with_ping "$_c" "$_p" "$_dp" || fail "churn: no channel to the new $_p (domid $_dp)"
+	ring_moves "$_c" "$_ds" || fail "churn: the ring to $_s carries nothing after $_p's return"
+	churn_ok || fail "churn: redis failed while $_p was re-created"
+	note "churn: $_p re-created as domid $_dp under $(ip_of "$_p"); $(churn_rounds) rounds so far"
+
+	guest_run "$_c" "touch /tmp/churn.stop" >/dev/null
+	churn_done() { guest_run "$_c" "cat /tmp/churn.out" | grep -q -e 'done' -e error; }
+	wait_until 120 churn_done || fail "churn: the load did not stop"
+	_out=$(guest_run "$_c" "cat /tmp/churn.out")
+	_r=$(churn_rounds)
+	_c1=$(redis_conns "$_s")
+	note "churn: redis-benchmark: $_out; $_s's redis accepted $((${_c1:-0} - ${_c0:-0} - 1)) connections, $_per a round"
+	case $_out in *error*) fail "churn: redis-benchmark: $_out" ;; esac
+	[ "$((${_c1:-0} - ${_c0:-0} - 1))" = "$((${_r:-0} * _per))" ] ||
+		fail "churn: $_s's redis accepted $((${_c1:-0} - ${_c0:-0} - 1)) connections for ${_r:-?} rounds of $_per: a client reconnected"
+	note "churn: $_c: $(guest_run "$_c" "cokeeper-query fastpath | awk '\$1 == $_ds'")"
+	D_SERVER=$_ds
+	D_PEER=$_dp
+}

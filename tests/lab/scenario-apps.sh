@@ -1,0 +1,96 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# lab: guest applications
+# The fast path as applications see it, measured with tools nobody here wrote (Debian's
+# iperf3, sockperf and redis; tests/lab/rootfs/ck-apps runs them in the guests):
+#   SCENARIO=tests/lab/scenario-apps.sh tests/lab/run.sh
+# Guests: pv1 and pv2 (PV, one vCPU each, cokeeper-fp.ko), pvh3 (PVH, the fast path too),
+# lo5 (PV, two vCPUs, no fast path: its loopback with client and server on different vCPUs),
+# addresses from dom0's dnsmasq, learned by cokeeperd (--learn=dhcp,arp).
+# apps-rounds   LAB_APPS_ROUNDS (5) rounds in this boot, each: pv1 -> pv2 with enable=0 on
+#               both (netfront, through dom0), then with the fast path on; pv1's loopback
+#               (one vCPU); lo5's loopback (client on vCPU 0, servers on vCPU 1).  Each:
+#               iperf3 TCP 1 and 4 streams, UDP at 100 Mbit/s (loss), sockperf TCP
+#               ping-pong 64 B and 16 KiB (p50, p99), the 64 B ping-pong beside an iperf3
+#               stream, redis-benchmark GET and SET with pipelining 1 and 16.  The ring's
+#               counters must move only when the fast path is on.  The table of medians and
+#               spreads goes to the log (APPS lines; bench/RESULTS.md).
+# churn         redis-benchmark pv1 -> pvh3 for the whole of a sequence of membership
+#               changes (apps-lib.sh: apps_churn): no client error, no reconnection,
+#               and the ring carrying the load again after every change.
+LAB_DOMU_MEM=${LAB_DOMU_MEM:-256}	# the applications double the guests' image
+. /usr/lib/cokeeper-lab/scenario-lib.sh
+
+GUESTS="pv1 pv2 pvh3"
+. /usr/lib/cokeeper-lab/fastpath-lib.sh
+. /usr/lib/cokeeper-lab/apps-lib.sh
+ROUNDS=${LAB_APPS_ROUNDS:-5}
+
+# boot_guest NAME: NAME created as this scenario wants it (also for apps_churn).
+boot_guest() {
+	case $1 in
+	lo*) LAB_DOMU_VCPUS=2 domu_boot "$1" dhcp "$(mac_of "$1")" pv cokeeper.selftest=0 ;;
+	pv4) domu_boot "$1" dhcp "$(mac_of "$1")" pv cokeeper.selftest=0 ;;
+	*) domu_boot "$1" dhcp "$(mac_of "$1")" "$(type_of "$1")" cokeeper.selftest=0 cokeeper.fp=1 ;;
+	esac
+}
+
+step cokeeperd-start
+dhcp_start || fatal "dnsmasq did not start"
+for n in $GUESTS lo5 pv4; do dhcp_pin "$(mac_of "$n")" "$(ip_of "$n")" || fatal "dhcp_pin $n"; done
+ck_daemon_start --source xenstore --learn=dhcp,arp && pass
+
+step guests-up
+for n in $GUESTS lo5; do boot_guest "$n" || fatal "$n did not boot"; done
+for n in $GUESTS; do
+	wait_until 240 fp_loaded "$n" || fail "$n: cokeeper-fp.ko was not loaded"
+	st=$(guest_key "$n" ck-fp)
+	[ "$st" = ok ] || fail "$n: insmod cokeeper-fp.ko: $st"
+done
+for n in pv2 pvh3; do
+	out=$(guest_run "$n" "ck-apps serve") || fail "$n: ck-apps serve: $out"
+done
+out=$(guest_run pv1 "ck-apps serve") || fail "pv1: ck-apps serve: $out"
+out=$(guest_run lo5 "ck-apps serve 0x2") || fail "lo5: ck-apps serve 0x2: $out"
+note "lo5: $(guest_run lo5 "grep -c ^processor /proc/cpuinfo") vCPUs"
+pass
+D1=$(domid_of pv1)
+D2=$(domid_of pv2)
+
+step apps-rounds
+for round in $(seq 1 "$ROUNDS"); do
+	fp_enable pv1 0 && fp_enable pv2 0 || fail "cannot set enable=0"
+	wait_until 30 fp_state_is pv1 "$D2" idle || fail "pv1's channel did not go down with enable=0"
+	t0=$(fp_field pv1 "$D2" 3)
+	apps_round off pv1 "$(ip_of pv2)" || fail "round $round: off"
+	t1=$(fp_field pv1 "$D2" 3)
+	[ "${t1:-x}" = "${t0:-y}" ] || fail "round $round: the channel carried frames with enable=0: $t0 -> $t1"
+	fp_enable pv1 1 && fp_enable pv2 1 || fail "cannot set enable=1"
+	wait_until 120 fp_up_with_ping pv1 pv2 "$D2" || fail "round $round: the channel did not come back"
+	wait_until 30 fp_state_is pv2 "$D1" up || fail "round $round: pv2's side did not come back"
+	apps_round on pv1 "$(ip_of pv2)" || fail "round $round: on"
+	t2=$(fp_field pv1 "$D2" 3)
+	[ "${t2:-0}" -gt "$((${t1:-0} + 10000))" ] ||
+		fail "round $round: the channel carried ${t1:-?} -> ${t2:-?} frames with enable=1"
+	apps_round lo1 pv1 127.0.0.1 || fail "round $round: pv1's loopback"
+	APPS_PIN="taskset 0x1"
+	apps_round lo5 lo5 127.0.0.1 || fail "round $round: lo5's loopback"
+	APPS_PIN=
+done
+note "pv1: $(guest_run pv1 "cokeeper-query fastpath | awk '\$1 == $D2'")"
+note "pv2: $(guest_run pv2 "cokeeper-query fastpath | awk '\$1 == $D1'")"
+apps_table off on lo1 lo5
+pass
+
+step churn
+domu_destroy lo5 || fail "destroy lo5"	# room for pv4 and the migration's second copy
+apps_churn pv1 pvh3 pv2 pv4
+pass
+
+step cleanup
+for n in $GUESTS; do domu_destroy "$n" || fail "destroy $n"; done
+ck_daemon_stop
+dhcp_stop || fail "dnsmasq"
+pass
+
+scenario_end
