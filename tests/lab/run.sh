@@ -216,6 +216,7 @@ if grep -q '^# lab: guest applications' "$SCENARIO"; then
 		/usr/bin/redis-check-rdb; do
 		[ -x "$b" ] || die "$b missing (scripts/install-deps.sh --lab)"
 	done
+	export TIMEOUT=${TIMEOUT:-4000}	# boot.sh's for QEMU: such a scenario takes its time
 	args+=(--domu-bin /usr/bin/iperf3 --domu-bin /usr/bin/sockperf
 		--domu-bin /usr/bin/redis-benchmark --domu-bin /usr/bin/redis-cli
 		--domu-file /usr/bin/redis-check-rdb:/usr/local/bin/redis-server)

@@ -19,6 +19,9 @@
 #               changes (apps-lib.sh: apps_churn): no client error, no reconnection,
 #               and the ring carrying the load again after every change.
 LAB_DOMU_MEM=${LAB_DOMU_MEM:-256}	# the applications double the guests' image
+# A hang guard: five rounds take about 1,500 s under TCG, the churn 300 (run.sh gives QEMU
+# as long, TIMEOUT, for a scenario with guest applications).
+LAB_TIMEOUT=${LAB_TIMEOUT:-3600}
 . /usr/lib/cokeeper-lab/scenario-lib.sh
 
 GUESTS="pv1 pv2 pvh3"
@@ -48,10 +51,10 @@ for n in $GUESTS; do
 	[ "$st" = ok ] || fail "$n: insmod cokeeper-fp.ko: $st"
 done
 for n in pv2 pvh3; do
-	out=$(guest_run "$n" "ck-apps serve") || fail "$n: ck-apps serve: $out"
+	out=$(guest_run "$n" "ck-apps serve") || fatal "$n: ck-apps serve: $out"
 done
-out=$(guest_run pv1 "ck-apps serve") || fail "pv1: ck-apps serve: $out"
-out=$(guest_run lo5 "ck-apps serve 0x2") || fail "lo5: ck-apps serve 0x2: $out"
+out=$(guest_run pv1 "ck-apps serve") || fatal "pv1: ck-apps serve: $out"
+out=$(guest_run lo5 "ck-apps serve 0x2") || fatal "lo5: ck-apps serve 0x2: $out"
 note "lo5: $(guest_run lo5 "grep -c ^processor /proc/cpuinfo") vCPUs"
 pass
 D1=$(domid_of pv1)
@@ -62,19 +65,19 @@ for round in $(seq 1 "$ROUNDS"); do
 	fp_enable pv1 0 && fp_enable pv2 0 || fail "cannot set enable=0"
 	wait_until 30 fp_state_is pv1 "$D2" idle || fail "pv1's channel did not go down with enable=0"
 	t0=$(fp_field pv1 "$D2" 3)
-	apps_round off pv1 "$(ip_of pv2)" || fail "round $round: off"
+	apps_round off pv1 "$(ip_of pv2)" || { fail "round $round: off"; break; }
 	t1=$(fp_field pv1 "$D2" 3)
 	[ "${t1:-x}" = "${t0:-y}" ] || fail "round $round: the channel carried frames with enable=0: $t0 -> $t1"
 	fp_enable pv1 1 && fp_enable pv2 1 || fail "cannot set enable=1"
 	wait_until 120 fp_up_with_ping pv1 pv2 "$D2" || fail "round $round: the channel did not come back"
 	wait_until 30 fp_state_is pv2 "$D1" up || fail "round $round: pv2's side did not come back"
-	apps_round on pv1 "$(ip_of pv2)" || fail "round $round: on"
+	apps_round on pv1 "$(ip_of pv2)" || { fail "round $round: on"; break; }
 	t2=$(fp_field pv1 "$D2" 3)
 	[ "${t2:-0}" -gt "$((${t1:-0} + 10000))" ] ||
 		fail "round $round: the channel carried ${t1:-?} -> ${t2:-?} frames with enable=1"
-	apps_round lo1 pv1 127.0.0.1 || fail "round $round: pv1's loopback"
+	apps_round lo1 pv1 127.0.0.1 || { fail "round $round: pv1's loopback"; break; }
 	APPS_PIN="taskset 0x1"
-	apps_round lo5 lo5 127.0.0.1 || fail "round $round: lo5's loopback"
+	apps_round lo5 lo5 127.0.0.1 || { APPS_PIN=; fail "round $round: lo5's loopback"; break; }
 	APPS_PIN=
 done
 note "pv1: $(guest_run pv1 "cokeeper-query fastpath | awk '\$1 == $D2'")"
