@@ -99,7 +99,11 @@ ring_moves() {
 apps_churn() {
 	local _c=$1 _s=$2 _p=$3 _x=$4 _ds _dp _dx _c0 _c1 _per _t _r _out
 	_ds=$(domid_of "$_s") && _dp=$(domid_of "$_p") || { fail "churn: no $_s or $_p"; return 1; }
-	wait_until 120 fp_up_with_ping "$_c" "$_s" "$_ds" || { fail "churn: $_c's channel to $_s is not up"; return 1; }
+	wait_until 120 fp_up_with_ping "$_c" "$_s" "$_ds" || {
+		fail "churn: $_c's channel to $_s is not up: $_c: $(guest_run "$_c" "cokeeper-query fastpath");" \
+			"$_s: $(guest_run "$_s" "cokeeper-query fastpath"); cokeeperd: $(ck_ctl stats | jq -c '.counters | with_entries(select(.key | test("^fastpath_")))')"
+		return 1
+	}
 	# What one round costs the server in connections (the benchmark's clients and its
 	# CONFIG query per test; redis-cli's own INFO is one more).
 	_c0=$(redis_conns "$_s")
