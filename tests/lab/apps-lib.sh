@@ -3,8 +3,11 @@
 # Applications nobody here wrote, between lab guests (tests/lab/rootfs/ck-apps runs them in
 # a guest; a scenario gets them in its guests' image with a line "# lab: guest
 # applications"), sourced after scenario-lib.sh and fastpath-lib.sh:
-#   apps_round MODE CLIENT HOST     one round of every measurement, into $LAB_DIR/apps-MODE
+#   apps_round MODE CLIENT SERVER HOST  one round of every measurement, into
+#                                   $LAB_DIR/apps-MODE, and where each one's time went
+#                                   into $LAB_DIR/where-MODE
 #   apps_table MODE...              medians and spread of those rounds, as notes
+#   apps_where MODE...              the medians of where the time went, as notes
 #   apps_churn CLIENT SERVER PEER SPARE  redis between CLIENT and SERVER while membership
 #                                   changes (issue 24's transparency under churn)
 
@@ -35,19 +38,60 @@ apps_run() {
 	}
 	echo "$_out"
 }
-# apps_round MODE CLIENT HOST: every measurement once, CLIENT to HOST (whose servers
-# ck-apps serve started), appended to $LAB_DIR/apps-MODE as one line of APPS_COLUMNS.
+# Where the time goes, per measurement: the CPU time each side spent and in what, dom0's,
+# and what the fast path's counters and UDP's say of the frames.  The columns of a
+# where-MODE line (after MODE's round number and the measurement's name), from the
+# difference of `ck-apps snap` before and after it (CPU in milliseconds):
+APPS_WHERE_COLUMNS="client_busy_ms client_softirq_ms client_steal_ms server_busy_ms server_softirq_ms server_steal_ms dom0_busy_ms dom0_steal_ms ring_tx_pkts pkts_per_event tx_drops rx_drops tx_to_vif udp_rcvbuf_errors"
+# dom0_snap: dom0's /proc/stat cpu line, as ck-apps snap's first eight fields.
+dom0_snap() { awk '$1 == "cpu" { print $2, $3, $4, $5, $6, $7, $8, $9 }' /proc/stat; }
+# apps_where_line CLIENT-BEFORE CLIENT-AFTER SERVER-BEFORE SERVER-AFTER DOM0-BEFORE DOM0-AFTER:
+# the APPS_WHERE_COLUMNS from six snapshots.  Busy is user + nice + system + irq + softirq.
+# The snapshots bracket the measurement with dom0's wait for its answer (under a second):
+# idle time is not shown, busy time there is small (dom0's own is its once-a-second look).
+apps_where_line() {
+	printf '%s\n' "$@" | awk '
+		{ for (i = 1; i <= NF; i++) v[NR, i] = $i }
+		function d(s, i) { return v[s + 1, i] - v[s, i] }
+		function busy(s) { return (d(s, 1) + d(s, 2) + d(s, 3) + d(s, 6) + d(s, 7)) * 10 }
+		END {
+			ppe = "-"
+			if (d(1, 13) > 0)
+				ppe = sprintf("%.1f", d(1, 9) / d(1, 13))
+			printf "%d %d %d %d %d %d %d %d %d %s %d %d %d %d\n",
+				busy(1), d(1, 7) * 10, d(1, 8) * 10, busy(3), d(3, 7) * 10, d(3, 8) * 10,
+				busy(5), d(5, 8) * 10, d(1, 9), ppe, d(1, 11), d(3, 12), d(1, 15), d(3, 17)
+		}'
+}
+# apps_measure MODE ROUND NAME CLIENT SERVER ARGS...: apps_run CLIENT ARGS..., its line on
+# stdout, and where its time went appended to $LAB_DIR/where-MODE as "ROUND NAME columns".
+apps_measure() {
+	local _m=$1 _r=$2 _n=$3 _c=$4 _s=$5 _dc _ds _cb _sb _0b _out _ca _sa _0a
+	shift 5
+	_dc=$(domid_of "$_c") && _ds=$(domid_of "$_s") || return 1
+	_cb=$(guest_run "$_c" "ck-apps snap $_ds") && _sb=$(guest_run "$_s" "ck-apps snap $_dc") || return 1
+	_0b=$(dom0_snap)
+	_out=$(apps_run "$_c" "$@") || return 1
+	_0a=$(dom0_snap)
+	_ca=$(guest_run "$_c" "ck-apps snap $_ds") && _sa=$(guest_run "$_s" "ck-apps snap $_dc") || return 1
+	echo "$_r $_n $(apps_where_line "$_cb" "$_ca" "$_sb" "$_sa" "$_0b" "$_0a")" >>"$LAB_DIR/where-$_m"
+	echo "$_out"
+}
+# apps_round MODE CLIENT SERVER HOST: every measurement once, CLIENT to HOST (SERVER's
+# address, or its loopback when CLIENT is SERVER; ck-apps serve started its servers),
+# appended to $LAB_DIR/apps-MODE as one line of APPS_COLUMNS.
 APPS_PIN=
 apps_round() {
-	local _m=$1 _c=$2 _h=$3 _s=$LAB_APPS_SECONDS _t1 _t4 _u _p64 _p16k _pb _r1 _r16 _line
-	_t1=$(apps_run "$_c" tcp "$_h" "$_s" 1) &&
-		_t4=$(apps_run "$_c" tcp "$_h" "$_s" 4) &&
-		_u=$(apps_run "$_c" udp "$_h" "$_s" 100M) &&
-		_p64=$(apps_run "$_c" pp "$_h" "$_s" 64) &&
-		_p16k=$(apps_run "$_c" pp "$_h" "$_s" 16384) &&
-		_pb=$(apps_run "$_c" pp-bulk "$_h" "$_s" 64) &&
-		_r1=$(apps_run "$_c" redis "$_h" "$_s" 1) &&
-		_r16=$(apps_run "$_c" redis "$_h" "$_s" 16) || return 1
+	local _m=$1 _c=$2 _sv=$3 _h=$4 _s=$LAB_APPS_SECONDS _r _t1 _t4 _u _p64 _p16k _pb _r1 _r16 _line
+	_r=$(($(cat "$LAB_DIR/apps-$_m" 2>/dev/null | wc -l) + 1))
+	_t1=$(apps_measure "$_m" "$_r" tcp1 "$_c" "$_sv" tcp "$_h" "$_s" 1) &&
+		_t4=$(apps_measure "$_m" "$_r" tcp4 "$_c" "$_sv" tcp "$_h" "$_s" 4) &&
+		_u=$(apps_measure "$_m" "$_r" udp100 "$_c" "$_sv" udp "$_h" "$_s" 100M) &&
+		_p64=$(apps_measure "$_m" "$_r" pp64 "$_c" "$_sv" pp "$_h" "$_s" 64) &&
+		_p16k=$(apps_measure "$_m" "$_r" pp16k "$_c" "$_sv" pp "$_h" "$_s" 16384) &&
+		_pb=$(apps_measure "$_m" "$_r" pp64_bulk "$_c" "$_sv" pp-bulk "$_h" "$_s" 64) &&
+		_r1=$(apps_measure "$_m" "$_r" redis_p1 "$_c" "$_sv" redis "$_h" "$_s" 1) &&
+		_r16=$(apps_measure "$_m" "$_r" redis_p16 "$_c" "$_sv" redis "$_h" "$_s" 16) || return 1
 	# pp-bulk: its median only.  echo joins the words with one space each.
 	# shellcheck disable=SC2086
 	_line=$(echo $_t1 $_t4 $_u $_p64 $_p16k ${_pb%% *} $_r1 $_r16)
@@ -73,6 +117,27 @@ apps_table() {
 		echo "$_row $(ratio "$_b" "$_a")" >>"$LAB_DIR/apps.txt"
 	done
 	while read -r _row; do note "APPS $_row"; done <"$LAB_DIR/apps.txt"
+}
+
+# apps_where MODE...: for every measurement and MODE, the median of each where column over
+# the rounds, one note each: "WHERE MODE NAME column=value ...".
+apps_where() {
+	local _m _n _i _name _row
+	for _n in tcp1 tcp4 udp100 pp64 pp16k pp64_bulk redis_p1 redis_p16; do
+		for _m in "$@"; do
+			[ -s "$LAB_DIR/where-$_m" ] || continue
+			awk -v n="$_n" '$2 == n' "$LAB_DIR/where-$_m" >"$LAB_DIR/where.tmp"
+			[ -s "$LAB_DIR/where.tmp" ] || continue
+			_row="WHERE $_m $_n"
+			_i=2
+			for _name in $APPS_WHERE_COLUMNS; do
+				_i=$((_i + 1))
+				_row="$_row $_name=$(median "$LAB_DIR/where.tmp" "$_i")"
+			done
+			note "$_row"
+		done
+	done
+	rm -f "$LAB_DIR/where.tmp"
 }
 
 # redis_conns NAME: the connections NAME's redis-server has accepted since it started.
@@ -101,7 +166,10 @@ apps_churn() {
 	_ds=$(domid_of "$_s") && _dp=$(domid_of "$_p") || { fail "churn: no $_s or $_p"; return 1; }
 	wait_until 120 fp_up_with_ping "$_c" "$_s" "$_ds" || {
 		fail "churn: $_c's channel to $_s is not up: $_c: $(guest_run "$_c" "cokeeper-query fastpath");" \
-			"$_s: $(guest_run "$_s" "cokeeper-query fastpath"); cokeeperd: $(ck_ctl stats | jq -c '.counters | with_entries(select(.key | test("^fastpath_")))')"
+			"$_s: $(guest_run "$_s" "cokeeper-query fastpath");" \
+			"$_c's lookup of $(ip_of "$_s"): $(lookup "$_c" "$(ip_of "$_s")");" \
+			"dom0's addresses of $_s: $(ck_ctl addresses "$_s" 2>&1 | tr '\n' ' ');" \
+			"cokeeperd: $(ck_ctl stats | jq -c '.counters | with_entries(select(.key | test("^fastpath_")))')"
 		return 1
 	}
 	# What one round costs the server in connections (the benchmark's clients and its
