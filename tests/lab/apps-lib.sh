@@ -69,11 +69,16 @@ apps_measure() {
 	local _m=$1 _r=$2 _n=$3 _c=$4 _s=$5 _dc _ds _cb _sb _0b _out _ca _sa _0a
 	shift 5
 	_dc=$(domid_of "$_c") && _ds=$(domid_of "$_s") || return 1
-	_cb=$(guest_run "$_c" "ck-apps snap $_ds") && _sb=$(guest_run "$_s" "ck-apps snap $_dc") || return 1
+	# A loopback's client is its server: one snapshot serves both sides.
+	_cb=$(guest_run "$_c" "ck-apps snap $_ds") || return 1
+	_sb=$_cb
+	[ "$_s" = "$_c" ] || _sb=$(guest_run "$_s" "ck-apps snap $_dc") || return 1
 	_0b=$(dom0_snap)
 	_out=$(apps_run "$_c" "$@") || return 1
 	_0a=$(dom0_snap)
-	_ca=$(guest_run "$_c" "ck-apps snap $_ds") && _sa=$(guest_run "$_s" "ck-apps snap $_dc") || return 1
+	_ca=$(guest_run "$_c" "ck-apps snap $_ds") || return 1
+	_sa=$_ca
+	[ "$_s" = "$_c" ] || _sa=$(guest_run "$_s" "ck-apps snap $_dc") || return 1
 	echo "$_r $_n $(apps_where_line "$_cb" "$_ca" "$_sb" "$_sa" "$_0b" "$_0a")" >>"$LAB_DIR/where-$_m"
 	echo "$_out"
 }

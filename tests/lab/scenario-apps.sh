@@ -20,8 +20,9 @@
 #               changes (apps-lib.sh: apps_churn): no client error, no reconnection,
 #               and the ring carrying the load again after every change.
 LAB_DOMU_MEM=${LAB_DOMU_MEM:-256}	# the applications double the guests' image
-# A hang guard: five rounds take about 1,500 s under TCG, the churn 300 (run.sh gives QEMU
-# as long, TIMEOUT, for a scenario with guest applications).
+# A hang guard: five rounds take about 2,200 s under TCG (1,600 without the WHERE
+# snapshots), the churn 250 (run.sh gives QEMU 4,000 s, TIMEOUT, for a scenario with guest
+# applications).
 LAB_TIMEOUT=${LAB_TIMEOUT:-3600}
 . /usr/lib/cokeeper-lab/scenario-lib.sh
 
