@@ -220,6 +220,13 @@ if grep -q '^# lab: guest applications' "$SCENARIO"; then
 	args+=(--domu-bin /usr/bin/iperf3 --domu-bin /usr/bin/sockperf
 		--domu-bin /usr/bin/redis-benchmark --domu-bin /usr/bin/redis-cli
 		--domu-file /usr/bin/redis-check-rdb:/usr/local/bin/redis-server)
+	# LAB_DOMU_PERF=1: Debian's perf too (and its 24 MB of libraries), for the profile
+	# step (scenario-apps.sh); with DOM0_EXTRA=LAB_DOMU_MEM=320, as perf report runs out of
+	# memory in a 256 MB guest.
+	if [ "${LAB_DOMU_PERF:-0}" = 1 ]; then
+		[ -x /usr/bin/perf ] || die "/usr/bin/perf missing (apt install linux-perf)"
+		args+=(--domu-bin /usr/bin/perf)
+	fi
 fi
 # coreutils' nice: busybox-static has none; cokeeperd and xenstored run at Nice=-10 (cokeeperd's
 # unit; xenstored-priority.conf, the package's example drop-in, enabled).

@@ -16,6 +16,9 @@
 #               stream, redis-benchmark GET and SET with pipelining 1 and 16.  The ring's
 #               counters must move only when the fast path is on.  The table of medians and
 #               spreads goes to the log (APPS lines; bench/RESULTS.md).
+# profile       only in an image with perf (run.sh LAB_DOMU_PERF=1): an iperf3 TCP stream
+#               pv1 -> pv2 over netfront, then over the fast path, each with perf sampling
+#               both guests; the symbols with the most samples go to the log (PROFILE lines).
 # churn         redis-benchmark pv1 -> pvh3 for the whole of a sequence of membership
 #               changes (apps-lib.sh: apps_churn): no client error, no reconnection,
 #               and the ring carrying the load again after every change.
@@ -67,18 +70,26 @@ pass
 D1=$(domid_of pv1)
 D2=$(domid_of pv2)
 
+# path_off, path_on: pv1 <-> pv2 through netfront (enable=0 on both), then the fast path.
+path_off() {
+	fp_enable pv1 0 && fp_enable pv2 0 || { fail "cannot set enable=0"; return 1; }
+	wait_until 30 fp_state_is pv1 "$D2" idle || fail "pv1's channel did not go down with enable=0"
+}
+path_on() {
+	fp_enable pv1 1 && fp_enable pv2 1 || { fail "cannot set enable=1"; return 1; }
+	wait_until 120 fp_up_with_ping pv1 pv2 "$D2" || fail "the channel did not come back"
+	wait_until 30 fp_state_is pv2 "$D1" up || fail "pv2's side did not come back"
+}
+
 if [ "$ROUNDS" -gt 0 ]; then
 	step apps-rounds
 	for round in $(seq 1 "$ROUNDS"); do
-		fp_enable pv1 0 && fp_enable pv2 0 || fail "cannot set enable=0"
-		wait_until 30 fp_state_is pv1 "$D2" idle || fail "pv1's channel did not go down with enable=0"
+		path_off
 		t0=$(fp_field pv1 "$D2" 3)
 		apps_round off pv1 pv2 "$(ip_of pv2)" || { fail "round $round: off"; break; }
 		t1=$(fp_field pv1 "$D2" 3)
 		[ "${t1:-x}" = "${t0:-y}" ] || fail "round $round: the channel carried frames with enable=0: $t0 -> $t1"
-		fp_enable pv1 1 && fp_enable pv2 1 || fail "cannot set enable=1"
-		wait_until 120 fp_up_with_ping pv1 pv2 "$D2" || fail "round $round: the channel did not come back"
-		wait_until 30 fp_state_is pv2 "$D1" up || fail "round $round: pv2's side did not come back"
+		path_on
 		apps_round on pv1 pv2 "$(ip_of pv2)" || { fail "round $round: on"; break; }
 		t2=$(fp_field pv1 "$D2" 3)
 		[ "${t2:-0}" -gt "$((${t1:-0} + 10000))" ] ||
@@ -92,6 +103,28 @@ if [ "$ROUNDS" -gt 0 ]; then
 	note "pv2: $(guest_run pv2 "cokeeper-query fastpath | awk '\$1 == $D1'")"
 	apps_table off on lo1 lo5
 	apps_where off on lo1 lo5
+	pass
+fi
+
+if guest_run pv1 "command -v perf" >/dev/null; then
+	step profile
+	for mode in off on; do
+		"path_$mode"
+		for n in pv1 pv2; do
+			out=$(guest_run "$n" "ck-apps prof-start $((LAB_APPS_SECONDS + 2))") ||
+				fail "$n: ck-apps prof-start: $out"
+		done
+		out=$(apps_run pv1 tcp "$(ip_of pv2)" "$LAB_APPS_SECONDS" 1) || fail "$mode: iperf3: $out"
+		note "PROFILE $mode tcp1: $out Mbit/s"
+		for n in pv1 pv2; do
+			lines=$(apps_run "$n" prof-report 30) || { fail "$n: ck-apps prof-report: $lines"; continue; }
+			# guest_run's answer ends in a space, which seq refuses
+			for first in $(seq 1 4 "${lines%% *}"); do
+				note "PROFILE $mode $n $(guest_run "$n" "ck-apps prof-lines $first $((first + 3))")"
+			done
+		done
+	done
+	path_on
 	pass
 fi
 
