@@ -232,7 +232,8 @@ static int chan_start(struct ckfp_chan *c)
 	int err;
 
 	err = ckfp_shm_ring_init(&c->shm, &c->tx, CKFP_TX) ?:
-	      ckfp_shm_ring_init(&c->shm, &c->rx, CKFP_RX);
+	      ckfp_shm_ring_init(&c->shm, &c->rx, CKFP_RX) ?:
+	      ckfp_chan_rx_pool_init(c);
 	if (err)
 		return err;
 	c->napi_dev = kzalloc(sizeof(*c->napi_dev), GFP_KERNEL);
@@ -296,6 +297,7 @@ static void chan_destroy(struct ckfp_peer *p, struct ckfp_chan *c, u32 reason, b
 		kfree(c->napi_dev);
 		c->napi_dev = NULL;
 	}
+	ckfp_chan_rx_pool_exit(c);
 	txq_purge(c);
 	if (tell)
 		tell_ops->close(p->domid, c->id, reason);
