@@ -221,8 +221,8 @@ if grep -q '^# lab: guest applications' "$SCENARIO"; then
 		--domu-bin /usr/bin/redis-benchmark --domu-bin /usr/bin/redis-cli
 		--domu-file /usr/bin/redis-check-rdb:/usr/local/bin/redis-server)
 	# LAB_DOMU_PERF=1: Debian's perf too (and its 24 MB of libraries), for the profile
-	# step (scenario-apps.sh); with DOM0_EXTRA=LAB_DOMU_MEM=320, as perf report runs out of
-	# memory in a 256 MB guest.
+	# step (scenario-apps.sh); run with DOM0_EXTRA=LAB_DOMU_MEM=320 for room (the profile
+	# runs were made so; 256 MB was not tried to the end).
 	if [ "${LAB_DOMU_PERF:-0}" = 1 ]; then
 		[ -x /usr/bin/perf ] || die "/usr/bin/perf missing (apt install linux-perf)"
 		args+=(--domu-bin /usr/bin/perf)
