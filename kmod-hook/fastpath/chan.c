@@ -6,6 +6,7 @@
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
+#include <net/page_pool.h>
 #include <uapi/linux/cokeeper_fp.h>
 
 #include "chan.h"
@@ -229,13 +230,23 @@ static struct ckfp_chan *chan_alloc(struct ckfp_peer *p)
 /* Rings, NAPI and the event channel of a channel whose shared memory is in place. */
 static int chan_start(struct ckfp_chan *c)
 {
+	const struct page_pool_params pool = {
+		.order = CKFP_RX_POOL_ORDER,
+		.pool_size = CKFP_RX_POOL_PAGES,
+		.nid = NUMA_NO_NODE,
+	};
 	int err;
 
 	err = ckfp_shm_ring_init(&c->shm, &c->tx, CKFP_TX) ?:
-	      ckfp_shm_ring_init(&c->shm, &c->rx, CKFP_RX) ?:
-	      ckfp_chan_rx_pool_init(c);
+	      ckfp_shm_ring_init(&c->shm, &c->rx, CKFP_RX);
 	if (err)
 		return err;
+	c->rx_pool = page_pool_create(&pool);
+	if (IS_ERR(c->rx_pool)) {
+		err = PTR_ERR(c->rx_pool);
+		c->rx_pool = NULL;
+		return err;
+	}
 	c->napi_dev = kzalloc(sizeof(*c->napi_dev), GFP_KERNEL);
 	if (!c->napi_dev)
 		return -ENOMEM;
@@ -297,7 +308,10 @@ static void chan_destroy(struct ckfp_peer *p, struct ckfp_chan *c, u32 reason, b
 		kfree(c->napi_dev);
 		c->napi_dev = NULL;
 	}
-	ckfp_chan_rx_pool_exit(c);
+	/* NAPI is off: pages still in sockets come back later, the pool goes after the last. */
+	if (c->rx_pool)
+		page_pool_destroy(c->rx_pool);
+	c->rx_pool = NULL;
 	txq_purge(c);
 	if (tell)
 		tell_ops->close(p->domid, c->id, reason);

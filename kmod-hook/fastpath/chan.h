@@ -54,7 +54,7 @@ struct ckfp_chan {
 	struct sk_buff_head txq;	/* frames waiting for ring space, in order */
 	u32 txq_bytes;			/* their lengths (records' len), summed */
 	int rx_ifindex;			/* NAPI only: the vif last delivered to; 0: none yet */
-	struct page_pool *rx_pool;	/* recv.c: pages for large frames, recycled */
+	struct page_pool *rx_pool;	/* NAPI's pages for large frames (recv.c), recycled */
 	struct net_device *napi_dev;	/* a dummy device to hang NAPI on */
 	struct napi_struct napi;
 	bool napi_on;
@@ -207,13 +207,17 @@ static inline void ckfp_chan_notify(struct ckfp_chan *c)
 	ckfp_shm_notify(&c->shm);
 }
 
+/*
+ * The receive side's page pool: pages of 2^CKFP_RX_POOL_ORDER, of which at most
+ * CKFP_RX_POOL_PAGES wait spare for reuse (1 MiB a channel).
+ */
+#define CKFP_RX_POOL_ORDER 3U
+#define CKFP_RX_POOL_PAGES 32U
+
 /* The data path (xmit.c, recv.c). */
 int ckfp_xmit_init(void);
 void ckfp_xmit_exit(void);
 int ckfp_chan_poll(struct napi_struct *napi, int budget);
-/* The receive side's page pool: made before NAPI is enabled, destroyed once it is off. */
-int ckfp_chan_rx_pool_init(struct ckfp_chan *c);
-void ckfp_chan_rx_pool_exit(struct ckfp_chan *c);
 void ckfp_chan_txq_drain(struct ckfp_chan *c);
 
 extern bool ckfp_enable;

@@ -29,35 +29,11 @@
  * have init_on_alloc on), which for a stream cost as much CPU as copying the frame out of
  * the ring (perf in the lab's guests: clear_page_erms 6.9% of the receiver's samples,
  * ckfp_ring_copy 2.3%).  A recycled page is not zeroed again: the copy fills what the
- * stack reads.  The pool keeps at most RX_POOL_PAGES of them spare (1 MiB a channel).
+ * stack reads.  (chan.c makes the pool with the channel's NAPI, and destroys it after.)
  */
 #define RX_LINEAR_MAX 2048U
 #define RX_HEAD 256U
-#define RX_FRAG_ORDER 3U
-#define RX_POOL_PAGES 32U
-
-int ckfp_chan_rx_pool_init(struct ckfp_chan *c)
-{
-	struct page_pool_params pp = {
-		.order = RX_FRAG_ORDER,
-		.pool_size = RX_POOL_PAGES,
-		.nid = NUMA_NO_NODE,
-	};
-	struct page_pool *pool = page_pool_create(&pp);
-
-	if (IS_ERR(pool))
-		return PTR_ERR(pool);
-	c->rx_pool = pool;
-	return 0;
-}
-
-/* Pages still in sockets come back later: the pool goes once the last has (page_pool.c). */
-void ckfp_chan_rx_pool_exit(struct ckfp_chan *c)
-{
-	if (c->rx_pool)
-		page_pool_destroy(c->rx_pool);
-	c->rx_pool = NULL;
-}
+#define RX_FRAG_ORDER CKFP_RX_POOL_ORDER
 
 /*
  * A page for @want more bytes: the pool's when @want fills most of one (a smaller fragment
