@@ -208,8 +208,9 @@ static inline void ckfp_chan_notify(struct ckfp_chan *c)
 }
 
 /*
- * The receive side's page pool: pages of 2^CKFP_RX_POOL_ORDER, of which at most
- * CKFP_RX_POOL_PAGES wait spare for reuse (1 MiB a channel).
+ * The receive side's page pool: pages of 2^CKFP_RX_POOL_ORDER, of which CKFP_RX_POOL_PAGES
+ * wait spare in its ring and about as many more in its allocation cache, refilled from
+ * the ring (~2 MiB a channel at most).
  */
 #define CKFP_RX_POOL_ORDER 3U
 #define CKFP_RX_POOL_PAGES 32U
